@@ -1,0 +1,62 @@
+# Merge the unpacked .debs of one toolchain into a single root and make its
+# binaries run inside the sandbox, which has no /lib64 or /usr.
+mkdir -p "$out"
+for deb in $debs; do
+  cp -dR "$deb/." "$out/"
+  chmod -R u+w "$out"
+done
+for dir in $dropDirs; do rm -rf "$out/$dir"; done
+
+# Absolute symlinks (lib64/ld-linux-x86-64.so.2 -> /lib/...) would point at
+# the host: point them inside the root.
+find "$out" -type l | while read -r link; do
+  target=$(readlink "$link")
+  case "$target" in /*) ln -sfn "$out$target" "$link" ;; esac
+done
+
+# patchelf is itself a Debian binary: run it through the store's loader.
+loader_in() {
+  for candidate in "$1/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$1/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"; do
+    if [ -e "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+tool_libs=""
+tool_bin=""
+tool_loader=""
+for deb in $patchelfDebs; do
+  for dir in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+    [ -d "$deb/$dir" ] && tool_libs="$tool_libs${tool_libs:+:}$deb/$dir"
+  done
+  [ -x "$deb/usr/bin/patchelf" ] && tool_bin="$deb/usr/bin/patchelf"
+  found=$(loader_in "$deb") && tool_loader="$found"
+done
+[ -n "$tool_bin" ] || { echo "pyrel: patchelf missing from the bootstrap packages" >&2; exit 1; }
+[ -n "$tool_loader" ] || { echo "pyrel: no ld-linux-x86-64.so.2 in the bootstrap packages" >&2; exit 1; }
+patchelf() { "$tool_loader" --library-path "$tool_libs" "$tool_bin" "$@"; }
+
+loader=$(loader_in "$out") || { echo "pyrel: the toolchain has no ld-linux-x86-64.so.2 (add libc6)" >&2; exit 1; }
+# DT_RPATH, not DT_RUNPATH: it also applies to the libraries' own dependencies.
+rpath="$out/lib/x86_64-linux-gnu:$out/usr/lib/x86_64-linux-gnu:$out/lib:$out/usr/lib"
+elf_magic=$(printf '\177ELF')
+find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while read -r file; do
+  [ "$(head -c 4 "$file")" = "$elf_magic" ] || continue
+  case "$file" in */ld-linux-x86-64.so.2) continue ;; esac
+  if patchelf --print-interpreter "$file" >/dev/null 2>&1; then
+    patchelf --set-interpreter "$loader" "$file"
+  fi
+  if patchelf --print-rpath "$file" >/dev/null 2>&1; then
+    patchelf --force-rpath --set-rpath "$rpath" "$file"
+  fi
+done
+
+if [ -n "$python" ]; then
+  interpreter="$out/$python"
+  bindir=$(dirname "$interpreter")
+  for alias in python python3; do
+    [ -e "$bindir/$alias" ] || ln -s "$(basename "$interpreter")" "$bindir/$alias"
+  done
+  for dir in $compileDirs; do
+    "$interpreter" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out/$dir" >/dev/null
+  done
+fi

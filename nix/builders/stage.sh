@@ -1,0 +1,22 @@
+# Run one release stage: a writable copy of the project source, the stage's
+# commands, then checks that every declared output exists.
+fail() { echo "pyrel: $*" >&2; exit 1; }
+
+mkdir -p "$out"
+work="$TMPDIR/src"
+cp -dR "$src" "$work"
+chmod -R u+w "$work"
+cd "$work"
+
+set -o pipefail
+sh -eu "$runScript"
+
+cd "$out"
+"$python" "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
+set -f
+for glob in $outputGlobs; do
+  set +f
+  set -- $glob
+  set -f
+  [ -e "$1" ] || fail "no output matches '$glob' (the stage's commands must write it into \$out)"
+done

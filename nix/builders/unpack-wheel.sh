@@ -1,0 +1,15 @@
+# Unpack one pinned wheel onto a PYTHONPATH entry and precompile its bytecode
+# (the store is read-only, so without it Python recompiles on every run).
+mkdir -p "$out/site"
+cd "$out/site"
+unzip -q "$wheel"
+for data in *.data; do
+  [ -d "$data" ] || continue
+  for scheme in purelib platlib; do
+    if [ -d "$data/$scheme" ]; then cp -dR "$data/$scheme/." .; fi
+  done
+  if [ -d "$data/scripts" ]; then mkdir -p "$out/bin"; cp -dR "$data/scripts/." "$out/bin/"; fi
+  rm -rf "$data"
+done
+chmod -R u+w,go-w "$out"
+"$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out/site" >/dev/null

@@ -1,0 +1,123 @@
+# pyrel's static Nix library.  Everything here reads data (the plan JSON that
+# pyrel writes); no Nix code is ever generated from user strings.
+#
+# Every derivation is a plain `builtins.derivation` (no stdenv), so a stage's
+# closure holds exactly what the lock names and nothing else.
+{ system ? "x86_64-linux" }:
+let
+  inherit (builtins) map listToAttrs concatStringsSep attrNames;
+
+  # A locked artifact (a .deb or a wheel), pinned by sha256.  pyrel fetches it
+  # with the machine's own apt/pip and adds it with `nix-store --add-fixed`,
+  # which yields this very store path, so Nix never needs to download it.
+  fetchArtifact = artifact: derivation {
+    name = artifact.storeName;
+    system = "builtin";
+    builder = "builtin:fetchurl";
+    url = artifact.url;
+    urls = [ artifact.url ];
+    outputHashMode = "flat";
+    outputHashAlgo = "sha256";
+    outputHash = artifact.sha256;
+    executable = false;
+    unpack = false;
+    preferLocalBuild = true;
+    impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
+  };
+
+  # The one binary that cannot be unpacked inside Nix: busybox, taken by pyrel
+  # from the pinned busybox-static .deb (hash-verified) and added to the store
+  # by content.  A missing bootstrap fails loudly instead of building anything.
+  bootstrapFor = bootstrap: derivation {
+    name = bootstrap.storeName;
+    inherit system;
+    builder = "/pyrel-bootstrap-missing-run-pyrel-fetch";
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = bootstrap.narHash;
+  };
+
+  mkBusybox = bootstrapPath: derivation {
+    name = "pyrel-busybox";
+    inherit system;
+    builder = "${bootstrapPath}/bin/busybox";
+    args = [ "sh" "-eu" ./builders/busybox.sh ];
+    busybox = "${bootstrapPath}/bin/busybox";
+  };
+
+  unpackDeb = busybox: artifact: derivation {
+    name = "${artifact.package}-${artifact.versionName}";
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/unpack-deb.sh ];
+    PATH = "${busybox}/bin";
+    deb = fetchArtifact artifact;
+  };
+
+  # One merged root per distinct set of system packages: files copied (not
+  # linked, so Python finds its prefix), absolute symlinks pointed inside the
+  # root, ELF files patched to load their libraries from it, bytecode compiled.
+  mkRoot = { busybox, patchelfDebs, toolchain }: derivation {
+    name = "pyrel-root-${toolchain.id}";
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/root.sh ];
+    PATH = "${busybox}/bin";
+    debs = map (unpackDeb busybox) toolchain.debs;
+    patchelfDebs = map (unpackDeb busybox) patchelfDebs;
+    python = toolchain.python;
+    compileDirs = toolchain.compile;
+    dropDirs = toolchain.drop;
+  };
+
+  unpackWheel = { busybox, root, python }: artifact: derivation {
+    name = "${artifact.package}-${artifact.versionName}-unpacked";
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/unpack-wheel.sh ];
+    PATH = "${busybox}/bin";
+    wheel = fetchArtifact artifact;
+    python = "${root}/${python}";
+  };
+
+  # The project's source: exactly the files pyrel listed (git-tracked files,
+  # or all files minus the usual ignores), under a constant name so the store
+  # path depends on the content only.
+  projectSource = { root, files }:
+    let
+      wanted = listToAttrs (map (f: { name = f; value = true; }) files);
+      prefixLength = builtins.stringLength (toString root) + 1;
+      relative = path: builtins.substring prefixLength (-1) (toString path);
+    in builtins.path {
+      name = "source";
+      path = root;
+      filter = path: type: wanted ? ${relative path};
+    };
+
+  sanitizeEnvName = name: builtins.replaceStrings [ "-" "." ] [ "_" "_" ] name;
+
+  mkStage = { busybox, root, wheels, source, inputs, stage }: derivation ({
+    name = stage.derivationName;
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/stage.sh ];
+    PATH = concatStringsSep ":" (stage.pathDirs ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
+    PYTHONPATH = concatStringsSep ":" (map (w: "${w}/site") wheels);
+    python = "${root}/${stage.python}";
+    src = source;
+    runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
+    normalizer = ./builders/normalize_archives.py;
+    outputGlobs = stage.outputs;
+    pyrelInputs = concatStringsSep " " (attrNames inputs);
+    SOURCE_DATE_EPOCH = toString stage.sourceDateEpoch;
+    PYTHONDONTWRITEBYTECODE = "1";
+    PYTHONUTF8 = "1";
+    PYTHONHASHSEED = "0";
+    LC_ALL = "C";
+    TZ = "UTC";
+  } // stage.env
+    // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
+
+in {
+  inherit fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel projectSource mkStage;
+}

@@ -1,0 +1,3 @@
+from pywrap.cli import app
+
+app(prog_name="pyrel")

@@ -1,0 +1,149 @@
+"""Thin adapter: every call to `nix-build`, `nix-store` and `nix-instantiate`.
+
+The sandbox is forced on (Debian's nix.conf turns it off) and Nix may never
+fall back to building without it.  Substituters are only those the user
+configured; offline, Nix would otherwise wait on the default cache.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from pywrap.adapters.run import CommandFailed, require_tool, run, tail
+from pywrap.errors import BuildError, FetchError, SandboxError, ToolMissingError
+
+INSTALL_HINT = (
+    "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu "
+    "(or the official installer), then run pyrel again"
+)
+
+
+@attrs.frozen
+class NixOptions:
+    substituters: tuple[str, ...] = ()
+    trusted_public_keys: tuple[str, ...] = ()
+    max_jobs: str | None = None
+    builders: str | None = None
+
+    def flags(self) -> list[str]:
+        flags = [
+            "--option", "sandbox", "true",
+            "--option", "sandbox-fallback", "false",
+            "--option", "substituters", " ".join(self.substituters),
+        ]
+        if self.trusted_public_keys:
+            flags += ["--option", "trusted-public-keys", " ".join(self.trusted_public_keys)]
+        if self.max_jobs is not None:
+            flags += ["--max-jobs", self.max_jobs]
+        if self.builders is not None:
+            flags += ["--builders", self.builders]
+        return flags
+
+
+def nix_build_path() -> str:
+    return require_tool("nix-build", INSTALL_HINT)
+
+
+def nix_store_path() -> str:
+    return require_tool("nix-store", INSTALL_HINT)
+
+
+def check_available() -> None:
+    for tool in ("nix-build", "nix-store", "nix-instantiate"):
+        if shutil.which(tool) is None:
+            raise ToolMissingError(f"`{tool}` is not installed", hint=INSTALL_HINT)
+
+
+def valid_paths(paths: Sequence[str]) -> set[str]:
+    """The subset of ``paths`` that are valid in the store (one call)."""
+    if not paths:
+        return set()
+    result = run([nix_store_path(), "--check-validity", "--print-invalid", *paths], check=False)
+    if result.returncode != 0:
+        raise FetchError(f"nix-store --check-validity failed:\n{tail(result.stderr)}")
+    invalid = set(result.stdout.split())
+    return {path for path in paths if path not in invalid}
+
+
+def add_fixed(path: Path, *, recursive: bool = False) -> str:
+    args = [nix_store_path(), "--add-fixed"]
+    if recursive:
+        args.append("--recursive")
+    result = run([*args, "sha256", str(path)], what="nix-store --add-fixed")
+    return result.stdout.strip()
+
+
+def query_hash(store_path: str) -> str:
+    """The NAR hash of a valid store path, as `sha256:<nix base32>`."""
+    return run([nix_store_path(), "--query", "--hash", store_path]).stdout.strip()
+
+
+def requisites(paths: Sequence[str]) -> list[str]:
+    if not paths:
+        return []
+    return run([nix_store_path(), "--query", "--requisites", *paths]).stdout.split()
+
+
+def sizes(paths: Sequence[str]) -> dict[str, int]:
+    if not paths:
+        return {}
+    output = run([nix_store_path(), "--query", "--size", *paths]).stdout.split()
+    return dict(zip(paths, (int(value) for value in output), strict=True))
+
+
+def evaluate_json(expression_file: Path, attribute: str, args: dict[str, str]) -> object:
+    nix_instantiate = require_tool("nix-instantiate", INSTALL_HINT)
+    argv = [nix_instantiate, "--eval", "--strict", "--json", str(expression_file), "-A", attribute]
+    for name, value in args.items():
+        argv += ["--argstr", name, value]
+    return json.loads(run(argv, what="nix-instantiate --eval").stdout)
+
+
+def instantiate(expression_file: Path, attributes: Sequence[str], args: dict[str, str]) -> list[str]:
+    nix_instantiate = require_tool("nix-instantiate", INSTALL_HINT)
+    argv = [nix_instantiate, str(expression_file)]
+    for attribute in attributes:
+        argv += ["-A", attribute]
+    for name, value in args.items():
+        argv += ["--argstr", name, value]
+    return run(argv, what="nix-instantiate").stdout.split()
+
+
+_SANDBOX_FAILURE = re.compile(r"sandbox|namespaces|user namespace", re.IGNORECASE)
+
+
+def build(
+    expression_file: Path,
+    attributes: Sequence[str],
+    args: dict[str, str],
+    options: NixOptions,
+    *,
+    out_link: Path,
+    check: bool = False,
+) -> list[str]:
+    """Build ``attributes`` and return their output paths, in order."""
+    argv = [nix_build_path(), str(expression_file), *options.flags(), "--out-link", str(out_link)]
+    for attribute in attributes:
+        argv += ["-A", attribute]
+    for name, value in args.items():
+        argv += ["--argstr", name, value]
+    if check:
+        argv.append("--check")
+    try:
+        result = run(argv, what="nix-build")
+    except CommandFailed as exc:
+        stderr = exc.completed.stderr
+        if _SANDBOX_FAILURE.search(stderr) and "error: builder for" not in stderr:
+            raise SandboxError(
+                "Nix could not enable its build sandbox; pyrel never builds without it:\n" + tail(stderr, 15),
+                hint="enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+                "or run as a user allowed to create them",
+            ) from exc
+        raise BuildError("nix-build failed", log_tail=tail(stderr, 60)) from exc
+    return result.stdout.split()

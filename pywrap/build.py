@@ -1,0 +1,130 @@
+"""Execute: lock -> fetch -> plan -> nix-build -> export, one stage graph per run.
+
+Stage outcomes are data (:class:`Result`); the CLI reduces them to an exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+from pywrap import audit, export, fetch, plan, source
+from pywrap.adapters import nix
+from pywrap.errors import BuildError, PyrelError
+from pywrap.lock import Lock, check_fresh, read_lock, write_atomically
+from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, Project
+
+STATE_DIR = ".pyrel"
+
+
+class Status(enum.Enum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+@attrs.frozen
+class Result:
+    stage: str
+    status: Status
+    reason: str = ""
+    duration: float = 0.0
+    store_path: str = ""
+    outputs: tuple[export.ExportedFile, ...] = ()
+    closure: audit.ClosureSummary | None = None
+
+    def __bool__(self) -> bool:
+        return self.status is Status.SUCCESS
+
+
+def nix_library() -> Path:
+    """The static Nix library: shipped inside the package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_nix", here.parent / "nix"):
+        if (candidate / "default.nix").is_file():
+            return candidate
+    raise PyrelError(f"pyrel's Nix library is missing (looked in {here / '_nix'})",
+                     hint="reinstall pyrel")
+
+
+def state_dir(project: Project) -> Path:
+    directory = project.root / STATE_DIR
+    directory.mkdir(exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by pyrel: plans and GC roots of the last build\n*\n")
+    return directory
+
+
+def prepare(project: Project, stage_names: Sequence[str], progress: Callable[[str], None]) -> tuple[Lock, dict[str, object], list[str]]:
+    """Everything up to the plan; no stage is built yet."""
+    ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
+    lock = read_lock(project.root)
+    check_fresh(project, lock, ordered)
+    nix.check_available()
+    report = fetch.fetch(lock, ordered, progress)
+    files = source.source_files(project.root)
+    epoch = source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
+                                source_files=files, source_date_epoch=epoch)
+    return lock, stage_plan, ordered
+
+
+def write_plan(project: Project, stage_plan: dict[str, object]) -> Path:
+    path = state_dir(project) / "plan.json"
+    data = json.dumps(stage_plan, indent=1, sort_keys=True).encode()
+    if not path.is_file() or path.read_bytes() != data:
+        write_atomically(path, data)
+    return path
+
+
+def build(
+    project: Project,
+    stage_names: Sequence[str],
+    *,
+    dist: Path,
+    options: nix.NixOptions = nix.NixOptions(),
+    check: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[Result]:
+    started = time.monotonic()
+    lock, stage_plan, ordered = prepare(project, stage_names, progress)
+    plan_file = write_plan(project, stage_plan)
+    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
+    library = nix_library() / "default.nix"
+    progress(f"building {', '.join(stage_names)} in the Nix sandbox")
+    try:
+        paths = nix.build(library, list(stage_names), args, options,
+                          out_link=state_dir(project) / "result", check=check)
+    except BuildError as exc:
+        failed = _failed_stage(str(exc.log_tail), stage_plan, stage_names)
+        raise BuildError(
+            f"stage '{failed}' failed in the sandbox; dist/ was not changed",
+            log_tail=exc.log_tail,
+        ) from exc
+    built_at = time.monotonic()
+    results = []
+    for name, store_path in zip(stage_names, paths, strict=True):
+        stage = project.stage(name)
+        exported = export.export_stage(Path(store_path), stage.outputs, dist, name)
+        inputs = nix.evaluate_json(library, f"{name}-inputs", args)
+        closure = audit.stage_closure(lock, name, [str(p) for p in inputs])  # type: ignore[union-attr]
+        results.append(Result(
+            stage=name, status=Status.SUCCESS, duration=built_at - started,
+            store_path=store_path, outputs=tuple(exported), closure=closure,
+        ))
+    return results
+
+
+def _failed_stage(log: str, stage_plan: dict[str, object], wanted: Sequence[str]) -> str:
+    stages = stage_plan.get("stages", [])
+    assert isinstance(stages, list)
+    for stage in stages:
+        if f"-{stage['derivationName']}.drv" in log:
+            return str(stage["name"])
+    return ", ".join(wanted)

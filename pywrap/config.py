@@ -1,0 +1,294 @@
+"""Read ``[tool.pyrel]`` (or ``pyrel.toml``) into the :mod:`pywrap.model`.
+
+Validation happens here, once, at the edge: every unknown key or wrong type is
+a :class:`ConfigError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pywrap.errors import ConfigError, NotAProjectError
+from pywrap.model import (
+    FRONTEND_REQUIREMENT,
+    PEP517_DEFAULT_BACKEND,
+    PEP517_DEFAULT_REQUIRES,
+    SOURCE_STAGE,
+    Budget,
+    BuildSystem,
+    Project,
+    Stage,
+)
+
+TOP_LEVEL_KEYS = {"provider": str, "debian-suite": str, "source-date-epoch": int, "stages": dict}
+STAGE_KEYS = {
+    "python": bool,
+    "system": list,
+    "requires": list,
+    "requires-file": str,
+    "inputs": list,
+    "run": list,
+    "outputs": list,
+    "env": dict,
+    "budget": dict,
+}
+BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
+PROVIDERS = ("debian", "nixpkgs")
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Variables the stage builder owns; a stage may not override them.
+RESERVED_ENV = frozenset({"out", "src", "PATH", "PYTHONPATH", "SOURCE_DATE_EPOCH", "HOME", "TMPDIR"})
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?B|B)?\s*$")
+SIZE_UNITS = {
+    None: 1, "B": 1,
+    "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "kiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}
+
+
+def load_defaults() -> dict[str, Any]:
+    text = importlib.resources.files("pywrap.resources").joinpath("defaults.toml").read_text()
+    return tomllib.loads(text)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {bool: "a boolean", int: "an integer", str: "a string", list: "a list", dict: "a table"}
+    if isinstance(expected, tuple):
+        return " or ".join(names[t] for t in expected)
+    return names[expected]
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Mapping[str, Any], file: Path, where: str) -> None:
+    for key in table:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, list(allowed), n=1)
+        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"{file}: unknown key '{where}.{key}'{suggestion}",
+            hint=f"allowed keys in [{where}]: {', '.join(sorted(allowed))}",
+        )
+
+
+def _check_type(value: Any, expected: type | tuple[type, ...], file: Path, key: str) -> None:
+    # bool is an int in Python; a budget of `true` packages is a mistake.
+    wrong_bool = isinstance(value, bool) and expected is not bool
+    if wrong_bool or not isinstance(value, expected):
+        raise ConfigError(
+            f"{file}: '{key}' must be {_type_name(expected)}, got {type(value).__name__} {value!r}"
+        )
+
+
+def _string_list(value: list[Any], file: Path, key: str) -> tuple[str, ...]:
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(f"{file}: '{key}' must be a list of strings, got item {item!r}")
+    return tuple(value)
+
+
+def parse_size(text: int | str, file: Path, key: str) -> int:
+    if isinstance(text, int):
+        return text
+    match = SIZE.match(text)
+    if not match or match.group(2) not in SIZE_UNITS:
+        raise ConfigError(
+            f"{file}: '{key}' = {text!r} is not a size",
+            hint="write a number of bytes or a size such as \"60 MB\" or \"1.5 GiB\"",
+        )
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+
+
+def _parse_budget(table: dict[str, Any], file: Path, key: str) -> Budget:
+    _check_keys(table, BUDGET_KEYS, file, key)
+    packages = table.get("packages")
+    size = table.get("bytes")
+    if packages is not None:
+        _check_type(packages, int, file, f"{key}.packages")
+    if size is not None:
+        _check_type(size, (int, str), file, f"{key}.bytes")
+    return Budget(
+        packages=packages,
+        bytes=parse_size(size, file, f"{key}.bytes") if size is not None else None,
+    )
+
+
+def _parse_stage(
+    name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], file: Path
+) -> Stage:
+    where = f"tool.pyrel.stages.{name}"
+    if not STAGE_NAME.match(name):
+        raise ConfigError(
+            f"{file}: stage name '{name}' is not allowed",
+            hint="use lowercase letters, digits and '-', starting with a letter",
+        )
+    _check_keys(table, STAGE_KEYS, file, where)
+    merged = {**defaults, **table}
+    for key, value in merged.items():
+        _check_type(value, STAGE_KEYS[key], file, f"{where}.{key}")
+    env: list[tuple[str, str]] = []
+    for env_name, env_value in merged.get("env", {}).items():
+        if not ENV_NAME.match(env_name) or env_name in RESERVED_ENV:
+            raise ConfigError(
+                f"{file}: '{where}.env.{env_name}' cannot be set",
+                hint=f"names are [A-Za-z_][A-Za-z0-9_]* and not one of {', '.join(sorted(RESERVED_ENV))}",
+            )
+        _check_type(env_value, str, file, f"{where}.env.{env_name}")
+        env.append((env_name, env_value))
+    if "run" not in merged or not merged["run"]:
+        raise ConfigError(f"{file}: stage '{name}' has no commands", hint=f"set '{where}.run'")
+    if "outputs" not in merged or not merged["outputs"]:
+        raise ConfigError(
+            f"{file}: stage '{name}' declares no outputs",
+            hint=f"set '{where}.outputs' to the file globs the stage writes into $out",
+        )
+    return Stage(
+        name=name,
+        python=merged.get("python", True),
+        system=_string_list(merged.get("system", []), file, f"{where}.system"),
+        requires=_string_list(merged.get("requires", []), file, f"{where}.requires"),
+        requires_file=merged.get("requires-file", ""),
+        inputs=_string_list(merged.get("inputs", []), file, f"{where}.inputs"),
+        run=_string_list(merged["run"], file, f"{where}.run"),
+        outputs=_string_list(merged["outputs"], file, f"{where}.outputs"),
+        env=tuple(sorted(env)),
+        budget=_parse_budget(merged.get("budget", {}), file, f"{where}.budget"),
+    )
+
+
+def _parse_build_system(pyproject: Mapping[str, Any], file: Path) -> BuildSystem:
+    table = pyproject.get("build-system")
+    if table is None:
+        return BuildSystem(PEP517_DEFAULT_REQUIRES, PEP517_DEFAULT_BACKEND, declared=False)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: [build-system] must be a table")
+    requires = table.get("requires")
+    if requires is None:
+        raise ConfigError(
+            f"{file}: [build-system] has no 'requires'",
+            hint="PEP 518 makes it mandatory, e.g. requires = [\"setuptools>=61\"]",
+        )
+    _check_type(requires, list, file, "build-system.requires")
+    backend = table.get("build-backend", PEP517_DEFAULT_BACKEND)
+    _check_type(backend, str, file, "build-system.build-backend")
+    backend_path = table.get("backend-path", [])
+    _check_type(backend_path, list, file, "build-system.backend-path")
+    return BuildSystem(
+        requires=_string_list(requires, file, "build-system.requires"),
+        backend=backend,
+        backend_path=_string_list(backend_path, file, "build-system.backend-path"),
+    )
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc.strerror}") from exc
+
+
+def load_project(root: Path) -> Project:
+    """Read the project at ``root`` and return its validated model."""
+    root = root.resolve()
+    pyproject_file = root / "pyproject.toml"
+    pyrel_file = root / "pyrel.toml"
+    pyproject: dict[str, Any] = {}
+    if pyproject_file.is_file():
+        pyproject = _read_toml(pyproject_file)
+    if pyrel_file.is_file():
+        config_file = pyrel_file
+        config = _read_toml(pyrel_file)
+        if "tool" in pyproject and "pyrel" in pyproject.get("tool", {}):
+            raise ConfigError(
+                f"{root}: both pyrel.toml and [tool.pyrel] in pyproject.toml",
+                hint="keep the configuration in one place",
+            )
+    elif pyproject_file.is_file():
+        config_file = pyproject_file
+        tool = pyproject.get("tool", {})
+        config = tool.get("pyrel", {}) if isinstance(tool, dict) else {}
+    else:
+        raise NotAProjectError(
+            f"{root}: not a Python project (no pyproject.toml) and no pyrel.toml",
+            hint="run pyrel in the project's root directory, or add a pyrel.toml declaring its stages",
+        )
+    if not isinstance(config, dict):
+        raise ConfigError(f"{config_file}: [tool.pyrel] must be a table")
+    return build_project(root, config_file, pyproject, config)
+
+
+def build_project(
+    root: Path, config_file: Path, pyproject: Mapping[str, Any], config: Mapping[str, Any]
+) -> Project:
+    """Pure: turn parsed TOML into a :class:`Project` (tested without files)."""
+    where = "tool.pyrel" if config_file.name == "pyproject.toml" else "pyrel"
+    _check_keys(config, TOP_LEVEL_KEYS, config_file, where)
+    for key, expected in TOP_LEVEL_KEYS.items():
+        if key in config:
+            _check_type(config[key], expected, config_file, f"{where}.{key}")
+    defaults = load_defaults()
+    provider = config.get("provider", defaults["provider"])
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"{config_file}: '{where}.provider' = {provider!r} is not a provider",
+            hint=f"choose one of: {', '.join(PROVIDERS)}",
+        )
+
+    project_table = pyproject.get("project", {})
+    if not isinstance(project_table, dict):
+        raise ConfigError(f"{config_file}: [project] must be a table")
+    name = project_table.get("name") or root.name
+    requires_python = project_table.get("requires-python")
+    has_pyproject = bool(pyproject)
+    build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
+
+    stage_tables: dict[str, Any] = dict(config.get("stages", {}))
+    stages: list[Stage] = []
+    default_stages: dict[str, Any] = defaults["stages"]
+    if build_system is not None:
+        # The built-in source stage applies to pyproject projects; its default
+        # requirements are the frontend plus the backend's own requirements.
+        source_defaults = {
+            **default_stages[SOURCE_STAGE],
+            "requires": [FRONTEND_REQUIREMENT, *build_system.requires],
+        }
+        table = stage_tables.pop(SOURCE_STAGE, {})
+        _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
+        stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
+    for stage_name, table in stage_tables.items():
+        _check_type(table, dict, config_file, f"{where}.stages.{stage_name}")
+        base = default_stages.get(stage_name, {}) if build_system is not None else {}
+        stages.append(_parse_stage(stage_name, table, base, config_file))
+    if not stages:
+        raise ConfigError(
+            f"{config_file}: no stages are declared",
+            hint="a project without pyproject.toml declares its stages in [stages.<name>]",
+        )
+    known = {stage.name for stage in stages}
+    for stage in stages:
+        for dependency in stage.inputs:
+            if dependency not in known:
+                raise ConfigError(
+                    f"{config_file}: stage '{stage.name}' reads input stage '{dependency}', which is not declared",
+                    hint=f"declared stages: {', '.join(sorted(known))}",
+                )
+    return Project(
+        root=root,
+        config_file=config_file,
+        name=str(name),
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        build_system=build_system,
+        provider=provider,
+        debian_suite=config.get("debian-suite"),
+        source_date_epoch=config.get("source-date-epoch"),
+        stages=tuple(stages),
+    )

@@ -1,0 +1,97 @@
+"""Export: copy a stage's outputs to ``dist/<stage>/`` atomically, with SHA256SUMS.
+
+The new directory is assembled beside the old one and swapped in with renames;
+if anything fails, ``dist/`` is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from pywrap.errors import ExportError
+
+CHECKSUMS = "SHA256SUMS"
+
+
+@attrs.frozen
+class ExportedFile:
+    name: str
+    sha256: str
+    size: int
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def matching_outputs(store_output: Path, globs: Sequence[str]) -> list[Path]:
+    matched = []
+    for path in sorted(store_output.rglob("*")):
+        relative = path.relative_to(store_output).as_posix()
+        if path.is_file() and any(fnmatch.fnmatch(relative, glob) for glob in globs):
+            matched.append(path)
+    return matched
+
+
+def checksums_text(files: Sequence[ExportedFile]) -> str:
+    return "".join(f"{file.sha256}  {file.name}\n" for file in files)
+
+
+def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: str) -> list[ExportedFile]:
+    sources = matching_outputs(store_output, globs)
+    if not sources:
+        raise ExportError(f"stage '{stage}' produced no file matching {', '.join(globs)}")
+    exported = [
+        ExportedFile(path.relative_to(store_output).as_posix(), _sha256(path), path.stat().st_size)
+        for path in sources
+    ]
+    target = dist / stage
+    if target.is_dir() and (target / CHECKSUMS).is_file():
+        if (target / CHECKSUMS).read_text() == checksums_text(exported) and all(
+            (target / file.name).is_file() for file in exported
+        ):
+            return exported  # already exported: a no-op rebuild touches nothing
+    try:
+        dist.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{stage}.new-", dir=dist))
+    except OSError as exc:
+        raise ExportError(f"cannot write to {dist}: {exc.strerror}") from exc
+    previous = dist / f".{stage}.old"
+    try:
+        for source, file in zip(sources, exported, strict=True):
+            destination = staging / file.name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+            os.chmod(destination, 0o644)
+        (staging / CHECKSUMS).write_text(checksums_text(exported))
+        os.chmod(staging, 0o755)
+        if previous.exists():
+            shutil.rmtree(previous)
+        if target.exists():
+            os.replace(target, previous)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if previous.exists():
+                os.replace(previous, target)
+            raise
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"cannot export stage '{stage}' to {target}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+    return exported

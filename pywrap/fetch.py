@@ -1,0 +1,158 @@
+"""Fetch: every locked artifact into the cache, hash-verified, then into the store.
+
+An artifact is downloaded by the machine's own client (apt for .debs, pip for
+wheels) into a private temporary directory, its sha256 checked against the
+lock, and only then moved into the cache and added to the Nix store as a
+fixed-output path -- the same path the Nix library's fixed-output derivation
+names, so Nix itself never downloads anything.  A file with the wrong hash is
+deleted and enters neither the cache nor the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+
+from pywrap.adapters import apt, dpkg, nix, pip
+from pywrap.cache import cache_dir
+from pywrap.errors import HashMismatchError
+from pywrap.lock import DebEntry, Lock, WheelEntry
+from pywrap.storepath import fixed_output_path, nix_base32, store_name
+
+BUSYBOX_MEMBER = "./bin/busybox"
+BOOTSTRAP_NAME = "pyrel-bootstrap-busybox"
+
+
+@attrs.frozen
+class Bootstrap:
+    store_name: str
+    nar_hash: str  # nix base32 sha256 of the NAR, as the derivation's outputHash
+    store_path: str
+
+
+@attrs.frozen
+class FetchReport:
+    fetched: tuple[str, ...]  # artifacts downloaded this run
+    present: int  # artifacts already in the store
+    bootstrap: Bootstrap
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_store_path(artifact: DebEntry | WheelEntry) -> str:
+    return fixed_output_path(artifact.sha256, artifact.store_name)
+
+
+def _cache_file(artifact: DebEntry | WheelEntry) -> Path:
+    return cache_dir() / "artifacts" / artifact.sha256[:2] / artifact.sha256 / artifact.store_name
+
+
+def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Path:
+    if isinstance(artifact, DebEntry):
+        context = apt.prepare(lock.suite, lock.architecture, cache_dir())
+        return apt.download(context, artifact.name, artifact.version, scratch)
+    return pip.download(artifact.url, scratch)
+
+
+def _label(artifact: DebEntry | WheelEntry) -> str:
+    kind = "Debian package" if isinstance(artifact, DebEntry) else "wheel"
+    return f"{kind} {artifact.name} {artifact.version} ({artifact.filename})"
+
+
+def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
+    """The verified cache file of ``artifact``, downloading it if needed."""
+    target = _cache_file(artifact)
+    if target.is_file():
+        if sha256_of(target) == artifact.sha256:
+            return target
+        target.unlink()  # a damaged cache entry is re-fetched, never used
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
+        downloaded = _download(artifact, lock, Path(scratch))
+        actual = sha256_of(downloaded)
+        if actual != artifact.sha256:
+            raise HashMismatchError(_label(artifact), artifact.sha256, actual)
+        os.replace(downloaded, target)
+    return target
+
+
+def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
+    """busybox, taken out of its verified .deb: the one binary Nix cannot unpack for us."""
+    record = cache_dir() / "bootstrap" / f"{busybox_deb.sha256}.json"
+    if record.is_file():
+        known = json.loads(record.read_text())
+        bootstrap = Bootstrap(known["store_name"], known["nar_hash"], known["store_path"])
+        if nix.valid_paths([bootstrap.store_path]):
+            return bootstrap
+    deb = ensure_cached(busybox_deb, lock)
+    binary = dpkg.extract_member(deb, BUSYBOX_MEMBER)
+    with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-") as scratch:
+        tree = Path(scratch) / BOOTSTRAP_NAME
+        (tree / "bin").mkdir(parents=True)
+        (tree / "bin" / "busybox").write_bytes(binary)
+        (tree / "bin" / "busybox").chmod(0o755)
+        store_path = nix.add_fixed(tree, recursive=True)
+    nar_hash = nix.query_hash(store_path).removeprefix("sha256:")
+    if len(nar_hash) == 64:  # some Nix versions print hex
+        nar_hash = nix_base32(bytes.fromhex(nar_hash))
+    bootstrap = Bootstrap(BOOTSTRAP_NAME, nar_hash, store_path)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(attrs.asdict(bootstrap)))
+    return bootstrap
+
+
+def artifacts_of(lock: Lock, stage_names: Iterable[str]) -> list[DebEntry | WheelEntry]:
+    names: set[str] = set(lock.bootstrap)
+    wheels: dict[str, WheelEntry] = {}
+    for stage_name in stage_names:
+        stage = lock.stage(stage_name)
+        names.update(stage.system)
+        wheels.update({wheel.sha256: wheel for wheel in stage.wheels})
+    debs: list[DebEntry | WheelEntry] = [lock.package(name) for name in sorted(names)]
+    return debs + sorted(wheels.values(), key=lambda wheel: wheel.filename)
+
+
+def fetch(
+    lock: Lock,
+    stage_names: Iterable[str],
+    progress: Callable[[str], None] = lambda message: None,
+) -> FetchReport:
+    """Make every artifact the stages need valid in the Nix store."""
+    artifacts = artifacts_of(lock, stage_names)
+    by_path = {artifact_store_path(artifact): artifact for artifact in artifacts}
+    present = nix.valid_paths(list(by_path))
+    fetched = []
+    for path, artifact in by_path.items():
+        if path in present:
+            continue
+        progress(f"fetching {_label(artifact)}")
+        cached = ensure_cached(artifact, lock)
+        with tempfile.TemporaryDirectory(prefix="pyrel-add-") as scratch:
+            # --add-fixed names the path after the file: give it the store name.
+            named = Path(scratch) / artifact.store_name
+            try:
+                os.link(cached, named)
+            except OSError:
+                shutil.copyfile(cached, named)
+            added = nix.add_fixed(named)
+        if added != path:
+            raise HashMismatchError(f"{_label(artifact)} in the Nix store", path, added)
+        fetched.append(artifact.filename)
+    bootstrap = _ensure_bootstrap(lock.package("busybox-static"), lock)
+    return FetchReport(tuple(fetched), len(present), bootstrap)
+
+
+__all__ = ["Bootstrap", "FetchReport", "artifact_store_path", "fetch", "store_name"]

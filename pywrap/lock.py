@@ -1,0 +1,385 @@
+"""The lock: every dependency of every stage, pinned by sha256.
+
+Two kinds of files at the project root:
+
+* ``pylock.<stage>.toml`` -- PEP 751, the stage's Python wheels (written by uv);
+* ``pyrel.lock.toml``     -- the system packages (Debian), which stage uses
+  which, a fingerprint of the configuration each stage was locked from, and
+  the sha256 of each pylock file, so a stale or hand-edited lock is refused.
+
+This module is the data model, the reader and the writer; :mod:`pywrap.locker`
+creates a lock by calling the package managers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from pywrap.errors import LockError
+from pywrap.model import Project, Stage
+from pywrap.storepath import store_name
+
+LOCK_FILE = "pyrel.lock.toml"
+LOCK_VERSION = 1
+ARCH_TO_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
+
+
+def pylock_name(stage_name: str) -> str:
+    return f"pylock.{stage_name}.toml"
+
+
+@attrs.frozen
+class DebEntry:
+    name: str
+    version: str
+    architecture: str
+    sha256: str
+    size: int
+    filename: str
+    url: str
+    depends: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def store_name(self) -> str:
+        return store_name(self.filename)
+
+    @property
+    def purl(self) -> str:
+        return f"pkg:deb/debian/{self.name}@{self.version}?arch={self.architecture}"
+
+
+@attrs.frozen
+class WheelEntry:
+    name: str
+    version: str
+    filename: str
+    url: str
+    sha256: str
+    size: int | None = None
+
+    @property
+    def store_name(self) -> str:
+        return store_name(self.filename)
+
+
+@attrs.frozen
+class StageLock:
+    name: str
+    fingerprint: str
+    system: tuple[str, ...]  # Debian packages merged into the stage's root (closure)
+    python_lock: str  # pylock file name, "" when the stage has no Python requirements
+    python_lock_sha256: str
+    wheels: tuple[WheelEntry, ...] = ()
+
+
+@attrs.frozen
+class Lock:
+    provider: str
+    suite: str
+    architecture: str
+    python_version: str  # the suite's interpreter, "3.11"
+    python_full_version: str  # "3.11.2"
+    glibc: str  # "2.36"
+    bootstrap: tuple[str, ...]  # busybox-static and patchelf with their closure
+    packages: tuple[DebEntry, ...]
+    stages: tuple[StageLock, ...]
+
+    @property
+    def python_platform(self) -> str:
+        machine = ARCH_TO_MACHINE.get(self.architecture, self.architecture)
+        return f"{machine}-manylinux_{self.glibc.replace('.', '_')}"
+
+    def package(self, name: str) -> DebEntry:
+        for entry in self.packages:
+            if entry.name == name:
+                return entry
+        raise LockError(f"{LOCK_FILE}: package '{name}' is referenced but not locked",
+                        hint="run `pyrel lock` again")
+
+    def stage(self, name: str) -> StageLock:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise LockError(
+            f"{LOCK_FILE}: stage '{name}' is not locked", hint="run `pyrel lock` to lock every stage"
+        )
+
+
+# --- fingerprints: what a stage's lock was resolved from -------------------------------
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: str) -> str:
+    """A digest of every configuration input that determines a stage's lock."""
+    data: dict[str, Any] = {
+        "lock-version": LOCK_VERSION,
+        "provider": project.provider,
+        "suite": suite,
+        "architecture": architecture,
+        "requires-python": project.requires_python,
+        "python": stage.python,
+        "system": sorted(stage.system),
+        "requires": list(stage.requires),
+        "requires-file": stage.requires_file,
+        "requires-file-sha256": _file_digest(project.root / stage.requires_file)
+        if stage.requires_file
+        else "",
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# --- PEP 751 --------------------------------------------------------------------------
+
+
+def target_tags(python_version: str, platform: str) -> list[Tag]:
+    """Wheel tags the target interpreter accepts, most specific first."""
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    machine, _, manylinux = platform.partition("-manylinux_")
+    glibc_major, glibc_minor = (int(part) for part in manylinux.split("_"))
+    platforms = [f"manylinux_{glibc_major}_{minor_}_{machine}" for minor_ in range(glibc_minor, 16, -1)]
+    if machine in ("x86_64", "i686"):
+        platforms += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}"]
+    elif machine == "aarch64":
+        platforms.append(f"manylinux2014_{machine}")
+    platforms.append(f"linux_{machine}")
+    tags = list(cpython_tags((major, minor), platforms=platforms))
+    tags += list(compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms))
+    return tags
+
+
+def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], source: str) -> WheelEntry:
+    name = str(package.get("name", "?"))
+    version = str(package.get("version", ""))
+    best: tuple[int, Mapping[str, Any], str] | None = None
+    for wheel in package.get("wheels", []) or []:
+        url = wheel.get("url") or wheel.get("path")
+        if not isinstance(url, str):
+            raise LockError(f"{source}: a wheel of '{name}' has no url")
+        filename = str(wheel.get("name") or url.rsplit("/", 1)[-1])
+        try:
+            _, _, _, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise LockError(f"{source}: '{filename}' is not a valid wheel file name") from exc
+        rank = min((tag_rank[tag] for tag in tags if tag in tag_rank), default=None)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, wheel, filename)
+    if best is None:
+        kind = "only a source distribution" if package.get("sdist") else "no wheel"
+        raise LockError(
+            f"{source}: '{name}' {version} has {kind} for the stage's interpreter and platform",
+            hint="pyrel installs a stage's Python tools from wheels only; pin a version of "
+            f"'{name}' that publishes a compatible wheel",
+        )
+    _, wheel, filename = best
+    sha256 = (wheel.get("hashes") or {}).get("sha256")
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
+                        hint="re-create the lock with `pyrel lock`")
+    url = wheel.get("url") or wheel.get("path")
+    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256,
+                      size=wheel.get("size"))
+
+
+def read_pylock(path: Path, python_version: str, platform: str) -> tuple[WheelEntry, ...]:
+    """The wheels of a PEP 751 lock that the target interpreter installs."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LockError(f"{path.name} is missing", hint="run `pyrel lock`") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path}: not a valid PEP 751 lock: {exc}", hint="run `pyrel lock`") from exc
+    if str(document.get("lock-version", "")).split(".")[0] != "1":
+        raise LockError(f"{path}: unsupported lock-version {document.get('lock-version')!r}",
+                        hint="pyrel reads PEP 751 lock-version 1.x; run `pyrel lock`")
+    packages = document.get("packages", [])
+    if not isinstance(packages, list):
+        raise LockError(f"{path}: 'packages' must be an array of tables")
+    rank = {tag: index for index, tag in enumerate(target_tags(python_version, platform))}
+    wheels = []
+    for package in packages:
+        if not isinstance(package, dict):
+            raise LockError(f"{path}: every entry of 'packages' must be a table")
+        wheels.append(_select_wheel(package, rank, str(path)))
+    return tuple(sorted(wheels, key=lambda wheel: wheel.name))
+
+
+# --- pyrel.lock.toml ------------------------------------------------------------------
+
+
+def lock_to_toml(lock: Lock) -> dict[str, Any]:
+    return {
+        "lock-version": LOCK_VERSION,
+        "provider": lock.provider,
+        "debian": {
+            "suite": lock.suite,
+            "architecture": lock.architecture,
+            "python": lock.python_version,
+            "python-full-version": lock.python_full_version,
+            "glibc": lock.glibc,
+            "bootstrap": list(lock.bootstrap),
+            "packages": [
+                {
+                    "name": entry.name,
+                    "version": entry.version,
+                    "architecture": entry.architecture,
+                    "sha256": entry.sha256,
+                    "size": entry.size,
+                    "filename": entry.filename,
+                    "url": entry.url,
+                    "depends": list(entry.depends),
+                    "source": entry.source,
+                }
+                for entry in lock.packages
+            ],
+        },
+        "stages": {
+            stage.name: {
+                "fingerprint": stage.fingerprint,
+                "system": list(stage.system),
+                "python-lock": stage.python_lock,
+                "python-lock-sha256": stage.python_lock_sha256,
+            }
+            for stage in lock.stages
+        },
+    }
+
+
+def _require(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise LockError(f"{LOCK_FILE}: '{where}{key}' is missing or not a {kind.__name__}",
+                        hint="the lock is damaged: run `pyrel lock` to re-create it")
+    return value
+
+
+def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
+    if document.get("lock-version") != LOCK_VERSION:
+        raise LockError(f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
+                        hint="run `pyrel lock` with this version of pyrel")
+    debian = _require(document, "debian", dict, "")
+    packages = []
+    for index, raw in enumerate(_require(debian, "packages", list, "debian.")):
+        where = f"debian.packages[{index}]."
+        if not isinstance(raw, dict):
+            raise LockError(f"{LOCK_FILE}: '{where[:-1]}' must be a table", hint="run `pyrel lock`")
+        packages.append(DebEntry(
+            name=_require(raw, "name", str, where),
+            version=_require(raw, "version", str, where),
+            architecture=_require(raw, "architecture", str, where),
+            sha256=_require(raw, "sha256", str, where),
+            size=_require(raw, "size", int, where),
+            filename=_require(raw, "filename", str, where),
+            url=_require(raw, "url", str, where),
+            depends=tuple(_require(raw, "depends", list, where)),
+            source=str(raw.get("source", "")),
+        ))
+    python_version = _require(debian, "python", str, "debian.")
+    glibc = _require(debian, "glibc", str, "debian.")
+    lock = Lock(
+        provider=_require(document, "provider", str, ""),
+        suite=_require(debian, "suite", str, "debian."),
+        architecture=_require(debian, "architecture", str, "debian."),
+        python_version=python_version,
+        python_full_version=_require(debian, "python-full-version", str, "debian."),
+        glibc=glibc,
+        bootstrap=tuple(_require(debian, "bootstrap", list, "debian.")),
+        packages=tuple(packages),
+        stages=(),
+    )
+    stages = []
+    for name, raw in _require(document, "stages", dict, "").items():
+        where = f"stages.{name}."
+        python_lock = _require(raw, "python-lock", str, where)
+        expected_sha = _require(raw, "python-lock-sha256", str, where)
+        wheels: tuple[WheelEntry, ...] = ()
+        if python_lock:
+            pylock_path = root / python_lock
+            actual_sha = _file_digest(pylock_path)
+            if actual_sha == "missing":
+                raise LockError(f"{python_lock} is missing", hint="run `pyrel lock`")
+            if actual_sha != expected_sha:
+                raise LockError(
+                    f"{python_lock} was changed after `pyrel lock` wrote it "
+                    f"(sha256 {actual_sha}, {LOCK_FILE} records {expected_sha})",
+                    hint="run `pyrel lock` to re-resolve instead of editing the lock by hand",
+                )
+            wheels = read_pylock(pylock_path, python_version, lock.python_platform)
+        stages.append(StageLock(
+            name=name,
+            fingerprint=_require(raw, "fingerprint", str, where),
+            system=tuple(_require(raw, "system", list, where)),
+            python_lock=python_lock,
+            python_lock_sha256=expected_sha,
+            wheels=wheels,
+        ))
+    lock = attrs.evolve(lock, stages=tuple(stages))
+    for stage in lock.stages:
+        for package in stage.system:
+            lock.package(package)
+    for package in lock.bootstrap:
+        lock.package(package)
+    return lock
+
+
+def read_lock(root: Path) -> Lock:
+    path = root / LOCK_FILE
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LockError(f"{root}: no {LOCK_FILE}", hint="run `pyrel lock` first") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path}: not valid TOML: {exc}", hint="run `pyrel lock` to re-create it") from exc
+    return lock_from_toml(document, root)
+
+
+def check_fresh(project: Project, lock: Lock, stage_names: Iterable[str]) -> None:
+    """Refuse a lock that no longer matches the configuration it was made from."""
+    for name in stage_names:
+        stage = project.stage(name)
+        stage_lock = lock.stage(name)
+        expected = stage_fingerprint(project, stage, lock.suite, lock.architecture)
+        if stage_lock.fingerprint != expected:
+            raise LockError(
+                f"{LOCK_FILE} is stale: stage '{name}' was locked from a different configuration "
+                f"than {project.config_file.name} now declares",
+                hint="run `pyrel lock` to update it",
+            )
+    if project.provider != lock.provider:
+        raise LockError(f"{LOCK_FILE} was made for provider '{lock.provider}', the project uses "
+                        f"'{project.provider}'", hint="run `pyrel lock`")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_lock(root: Path, lock: Lock) -> None:
+    write_atomically(root / LOCK_FILE, tomli_w.dumps(lock_to_toml(lock)).encode())

@@ -1,0 +1,157 @@
+"""Create the lock: resolve every stage's system and Python dependencies.
+
+The flow is config -> model -> *lock*: this module asks apt (through
+:mod:`pywrap.adapters.apt`) and uv (through :mod:`pywrap.adapters.uv`) and
+returns a :class:`~pywrap.lock.Lock`; it writes the files only once every stage
+resolved, so a failure leaves the previous lock in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from pywrap.adapters import apt, uv
+from pywrap.cache import cache_dir
+from pywrap.errors import ConfigError
+from pywrap.lock import (
+    LOCK_FILE,
+    DebEntry,
+    Lock,
+    StageLock,
+    lock_to_toml,
+    pylock_name,
+    read_pylock,
+    stage_fingerprint,
+    write_atomically,
+)
+from pywrap.model import Project, Stage
+from pywrap.providers import debian
+
+#: Always in the supply chain: busybox is every stage's shell and coreutils,
+#: patchelf makes the unpacked binaries run in the sandbox.
+BOOTSTRAP_PACKAGES = ("busybox-static", "patchelf")
+
+
+def python_packages(python_version: str) -> list[str]:
+    return [f"python{python_version}-minimal", f"libpython{python_version}-stdlib"]
+
+
+def stage_system_roots(stage: Stage, python_version: str) -> list[str]:
+    roots = python_packages(python_version) if stage.python else []
+    return roots + [name for name in stage.system if name not in roots]
+
+
+def _check_requires_python(project: Project, suite: str, full_version: str) -> None:
+    if not project.requires_python:
+        return
+    try:
+        specifier = SpecifierSet(project.requires_python)
+    except InvalidSpecifier as exc:
+        raise ConfigError(f"{project.config_file}: project.requires-python is not a valid specifier: {exc}") from exc
+    if not specifier.contains(full_version, prereleases=True):
+        raise ConfigError(
+            f"{project.config_file}: requires-python '{project.requires_python}' excludes Python "
+            f"{full_version}, the interpreter of Debian suite '{suite}'",
+            hint="set `debian-suite` in [tool.pyrel] to a suite whose Python it accepts "
+            "(bookworm has 3.11, trixie has 3.13)",
+        )
+
+
+def _python_requirements(project: Project, stage: Stage) -> list[str]:
+    lines = list(stage.requires)
+    if stage.requires_file:
+        path = project.root / stage.requires_file
+        if not path.is_file():
+            raise ConfigError(
+                f"{project.config_file}: stage '{stage.name}' requires-file '{stage.requires_file}' does not exist"
+            )
+        lines.append(f"-r {path}")
+    return lines
+
+
+def create_lock(project: Project, *, refresh: bool = False) -> tuple[Lock, dict[str, bytes]]:
+    """Resolve every stage; return the lock and the pylock files' contents."""
+    suite = project.debian_suite or apt.host_suite()
+    architecture = apt.host_arch()
+    context = apt.prepare(suite, architecture, cache_dir(), refresh=refresh)
+    index = debian.parse_index(apt.dump_available(context), suite=suite, arch=architecture)
+    major, minor = debian.python_version_of(index)
+    python_version = f"{major}.{minor}"
+    python_entry = index.packages.get(f"python{python_version}-minimal")
+    full_version = python_entry.version.split("-")[0].split(":")[-1] if python_entry else python_version
+    _check_requires_python(project, suite, full_version)
+    glibc_major, glibc_minor = debian.glibc_version_of(index)
+
+    closures: dict[str, list[debian.ResolvedPackage]] = {}
+    bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture)
+    for stage in project.stages:
+        closures[stage.name] = debian.resolve_closure(
+            index, stage_system_roots(stage, python_version), architecture
+        )
+    resolved = {package.name: package for package in bootstrap}
+    for closure in closures.values():
+        resolved.update({package.name: package for package in closure})
+    uris = apt.print_uris(context, [(p.name, p.version) for p in resolved.values()])
+    packages = tuple(
+        DebEntry(
+            name=deb.name, version=deb.version, architecture=deb.architecture, sha256=deb.sha256,
+            size=deb.size, filename=deb.filename, url=deb.url, depends=tuple(deb.depends),
+            source=deb.source,
+        )
+        for deb in sorted(debian.with_urls(resolved.values(), uris), key=lambda deb: deb.name)
+    )
+
+    platform = f"{'x86_64' if architecture == 'amd64' else architecture}-manylinux_{glibc_major}_{glibc_minor}"
+    pylocks: dict[str, bytes] = {}
+    stage_locks = []
+    with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:
+        for stage in project.stages:
+            requirements = _python_requirements(project, stage)
+            python_lock = ""
+            digest = ""
+            if requirements:
+                python_lock = pylock_name(stage.name)
+                output = Path(scratch) / python_lock
+                uv.compile_pylock(requirements, python_version=python_version, platform=platform,
+                                  output=output, what=f"stage '{stage.name}'")
+                # Reject a lock pyrel could not build from before anything is written.
+                read_pylock(output, python_version, platform)
+                content = output.read_bytes()
+                pylocks[python_lock] = content
+                digest = hashlib.sha256(content).hexdigest()
+            stage_locks.append(StageLock(
+                name=stage.name,
+                fingerprint=stage_fingerprint(project, stage, suite, architecture),
+                system=tuple(sorted(package.name for package in closures[stage.name])),
+                python_lock=python_lock,
+                python_lock_sha256=digest,
+            ))
+    lock = Lock(
+        provider=project.provider,
+        suite=suite,
+        architecture=architecture,
+        python_version=python_version,
+        python_full_version=full_version,
+        glibc=f"{glibc_major}.{glibc_minor}",
+        bootstrap=tuple(sorted(package.name for package in bootstrap)),
+        packages=packages,
+        stages=tuple(stage_locks),
+    )
+    return lock, pylocks
+
+
+def write_lock_files(root: Path, lock: Lock, pylocks: dict[str, bytes]) -> list[Path]:
+    """Write the pylock files, then pyrel.lock.toml last (it vouches for them)."""
+    import tomli_w
+
+    written = []
+    for name, content in sorted(pylocks.items()):
+        write_atomically(root / name, content)
+        written.append(root / name)
+    write_atomically(root / LOCK_FILE, tomli_w.dumps(lock_to_toml(lock)).encode())
+    written.append(root / LOCK_FILE)
+    return written

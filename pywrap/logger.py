@@ -1,0 +1,41 @@
+"""All of pyrel's terminal output goes through here (rich on a TTY, plain text otherwise)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def step(message: str) -> None:
+    console.print(f"[dim]pyrel:[/dim] {message}")
+
+
+def error(message: str) -> None:
+    console.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    rendered = Table(title=title, title_justify="left")
+    for column in columns:
+        rendered.add_column(column)
+    for row in rows:
+        rendered.add_row(*row)
+    out.print(rendered)
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,68 @@
+"""The validated project model: frozen attrs classes, no raw dicts past here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+SOURCE_STAGE = "source"
+FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can store
+
+#: PEP 517: a project without [build-system] is built by setuptools' legacy backend.
+PEP517_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
+PEP517_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
+
+#: The build frontend every default source stage gets.
+FRONTEND_REQUIREMENT = "build"
+
+
+@attrs.frozen
+class Budget:
+    packages: int | None = None
+    bytes: int | None = None
+
+
+@attrs.frozen
+class BuildSystem:
+    requires: tuple[str, ...]
+    backend: str
+    backend_path: tuple[str, ...] = ()
+    declared: bool = True  # False when PEP 517's setuptools default applies
+
+
+@attrs.frozen
+class Stage:
+    name: str
+    python: bool
+    system: tuple[str, ...]
+    requires: tuple[str, ...]
+    requires_file: str
+    inputs: tuple[str, ...]
+    run: tuple[str, ...]
+    outputs: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    budget: Budget = Budget()
+
+
+@attrs.frozen
+class Project:
+    root: Path
+    config_file: Path
+    name: str
+    requires_python: str | None
+    build_system: BuildSystem | None
+    provider: str
+    debian_suite: str | None
+    source_date_epoch: int | None
+    stages: tuple[Stage, ...]
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(stage.name for stage in self.stages)

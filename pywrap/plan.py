@@ -1,0 +1,152 @@
+"""Plan: a pure function from the project, its lock and the fetched bootstrap
+to the JSON data the static Nix library (``nix/default.nix``) builds.
+
+No Nix code is generated here: the plan is data, read with ``builtins.fromJSON``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pywrap.errors import ConfigError
+from pywrap.fetch import Bootstrap
+from pywrap.lock import DebEntry, Lock, WheelEntry
+from pywrap.model import Project, Stage
+from pywrap.storepath import store_name
+
+PLAN_SCHEMA_VERSION = 1
+#: Not needed inside a sandbox; the per-package store paths keep them for the audit.
+DROPPED_DIRS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
+                "usr/share/locale", "usr/share/bug")
+ARCH_TO_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
+
+
+def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
+    """The wanted stages and the stages they read, inputs first; cycles are an error."""
+    order: list[Stage] = []
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name):], name])
+            raise ConfigError(f"{project.config_file}: stage inputs form a cycle: {cycle}",
+                              hint="a stage may only read stages that do not read it back")
+        try:
+            stage = project.stage(name)
+        except KeyError:
+            raise ConfigError(
+                f"no stage named '{name}' in {project.config_file}",
+                hint=f"stages: {', '.join(project.stage_names)}",
+            ) from None
+        visiting.append(name)
+        for dependency in stage.inputs:
+            visit(dependency)
+        visiting.pop()
+        done.add(name)
+        order.append(stage)
+
+    for name in wanted:
+        visit(name)
+    return order
+
+
+def _deb_artifact(entry: DebEntry) -> dict[str, str]:
+    return {
+        "package": entry.name,
+        "versionName": store_name(entry.version),
+        "storeName": entry.store_name,
+        "url": entry.url,
+        "sha256": entry.sha256,
+    }
+
+
+def _wheel_artifact(entry: WheelEntry) -> dict[str, str]:
+    return {
+        "package": store_name(entry.name),
+        "versionName": store_name(entry.version),
+        "storeName": entry.store_name,
+        "url": entry.url,
+        "sha256": entry.sha256,
+    }
+
+
+def toolchain_id(packages: Sequence[DebEntry], python: str) -> str:
+    text = json.dumps([[p.name, p.version, p.sha256] for p in packages] + [python])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def derivation_name(project_name: str, stage_name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9+\-._?=]", "-", f"{project_name}-{stage_name}").strip(".-")
+    return name or stage_name
+
+
+def source_paths(files: Iterable[str]) -> list[str]:
+    """The files and every directory above them: Nix's filter visits directories first."""
+    paths: set[str] = set()
+    for name in files:
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            paths.add("/".join(parts[:depth]))
+    return sorted(paths)
+
+
+def make_plan(
+    project: Project,
+    lock: Lock,
+    stage_names: Iterable[str],
+    *,
+    bootstrap: Bootstrap,
+    source_files: Sequence[str],
+    source_date_epoch: int,
+) -> dict[str, Any]:
+    stages = stage_order(project, stage_names)
+    python_binary = f"usr/bin/python{lock.python_version}"
+    toolchains: dict[str, dict[str, Any]] = {}
+    stage_plans = []
+    for stage in stages:
+        stage_lock = lock.stage(stage.name)
+        packages = [lock.package(name) for name in stage_lock.system]
+        python = python_binary if stage.python else ""
+        identifier = toolchain_id(packages, python)
+        toolchains.setdefault(identifier, {
+            "id": identifier,
+            "debs": [_deb_artifact(entry) for entry in packages],
+            "python": python,
+            "compile": [f"usr/lib/python{lock.python_version}"] if stage.python else [],
+            "drop": list(DROPPED_DIRS),
+        })
+        if stage_lock.wheels and not stage.python:
+            raise ConfigError(
+                f"{project.config_file}: stage '{stage.name}' has Python requirements but python = false",
+                hint="set python = true or drop its requires",
+            )
+        stage_plans.append({
+            "name": stage.name,
+            "derivationName": derivation_name(project.name, stage.name),
+            "toolchain": identifier,
+            "python": python,
+            "wheels": [_wheel_artifact(wheel) for wheel in stage_lock.wheels],
+            "inputs": list(stage.inputs),
+            "pathDirs": [],
+            "env": dict(stage.env),
+            "sourceDateEpoch": source_date_epoch,
+            "run": list(stage.run),
+            "outputs": list(stage.outputs),
+        })
+    patchelf_debs = [lock.package(name) for name in lock.bootstrap if name != "busybox-static"]
+    return {
+        "schemaVersion": PLAN_SCHEMA_VERSION,
+        "system": ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
+        "bootstrap": {"storeName": bootstrap.store_name, "narHash": bootstrap.nar_hash},
+        "patchelf": [_deb_artifact(entry) for entry in patchelf_debs],
+        "toolchains": list(toolchains.values()),
+        "sourceFiles": source_paths(source_files),
+        "stages": stage_plans,
+    }

@@ -1,0 +1,254 @@
+"""The debian resolver on small hand-written indexes: no apt, no network."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from pywrap.errors import ResolutionError
+from pywrap.providers.debian import (
+    PackageIndex,
+    ResolvedPackage,
+    glibc_version_of,
+    parse_index,
+    python_version_of,
+    resolve_closure,
+    with_urls,
+)
+
+
+def para(name: str, version: str = "1.0", arch: str = "amd64", **fields: str) -> str:
+    """One deb822 paragraph; keyword names map ``Pre_Depends`` -> ``Pre-Depends``."""
+    lines = [f"Package: {name}", f"Version: {version}", f"Architecture: {arch}"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in fields.items()]
+    lines += [
+        f"Filename: pool/main/{name[0]}/{name}/{name}_{version.split(':')[-1]}_{arch}.deb",
+        f"Size: {len(name) * 100}",
+        f"SHA256: {(name.encode().hex() * 64)[:64]}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def index(*paragraphs: str, suite: str | None = "testsuite") -> PackageIndex:
+    return parse_index("\n".join(paragraphs), suite=suite)
+
+
+def names(closure: list[ResolvedPackage]) -> list[str]:
+    return [p.name for p in closure]
+
+
+def by_name(closure: list[ResolvedPackage]) -> dict[str, ResolvedPackage]:
+    return {p.name: p for p in closure}
+
+
+def test_closure_over_depends_and_pre_depends_not_recommends() -> None:
+    idx = index(
+        para("app", Depends="liba (>= 1.0), libb", Pre_Depends="dpkg", Recommends="extra"),
+        para("liba", "2.0", Depends="libc6"),
+        para("libb", arch="all"),
+        para("dpkg"),
+        para("libc6", "2.36-9"),
+        para("extra"),
+        para("unrelated"),
+    )
+    closure = resolve_closure(idx, ["app"], "amd64")
+    assert names(closure) == ["app", "dpkg", "liba", "libb", "libc6"]
+    app = by_name(closure)["app"]
+    assert app.depends == ("dpkg", "liba", "libb")
+    assert app.filename == "app_1.0_amd64.deb"
+    assert app.pool_path == "pool/main/a/app/app_1.0_amd64.deb"
+    assert app.size == 300 and len(app.sha256) == 64
+    assert by_name(closure)["libb"].architecture == "all"
+
+
+def test_parsing_keeps_highest_version_source_and_folded_fields() -> None:
+    text = textwrap.dedent(
+        """\
+        Package: tool
+        Source: toolsrc (1.0-1)
+        Version: 1:1.0-1
+        Architecture: amd64
+        Depends: liba,
+         libb
+        Filename: pool/main/t/toolsrc/tool_1.0-1_amd64.deb
+        Size: 10
+        SHA256: ABCDEF
+
+        Package: tool
+        Version: 2.0-1
+        Architecture: amd64
+        Filename: pool/main/t/tool/tool_2.0-1_amd64.deb
+        Size: 20
+        SHA256: 00
+
+        Package: tool
+        Version: 9.0
+        Architecture: i386
+        Filename: pool/main/t/tool/tool_9.0_i386.deb
+        Size: 30
+        SHA256: 11
+        """
+    )
+    idx = parse_index(text + "\n" + para("liba") + "\n" + para("libb"), arch="amd64")
+    # the epoch makes 1:1.0-1 newer than 2.0-1; the i386 paragraph is ignored
+    tool = by_name(resolve_closure(idx, ["tool"], "amd64"))["tool"]
+    got = (tool.version, tool.source, tool.sha256, tool.size)
+    assert got == ("1:1.0-1", "toolsrc", "abcdef", 10)
+    assert tool.depends == ("liba", "libb")
+
+
+def test_alternatives_prefer_one_already_chosen_else_first_existing() -> None:
+    idx = index(
+        para("app", Depends="missing | first | second, other"),
+        para("first"),
+        para("second"),
+        para("other", Depends="second"),
+        para("tool", Depends="mawk | gawk"),
+        para("mawk"),
+        para("gawk"),
+    )
+    assert names(resolve_closure(idx, ["app"], "amd64")) == ["app", "first", "other", "second"]
+    # requested roots count as chosen: gawk is preferred over the first alternative
+    assert names(resolve_closure(idx, ["tool", "gawk"], "amd64")) == ["gawk", "tool"]
+
+
+def test_virtual_packages_resolve_through_provides() -> None:
+    idx = index(
+        para("app", Depends="mail-transport-agent, awk, libfoo-abi (>= 2)"),
+        para("postfix", Provides="mail-transport-agent"),
+        para("exim4", Provides="mail-transport-agent"),
+        para("mawk", Provides="awk"),
+        para("awk", "5.0"),  # a real package of the virtual name wins
+        para("libfoo2", Provides="libfoo-abi (= 2.1)"),
+        para("libfoo1", Provides="libfoo-abi (= 1.0)"),
+    )
+    closure = resolve_closure(idx, ["app"], "amd64")
+    # exim4 is the first provider by name; an unversioned Provides can't satisfy (>= 2)
+    assert names(closure) == ["app", "awk", "exim4", "libfoo2"]
+
+
+def test_virtual_prefers_a_provider_already_chosen() -> None:
+    idx = index(
+        para("app", Depends="postfix, needs-mta"),
+        para("needs-mta", Depends="mail-transport-agent"),
+        para("exim4", Provides="mail-transport-agent"),
+        para("postfix", Provides="mail-transport-agent"),
+    )
+    assert names(resolve_closure(idx, ["app"], "amd64")) == ["app", "needs-mta", "postfix"]
+
+
+def test_arch_qualifiers_are_stripped() -> None:
+    idx = index(
+        para("app", Depends="python3:any (>= 3.11), libc6:amd64, perl:native"),
+        para("python3", "3.11.2-1+b1"),
+        para("libc6", "2.36-9"),
+        para("perl"),
+    )
+    assert names(resolve_closure(idx, ["app"], "amd64")) == ["app", "libc6", "perl", "python3"]
+
+
+def test_failing_version_constraint_names_the_chain() -> None:
+    idx = index(
+        para("app", Depends="libmid"),
+        para("libmid", Depends="libc6 (>= 2.40)"),
+        para("libc6", "2.36-9"),
+    )
+    with pytest.raises(ResolutionError) as err:
+        resolve_closure(idx, ["app"], "amd64")
+    message = str(err.value)
+    assert "libc6 (>= 2.40)" in message
+    assert "app -> libmid" in message
+    assert "libc6 2.36-9" in message
+    assert "testsuite" in message
+
+
+@pytest.mark.parametrize(
+    ("constraint", "ok"),
+    [("<< 2.0", True), ("<= 1.0", True), ("= 1.0", True), (">> 1.0", False), (">= 1.0~rc1", True),
+     ("= 1:1.0", False), ("<< 1.0", False)],
+)  # fmt: skip
+def test_version_operators(constraint: str, ok: bool) -> None:
+    idx = index(para("app", Depends=f"lib ({constraint})"), para("lib", "1.0"))
+    if ok:
+        assert names(resolve_closure(idx, ["app"], "amd64")) == ["app", "lib"]
+    else:
+        with pytest.raises(ResolutionError, match="not satisfiable"):
+            resolve_closure(idx, ["app"], "amd64")
+
+
+def test_missing_dependency_names_it_who_needs_it_and_the_suite() -> None:
+    idx = index(para("app", Depends="libgone | libalsogone"))
+    with pytest.raises(ResolutionError) as err:
+        resolve_closure(idx, ["app"], "amd64")
+    message = str(err.value)
+    assert "libgone | libalsogone" in message
+    assert "needed by app" in message
+    assert "Debian suite 'testsuite'" in message
+
+
+def test_missing_root_is_reported() -> None:
+    idx = index(para("app"), suite="bookworm")
+    with pytest.raises(ResolutionError, match=r"nosuchpkg.*stage's system packages.*'bookworm'"):
+        resolve_closure(idx, ["app", "nosuchpkg"], "amd64")
+
+
+def test_cycles_are_fine() -> None:
+    idx = index(
+        para("a", Depends="b"),
+        para("b", Pre_Depends="c"),
+        para("c", Depends="a, c"),
+    )
+    closure = resolve_closure(idx, ["a"], "amd64")
+    assert names(closure) == ["a", "b", "c"]
+    assert by_name(closure)["c"].depends == ("a",)  # a self-dependency is not an edge
+
+
+def test_exclude_skips_and_records() -> None:
+    idx = index(
+        para("app", Depends="libc6, dpkg (>= 1.15) | install-info, mta"),
+        para("libc6"),
+        para("dpkg", Depends="tar"),
+        para("tar"),
+        para("install-info"),
+        para("postfix", Provides="mta"),
+    )
+    closure = resolve_closure(idx, ["app"], "amd64", exclude=frozenset({"dpkg", "mta"}))
+    assert names(closure) == ["app", "libc6"]
+    assert by_name(closure)["app"].excluded_depends == ("dpkg", "mta")
+    assert by_name(closure)["app"].depends == ("libc6",)
+
+
+def test_wrong_architecture_is_not_a_candidate() -> None:
+    idx = index(para("app", Depends="libx"), para("libx", arch="arm64"))
+    with pytest.raises(ResolutionError, match="libx"):
+        resolve_closure(idx, ["app"], "amd64")
+
+
+def test_output_is_deterministic_and_sorted() -> None:
+    pkgs = [para("z", Depends="y | x"), para("y", Depends="x"), para("x"), para("w", Depends="z")]
+    first = resolve_closure(index(*pkgs), ["z", "w"], "amd64")
+    again = resolve_closure(index(*reversed(pkgs)), ["w", "z"], "amd64")
+    assert first == again
+    assert names(first) == ["w", "x", "y", "z"]
+
+
+def test_with_urls_cross_checks_apt_answer() -> None:
+    idx = index(para("zlib1g", "1:1.2.13.dfsg-1"))
+    (pkg,) = resolve_closure(idx, ["zlib1g"], "amd64")
+    url = "http://mirror.invalid/debian/" + pkg.pool_path.replace("+", "%2b")
+    apt_name = "zlib1g_1%3a1.2.13.dfsg-1_amd64.deb"
+    (deb,) = with_urls([pkg], {"zlib1g": (url, apt_name, pkg.size, pkg.sha256)})
+    assert (deb.url, deb.filename, deb.source) == (url, "zlib1g_1.2.13.dfsg-1_amd64.deb", "zlib1g")
+    with pytest.raises(ResolutionError, match="differs from the index"):
+        with_urls([pkg], {"zlib1g": (url, apt_name, pkg.size, "0" * 64)})
+    with pytest.raises(ResolutionError, match="no download URL"):
+        with_urls([pkg], {})
+
+
+def test_suite_facts() -> None:
+    idx = index(para("python3", "3.11.2-1+b1"), para("libc6", "2.36-9+deb12u4"))
+    assert python_version_of(idx) == (3, 11)
+    assert glibc_version_of(idx) == (2, 36)
+    with pytest.raises(ResolutionError, match="python3"):
+        python_version_of(index(para("libc6")))
