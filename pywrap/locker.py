@@ -36,6 +36,20 @@ from pywrap.providers import debian
 BOOTSTRAP_PACKAGES = ("busybox-static", "patchelf")
 
 
+def essential_packages(index: debian.PackageIndex) -> frozenset[str]:
+    """Debian's Essential packages (dpkg, tar, coreutils, ...).
+
+    Policy lets every package assume them without declaring it, so the
+    dependencies that do name them exist for maintainer scripts, which never
+    run here; the sandbox's shell and tools come from busybox.  A stage that
+    really needs one lists it in `system`, which keeps it.
+    """
+    return frozenset(
+        name for name, entry in index.packages.items()
+        if "\nEssential: yes" in entry.text or entry.text.startswith("Essential: yes")
+    )
+
+
 def python_packages(python_version: str) -> list[str]:
     return [f"python{python_version}-minimal", f"libpython{python_version}-stdlib"]
 
@@ -86,11 +100,13 @@ def create_lock(project: Project, *, refresh: bool = False) -> tuple[Lock, dict[
     _check_requires_python(project, suite, full_version)
     glibc_major, glibc_minor = debian.glibc_version_of(index)
 
+    essential = essential_packages(index)
     closures: dict[str, list[debian.ResolvedPackage]] = {}
-    bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture)
+    bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture, essential)
     for stage in project.stages:
+        roots = stage_system_roots(stage, python_version)
         closures[stage.name] = debian.resolve_closure(
-            index, stage_system_roots(stage, python_version), architecture
+            index, roots, architecture, essential - frozenset(roots)
         )
     resolved = {package.name: package for package in bootstrap}
     for closure in closures.values():

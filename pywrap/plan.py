@@ -19,9 +19,12 @@ from pywrap.model import Project, Stage
 from pywrap.storepath import store_name
 
 PLAN_SCHEMA_VERSION = 1
-#: Not needed inside a sandbox; the per-package store paths keep them for the audit.
+#: Left out of a stage's merged root (the per-package store paths keep them for
+#: the audit): documentation, and glibc's gconv modules, the legacy charset
+#: converters glibc loads only from its compiled-in /usr path, absent in the sandbox.
 DROPPED_DIRS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
-                "usr/share/locale", "usr/share/bug")
+                "usr/share/locale", "usr/share/bug", "usr/lib/x86_64-linux-gnu/gconv",
+                "usr/lib/aarch64-linux-gnu/gconv")
 ARCH_TO_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
 
 

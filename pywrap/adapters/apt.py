@@ -38,6 +38,10 @@ _PRIVATE_CONF = """\
 Acquire::Languages "none";
 """
 
+#: One-line ``[options]`` whose deb822 field name is not just the capitalized key.
+_ONE_LINE_OPTIONS = {"arch": "Architectures", "lang": "Languages", "target": "Targets",
+                     "pdiffs": "PDiffs"}  # fmt: skip
+
 _URI_LINE = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+) (?P<hash>\S+)$")
 
 
@@ -131,7 +135,8 @@ def _parse_one_line(text: str) -> list[dict[str, str]]:
             line = f"{m.group(1)} {m.group(3)}"
             for opt in m.group(2).split():
                 key, _, value = opt.partition("=")
-                options["-".join(w.capitalize() for w in key.split("-"))] = value.replace(",", " ")
+                field = _ONE_LINE_OPTIONS.get(key) or "-".join(map(str.capitalize, key.split("-")))
+                options[field] = value.replace(",", " ")
         words = line.split()
         if len(words) >= 3 and words[0] in ("deb", "deb-src"):
             para = {"Types": words[0], "URIs": words[1], "Suites": words[2]}

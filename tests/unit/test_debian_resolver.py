@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from pywrap.adapters import apt
 from pywrap.errors import ResolutionError
 from pywrap.providers.debian import (
     PackageIndex,
@@ -252,3 +254,31 @@ def test_suite_facts() -> None:
     assert glibc_version_of(idx) == (2, 36)
     with pytest.raises(ResolutionError, match="python3"):
         python_version_of(index(para("libc6")))
+
+
+def test_private_sources_are_derived_from_the_host_sources(tmp_path: Path) -> None:
+    """The apt adapter's source rewriting is pure too: same mirrors, new suite."""
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(
+        "# comment\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm-updates main\n"
+        "deb-src http://mirror.invalid/debian bookworm main\n"
+    )
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\n# a comment\nURIs: http://mirror.invalid/debian\n"
+        "Suites: bookworm bookworm-backports\nComponents: main contrib\nSigned-By: /k.gpg\n\n"
+        "Types: deb\nURIs: http://mirror.invalid/security\nSuites: bookworm-security\n"
+        "Components: main\nEnabled: no\n"
+    )
+    (tmp_path / "sources.list.d" / "vendor.list").write_text(
+        "deb http://vendor.invalid/apt nodistro main\n"
+    )
+    paras = apt._host_source_paragraphs(tmp_path)
+    derived = apt.derive_sources(paras, "bookworm", "trixie", "arm64")
+    assert derived == [
+        {"Types": "deb", "URIs": "http://mirror.invalid/debian", "Suites": "trixie-updates",
+         "Components": "main", "Signed-By": "/k.gpg", "Architectures": "arm64"},
+        {"Types": "deb", "URIs": "http://mirror.invalid/debian",
+         "Suites": "trixie trixie-backports", "Components": "main contrib",
+         "Signed-By": "/k.gpg", "Architectures": "arm64"},
+    ]  # fmt: skip
