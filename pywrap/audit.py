@@ -10,6 +10,7 @@ separately.  The byte count is the size of the store paths, as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -26,6 +27,13 @@ class ClosureSummary:
     @property
     def package_count(self) -> int:
         return len(self.packages)
+
+    def to_json(self) -> dict[str, object]:
+        return {"packages": list(self.packages), "store-paths": list(self.store_paths), "bytes": self.bytes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClosureSummary:
+        return cls(tuple(data["packages"]), tuple(data["store-paths"]), int(data["bytes"]))
 
 
 def stage_packages(lock: Lock, stage_name: str) -> tuple[str, ...]:

@@ -112,13 +112,31 @@ def build(
     for name, store_path in zip(stage_names, paths, strict=True):
         stage = project.stage(name)
         exported = export.export_stage(Path(store_path), stage.outputs, dist, name)
-        inputs = nix.evaluate_json(library, f"{name}-inputs", args)
-        closure = audit.stage_closure(lock, name, [str(p) for p in inputs])  # type: ignore[union-attr]
+        closure = _closure(project, lock, name, store_path, library, args)
         results.append(Result(
             stage=name, status=Status.SUCCESS, duration=built_at - started,
             store_path=store_path, outputs=tuple(exported), closure=closure,
         ))
     return results
+
+
+def _closure(
+    project: Project, lock: Lock, stage: str, store_path: str, library: Path, args: dict[str, str]
+) -> audit.ClosureSummary:
+    """The stage's sandbox closure; cached per output path, which fixes every input."""
+    cache = state_dir(project) / "closures" / f"{Path(store_path).name}.json"
+    if cache.is_file():
+        try:
+            return audit.ClosureSummary.from_json(json.loads(cache.read_text()))
+        except (ValueError, KeyError, TypeError):
+            cache.unlink()
+    inputs = nix.evaluate_json(library, f"{stage}-inputs", args)
+    if not isinstance(inputs, list):
+        raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
+    closure = audit.stage_closure(lock, stage, [str(path) for path in inputs])
+    cache.parent.mkdir(exist_ok=True)
+    write_atomically(cache, json.dumps(closure.to_json()).encode())
+    return closure
 
 
 def _failed_stage(log: str, stage_plan: dict[str, object], wanted: Sequence[str]) -> str:

@@ -13,8 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pywrap import build as executor
-from pywrap import locker, logger
+from pywrap import logger
 from pywrap.adapters import nix, run
 from pywrap.config import load_project
 from pywrap.errors import PyrelError
@@ -58,6 +57,8 @@ def lock(
     refresh: Annotated[bool, typer.Option(help="Refresh the Debian package lists first.")] = False,
 ) -> None:
     """Resolve and pin every dependency of every stage, by sha256."""
+    from pywrap import locker  # python-debian and uv: only needed to lock
+
     try:
         project = load_project(project_dir)
         logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
@@ -83,6 +84,8 @@ def build_command(
     max_jobs: Annotated[str | None, typer.Option(help="Passed to nix-build --max-jobs.")] = None,
 ) -> None:
     """Build stages in Nix's sandbox and export their outputs to dist/<stage>/."""
+    from pywrap import build as executor
+
     started = time.monotonic()
     try:
         project = load_project(project_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from pywrap.adapters import apt, dpkg, nix, pip
+from pywrap.adapters import dpkg, nix, pip
 from pywrap.cache import cache_dir
 from pywrap.errors import HashMismatchError
 from pywrap.lock import DebEntry, Lock, WheelEntry
@@ -62,6 +62,9 @@ def _cache_file(artifact: DebEntry | WheelEntry) -> Path:
 
 def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Path:
     if isinstance(artifact, DebEntry):
+        # Imported here: python-debian costs ~50 ms, and a no-op build never downloads.
+        from pywrap.adapters import apt
+
         context = apt.prepare(lock.suite, lock.architecture, cache_dir())
         return apt.download(context, artifact.name, artifact.version, scratch)
     return pip.download(artifact.url, scratch)
@@ -89,14 +92,21 @@ def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
     return target
 
 
+def _bootstrap_record(busybox_deb: DebEntry) -> Path:
+    return cache_dir() / "bootstrap" / f"{busybox_deb.sha256}.json"
+
+
+def _known_bootstrap(busybox_deb: DebEntry) -> Bootstrap | None:
+    try:
+        known = json.loads(_bootstrap_record(busybox_deb).read_text())
+        return Bootstrap(known["store_name"], known["nar_hash"], known["store_path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
     """busybox, taken out of its verified .deb: the one binary Nix cannot unpack for us."""
-    record = cache_dir() / "bootstrap" / f"{busybox_deb.sha256}.json"
-    if record.is_file():
-        known = json.loads(record.read_text())
-        bootstrap = Bootstrap(known["store_name"], known["nar_hash"], known["store_path"])
-        if nix.valid_paths([bootstrap.store_path]):
-            return bootstrap
+    record = _bootstrap_record(busybox_deb)
     deb = ensure_cached(busybox_deb, lock)
     binary = dpkg.extract_member(deb, BUSYBOX_MEMBER)
     with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-") as scratch:
@@ -133,7 +143,10 @@ def fetch(
     """Make every artifact the stages need valid in the Nix store."""
     artifacts = artifacts_of(lock, stage_names)
     by_path = {artifact_store_path(artifact): artifact for artifact in artifacts}
-    present = nix.valid_paths(list(by_path))
+    busybox_deb = lock.package("busybox-static")
+    known = _known_bootstrap(busybox_deb)
+    # One store query for everything: a no-op build must stay fast.
+    present = nix.valid_paths([*by_path, *([known.store_path] if known else [])])
     fetched = []
     for path, artifact in by_path.items():
         if path in present:
@@ -148,10 +161,13 @@ def fetch(
             except OSError:
                 shutil.copyfile(cached, named)
             added = nix.add_fixed(named)
-        if added != path:
+        if added != path:  # the lock's name and hash disagree with what Nix computed
             raise HashMismatchError(f"{_label(artifact)} in the Nix store", path, added)
         fetched.append(artifact.filename)
-    bootstrap = _ensure_bootstrap(lock.package("busybox-static"), lock)
+    if known is not None and known.store_path in present:
+        bootstrap = known
+    else:
+        bootstrap = _ensure_bootstrap(busybox_deb, lock)
     return FetchReport(tuple(fetched), len(present), bootstrap)
 
 

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pywrap.config import build_project, load_project, parse_size
+from pywrap.errors import ConfigError, NotAProjectError
+from pywrap.model import PEP517_DEFAULT_BACKEND
+
+ROOT = Path("/project")
+PYPROJECT = ROOT / "pyproject.toml"
+FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+        "project": {"name": "demo", "requires-python": ">=3.9"}}
+
+
+def test_zero_config_gives_the_source_stage() -> None:
+    project = build_project(ROOT, PYPROJECT, FLIT, {})
+    assert project.stage_names == ("source",)
+    source = project.stage("source")
+    assert source.requires == ("build", "flit_core>=3.4")
+    assert source.outputs == ("*.tar.gz",)
+    assert source.python
+    assert project.name == "demo"
+
+
+def test_no_build_system_uses_pep517_setuptools_default() -> None:
+    project = build_project(ROOT, PYPROJECT, {"project": {"name": "legacy"}}, {})
+    assert project.build_system is not None
+    assert not project.build_system.declared
+    assert project.build_system.backend == PEP517_DEFAULT_BACKEND
+    assert project.stage("source").requires == ("build", "setuptools>=40.8.0")
+
+
+def test_every_default_can_be_overridden() -> None:
+    config = {"debian-suite": "trixie", "source-date-epoch": 1700000000,
+              "stages": {"source": {"requires": ["build", "flit_core==3.9"], "outputs": ["*.tar.gz", "*.whl"],
+                                    "budget": {"packages": 25, "bytes": "60 MB"}, "env": {"FOO": "1"}}}}
+    project = build_project(ROOT, PYPROJECT, FLIT, config)
+    source = project.stage("source")
+    assert project.debian_suite == "trixie"
+    assert project.source_date_epoch == 1700000000
+    assert source.requires == ("build", "flit_core==3.9")
+    assert source.budget.packages == 25
+    assert source.budget.bytes == 60_000_000
+    assert source.env == (("FOO", "1"),)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"debian_suite": "trixie"}, r"unknown key 'tool.pyrel.debian_suite' \(did you mean 'debian-suite'\?\)"),
+        ({"stages": {"source": {"ouputs": []}}}, r"unknown key 'tool.pyrel.stages.source.ouputs' \(did you mean 'outputs'\?\)"),
+        ({"source-date-epoch": "yesterday"}, r"'tool.pyrel.source-date-epoch' must be an integer"),
+        ({"stages": {"source": {"run": "make"}}}, r"'tool.pyrel.stages.source.run' must be a list"),
+        ({"stages": {"source": {"budget": {"packages": True}}}}, r"budget.packages' must be an integer"),
+        ({"stages": {"source": {"budget": {"bytes": "lots"}}}}, r"is not a size"),
+        ({"provider": "conda"}, r"'tool.pyrel.provider' = 'conda' is not a provider"),
+        ({"stages": {"Bad_Name": {"run": ["x"], "outputs": ["x"]}}}, r"stage name 'Bad_Name' is not allowed"),
+        ({"stages": {"docs": {"run": ["x"], "outputs": ["x"], "inputs": ["nope"]}}}, r"input stage 'nope'"),
+        ({"stages": {"source": {"env": {"PATH": "/usr/bin"}}}}, r"env.PATH' cannot be set"),
+        ({"stages": {"extra": {"run": ["x"]}}}, r"declares no outputs"),
+    ],
+)
+def test_bad_config_names_file_and_key(config: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected) as info:
+        build_project(ROOT, PYPROJECT, FLIT, config)
+    assert str(PYPROJECT) in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_not_a_project(tmp_path: Path) -> None:
+    with pytest.raises(NotAProjectError, match="not a Python project"):
+        load_project(tmp_path)
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_project(tmp_path)
+
+
+def test_pyrel_toml_project_declares_its_own_stages(tmp_path: Path) -> None:
+    (tmp_path / "pyrel.toml").write_text(
+        '[stages.source]\nsystem = ["make"]\nrun = ["make dist"]\noutputs = ["*.tar.gz"]\n')
+    project = load_project(tmp_path)
+    assert project.build_system is None
+    assert project.stage_names == ("source",)
+    assert project.stage("source").system == ("make",)
+
+
+def test_sizes() -> None:
+    assert parse_size("60 MB", PYPROJECT, "k") == 60_000_000
+    assert parse_size("1.5 GiB", PYPROJECT, "k") == int(1.5 * 2**30)
+    assert parse_size(123, PYPROJECT, "k") == 123

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pywrap.config import build_project
+from pywrap.errors import ConfigError, LockError
+from pywrap.fetch import Bootstrap
+from pywrap.lock import (
+    DebEntry,
+    Lock,
+    StageLock,
+    check_fresh,
+    lock_from_toml,
+    lock_to_toml,
+    read_pylock,
+    stage_fingerprint,
+    target_tags,
+)
+from pywrap.plan import make_plan, source_paths, stage_order
+
+ROOT = Path("/project")
+PYPROJECT = ROOT / "pyproject.toml"
+FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+        "project": {"name": "demo"}}
+
+
+def _deb(name: str) -> DebEntry:
+    return DebEntry(name=name, version="1.0-1", architecture="amd64", sha256="a" * 64, size=10,
+                    filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
+
+
+def _lock(project_stages: tuple[str, ...], project: object) -> Lock:
+    debs = tuple(_deb(name) for name in ("busybox-static", "libc6", "patchelf", "python3.11-minimal"))
+    stages = tuple(
+        StageLock(name=name, fingerprint=stage_fingerprint(project, project.stage(name), "bookworm", "amd64"),  # type: ignore[attr-defined]
+                  system=("libc6", "python3.11-minimal"), python_lock="", python_lock_sha256="")
+        for name in project_stages
+    )
+    return Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
+                python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static", "libc6", "patchelf"),
+                packages=debs, stages=stages)
+
+
+def test_stage_order_puts_inputs_first_and_rejects_cycles() -> None:
+    config = {"stages": {"test": {"inputs": ["source"], "run": ["pytest"], "outputs": ["junit.xml"]},
+                         "docs": {"run": ["sphinx"], "outputs": ["*.tar.gz"]}}}
+    project = build_project(ROOT, PYPROJECT, FLIT, config)
+    assert [s.name for s in stage_order(project, ["test", "docs"])] == ["source", "test", "docs"]
+    cyclic = {"stages": {"a": {"inputs": ["b"], "run": ["x"], "outputs": ["x"]},
+                         "b": {"inputs": ["a"], "run": ["x"], "outputs": ["x"]}}}
+    with pytest.raises(ConfigError, match="cycle: a -> b -> a"):
+        stage_order(build_project(ROOT, PYPROJECT, FLIT, cyclic), ["a"])
+    with pytest.raises(ConfigError, match="no stage named 'nope'"):
+        stage_order(project, ["nope"])
+
+
+def test_plan_is_data_for_the_nix_library() -> None:
+    project = build_project(ROOT, PYPROJECT, FLIT, {})
+    lock = _lock(("source",), project)
+    plan = make_plan(project, lock, ["source"], bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
+                     source_files=["pyproject.toml", "src/demo/__init__.py"], source_date_epoch=1700000000)
+    assert plan["sourceFiles"] == ["pyproject.toml", "src", "src/demo", "src/demo/__init__.py"]
+    [stage] = plan["stages"]
+    assert stage["run"] == ['python -m build --sdist --no-isolation --outdir "$out" .']
+    assert stage["sourceDateEpoch"] == 1700000000
+    assert stage["python"] == "usr/bin/python3.11"
+    [toolchain] = plan["toolchains"]
+    assert [deb["package"] for deb in toolchain["debs"]] == ["libc6", "python3.11-minimal"]
+    assert [deb["package"] for deb in plan["patchelf"]] == ["libc6", "patchelf"]
+
+
+def test_source_paths_include_parents() -> None:
+    assert source_paths(["a/b/c.py", "d.txt"]) == ["a", "a/b", "a/b/c.py", "d.txt"]
+
+
+def test_lock_round_trips_and_detects_staleness() -> None:
+    project = build_project(ROOT, PYPROJECT, FLIT, {})
+    lock = _lock(("source",), project)
+    assert lock_from_toml(lock_to_toml(lock), ROOT) == lock
+    check_fresh(project, lock, ["source"])
+    changed = build_project(ROOT, PYPROJECT, {**FLIT, "build-system": {"requires": ["hatchling"]}}, {})
+    with pytest.raises(LockError, match="(?s)stale: stage .source.*run `pyrel lock`"):
+        check_fresh(changed, lock, ["source"])
+
+
+def test_damaged_lock_is_a_clear_error() -> None:
+    project = build_project(ROOT, PYPROJECT, FLIT, {})
+    document = lock_to_toml(_lock(("source",), project))
+    del document["debian"]["packages"][0]["sha256"]
+    with pytest.raises(LockError, match=r"debian.packages\[0\].sha256' is missing"):
+        lock_from_toml(document, ROOT)
+
+
+def test_edited_pylock_is_refused(tmp_path: Path) -> None:
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
+    document = lock_to_toml(_lock(("source",), project))
+    (tmp_path / "pylock.source.toml").write_text('lock-version = "1.0"\n')
+    document["stages"]["source"].update({"python-lock": "pylock.source.toml", "python-lock-sha256": "0" * 64})
+    with pytest.raises(LockError, match="was changed after `pyrel lock` wrote it"):
+        lock_from_toml(document, tmp_path)
+
+
+PYLOCK = '''
+lock-version = "1.0"
+[[packages]]
+name = "native"
+version = "1.0"
+wheels = [
+  { url = "http://mirror.invalid/native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", hashes = { sha256 = "%s" } },
+  { url = "http://mirror.invalid/native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", hashes = { sha256 = "%s" } },
+  { url = "http://mirror.invalid/native-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", hashes = { sha256 = "%s" } },
+  { url = "http://mirror.invalid/native-1.0-py3-none-any.whl", hashes = { sha256 = "%s" } },
+]
+''' % ("1" * 64, "2" * 64, "3" * 64, "4" * 64)
+
+
+def test_wheel_selection_prefers_the_most_specific_compatible_tag(tmp_path: Path) -> None:
+    path = tmp_path / "pylock.source.toml"
+    path.write_text(PYLOCK)
+    [wheel] = read_pylock(path, "3.11", "x86_64-manylinux_2_36")
+    assert wheel.filename == "native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert wheel.sha256 == "1" * 64
+
+
+def test_sdist_only_package_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pylock.source.toml"
+    path.write_text('lock-version = "1.0"\n[[packages]]\nname = "old"\nversion = "1"\n'
+                    'sdist = { url = "http://mirror.invalid/old-1.tar.gz", hashes = { sha256 = "%s" } }\n' % ("5" * 64))
+    with pytest.raises(LockError, match="'old' 1 has only a source distribution"):
+        read_pylock(path, "3.11", "x86_64-manylinux_2_36")
+
+
+def test_target_tags_follow_the_suites_glibc() -> None:
+    platforms = {tag.platform for tag in target_tags("3.13", "x86_64-manylinux_2_41")}
+    assert "manylinux_2_41_x86_64" in platforms
+    assert "manylinux_2_42_x86_64" not in platforms
+    assert "manylinux2014_x86_64" in platforms
