@@ -1,0 +1,137 @@
+"""The source stage end to end on the bundled example: real apt, pip, uv, nix-build."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_example
+
+pytestmark = [pytest.mark.nix, pytest.mark.network]
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def locked_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = copy_example("hello", tmp_path_factory.mktemp("example"))
+    completed = subprocess.run(["python", "-m", "pywrap", "lock", "-C", str(project)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    return project
+
+
+@pytest.fixture
+def example(locked_example: Path, tmp_path: Path) -> Path:
+    project = tmp_path / "hello"
+    shutil.copytree(locked_example, project, ignore=shutil.ignore_patterns("dist", ".pyrel"))
+    return project
+
+
+def _sums(dist: Path) -> dict[str, str]:
+    lines = (dist / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split("  ", 1) for line in lines)}
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_lock_pins_every_dependency_by_sha256(locked_example: Path) -> None:
+    lock = tomllib.loads((locked_example / "pyrel.lock.toml").read_text())
+    packages = {p["name"]: p for p in lock["debian"]["packages"]}
+    system = lock["stages"]["source"]["system"]
+    assert any(name.startswith("python3.") and name.endswith("-minimal") for name in system)
+    assert "libc6" in system
+    assert {"busybox-static", "patchelf"} <= set(lock["debian"]["bootstrap"])
+    assert all(len(packages[name]["sha256"]) == 64 for name in system)
+    pylock = tomllib.loads((locked_example / "pylock.source.toml").read_text())
+    names = {p["name"] for p in pylock["packages"]}
+    assert {"build", "flit-core"} <= names
+    assert all(len(w["hashes"]["sha256"]) == 64 for p in pylock["packages"] for w in p["wheels"])
+
+
+def test_build_source_exports_the_sdist_reproducibly(example: Path, run_pyrel: Run) -> None:
+    completed = run_pyrel("build", "source", "-C", str(example), check=True)
+    dist = example / "dist" / "source"
+    [sdist] = list(dist.glob("*.tar.gz"))
+    assert sdist.name == "hello_pyrel-1.0.0.tar.gz"
+    assert _sums(dist) == {sdist.name: hashlib.sha256(sdist.read_bytes()).hexdigest()}
+    assert "stage source: success" in completed.stdout
+    assert "packages" in completed.stdout
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+        assert "hello_pyrel-1.0.0/src/hello/__init__.py" in names
+        assert all(member.uid == 0 and member.mtime <= 2**31 for member in archive.getmembers())
+    # The derivation rebuilds bit for bit.
+    run_pyrel("build", "source", "--check", "-C", str(example), check=True)
+    # A second project directory, other environment: same bytes.
+    other = example.parent / "elsewhere" / "hello"
+    shutil.copytree(example, other, ignore=shutil.ignore_patterns("dist", ".pyrel"))
+    run_pyrel("build", "source", "-C", str(other), env={"TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8"}, check=True)
+    assert (other / "dist/source" / sdist.name).read_bytes() == sdist.read_bytes()
+
+
+def test_stale_lock_is_refused(example: Path, run_pyrel: Run) -> None:
+    pyproject = example / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"flit_core>=3.4,<4"', '"flit_core>=3.5,<4"'))
+    completed = run_pyrel("build", "source", "-C", str(example))
+    assert completed.returncode == 3
+    assert "stale" in completed.stderr and "pyrel lock" in completed.stderr
+    assert not (example / "dist").exists()
+
+
+def test_missing_lock_is_refused(example: Path, run_pyrel: Run) -> None:
+    (example / "pyrel.lock.toml").unlink()
+    completed = run_pyrel("build", "source", "-C", str(example))
+    assert completed.returncode == 3
+    assert "pyrel lock" in completed.stderr
+
+
+def test_artifact_with_wrong_sha256_is_rejected(example: Path, run_pyrel: Run) -> None:
+    # Point the lock at a different hash for one real package: the download is
+    # verified, rejected, and enters neither the cache, the store nor dist/.
+    lock_file = example / "pyrel.lock.toml"
+    document = tomllib.loads(lock_file.read_text())
+    [entry] = [p for p in document["debian"]["packages"] if p["name"] == "zlib1g"]
+    real = entry["sha256"]
+    forged = hashlib.sha256(b"pyrel forged " + real.encode()).hexdigest()
+    lock_file.write_text(lock_file.read_text().replace(real, forged))
+    (example / "dist" / "source").mkdir(parents=True)
+    (example / "dist" / "source" / "keep.txt").write_text("previous release")
+    before = _snapshot(example / "dist")
+    completed = run_pyrel("build", "source", "-C", str(example))
+    assert completed.returncode == 4, completed.stderr
+    assert "sha256 mismatch" in completed.stderr and "zlib1g" in completed.stderr
+    assert forged in completed.stderr and real in completed.stderr
+    assert _snapshot(example / "dist") == before
+    from pywrap.storepath import fixed_output_path, store_name
+
+    forged_path = fixed_output_path(forged, store_name(entry["filename"]))
+    assert not os.path.exists(forged_path)
+
+
+def test_missing_nix_says_how_to_install_it(example: Path, run_pyrel: Run, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("git", "apt-get", "dpkg", "dpkg-deb"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    completed = run_pyrel("build", "source", "-C", str(example), env={"PATH": str(bin_dir)})
+    assert completed.returncode == 5
+    assert "nix" in completed.stderr and "apt-get install nix-bin" in completed.stderr
+
+
+def test_not_a_python_project(tmp_path: Path, run_pyrel: Run) -> None:
+    completed = run_pyrel("build", "source", "-C", str(tmp_path))
+    assert completed.returncode == 2
+    assert "not a Python project" in completed.stderr
