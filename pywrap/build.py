@@ -61,7 +61,9 @@ def state_dir(project: Project) -> Path:
     return directory
 
 
-def prepare(project: Project, stage_names: Sequence[str], progress: Callable[[str], None]) -> tuple[Lock, dict[str, object], list[str]]:
+def prepare(
+    project: Project, stage_names: Sequence[str], progress: Callable[[str], None]
+) -> tuple[Lock, dict[str, object], list[str]]:
     """Everything up to the plan; no stage is built yet."""
     ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
     lock = read_lock(project.root)
@@ -88,18 +90,18 @@ def build(
     stage_names: Sequence[str],
     *,
     dist: Path,
-    options: nix.NixOptions = nix.NixOptions(),
+    options: nix.NixOptions | None = None,
     check: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[Result]:
     started = time.monotonic()
-    lock, stage_plan, ordered = prepare(project, stage_names, progress)
+    lock, stage_plan, _ = prepare(project, stage_names, progress)
     plan_file = write_plan(project, stage_plan)
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
     library = nix_library() / "default.nix"
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     try:
-        paths = nix.build(library, list(stage_names), args, options,
+        paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
                           out_link=state_dir(project) / "result", check=check)
     except BuildError as exc:
         failed = _failed_stage(str(exc.log_tail), stage_plan, stage_names)

@@ -78,7 +78,9 @@ def build_command(
     stages: Annotated[list[str], typer.Argument(help="Stages to build, or 'all'.")],
     project_dir: ProjectOption = Path("."),
     dist: Annotated[Path | None, typer.Option(help="Export directory (default: <project>/dist).")] = None,
-    check: Annotated[bool, typer.Option(help="Rebuild and compare with the previous build (nix-build --check).")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Rebuild and compare with the previous build (nix-build --check).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
     max_jobs: Annotated[str | None, typer.Option(help="Passed to nix-build --max-jobs.")] = None,

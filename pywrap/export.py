@@ -58,11 +58,13 @@ def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: st
         for path in sources
     ]
     target = dist / stage
-    if target.is_dir() and (target / CHECKSUMS).is_file():
-        if (target / CHECKSUMS).read_text() == checksums_text(exported) and all(
-            (target / file.name).is_file() for file in exported
-        ):
-            return exported  # already exported: a no-op rebuild touches nothing
+    if (
+        (target / CHECKSUMS).is_file()
+        and (target / CHECKSUMS).read_text() == checksums_text(exported)
+        and all(_sha256(target / file.name) == file.sha256 for file in exported if (target / file.name).is_file())
+        and all((target / file.name).is_file() for file in exported)
+    ):
+        return exported  # already exported: a no-op rebuild touches nothing
     try:
         dist.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{stage}.new-", dir=dist))

@@ -164,10 +164,8 @@ def fetch(
         if added != path:  # the lock's name and hash disagree with what Nix computed
             raise HashMismatchError(f"{_label(artifact)} in the Nix store", path, added)
         fetched.append(artifact.filename)
-    if known is not None and known.store_path in present:
-        bootstrap = known
-    else:
-        bootstrap = _ensure_bootstrap(busybox_deb, lock)
+    usable = known is not None and known.store_path in present
+    bootstrap = known if usable and known is not None else _ensure_bootstrap(busybox_deb, lock)
     return FetchReport(tuple(fetched), len(present), bootstrap)
 
 

@@ -265,7 +265,7 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
 
 def _require(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     value = table.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise LockError(f"{LOCK_FILE}: '{where}{key}' is missing or not a {kind.__name__}",
                         hint="the lock is damaged: run `pyrel lock` to re-create it")
     return value

@@ -26,7 +26,8 @@ def _walk(root: Path) -> list[str]:
         subdirs[:] = sorted(d for d in subdirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)
                             and not d.startswith("result"))
         for name in sorted(names):
-            if name.endswith(IGNORED_SUFFIXES) or name.startswith("result") and os.path.islink(os.path.join(directory, name)):
+            path = os.path.join(directory, name)
+            if name.endswith(IGNORED_SUFFIXES) or (name.startswith("result") and os.path.islink(path)):
                 continue
             files.append(os.path.relpath(os.path.join(directory, name), root))
     return files

@@ -50,7 +50,8 @@ def test_every_default_can_be_overridden() -> None:
     ("config", "expected"),
     [
         ({"debian_suite": "trixie"}, r"unknown key 'tool.pyrel.debian_suite' \(did you mean 'debian-suite'\?\)"),
-        ({"stages": {"source": {"ouputs": []}}}, r"unknown key 'tool.pyrel.stages.source.ouputs' \(did you mean 'outputs'\?\)"),
+        ({"stages": {"source": {"ouputs": []}}},
+         r"unknown key 'tool.pyrel.stages.source.ouputs' \(did you mean 'outputs'\?\)"),
         ({"source-date-epoch": "yesterday"}, r"'tool.pyrel.source-date-epoch' must be an integer"),
         ({"stages": {"source": {"run": "make"}}}, r"'tool.pyrel.stages.source.run' must be a list"),
         ({"stages": {"source": {"budget": {"packages": True}}}}, r"budget.packages' must be an integer"),

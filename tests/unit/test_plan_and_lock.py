@@ -81,7 +81,7 @@ def test_lock_round_trips_and_detects_staleness() -> None:
     assert lock_from_toml(lock_to_toml(lock), ROOT) == lock
     check_fresh(project, lock, ["source"])
     changed = build_project(ROOT, PYPROJECT, {**FLIT, "build-system": {"requires": ["hatchling"]}}, {})
-    with pytest.raises(LockError, match="(?s)stale: stage .source.*run `pyrel lock`"):
+    with pytest.raises(LockError, match=r"(?s)stale: stage .source.*run `pyrel lock`"):
         check_fresh(changed, lock, ["source"])
 
 
@@ -102,18 +102,16 @@ def test_edited_pylock_is_refused(tmp_path: Path) -> None:
         lock_from_toml(document, tmp_path)
 
 
-PYLOCK = '''
-lock-version = "1.0"
-[[packages]]
-name = "native"
-version = "1.0"
-wheels = [
-  { url = "http://mirror.invalid/native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", hashes = { sha256 = "%s" } },
-  { url = "http://mirror.invalid/native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", hashes = { sha256 = "%s" } },
-  { url = "http://mirror.invalid/native-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", hashes = { sha256 = "%s" } },
-  { url = "http://mirror.invalid/native-1.0-py3-none-any.whl", hashes = { sha256 = "%s" } },
+WHEEL_FILES = [
+    ("native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "1"),
+    ("native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "2"),
+    ("native-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "3"),
+    ("native-1.0-py3-none-any.whl", "4"),
 ]
-''' % ("1" * 64, "2" * 64, "3" * 64, "4" * 64)
+PYLOCK = 'lock-version = "1.0"\n[[packages]]\nname = "native"\nversion = "1.0"\nwheels = [\n' + "".join(
+    f'  {{ url = "http://mirror.invalid/{name}", hashes = {{ sha256 = "{digit * 64}" }} }},\n'
+    for name, digit in WHEEL_FILES
+) + "]\n"
 
 
 def test_wheel_selection_prefers_the_most_specific_compatible_tag(tmp_path: Path) -> None:
@@ -126,8 +124,8 @@ def test_wheel_selection_prefers_the_most_specific_compatible_tag(tmp_path: Path
 
 def test_sdist_only_package_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "pylock.source.toml"
-    path.write_text('lock-version = "1.0"\n[[packages]]\nname = "old"\nversion = "1"\n'
-                    'sdist = { url = "http://mirror.invalid/old-1.tar.gz", hashes = { sha256 = "%s" } }\n' % ("5" * 64))
+    sdist = '{ url = "http://mirror.invalid/old-1.tar.gz", hashes = { sha256 = "' + "5" * 64 + '" } }'
+    path.write_text(f'lock-version = "1.0"\n[[packages]]\nname = "old"\nversion = "1"\nsdist = {sdist}\n')
     with pytest.raises(LockError, match="'old' 1 has only a source distribution"):
         read_pylock(path, "3.11", "x86_64-manylinux_2_36")
 
