@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -229,7 +230,7 @@ def realise_stage(work: Path, target: Path) -> dict:
     assert proc.stderr is not None and proc.stdout is not None
     for line in proc.stderr:
         now = time.perf_counter() - started
-        tail = (tail + [line])[-30:]
+        tail = [*tail, line][-30:]
         if not line.startswith("@nix "):
             continue
         event = json.loads(line[5:])
@@ -253,7 +254,7 @@ def realise_stage(work: Path, target: Path) -> dict:
         sample["build-activity"] = round(marks["stop"] - marks["start"], 4)
         points = [("start", marks["start"])] + [(k, marks[k]) for k, _ in BUILD_MARKERS if k in marks]
         points.append(("stop", marks["stop"]))
-        sample["phases"] = {f"{a}->{b}": round(tb - ta, 4) for (a, ta), (b, tb) in zip(points, points[1:])}
+        sample["phases"] = {f"{a}->{b}": round(tb - ta, 4) for (a, ta), (b, tb) in itertools.pairwise(points)}
     return sample
 
 
@@ -308,7 +309,7 @@ def noop_builds(pyrel: list[str], work: Path, runs: int) -> dict:
     breakdowns = []
     for _ in range(runs):
         proc = run([sys.executable, "-c", INSTRUMENTED_NOOP, str(work)])
-        line = next(l for l in proc.stderr.splitlines() if l.startswith("BENCH-JSON"))
+        line = next(x for x in proc.stderr.splitlines() if x.startswith("BENCH-JSON"))
         breakdowns.append(json.loads(line[len("BENCH-JSON"):]))
     chosen = sorted(breakdowns, key=lambda b: b["total"])[len(breakdowns) // 2]
     external = sum(seconds for _, seconds in chosen["calls"])
@@ -377,8 +378,7 @@ def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: lis
     stage_median = median([s["wall"] for s in alone])
     activity = [s["build-activity"] for s in alone if "build-activity" in s]
     cold_median = median([s["wall"] for s in cold])
-    phase_names = sorted({name for s in alone for name in s.get("phases", {})},
-                         key=lambda n: [k for k, _ in [("start", 0), *BUILD_MARKERS, ("stop", 0)]].index(n.split("->")[0]))
+    phase_names = list(dict.fromkeys(name for s in alone for name in s.get("phases", {})))
     phases = {name: median([s["phases"][name] for s in alone if name in s.get("phases", {})]) for name in phase_names}
     packages, size = closure.get("packages"), closure.get("bytes")
     return {
@@ -470,7 +470,7 @@ def main() -> int:
     parser.add_argument("--project", action="append", type=Path, default=[],
                         help="a project directory to measure (repeatable; default: the example and a downloaded sdist)")
     parser.add_argument("--sdist", default=DEFAULT_SDIST,
-                        help=f"requirement whose published sdist is downloaded when no --project is given ({DEFAULT_SDIST})")
+                        help=f"requirement whose published sdist is downloaded without --project ({DEFAULT_SDIST})")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement; medians are reported (5)")
     parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS, help="where to write the JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -504,7 +504,7 @@ def main() -> int:
 
     print("\nstartup (median)")
     for name, value in startup.items():
-        if isinstance(value, float):
+        if isinstance(value, float) and not name.startswith("importtime"):
             print(f"  {value:7.3f} s  {name}")
     print(f"  python -X importtime -m pywrap --help: {startup['importtime-total-ms']} ms of imports; top level:")
     for name, ms in startup["importtime-top-level-ms"].items():
@@ -512,7 +512,7 @@ def main() -> int:
 
     document = {
         "schema-version": 1,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": {
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -1,3 +1,5 @@
+# (compileall runs with -B: bytecode its own imports would write uses timestamps,
+# which the store resets, and compileall would then skip those files.)
 # Merge the unpacked .debs of one toolchain into a single root and make its
 # binaries run inside the sandbox, which has no /lib64 or /usr.
 mkdir -p "$out"
@@ -57,6 +59,6 @@ if [ -n "$python" ]; then
     [ -e "$bindir/$alias" ] || ln -s "$(basename "$interpreter")" "$bindir/$alias"
   done
   for dir in $compileDirs; do
-    "$interpreter" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out/$dir" >/dev/null
+    "$interpreter" -B -m compileall -f -q -j 0 --invalidation-mode unchecked-hash "$out/$dir" >/dev/null
   done
 fi

@@ -12,4 +12,4 @@ for data in *.data; do
   rm -rf "$data"
 done
 chmod -R u+w,go-w "$out"
-"$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out/site" >/dev/null
+"$python" -B -m compileall -f -q -j 0 --invalidation-mode unchecked-hash "$out/site" >/dev/null
