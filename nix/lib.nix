@@ -107,6 +107,7 @@ let
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
     normalizer = ./builders/normalize_archives.py;
+    requiresProbe = ./builders/requires_probe.py;
     outputGlobs = stage.outputs;
     pyrelInputs = concatStringsSep " " (attrNames inputs);
     SOURCE_DATE_EPOCH = toString stage.sourceDateEpoch;

@@ -1,21 +1,55 @@
-"""Audit: what each stage's sandbox sees, counted in pinned packages and bytes.
+"""Audit: what each stage's sandbox sees and what its supply chain holds, counted.
 
 "Packages" are distinct pinned things that went into a stage: each Debian
 package and each wheel, counted once; pyrel's own generated store paths (the
-merged root, the busybox applet tree, the project source, scripts) are listed
-separately.  The byte count is the size of the store paths, as
+project source, builder scripts, derivations that name no lock entry, stage
+outputs) are listed separately.  Bytes are the size of the store paths, as
 ``nix-store -q --size`` reports them.
+
+Two closures per stage, both defined by Nix queries on the stage's derivation
+``D`` (so they agree with ``nix-store -qR`` by construction):
+
+* **sandbox**: ``nix-store -qR`` of D's input sources and its input
+  derivations' outputs -- exactly what the build sandbox's ``/nix/store`` holds;
+* **supply chain**: ``nix-store -qR --include-outputs D`` -- every derivation
+  and source needed to build D from the pinned artifacts, plus their outputs.
+
+Without a build, outputs are missing from the store: the sandbox closure then
+holds the input paths (their names map to lock entries, so the package count
+is exact) and the closure of those that are valid; the supply chain holds the
+derivation closure and the valid outputs.  Such a closure is marked
+``complete = false`` and its bytes count only the valid paths.
+
+This module is pure except for :func:`query_stage` and :func:`stage_closure`,
+which ask the store through :mod:`pywrap.adapters.nix`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import collections
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from pywrap.adapters import nix
-from pywrap.lock import Lock
+from pywrap.errors import BudgetExceededError, PyrelError
+from pywrap.lock import DebEntry, Lock, WheelEntry
+from pywrap.model import Budget, Project
+from pywrap.plan import derivation_name, toolchain_id
+from pywrap.storepath import store_name
+
+AUDIT_SCHEMA_VERSION = 1
+SANDBOX = "sandbox"
+SUPPLY_CHAIN = "supply-chain"
+CLOSURE_KINDS = (SANDBOX, SUPPLY_CHAIN)
+#: Nix's bootstrap and the busybox tree made from it both come from busybox-static.
+BUSYBOX_PATHS = ("pyrel-bootstrap-busybox", "pyrel-busybox")
+
+
+# --- the build path's short summary --------------------------------------------------
 
 
 @attrs.frozen
@@ -53,3 +87,583 @@ def stage_closure(lock: Lock, stage_name: str, input_paths: Sequence[str]) -> Cl
         store_paths=tuple(paths),
         bytes=sum(sizes.values()),
     )
+
+
+# --- components: lock entries, and the store paths that map to them ------------------
+
+
+@attrs.frozen
+class Component:
+    """One pinned lock entry: a Debian package or a wheel."""
+
+    kind: str  # "deb" | "wheel"
+    name: str
+    version: str
+    sha256: str
+    filename: str
+    size: int | None = None  # download size
+    architecture: str = ""
+    depends: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.name}={self.version}"
+
+    @property
+    def key(self) -> str:
+        """Identity across versions, for diffs."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def purl(self) -> str:
+        if self.kind == "deb":
+            return f"pkg:deb/debian/{self.name}@{self.version}?arch={self.architecture}"
+        return f"pkg:pypi/{canonicalize_name(self.name)}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id, "kind": self.kind, "name": self.name, "version": self.version,
+            "sha256": self.sha256, "filename": self.filename, "size": self.size, "purl": self.purl,
+        }
+        if self.kind == "deb":
+            data["architecture"] = self.architecture
+            data["depends"] = list(self.depends)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Component:
+        return cls(kind=str(data["kind"]), name=str(data["name"]), version=str(data["version"]),
+                   sha256=str(data.get("sha256", "")), filename=str(data.get("filename", "")),
+                   size=data.get("size"), architecture=str(data.get("architecture", "")),
+                   depends=tuple(data.get("depends", ())))
+
+
+def deb_component(entry: DebEntry) -> Component:
+    return Component("deb", entry.name, entry.version, entry.sha256, entry.filename, entry.size,
+                     entry.architecture, entry.depends)
+
+
+def wheel_component(entry: WheelEntry) -> Component:
+    return Component("wheel", entry.name, entry.version, entry.sha256, entry.filename, entry.size)
+
+
+@attrs.frozen
+class PathEntry:
+    """One store path of a closure, and what it is."""
+
+    path: str
+    size: int | None  # None: not valid in the store (not built yet)
+    role: str  # artifact, unpacked, root, busybox, derivation, source, script, stage-output, other
+    components: tuple[str, ...] = ()  # ids of the lock entries it holds
+
+    @property
+    def name(self) -> str:
+        return store_path_name(self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "role": self.role, "components": list(self.components)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PathEntry:
+        return cls(str(data["path"]), data.get("size"), str(data["role"]), tuple(data.get("components", ())))
+
+
+def store_path_name(path: str) -> str:
+    """``/nix/store/<hash>-<name>`` -> ``<name>``."""
+    base = path.rstrip("/").rsplit("/", 1)[-1]
+    return base.split("-", 1)[1] if "-" in base else base
+
+
+@attrs.frozen
+class PathIndex:
+    """Store path names -> (role, lock entries): the map from the store back to the lock."""
+
+    names: Mapping[str, tuple[str, tuple[Component, ...]]]
+    stage_outputs: Mapping[str, str]  # derivation name -> stage name
+
+    def classify(self, path: str, size: int | None) -> PathEntry:
+        name = store_path_name(path)
+        is_derivation = name.endswith(".drv")
+        bare = name.removesuffix(".drv")
+        if bare in self.names:
+            role, components = self.names[bare]
+            return PathEntry(path, size, "derivation" if is_derivation else role,
+                             tuple(component.id for component in components))
+        if is_derivation:
+            role = "derivation"
+        elif bare in self.stage_outputs:
+            role = "stage-output"
+        elif bare == "source":
+            role = "source"
+        elif bare.endswith((".sh", ".py")):
+            role = "script"
+        else:
+            role = "other"
+        return PathEntry(path, size, role)
+
+
+def path_index(project: Project, lock: Lock) -> PathIndex:
+    """Every store name pyrel's Nix library gives a locked thing (see nix/lib.nix)."""
+    names: dict[str, tuple[str, tuple[Component, ...]]] = {}
+    for entry in lock.packages:
+        component = deb_component(entry)
+        names[entry.store_name] = ("artifact", (component,))
+        names[f"{entry.name}-{store_name(entry.version)}"] = ("unpacked", (component,))
+    for stage_lock in lock.stages:
+        for wheel in stage_lock.wheels:
+            component = wheel_component(wheel)
+            names[wheel.store_name] = ("artifact", (component,))
+            names[f"{store_name(wheel.name)}-{store_name(wheel.version)}-unpacked"] = ("unpacked", (component,))
+    python_binary = f"usr/bin/python{lock.python_version}"
+    outputs = {}
+    for stage in project.stages:
+        outputs[derivation_name(project.name, stage.name)] = stage.name
+        stage_lock = next((s for s in lock.stages if s.name == stage.name), None)
+        if stage_lock is None:
+            continue
+        packages = [lock.package(name) for name in stage_lock.system]
+        identifier = toolchain_id(packages, python_binary if stage.python else "")
+        names[f"pyrel-root-{identifier}"] = ("root", tuple(deb_component(entry) for entry in packages))
+    if any(entry.name == "busybox-static" for entry in lock.packages):
+        busybox = deb_component(lock.package("busybox-static"))
+        for name in BUSYBOX_PATHS:
+            names[name] = ("busybox", (busybox,))
+    return PathIndex(names, outputs)
+
+
+# --- closures ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Closure:
+    paths: tuple[PathEntry, ...]  # sorted by path
+    components: tuple[Component, ...]  # sorted by id
+    complete: bool = True
+
+    @property
+    def package_count(self) -> int:
+        return len(self.components)
+
+    @property
+    def bytes(self) -> int:
+        return sum(entry.size or 0 for entry in self.paths)
+
+    @property
+    def generated(self) -> tuple[PathEntry, ...]:
+        """pyrel's own store paths: they hold no lock entry."""
+        return tuple(entry for entry in self.paths if not entry.components)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(entry.path for entry in self.paths if entry.size is None)
+
+    def component_ids(self) -> set[str]:
+        return {component.id for component in self.components}
+
+    def to_json(self) -> dict[str, Any]:
+        by_component: dict[str, list[str]] = collections.defaultdict(list)
+        for entry in self.paths:
+            for component_id in entry.components:
+                by_component[component_id].append(entry.path)
+        return {
+            "packages": self.package_count,
+            "bytes": self.bytes,
+            "store-path-count": len(self.paths),
+            "complete": self.complete,
+            "components": [{**component.to_json(), "store-paths": by_component[component.id]}
+                           for component in self.components],
+            "generated": [entry.to_json() for entry in self.generated],
+            "store-paths": [entry.to_json() for entry in self.paths],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Closure:
+        return cls(tuple(PathEntry.from_json(entry) for entry in data["store-paths"]),
+                   tuple(Component.from_json(component) for component in data["components"]),
+                   bool(data.get("complete", True)))
+
+
+def make_closure(paths: Iterable[str], sizes: Mapping[str, int], index: PathIndex, *, complete: bool) -> Closure:
+    entries = tuple(index.classify(path, sizes.get(path)) for path in sorted(set(paths)))
+    components: dict[str, Component] = {}
+    for path in sorted(set(paths)):
+        name = store_path_name(path).removesuffix(".drv")
+        for component in index.names.get(name, ("", ()))[1]:
+            components[component.id] = component
+    return Closure(entries, tuple(sorted(components.values(), key=lambda c: c.id)), complete)
+
+
+def union(closures: Iterable[Closure]) -> Closure:
+    paths: dict[str, PathEntry] = {}
+    components: dict[str, Component] = {}
+    complete = True
+    for closure in closures:
+        paths.update({entry.path: entry for entry in closure.paths})
+        components.update({component.id: component for component in closure.components})
+        complete = complete and closure.complete
+    return Closure(tuple(paths[path] for path in sorted(paths)),
+                   tuple(components[key] for key in sorted(components)), complete)
+
+
+# --- the store's facts about one stage (the only impure part) ------------------------
+
+
+@attrs.frozen
+class StoreFacts:
+    """What Nix says about one stage's derivation; everything else is computed from it."""
+
+    derivation: str
+    output: str
+    built: bool
+    sandbox_paths: tuple[str, ...]
+    sandbox_complete: bool
+    supply_paths: tuple[str, ...]
+    supply_complete: bool
+    sizes: Mapping[str, int]  # valid paths only
+
+
+def query_stage(derivation: str) -> StoreFacts:
+    """Ask the store (never build) for the two closures of ``derivation``."""
+    references = nix.references(derivation)
+    input_derivations = [path for path in references if path.endswith(".drv")]
+    inputs = [path for path in references if not path.endswith(".drv")]
+    inputs += nix.derivation_outputs(input_derivations)
+    valid_inputs = nix.valid_paths(inputs)
+    sandbox = set(inputs) | set(nix.requisites(sorted(valid_inputs)))
+    supply = nix.requisites([derivation], include_outputs=True)
+    all_outputs = nix.derivation_outputs([path for path in supply if path.endswith(".drv")])
+    supply_set = set(supply)
+    valid = nix.valid_paths(sorted(sandbox | supply_set))
+    [output] = nix.derivation_outputs([derivation])[:1]
+    return StoreFacts(
+        derivation=derivation,
+        output=output,
+        built=output in supply_set,
+        sandbox_paths=tuple(sorted(sandbox)),
+        sandbox_complete=valid_inputs == set(inputs),
+        supply_paths=tuple(sorted(supply_set)),
+        supply_complete=set(all_outputs) <= supply_set,
+        sizes=nix.sizes(sorted(valid)),
+    )
+
+
+# --- the audit -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class StageAudit:
+    name: str
+    derivation: str
+    output: str
+    built: bool
+    sandbox: Closure
+    supply_chain: Closure
+    budget: Budget = Budget()
+    inputs: tuple[str, ...] = ()
+
+    def closure(self, kind: str) -> Closure:
+        return self.sandbox if kind == SANDBOX else self.supply_chain
+
+
+@attrs.frozen
+class AuditReport:
+    project: str
+    stages: tuple[StageAudit, ...]
+
+    @property
+    def monolithic_sandbox(self) -> Closure:
+        """As if every stage ran in one job: the union of the stages' sandboxes."""
+        return union(stage.sandbox for stage in self.stages)
+
+    @property
+    def monolithic_supply_chain(self) -> Closure:
+        return union(stage.supply_chain for stage in self.stages)
+
+    def monolithic(self, kind: str) -> Closure:
+        return self.monolithic_sandbox if kind == SANDBOX else self.monolithic_supply_chain
+
+    def stage(self, name: str) -> StageAudit:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    def added_by_stage(self) -> dict[str, tuple[Component, ...]]:
+        """What each stage's sandbox adds to the stages before it (in plan order)."""
+        seen: set[str] = set()
+        added = {}
+        for stage in self.stages:
+            new = tuple(c for c in stage.sandbox.components if c.id not in seen)
+            seen |= stage.sandbox.component_ids()
+            added[stage.name] = new
+        return added
+
+    def to_json(self) -> dict[str, Any]:
+        monolithic = {kind: self.monolithic(kind) for kind in CLOSURE_KINDS}
+        return {
+            "schema-version": AUDIT_SCHEMA_VERSION,
+            "kind": "pyrel-audit",
+            "project": self.project,
+            "stages": [
+                {
+                    "name": stage.name,
+                    "derivation": stage.derivation,
+                    "output": stage.output,
+                    "built": stage.built,
+                    "inputs": list(stage.inputs),
+                    "budget": {"packages": stage.budget.packages, "bytes": stage.budget.bytes},
+                    SANDBOX: stage.sandbox.to_json(),
+                    SUPPLY_CHAIN: stage.supply_chain.to_json(),
+                    "monolithic-ratio": {
+                        kind: ratio(monolithic[kind].package_count, stage.closure(kind).package_count)
+                        for kind in CLOSURE_KINDS
+                    },
+                }
+                for stage in self.stages
+            ],
+            "monolithic": {kind: monolithic[kind].to_json() for kind in CLOSURE_KINDS},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AuditReport:
+        if data.get("kind") != "pyrel-audit" or data.get("schema-version") != AUDIT_SCHEMA_VERSION:
+            raise PyrelError(
+                f"not a pyrel audit report of schema version {AUDIT_SCHEMA_VERSION}",
+                hint="pass a file written by `pyrel audit --json` or dist/audit/audit.json",
+            )
+        stages = []
+        for stage in data["stages"]:
+            budget = stage.get("budget") or {}
+            stages.append(StageAudit(
+                name=str(stage["name"]), derivation=str(stage["derivation"]), output=str(stage["output"]),
+                built=bool(stage["built"]), sandbox=Closure.from_json(stage[SANDBOX]),
+                supply_chain=Closure.from_json(stage[SUPPLY_CHAIN]),
+                budget=Budget(budget.get("packages"), budget.get("bytes")),
+                inputs=tuple(stage.get("inputs", ())),
+            ))
+        return cls(str(data["project"]), tuple(stages))
+
+
+def ratio(whole: int, part: int) -> float | None:
+    return round(whole / part, 2) if part else None
+
+
+def audit_stage(name: str, facts: StoreFacts, index: PathIndex, budget: Budget = Budget(),
+                inputs: Sequence[str] = ()) -> StageAudit:
+    return StageAudit(
+        name=name,
+        derivation=facts.derivation,
+        output=facts.output,
+        built=facts.built,
+        sandbox=make_closure(facts.sandbox_paths, facts.sizes, index, complete=facts.sandbox_complete),
+        supply_chain=make_closure(facts.supply_paths, facts.sizes, index, complete=facts.supply_complete),
+        budget=budget,
+        inputs=tuple(inputs),
+    )
+
+
+# --- diffs against a baseline ----------------------------------------------------------
+
+
+@attrs.frozen
+class ClosureDiff:
+    added: tuple[Component, ...]
+    removed: tuple[Component, ...]
+    changed: tuple[tuple[Component, Component], ...]  # (old, new)
+    package_delta: int
+    bytes_delta: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.bytes_delta)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": [component.id for component in self.added],
+            "removed": [component.id for component in self.removed],
+            "changed": [{"name": new.key, "old": old.version, "new": new.version} for old, new in self.changed],
+            "package-delta": self.package_delta,
+            "bytes-delta": self.bytes_delta,
+        }
+
+
+@attrs.frozen
+class StageDiff:
+    stage: str
+    status: str  # "changed" | "added" | "removed"
+    closures: Mapping[str, ClosureDiff]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "status": self.status,
+                **{kind: diff.to_json() for kind, diff in self.closures.items()}}
+
+
+EMPTY_CLOSURE = Closure((), ())
+
+
+def diff_closures(old: Closure, new: Closure) -> ClosureDiff:
+    old_by_key = {component.key: component for component in old.components}
+    new_by_key = {component.key: component for component in new.components}
+    return ClosureDiff(
+        added=tuple(new_by_key[key] for key in sorted(new_by_key.keys() - old_by_key.keys())),
+        removed=tuple(old_by_key[key] for key in sorted(old_by_key.keys() - new_by_key.keys())),
+        changed=tuple((old_by_key[key], new_by_key[key]) for key in sorted(old_by_key.keys() & new_by_key.keys())
+                      if old_by_key[key].version != new_by_key[key].version),
+        package_delta=new.package_count - old.package_count,
+        bytes_delta=new.bytes - old.bytes,
+    )
+
+
+def diff_reports(old: AuditReport, new: AuditReport) -> list[StageDiff]:
+    old_names = {stage.name for stage in old.stages}
+    new_names = {stage.name for stage in new.stages}
+    names = [stage.name for stage in new.stages] + sorted(old_names - new_names)
+    diffs = []
+    for name in names:
+        before = old.stage(name) if name in old_names else None
+        after = new.stage(name) if name in new_names else None
+        status = "changed" if before and after else ("added" if after else "removed")
+        diffs.append(StageDiff(name, status, {
+            kind: diff_closures(before.closure(kind) if before else EMPTY_CLOSURE,
+                                after.closure(kind) if after else EMPTY_CLOSURE)
+            for kind in CLOSURE_KINDS
+        }))
+    return diffs
+
+
+# --- budgets --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BudgetViolation:
+    stage: str
+    measure: str  # "packages" | "bytes"
+    limit: int
+    actual: int
+    added: tuple[Component, ...] = ()  # what grew since the baseline, when there is one
+    changed: tuple[tuple[Component, Component], ...] = ()
+
+    def describe(self) -> str:
+        from pywrap.logger import human_bytes
+
+        if self.measure == "bytes":
+            text = (f"stage '{self.stage}': its sandbox closure is {human_bytes(self.actual)} "
+                    f"({self.actual} bytes), over the budget of {human_bytes(self.limit)} ({self.limit} bytes)")
+        else:
+            text = (f"stage '{self.stage}': its sandbox closure has {self.actual} packages, "
+                    f"over the budget of {self.limit}")
+        grew = [f"added {component.id}" for component in self.added]
+        grew += [f"{old.key} {old.version} -> {new.version}" for old, new in self.changed]
+        if grew:
+            text += "; since the baseline: " + ", ".join(grew)
+        return text
+
+
+def check_budgets(report: AuditReport, diffs: Sequence[StageDiff] = ()) -> list[BudgetViolation]:
+    """Budgets apply to the sandbox closure: what the stage's build can see."""
+    by_stage = {diff.stage: diff.closures[SANDBOX] for diff in diffs}
+    violations = []
+    for stage in report.stages:
+        diff = by_stage.get(stage.name)
+        grown = {"added": diff.added, "changed": diff.changed} if diff else {}
+        closure = stage.sandbox
+        if stage.budget.packages is not None and closure.package_count > stage.budget.packages:
+            violations.append(BudgetViolation(stage.name, "packages", stage.budget.packages,
+                                              closure.package_count, **grown))
+        if stage.budget.bytes is not None and closure.bytes > stage.budget.bytes:
+            violations.append(BudgetViolation(stage.name, "bytes", stage.budget.bytes, closure.bytes, **grown))
+    return violations
+
+
+def budget_error(violations: Sequence[BudgetViolation]) -> BudgetExceededError:
+    return BudgetExceededError(
+        "over budget:\n  " + "\n  ".join(violation.describe() for violation in violations),
+        hint="drop the new dependency, or raise [tool.pyrel.stages.<name>.budget] if it is wanted",
+    )
+
+
+# --- why ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class WhyAnswer:
+    stage: str
+    closures: tuple[str, ...]  # which closures hold it
+    component: Component
+    chain: tuple[str, ...]  # from what the stage asked for down to the package
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "closures": list(self.closures), "package": self.component.id,
+                "chain": list(self.chain), "reason": self.reason}
+
+
+def _deb_chain(roots: Sequence[str], target: str, depends: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The shortest Depends chain from one of ``roots`` to ``target`` (breadth first)."""
+    previous: dict[str, str | None] = {root: None for root in roots}
+    queue = collections.deque(roots)
+    while queue:
+        name = queue.popleft()
+        if name == target:
+            chain = [name]
+            while (parent := previous[chain[-1]]) is not None:
+                chain.append(parent)
+            return tuple(reversed(chain))
+        for dependency in depends.get(name, ()):
+            if dependency not in previous:
+                previous[dependency] = name
+                queue.append(dependency)
+    return ()
+
+
+def _requirement_names(requirements: Iterable[str]) -> set[str]:
+    names = set()
+    for text in requirements:
+        try:
+            names.add(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list[WhyAnswer]:
+    """Which stages pull ``package`` in, and through which chain."""
+    wanted = canonicalize_name(package)
+    depends = {entry.name: entry.depends for entry in lock.packages}
+    python_roots = [f"python{lock.python_version}-minimal", f"libpython{lock.python_version}-stdlib"]
+    answers = []
+    for stage in report.stages:
+        found: dict[str, list[str]] = collections.defaultdict(list)
+        components: dict[str, Component] = {}
+        for kind in CLOSURE_KINDS:
+            for component in stage.closure(kind).components:
+                if canonicalize_name(component.name) == wanted or component.name == package:
+                    found[component.id].append(kind)
+                    components[component.id] = component
+        try:
+            config = project.stage(stage.name)
+        except KeyError:
+            config = None
+        for component_id, kinds in found.items():
+            component = components[component_id]
+            if component.kind == "wheel":
+                direct = config is not None and wanted in _requirement_names(config.requires)
+                chain: tuple[str, ...] = (stage.name, component.name)
+                reason = ("a direct requirement of the stage" if direct else
+                          "a resolved dependency of the stage's requirements (the pylock records no edges)")
+            else:
+                roots = [*python_roots] if config is not None and config.python else []
+                roots += list(config.system) if config is not None else []
+                if component.name == "busybox-static":
+                    chain, reason = (stage.name, "busybox-static"), "every stage's shell and coreutils"
+                elif SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
+                    chain = (stage.name, *found_chain)
+                    reason = "Debian Depends chain from what the stage asked for"
+                elif found_chain := _deb_chain(list(lock.bootstrap), component.name, depends):
+                    chain = ("bootstrap", *found_chain)
+                    reason = "used to build the stage's root (patchelf and its libraries), not in its sandbox"
+                else:
+                    chain = (stage.name, component.name)
+                    reason = "in the closure of an input stage"
+            answers.append(WhyAnswer(stage.name, tuple(kinds), component, chain, reason))
+    return answers

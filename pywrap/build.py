@@ -70,7 +70,7 @@ def prepare(
     check_fresh(project, lock, ordered)
     nix.check_available()
     report = fetch.fetch(lock, ordered, progress)
-    files = source.source_files(project.root)
+    files = source.source_files(project.root, source.generated_files(project))
     epoch = source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
                                 source_files=files, source_date_epoch=epoch)

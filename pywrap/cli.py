@@ -62,7 +62,7 @@ def lock(
     try:
         project = load_project(project_dir)
         logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
-        new_lock, pylocks = locker.create_lock(project, refresh=refresh)
+        new_lock, pylocks = locker.create_lock(project, refresh=refresh, progress=logger.step)
         written = locker.write_lock_files(project.root, new_lock, pylocks)
     except PyrelError as error:
         _fail(error)

@@ -26,6 +26,8 @@ from pywrap.model import (
     Stage,
 )
 
+#: A project with only setup.py (no pyproject.toml) is still a Python project.
+LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {"provider": str, "debian-suite": str, "source-date-epoch": int, "stages": dict}
 STAGE_KEYS = {
     "python": bool,
@@ -201,6 +203,7 @@ def load_project(root: Path) -> Project:
     root = root.resolve()
     pyproject_file = root / "pyproject.toml"
     pyrel_file = root / "pyrel.toml"
+    setup_file = root / LEGACY_SETUP
     pyproject: dict[str, Any] = {}
     if pyproject_file.is_file():
         pyproject = _read_toml(pyproject_file)
@@ -212,13 +215,14 @@ def load_project(root: Path) -> Project:
                 f"{root}: both pyrel.toml and [tool.pyrel] in pyproject.toml",
                 hint="keep the configuration in one place",
             )
-    elif pyproject_file.is_file():
-        config_file = pyproject_file
+    elif pyproject_file.is_file() or setup_file.is_file():
+        # PEP 517: without pyproject.toml, setup.py is built by setuptools' legacy backend.
+        config_file = pyproject_file if pyproject_file.is_file() else setup_file
         tool = pyproject.get("tool", {})
         config = tool.get("pyrel", {}) if isinstance(tool, dict) else {}
     else:
         raise NotAProjectError(
-            f"{root}: not a Python project (no pyproject.toml) and no pyrel.toml",
+            f"{root}: not a Python project (no pyproject.toml or setup.py) and no pyrel.toml",
             hint="run pyrel in the project's root directory, or add a pyrel.toml declaring its stages",
         )
     if not isinstance(config, dict):
@@ -248,7 +252,7 @@ def build_project(
         raise ConfigError(f"{config_file}: [project] must be a table")
     name = project_table.get("name") or root.name
     requires_python = project_table.get("requires-python")
-    has_pyproject = bool(pyproject)
+    has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
 
     stage_tables: dict[str, Any] = dict(config.get("stages", {}))

@@ -95,3 +95,9 @@ class ExportError(PyrelError):
     """Outputs could not be exported to ``dist/``."""
 
     exit_code = 7
+
+
+class BudgetExceededError(PyrelError):
+    """A stage's closure is larger than its ``[tool.pyrel.stages.<name>.budget]``."""
+
+    exit_code = 8

@@ -83,6 +83,8 @@ class StageLock:
     python_lock: str  # pylock file name, "" when the stage has no Python requirements
     python_lock_sha256: str
     wheels: tuple[WheelEntry, ...] = ()
+    #: What the build backend's get_requires_for_build_sdist answered at lock time.
+    backend_requires: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -257,6 +259,7 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
                 "system": list(stage.system),
                 "python-lock": stage.python_lock,
                 "python-lock-sha256": stage.python_lock_sha256,
+                "backend-requires": list(stage.backend_requires),
             }
             for stage in lock.stages
         },
@@ -330,6 +333,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
             python_lock=python_lock,
             python_lock_sha256=expected_sha,
             wheels=wheels,
+            backend_requires=tuple(raw.get("backend-requires", [])),
         ))
     lock = attrs.evolve(lock, stages=tuple(stages))
     for stage in lock.stages:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from pywrap import probe
 from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
 from pywrap.errors import ConfigError
@@ -22,13 +25,14 @@ from pywrap.lock import (
     DebEntry,
     Lock,
     StageLock,
+    WheelEntry,
     lock_to_toml,
     pylock_name,
     read_pylock,
     stage_fingerprint,
     write_atomically,
 )
-from pywrap.model import Project, Stage
+from pywrap.model import FRONTEND_REQUIREMENT, SOURCE_STAGE, Project, Stage
 from pywrap.providers import debian
 
 #: Always in the supply chain: busybox is every stage's shell and coreutils,
@@ -87,7 +91,67 @@ def _python_requirements(project: Project, stage: Stage) -> list[str]:
     return lines
 
 
-def create_lock(project: Project, *, refresh: bool = False) -> tuple[Lock, dict[str, bytes]]:
+@attrs.frozen
+class ResolvedPython:
+    file_name: str
+    content: bytes
+    digest: str
+    wheels: tuple[WheelEntry, ...]
+
+
+def _resolve_python(
+    project: Project, stage: Stage, extra: list[str], python_version: str, platform: str, scratch: Path
+) -> ResolvedPython | None:
+    requirements = _python_requirements(project, stage) + extra
+    if not requirements:
+        return None
+    file_name = pylock_name(stage.name)
+    output = scratch / file_name
+    uv.compile_pylock(requirements, python_version=python_version, platform=platform,
+                      output=output, what=f"stage '{stage.name}'")
+    # Reject a lock pyrel could not build from before anything is written.
+    wheels = read_pylock(output, python_version, platform)
+    content = output.read_bytes()
+    return ResolvedPython(file_name, content, hashlib.sha256(content).hexdigest(), wheels)
+
+
+def _asks_backend(project: Project) -> bool:
+    """Probe the backend only for the built-in source stage with its default requirements."""
+    if project.build_system is None or SOURCE_STAGE not in project.stage_names:
+        return False
+    stage = project.stage(SOURCE_STAGE)
+    return stage.requires == (FRONTEND_REQUIREMENT, *project.build_system.requires) and not stage.requires_file
+
+
+def _add_backend_requires(
+    lock: Lock,
+    project: Project,
+    python_version: str,
+    platform: str,
+    scratch: Path,
+    pylocks: dict[str, bytes],
+    progress: Callable[[str], None],
+) -> Lock:
+    """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
+    from pywrap.build import nix_library
+
+    stage_lock = lock.stage(SOURCE_STAGE)
+    asked = probe.backend_requires(project, lock, nix_library(), progress)
+    missing = probe.unsatisfied(asked, stage_lock.wheels, lock.python_full_version)
+    if missing:
+        progress(f"the build backend also needs: {', '.join(missing)}")
+        resolved = _resolve_python(project, project.stage(SOURCE_STAGE), missing, python_version, platform, scratch)
+        assert resolved is not None
+        pylocks[resolved.file_name] = resolved.content
+        stage_lock = attrs.evolve(stage_lock, python_lock=resolved.file_name, python_lock_sha256=resolved.digest,
+                                  wheels=resolved.wheels)
+    stage_lock = attrs.evolve(stage_lock, backend_requires=tuple(asked))
+    return attrs.evolve(lock, stages=tuple(stage_lock if s.name == SOURCE_STAGE else s for s in lock.stages))
+
+
+def create_lock(
+    project: Project, *, refresh: bool = False, progress: Callable[[str], None] = lambda message: None
+) -> tuple[Lock, dict[str, bytes]]:
     """Resolve every stage; return the lock and the pylock files' contents."""
     suite = project.debian_suite or apt.host_suite()
     architecture = apt.host_arch()
@@ -126,37 +190,30 @@ def create_lock(project: Project, *, refresh: bool = False) -> tuple[Lock, dict[
     stage_locks = []
     with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:
         for stage in project.stages:
-            requirements = _python_requirements(project, stage)
-            python_lock = ""
-            digest = ""
-            if requirements:
-                python_lock = pylock_name(stage.name)
-                output = Path(scratch) / python_lock
-                uv.compile_pylock(requirements, python_version=python_version, platform=platform,
-                                  output=output, what=f"stage '{stage.name}'")
-                # Reject a lock pyrel could not build from before anything is written.
-                read_pylock(output, python_version, platform)
-                content = output.read_bytes()
-                pylocks[python_lock] = content
-                digest = hashlib.sha256(content).hexdigest()
+            resolved_python = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
+            if resolved_python is not None:
+                pylocks[resolved_python.file_name] = resolved_python.content
             stage_locks.append(StageLock(
                 name=stage.name,
                 fingerprint=stage_fingerprint(project, stage, suite, architecture),
                 system=tuple(sorted(package.name for package in closures[stage.name])),
-                python_lock=python_lock,
-                python_lock_sha256=digest,
+                python_lock=resolved_python.file_name if resolved_python else "",
+                python_lock_sha256=resolved_python.digest if resolved_python else "",
+                wheels=resolved_python.wheels if resolved_python else (),
             ))
-    lock = Lock(
-        provider=project.provider,
-        suite=suite,
-        architecture=architecture,
-        python_version=python_version,
-        python_full_version=full_version,
-        glibc=f"{glibc_major}.{glibc_minor}",
-        bootstrap=tuple(sorted(package.name for package in bootstrap)),
-        packages=packages,
-        stages=tuple(stage_locks),
-    )
+        lock = Lock(
+            provider=project.provider,
+            suite=suite,
+            architecture=architecture,
+            python_version=python_version,
+            python_full_version=full_version,
+            glibc=f"{glibc_major}.{glibc_minor}",
+            bootstrap=tuple(sorted(package.name for package in bootstrap)),
+            packages=packages,
+            stages=tuple(stage_locks),
+        )
+        if _asks_backend(project):
+            lock = _add_backend_requires(lock, project, python_version, platform, Path(scratch), pylocks, progress)
     return lock, pylocks
 
 

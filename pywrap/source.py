@@ -1,7 +1,8 @@
 """Which files of the project a stage sees as its source tree.
 
 In a git work tree: the files git tracks (what a release is made of).
-Elsewhere: every file minus the usual ignores.  Symlinks are kept as they are.
+Elsewhere: every file minus the usual ignores (an unpacked sdist keeps its
+*.egg-info).  Symlinks are kept as they are.
 """
 
 from __future__ import annotations
@@ -11,33 +12,48 @@ from pathlib import Path
 
 from pywrap.adapters import git
 from pywrap.errors import ConfigError
+from pywrap.lock import LOCK_FILE, pylock_name
+from pywrap.model import Project
 
 IGNORED_DIRS = frozenset({
     ".git", ".hg", ".svn", ".pyrel", "dist", "build", "__pycache__", ".venv", "venv",
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules", ".eggs",
 })
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
-PYREL_FILES = frozenset({"result"})
 
 
 def _walk(root: Path) -> list[str]:
+    # An unpacked sdist (PKG-INFO at its root) is a release already: its
+    # *.egg-info belongs to it (setuptools rebuilds the same file list from
+    # its SOURCES.txt when no VCS lists the files).
+    ignored_suffixes = (".pyc", ".pyo") if (root / "PKG-INFO").is_file() else IGNORED_SUFFIXES
     files = []
     for directory, subdirs, names in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)
+        subdirs[:] = sorted(d for d in subdirs if d not in IGNORED_DIRS and not d.endswith(ignored_suffixes)
                             and not d.startswith("result"))
         for name in sorted(names):
             path = os.path.join(directory, name)
-            if name.endswith(IGNORED_SUFFIXES) or (name.startswith("result") and os.path.islink(path)):
+            if name.endswith(ignored_suffixes) or (name.startswith("result") and os.path.islink(path)):
                 continue
             files.append(os.path.relpath(os.path.join(directory, name), root))
     return files
 
 
-def source_files(root: Path) -> list[str]:
+def generated_files(project: Project) -> frozenset[str]:
+    """pyrel's own lock files: never part of what a stage builds from.
+
+    A project that commits them (or has no git) would otherwise ship them in
+    its sdist, and every re-lock would rebuild every stage.
+    """
+    return frozenset({LOCK_FILE, *(pylock_name(name) for name in project.stage_names)})
+
+
+def source_files(root: Path, generated: frozenset[str] = frozenset()) -> list[str]:
     if git.is_work_tree(root):
         files = [name for name in git.tracked_files(root) if os.path.lexists(root / name)]
     else:
         files = _walk(root)
+    files = [name for name in files if name not in generated]
     if not files:
         raise ConfigError(f"{root}: the project has no source files to build")
     return files

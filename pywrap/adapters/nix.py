@@ -84,10 +84,25 @@ def query_hash(store_path: str) -> str:
     return run([nix_store_path(), "--query", "--hash", store_path]).stdout.strip()
 
 
-def requisites(paths: Sequence[str]) -> list[str]:
+def requisites(paths: Sequence[str], *, include_outputs: bool = False) -> list[str]:
+    """``nix-store -qR``: the closure of ``paths``; with derivations and
+    ``include_outputs``, also the outputs of every derivation in it that are valid."""
     if not paths:
         return []
-    return run([nix_store_path(), "--query", "--requisites", *paths]).stdout.split()
+    flags = ["--include-outputs"] if include_outputs else []
+    return run([nix_store_path(), "--query", "--requisites", *flags, *paths]).stdout.split()
+
+
+def references(path: str) -> list[str]:
+    """``nix-store -q --references``: of a .drv, its input derivations and input sources."""
+    return run([nix_store_path(), "--query", "--references", path]).stdout.split()
+
+
+def derivation_outputs(derivations: Sequence[str]) -> list[str]:
+    """The output paths of ``derivations`` (known whether or not they are built)."""
+    if not derivations:
+        return []
+    return run([nix_store_path(), "--query", "--outputs", *derivations]).stdout.split()
 
 
 def sizes(paths: Sequence[str]) -> dict[str, int]:

@@ -94,3 +94,11 @@ def test_sizes() -> None:
     assert parse_size("60 MB", PYPROJECT, "k") == 60_000_000
     assert parse_size("1.5 GiB", PYPROJECT, "k") == int(1.5 * 2**30)
     assert parse_size(123, PYPROJECT, "k") == 123
+
+
+def test_setup_py_only_project_uses_the_legacy_backend(tmp_path: Path) -> None:
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    project = load_project(tmp_path)
+    assert project.build_system is not None
+    assert project.build_system.backend == PEP517_DEFAULT_BACKEND
+    assert project.stage_names == ("source",)

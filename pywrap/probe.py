@@ -1,0 +1,95 @@
+"""Ask the build backend, inside the sandbox, what it needs beyond build-system.requires.
+
+PEP 517's ``get_requires_for_build_sdist`` can only be answered by running the
+backend.  ``pyrel lock`` does that hermetically: it builds a one-off variant of
+the source stage, with the toolchain and wheels just resolved, whose only
+command calls the hook and writes the answer as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from pywrap import fetch, plan, source
+from pywrap.adapters import nix
+from pywrap.errors import BuildError, LockError
+from pywrap.lock import Lock, WheelEntry
+from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, SOURCE_STAGE, Project
+
+PROBE_OUTPUT = "requires.json"
+
+
+def probe_stage_project(project: Project) -> Project:
+    """The project with its source stage replaced by the probe."""
+    stage = project.stage(SOURCE_STAGE)
+    probe = attrs.evolve(
+        stage,
+        run=(f'python "$requiresProbe" sdist "$out/{PROBE_OUTPUT}"',),
+        outputs=(PROBE_OUTPUT,),
+        inputs=(),
+    )
+    return attrs.evolve(project, stages=(probe,))
+
+
+def backend_requires(
+    project: Project, lock: Lock, nix_library: Path, progress: Callable[[str], None]
+) -> list[str]:
+    """The backend's extra requirements for building an sdist (may be empty)."""
+    probe_project = probe_stage_project(project)
+    report = fetch.fetch(lock, [SOURCE_STAGE], progress)
+    stage_plan = plan.make_plan(
+        probe_project, lock, [SOURCE_STAGE], bootstrap=report.bootstrap,
+        source_files=source.source_files(project.root, source.generated_files(project)),
+        source_date_epoch=FALLBACK_SOURCE_DATE_EPOCH,
+    )
+    progress("asking the build backend for its sdist requirements (in the sandbox)")
+    with tempfile.TemporaryDirectory(prefix="pyrel-probe-") as scratch:
+        plan_file = Path(scratch) / "plan.json"
+        plan_file.write_text(json.dumps(stage_plan))
+        try:
+            [output] = nix.build(
+                nix_library / "default.nix", [SOURCE_STAGE],
+                {"planFile": str(plan_file), "projectRoot": str(project.root)},
+                nix.NixOptions(), out_link=Path(scratch) / "result",
+            )
+        except BuildError as exc:
+            raise LockError(
+                "the build backend failed when asked for its sdist requirements "
+                "(get_requires_for_build_sdist)",
+                hint="fix the project's build configuration; the end of the log is above",
+            ) from exc
+        answer = json.loads((Path(output) / PROBE_OUTPUT).read_text())
+    requires = answer.get("sdist", [])
+    if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
+        raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
+    return sorted(requires)
+
+
+def unsatisfied(requirements: Sequence[str], wheels: Sequence[WheelEntry], python_full_version: str) -> list[str]:
+    """Requirements that the locked wheels do not satisfy on the target interpreter."""
+    environment = {key: str(value) for key, value in default_environment().items()}
+    environment |= {"python_full_version": python_full_version,
+                   "python_version": ".".join(python_full_version.split(".")[:2]),
+                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
+                   "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    locked = {canonicalize_name(wheel.name): wheel.version for wheel in wheels}
+    missing = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise LockError(f"the build backend asked for an invalid requirement {text!r}: {exc}") from exc
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        version = locked.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            missing.append(text)
+    return missing

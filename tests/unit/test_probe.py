@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pywrap.lock import WheelEntry
+from pywrap.probe import unsatisfied
+
+
+def _wheel(name: str, version: str) -> WheelEntry:
+    return WheelEntry(name=name, version=version, filename=f"{name}-{version}-py3-none-any.whl",
+                      url="http://mirror.invalid/x.whl", sha256="0" * 64)
+
+
+def test_unsatisfied_checks_names_versions_and_markers() -> None:
+    wheels = [_wheel("setuptools", "75.0"), _wheel("Tomli-W", "1.2.0")]
+    asked = ["setuptools>=70", "tomli_w>=1.0", "wheel", "cython>=3", 'tomli; python_version < "3.11"',
+             "setuptools<60"]
+    assert unsatisfied(asked, wheels, "3.11.2") == ["wheel", "cython>=3", "setuptools<60"]
+    assert unsatisfied(['tomli; python_version < "3.11"'], wheels, "3.10.12") == ['tomli; python_version < "3.11"']
