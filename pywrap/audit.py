@@ -27,7 +27,7 @@ which ask the store through :mod:`pywrap.adapters.nix`.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -334,7 +334,7 @@ def query_stage(derivation: str) -> StoreFacts:
     all_outputs = nix.derivation_outputs([path for path in supply if path.endswith(".drv")])
     supply_set = set(supply)
     valid = nix.valid_paths(sorted(sandbox | supply_set))
-    [output] = nix.derivation_outputs([derivation])[:1]
+    output = nix.derivation_outputs([derivation])[0]
     return StoreFacts(
         derivation=derivation,
         output=output,
@@ -345,6 +345,34 @@ def query_stage(derivation: str) -> StoreFacts:
         supply_complete=set(all_outputs) <= supply_set,
         sizes=nix.sizes(sorted(valid)),
     )
+
+
+def audit_project(
+    project: Project, lock: Lock, derivations: Mapping[str, str], facts: Mapping[str, StoreFacts]
+) -> AuditReport:
+    """The report, from the store's facts about each stage's derivation (pure)."""
+    index = path_index(project, lock)
+    stages = []
+    for name in derivations:
+        stage = project.stage(name)
+        stages.append(audit_stage(name, facts[name], index, stage.budget, stage.inputs))
+    return AuditReport(project.name, tuple(stages))
+
+
+def collect(
+    project: Project, stage_names: Sequence[str], progress: Callable[[str], None] = lambda message: None
+) -> tuple[Lock, AuditReport]:
+    """Instantiate the stages' derivations (no build) and ask the store about them."""
+    from pywrap import build  # build imports this module for its closure summary
+
+    lock, stage_plan, ordered = build.prepare(project, stage_names, progress)
+    plan_file = build.write_plan(project, stage_plan)
+    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
+    progress(f"instantiating {', '.join(ordered)}")
+    derivation_paths = nix.instantiate(build.nix_library() / "default.nix", ordered, args)
+    derivations = dict(zip(ordered, derivation_paths, strict=True))
+    facts = {name: query_stage(path) for name, path in derivations.items()}
+    return lock, audit_project(project, lock, derivations, facts)
 
 
 # --- the audit -----------------------------------------------------------------------
@@ -631,6 +659,7 @@ def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list
     wanted = canonicalize_name(package)
     depends = {entry.name: entry.depends for entry in lock.packages}
     python_roots = [f"python{lock.python_version}-minimal", f"libpython{lock.python_version}-stdlib"]
+    bootstrap_roots = [name for name in ("patchelf",) if name in lock.bootstrap] or list(lock.bootstrap)
     answers = []
     for stage in report.stages:
         found: dict[str, list[str]] = collections.defaultdict(list)
@@ -659,7 +688,7 @@ def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list
                 elif SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
                     chain = (stage.name, *found_chain)
                     reason = "Debian Depends chain from what the stage asked for"
-                elif found_chain := _deb_chain(list(lock.bootstrap), component.name, depends):
+                elif found_chain := _deb_chain(bootstrap_roots, component.name, depends):
                     chain = ("bootstrap", *found_chain)
                     reason = "used to build the stage's root (patchelf and its libraries), not in its sandbox"
                 else:
