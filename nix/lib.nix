@@ -68,6 +68,11 @@ let
     python = toolchain.python;
     compileDirs = toolchain.compile;
     dropDirs = toolchain.drop;
+    # A C compiler in the root (see compilerEnv): root.sh makes its driver
+    # default to --sysroot=<root> and adds the `cc`/`c++` names.
+    compilerCc = if toolchain.compiler or null == null then "" else toolchain.compiler.cc;
+    compilerCxx = if toolchain.compiler or null == null then "" else toolchain.compiler.cxx;
+    compilerLibDir = if toolchain.compiler or null == null then "" else toolchain.compiler.libDir;
   };
 
   unpackWheel = { busybox, root, python }: artifact: derivation {
@@ -96,6 +101,24 @@ let
 
   sanitizeEnvName = name: builtins.replaceStrings [ "-" "." ] [ "_" "_" ] name;
 
+  # The compiler variables that hold the root's store path (the plan holds the
+  # flags, which do not).  --sysroot=<root>: headers, crt files and libc come
+  # from the root, never the host.  A stage's env overrides each of them, and
+  # LDSHARED follows an overridden CC.
+  compilerEnv = { root, stage }:
+    let
+      compiler = stage.compiler or null;
+      cc = stage.env.CC or "${root}/usr/bin/${compiler.cc} --sysroot=${root}";
+      cxx = stage.env.CXX or "${root}/usr/bin/${compiler.cxx} --sysroot=${root}";
+    in if compiler == null then { } else {
+      CC = cc;
+      LDSHARED = "${cc} -shared";
+      PYREL_SYSROOT = "${root}";
+    } // (if compiler.cxx == "" then { } else {
+      CXX = cxx;
+      LDCXXSHARED = "${cxx} -shared";
+    });
+
   mkStage = { busybox, root, wheels, source, inputs, stage }: derivation ({
     name = stage.derivationName;
     inherit system;
@@ -106,8 +129,10 @@ let
     python = "${root}/${stage.python}";
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
-    normalizer = ./builders/normalize_archives.py;
-    requiresProbe = ./builders/requires_probe.py;
+    # pyrel's in-sandbox helpers (archive normalizer, test and docs runners):
+    # static files of this library, one store path.
+    pyrelTools = ./tools;
+    normalizer = "${./tools}/normalize_archives.py";
     outputGlobs = stage.outputs;
     pyrelInputs = concatStringsSep " " (attrNames inputs);
     SOURCE_DATE_EPOCH = toString stage.sourceDateEpoch;
@@ -116,7 +141,7 @@ let
     PYTHONHASHSEED = "0";
     LC_ALL = "C";
     TZ = "UTC";
-  } // stage.env
+  } // compilerEnv { inherit root stage; } // stage.env
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
 in {

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
+from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -117,8 +118,9 @@ class Component:
     @property
     def purl(self) -> str:
         if self.kind == "deb":
-            return f"pkg:deb/debian/{self.name}@{self.version}?arch={self.architecture}"
-        return f"pkg:pypi/{canonicalize_name(self.name)}@{self.version}"
+            return str(PackageURL(type="deb", namespace="debian", name=self.name, version=self.version,
+                                  qualifiers={"arch": self.architecture}).to_string())
+        return str(PackageURL(type="pypi", name=canonicalize_name(self.name), version=self.version).to_string())
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -218,10 +220,10 @@ def path_index(project: Project, lock: Lock) -> PathIndex:
     outputs = {}
     for stage in project.stages:
         outputs[derivation_name(project.name, stage.name)] = stage.name
-        stage_lock = next((s for s in lock.stages if s.name == stage.name), None)
-        if stage_lock is None:
+        locked = next((s for s in lock.stages if s.name == stage.name), None)
+        if locked is None:
             continue
-        packages = [lock.package(name) for name in stage_lock.system]
+        packages = [lock.package(name) for name in locked.system]
         identifier = toolchain_id(packages, python_binary if stage.python else "")
         names[f"pyrel-root-{identifier}"] = ("root", tuple(deb_component(entry) for entry in packages))
     if any(entry.name == "busybox-static" for entry in lock.packages):
@@ -386,7 +388,7 @@ class StageAudit:
     built: bool
     sandbox: Closure
     supply_chain: Closure
-    budget: Budget = Budget()
+    budget: Budget = attrs.field(factory=Budget)
     inputs: tuple[str, ...] = ()
 
     def closure(self, kind: str) -> Closure:
@@ -476,7 +478,7 @@ def ratio(whole: int, part: int) -> float | None:
     return round(whole / part, 2) if part else None
 
 
-def audit_stage(name: str, facts: StoreFacts, index: PathIndex, budget: Budget = Budget(),
+def audit_stage(name: str, facts: StoreFacts, index: PathIndex, budget: Budget | None = None,
                 inputs: Sequence[str] = ()) -> StageAudit:
     return StageAudit(
         name=name,
@@ -485,7 +487,7 @@ def audit_stage(name: str, facts: StoreFacts, index: PathIndex, budget: Budget =
         built=facts.built,
         sandbox=make_closure(facts.sandbox_paths, facts.sizes, index, complete=facts.sandbox_complete),
         supply_chain=make_closure(facts.supply_paths, facts.sizes, index, complete=facts.supply_complete),
-        budget=budget,
+        budget=budget or Budget(),
         inputs=tuple(inputs),
     )
 
@@ -593,13 +595,14 @@ def check_budgets(report: AuditReport, diffs: Sequence[StageDiff] = ()) -> list[
     violations = []
     for stage in report.stages:
         diff = by_stage.get(stage.name)
-        grown = {"added": diff.added, "changed": diff.changed} if diff else {}
+        added = diff.added if diff else ()
+        changed = diff.changed if diff else ()
         closure = stage.sandbox
         if stage.budget.packages is not None and closure.package_count > stage.budget.packages:
             violations.append(BudgetViolation(stage.name, "packages", stage.budget.packages,
-                                              closure.package_count, **grown))
+                                              closure.package_count, added, changed))
         if stage.budget.bytes is not None and closure.bytes > stage.budget.bytes:
-            violations.append(BudgetViolation(stage.name, "bytes", stage.budget.bytes, closure.bytes, **grown))
+            violations.append(BudgetViolation(stage.name, "bytes", stage.budget.bytes, closure.bytes, added, changed))
     return violations
 
 
@@ -645,7 +648,7 @@ def _deb_chain(roots: Sequence[str], target: str, depends: Mapping[str, Sequence
 
 
 def _requirement_names(requirements: Iterable[str]) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for text in requirements:
         try:
             names.add(canonicalize_name(Requirement(text).name))

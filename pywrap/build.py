@@ -37,6 +37,7 @@ class Result:
     store_path: str = ""
     outputs: tuple[export.ExportedFile, ...] = ()
     closure: audit.ClosureSummary | None = None
+    log_tail: str = ""
 
     def __bool__(self) -> bool:
         return self.status is Status.SUCCESS
@@ -94,32 +95,90 @@ def build(
     check: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[Result]:
+    """Build the stages in one nix-build (Nix schedules and caches the graph), then export.
+
+    A stage that fails leaves its dist/ directory as it was; stages that built
+    are exported; stages reading a failed one are recorded as aborted.
+    """
     started = time.monotonic()
     lock, stage_plan, _ = prepare(project, stage_names, progress)
     plan_file = write_plan(project, stage_plan)
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
     library = nix_library() / "default.nix"
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
+    failure: BuildError | None = None
     try:
         paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
                           out_link=state_dir(project) / "result", check=check)
+        outputs = dict(zip(stage_names, paths, strict=True))
     except BuildError as exc:
-        failed = _failed_stage(str(exc.log_tail), stage_plan, stage_names)
-        raise BuildError(
-            f"stage '{failed}' failed in the sandbox; dist/ was not changed",
-            log_tail=exc.log_tail,
-        ) from exc
-    built_at = time.monotonic()
+        failure = exc
+        outputs = nix.built_outputs(library, list(stage_names), args)
+    duration = time.monotonic() - started
+    failed = _failed_stages(failure.log_tail, stage_plan) if failure else set()
     results = []
-    for name, store_path in zip(stage_names, paths, strict=True):
+    for name in stage_names:
         stage = project.stage(name)
+        if name not in outputs:
+            upstream = sorted(set(_upstream(project, name)) & failed)
+            if upstream and name not in failed:
+                results.append(Result(name, Status.ABORTED, f"input stage {', '.join(upstream)} failed"))
+            else:
+                results.append(Result(name, Status.FAILED, "the build failed in the sandbox; dist/ was not changed",
+                                      duration, log_tail=failure.log_tail if failure else ""))
+            continue
+        store_path = outputs[name]
         exported = export.export_stage(Path(store_path), stage.outputs, dist, name)
         closure = _closure(project, lock, name, store_path, library, args)
+        status, reason = Status.SUCCESS, ""
+        if stage.status_file:
+            status, reason = _recorded_status(Path(store_path), stage.status_file)
         results.append(Result(
-            stage=name, status=Status.SUCCESS, duration=built_at - started,
+            stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=closure,
         ))
     return results
+
+
+def _upstream(project: Project, name: str) -> list[str]:
+    return [stage.name for stage in plan.stage_order(project, [name]) if stage.name != name]
+
+
+def _recorded_status(store_output: Path, status_file: str) -> tuple[Status, str]:
+    """A stage that records its commands' status (tests) succeeded only if it says 0."""
+    try:
+        code = int((store_output / status_file).read_text().strip())
+    except (OSError, ValueError):
+        return Status.FAILED, f"the stage wrote no exit status to {status_file}"
+    if code == 0:
+        return Status.SUCCESS, ""
+    junit = store_output / "junit.xml"
+    summary = junit_summary(junit) if junit.is_file() else ""
+    if code == 5:
+        return Status.FAILED, "no tests were collected (pytest exit 5)"
+    return Status.FAILED, f"exit status {code}" + (f": {summary}" if summary else "")
+
+
+def junit_summary(path: Path, limit: int = 20) -> str:
+    """'N failed, M errors of T tests' and the first failing test ids."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError:
+        return "the junit report is not valid XML"
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total = sum(int(suite.get("tests", 0)) for suite in suites)
+    failing = []
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failing.append(f"{case.get('classname', '')}::{case.get('name', '')}")
+    text = f"{len(failing)} of {total} tests failed"
+    if failing:
+        text += "\n    " + "\n    ".join(failing[:limit])
+        if len(failing) > limit:
+            text += f"\n    ... and {len(failing) - limit} more"
+    return text
 
 
 def _closure(
@@ -141,10 +200,7 @@ def _closure(
     return closure
 
 
-def _failed_stage(log: str, stage_plan: dict[str, object], wanted: Sequence[str]) -> str:
+def _failed_stages(log: str, stage_plan: dict[str, object]) -> set[str]:
     stages = stage_plan.get("stages", [])
     assert isinstance(stages, list)
-    for stage in stages:
-        if f"-{stage['derivationName']}.drv" in log:
-            return str(stage["name"])
-    return ", ".join(wanted)
+    return {str(stage["name"]) for stage in stages if f"-{stage['derivationName']}.drv" in log}

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import os
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from pywrap import discover
 from pywrap.errors import ConfigError, NotAProjectError
 from pywrap.model import (
+    DOCS_STAGE,
     FRONTEND_REQUIREMENT,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
     SOURCE_STAGE,
+    TEST_STAGE,
     Budget,
     BuildSystem,
     Project,
@@ -31,6 +39,8 @@ LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {"provider": str, "debian-suite": str, "source-date-epoch": int, "stages": dict}
 STAGE_KEYS = {
     "python": bool,
+    "compiler": bool,
+    "status-file": str,
     "system": list,
     "requires": list,
     "requires-file": str,
@@ -40,6 +50,9 @@ STAGE_KEYS = {
     "env": dict,
     "budget": dict,
 }
+#: Keys of Sphinx stages (`docs`, `docs-*`): they shape the default commands.
+SPHINX_KEYS = {"sphinx-dir": str, "builders": list, "fail-on-warning": bool}
+SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "latexpdf", "latex")
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -129,8 +142,9 @@ def _parse_stage(
             f"{file}: stage name '{name}' is not allowed",
             hint="use lowercase letters, digits and '-', starting with a letter",
         )
-    _check_keys(table, STAGE_KEYS, file, where)
-    merged = {**defaults, **table}
+    allowed = {**STAGE_KEYS, **SPHINX_KEYS} if is_sphinx_stage(name) else STAGE_KEYS
+    _check_keys(table, allowed, file, where)
+    merged = {key: value for key, value in {**defaults, **table}.items() if key not in SPHINX_KEYS}
     for key, value in merged.items():
         _check_type(value, STAGE_KEYS[key], file, f"{where}.{key}")
     env: list[tuple[str, str]] = []
@@ -152,6 +166,8 @@ def _parse_stage(
     return Stage(
         name=name,
         python=merged.get("python", True),
+        compiler=merged.get("compiler", False),
+        status_file=merged.get("status-file", ""),
         system=_string_list(merged.get("system", []), file, f"{where}.system"),
         requires=_string_list(merged.get("requires", []), file, f"{where}.requires"),
         requires_file=merged.get("requires-file", ""),
@@ -161,6 +177,110 @@ def _parse_stage(
         env=tuple(sorted(env)),
         budget=_parse_budget(merged.get("budget", {}), file, f"{where}.budget"),
     )
+
+
+def is_sphinx_stage(name: str) -> bool:
+    return name == DOCS_STAGE or name.startswith(f"{DOCS_STAGE}-")
+
+
+def _with(requirements: list[str], name: str) -> list[str]:
+    """``requirements`` plus ``name`` unless some requirement already names it."""
+    wanted = canonicalize_name(name)
+    for text in requirements:
+        try:
+            if canonicalize_name(Requirement(text).name) == wanted:
+                return requirements
+        except InvalidRequirement:
+            continue
+    return [*requirements, name]
+
+
+def _sphinx_run(
+    table: Mapping[str, Any], root: Path, dist_name: str, version: str, file: Path, where: str
+) -> tuple[list[str], list[str]] | None:
+    """The default commands and outputs of a Sphinx stage, or None without a Sphinx project."""
+    for key, expected in SPHINX_KEYS.items():
+        if key in table:
+            _check_type(table[key], expected, file, f"{where}.{key}")
+    directory = table.get("sphinx-dir") or discover.sphinx_dir(root)
+    if directory is None:
+        return None
+    if not (root / directory / "conf.py").is_file():
+        raise ConfigError(f"{file}: '{where}.sphinx-dir' = {directory!r} has no conf.py")
+    builders = _string_list(table.get("builders", ["html"]), file, f"{where}.builders")
+    for builder in builders:
+        if builder not in SPHINX_BUILDERS:
+            raise ConfigError(f"{file}: '{where}.builders' has unknown builder {builder!r}",
+                              hint=f"choose from: {', '.join(SPHINX_BUILDERS)}")
+    command = ["python", '"$pyrelTools/stage_tools.py"', "docs", "--sphinx-dir", shlex.quote(directory),
+               "--name", shlex.quote(dist_name), "--version", shlex.quote(version),
+               "--builders", shlex.quote(",".join(builders))]
+    if table.get("fail-on-warning", False):
+        command.append("--fail-on-warning")
+    return [" ".join(command)], ["*.tar.gz", "sphinx-*.log"]
+
+
+def builtin_stage_defaults(
+    root: Path,
+    pyproject: Mapping[str, Any],
+    name: str,
+    build_system: BuildSystem | None,
+    stage_tables: Mapping[str, Any],
+    file: Path,
+    where: str,
+) -> dict[str, dict[str, Any]]:
+    """Defaults of the built-in docs and test stages, from what the project contains.
+
+    A built-in stage exists when its table is declared or the project has what
+    it needs (a Sphinx conf.py; a test tree or test requirements).
+    """
+    if build_system is None:
+        return {}
+    install = [FRONTEND_REQUIREMENT, *build_system.requires]
+    runtime, _ = discover.runtime_requirements(root, pyproject, name)
+    dist_name = discover.normalized_name(name)
+    version = discover.project_version(root, pyproject)
+    defaults: dict[str, dict[str, Any]] = {}
+    for stage_name, table in stage_tables.items():
+        if is_sphinx_stage(stage_name) and stage_name != DOCS_STAGE and isinstance(table, dict):
+            sphinx = _sphinx_run(table, root, dist_name, version, file, f"{where}.stages.{stage_name}")
+            if sphinx is not None:
+                defaults[stage_name] = {"run": sphinx[0], "outputs": sphinx[1], "requires": [
+                    *install, *runtime, "sphinx"]}
+    docs_table = stage_tables.get(DOCS_STAGE, {})
+    sphinx = _sphinx_run(docs_table if isinstance(docs_table, dict) else {}, root, dist_name, version, file,
+                         f"{where}.stages.{DOCS_STAGE}")
+    if sphinx is not None:
+        docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES)
+        defaults[DOCS_STAGE] = {
+            "requires": _with([*install, *runtime, *docs.lines], "sphinx"),
+            "requires-file": docs.file,
+            "run": sphinx[0],
+            "outputs": sphinx[1],
+        }
+    tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES)
+    test_tree = discover.test_dir(root)
+    if test_tree is not None or tests.origin or TEST_STAGE in stage_tables:
+        defaults[TEST_STAGE] = {
+            "compiler": discover.has_c_sources(_project_files(root)),
+            "requires": _with([*install, *runtime, *tests.lines], "pytest"),
+            "requires-file": tests.file,
+            "inputs": [SOURCE_STAGE],
+            "run": ['python "$pyrelTools/stage_tools.py" test'],
+            "outputs": ["junit.xml", "pytest.log"],
+            "status-file": "exit-code",
+        }
+    return defaults
+
+
+def _project_files(root: Path) -> list[str]:
+    from pywrap.source import IGNORED_DIRS
+
+    found = []
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if d not in IGNORED_DIRS and not d.startswith(".")]
+        found += [os.path.join(directory, name) for name in names]
+    return found
 
 
 def _parse_build_system(pyproject: Mapping[str, Any], file: Path) -> BuildSystem:
@@ -268,9 +388,12 @@ def build_project(
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
         stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
+    builtin = builtin_stage_defaults(root, pyproject, str(name), build_system, stage_tables, config_file, where)
+    for stage_name in builtin:
+        stage_tables.setdefault(stage_name, {})
     for stage_name, table in stage_tables.items():
         _check_type(table, dict, config_file, f"{where}.stages.{stage_name}")
-        base = default_stages.get(stage_name, {}) if build_system is not None else {}
+        base = builtin.get(stage_name, {})
         stages.append(_parse_stage(stage_name, table, base, config_file))
     if not stages:
         raise ConfigError(

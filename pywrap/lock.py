@@ -139,6 +139,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "architecture": architecture,
         "requires-python": project.requires_python,
         "python": stage.python,
+        "compiler": stage.compiler,
         "system": sorted(stage.system),
         "requires": list(stage.requires),
         "requires-file": stage.requires_file,

@@ -58,8 +58,15 @@ def python_packages(python_version: str) -> list[str]:
     return [f"python{python_version}-minimal", f"libpython{python_version}-stdlib"]
 
 
+def compiler_packages(python_version: str, with_python: bool) -> list[str]:
+    """A C compiler, binutils and libc headers (plus Python's headers for extensions)."""
+    return ["gcc", "libc6-dev", *([f"libpython{python_version}-dev"] if with_python else [])]
+
+
 def stage_system_roots(stage: Stage, python_version: str) -> list[str]:
     roots = python_packages(python_version) if stage.python else []
+    if stage.compiler:
+        roots += compiler_packages(python_version, stage.python)
     return roots + [name for name in stage.system if name not in roots]
 
 

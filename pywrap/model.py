@@ -7,6 +7,8 @@ from pathlib import Path
 import attrs
 
 SOURCE_STAGE = "source"
+DOCS_STAGE = "docs"
+TEST_STAGE = "test"
 FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can store
 
 #: PEP 517: a project without [build-system] is built by setuptools' legacy backend.
@@ -43,6 +45,11 @@ class Stage:
     outputs: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     budget: Budget = Budget()
+    #: Needs a C compiler: gcc, libc headers and Python's headers join its system packages.
+    compiler: bool = False
+    #: A file in the stage's output holding its commands' exit status (tests
+    #: record failures there so their report is still exported).
+    status_file: str = ""
 
 
 @attrs.frozen

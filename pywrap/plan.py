@@ -6,10 +6,13 @@ No Nix code is generated here: the plan is data, read with ``builtins.fromJSON``
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.resources
 import json
 import re
-from collections.abc import Iterable, Sequence
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pywrap.errors import ConfigError
@@ -26,6 +29,10 @@ DROPPED_DIRS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/l
                 "usr/share/locale", "usr/share/bug", "usr/lib/x86_64-linux-gnu/gconv",
                 "usr/lib/aarch64-linux-gnu/gconv")
 ARCH_TO_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
+ARCH_TO_TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+#: Debian's versioned compiler packages (the real drivers; `gcc`/`g++` only link to them).
+GCC_PACKAGE = re.compile(r"^gcc-(\d+)$")
+GXX_PACKAGE = re.compile(r"^g\+\+-(\d+)$")
 
 
 def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
@@ -80,6 +87,46 @@ def _wheel_artifact(entry: WheelEntry) -> dict[str, str]:
     }
 
 
+@functools.cache
+def compiler_defaults() -> dict[str, Any]:
+    """The hardened build environment's flags (``pywrap/resources/compiler.toml``)."""
+    text = importlib.resources.files("pywrap.resources").joinpath("compiler.toml").read_text()
+    return tomllib.loads(text)
+
+
+def c_compiler(system: Iterable[str], architecture: str) -> dict[str, str] | None:
+    """The C (and C++) compiler among a stage's locked Debian packages, or None.
+
+    The newest ``gcc-N`` wins if several are locked; ``g++`` counts only in the
+    same version, since it runs that version's ``cc1plus``.
+    """
+    packages = set(system)
+    versions = sorted((int(m.group(1)) for name in packages if (m := GCC_PACKAGE.match(name))), reverse=True)
+    if not versions:
+        return None
+    version = versions[0]
+    triplet = ARCH_TO_TRIPLET.get(architecture, f"{architecture}-linux-gnu")
+    return {
+        "cc": f"gcc-{version}",
+        "cxx": f"g++-{version}" if f"g++-{version}" in packages else "",
+        # Where the driver reads its default `specs` file (root.sh writes one there).
+        "libDir": f"usr/lib/gcc/{triplet}/{version}",
+    }
+
+
+def compiler_env(architecture: str, cxx: bool, defaults: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """CFLAGS, CXXFLAGS and LDFLAGS with the hardening baseline, for a stage with a compiler.
+
+    CC, CXX and LDSHARED hold the root's store path, so the Nix library adds them.
+    """
+    flags = defaults if defaults is not None else compiler_defaults()
+    compile_flags = [*flags["compile"], *flags.get("compile-arch", {}).get(architecture, [])]
+    env = {"CFLAGS": " ".join(compile_flags), "LDFLAGS": " ".join(flags["link"])}
+    if cxx:
+        env["CXXFLAGS"] = " ".join([*compile_flags, *flags.get("compile-cxx", [])])
+    return env
+
+
 def toolchain_id(packages: Sequence[DebEntry], python: str) -> str:
     text = json.dumps([[p.name, p.version, p.sha256] for p in packages] + [python])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -118,10 +165,12 @@ def make_plan(
         packages = [lock.package(name) for name in stage_lock.system]
         python = python_binary if stage.python else ""
         identifier = toolchain_id(packages, python)
+        compiler = c_compiler(stage_lock.system, lock.architecture)
         toolchains.setdefault(identifier, {
             "id": identifier,
             "debs": [_deb_artifact(entry) for entry in packages],
             "python": python,
+            "compiler": compiler,
             "compile": [f"usr/lib/python{lock.python_version}"] if stage.python else [],
             "drop": list(DROPPED_DIRS),
         })
@@ -138,7 +187,10 @@ def make_plan(
             "wheels": [_wheel_artifact(wheel) for wheel in stage_lock.wheels],
             "inputs": list(stage.inputs),
             "pathDirs": [],
-            "env": dict(stage.env),
+            # The compiler's defaults first: the stage's own env overrides them.
+            "compiler": compiler,
+            "env": {**(compiler_env(lock.architecture, bool(compiler["cxx"])) if compiler else {}),
+                    **dict(stage.env)},
             "sourceDateEpoch": source_date_epoch,
             "run": list(stage.run),
             "outputs": list(stage.outputs),

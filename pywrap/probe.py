@@ -32,7 +32,7 @@ def probe_stage_project(project: Project) -> Project:
     stage = project.stage(SOURCE_STAGE)
     probe = attrs.evolve(
         stage,
-        run=(f'python "$requiresProbe" sdist "$out/{PROBE_OUTPUT}"',),
+        run=(f'python "$pyrelTools/requires_probe.py" sdist "$out/{PROBE_OUTPUT}"',),
         outputs=(PROBE_OUTPUT,),
         inputs=(),
     )

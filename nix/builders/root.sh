@@ -52,6 +52,27 @@ find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while r
   fi
 done
 
+if [ -n "$compilerCc" ]; then
+  # The driver reads <libdir>/specs by default: make --sysroot=<root> its
+  # default too, so a bare `cc` or `x86_64-linux-gnu-gcc` (Debian's sysconfig
+  # CC) uses the root's headers, crt files and libc, and map the root's path
+  # to / in debug info and __FILE__, so outputs never refer to the root.
+  # (A sysroot from self_spec reaches cc1 but not ld: the link spec passes it.)
+  [ -x "$out/usr/bin/$compilerCc" ] || { echo "pyrel: $compilerCc has no usr/bin/$compilerCc" >&2; exit 1; }
+  mkdir -p "$out/$compilerLibDir"
+  printf '*self_spec:\n+ %%{!-sysroot=*:--sysroot=%s} -ffile-prefix-map=%s/=/\n\n*link:\n+ %%{-sysroot=*:--sysroot=%%*}\n\n' \
+    "$out" "$out" > "$out/$compilerLibDir/specs"
+  # Debian sets `cc` and `c++` with update-alternatives, a maintainer script.
+  for alias in cc gcc; do
+    [ -e "$out/usr/bin/$alias" ] || ln -s "$compilerCc" "$out/usr/bin/$alias"
+  done
+  if [ -n "$compilerCxx" ]; then
+    for alias in c++ g++; do
+      [ -e "$out/usr/bin/$alias" ] || ln -s "$compilerCxx" "$out/usr/bin/$alias"
+    done
+  fi
+fi
+
 if [ -n "$python" ]; then
   interpreter="$out/$python"
   bindir=$(dirname "$interpreter")

@@ -143,7 +143,9 @@ def build(
     check: bool = False,
 ) -> list[str]:
     """Build ``attributes`` and return their output paths, in order."""
-    argv = [nix_build_path(), str(expression_file), *options.flags(), "--out-link", str(out_link)]
+    # --keep-going: independent stages finish even when one fails.
+    argv = [nix_build_path(), str(expression_file), *options.flags(), "--keep-going",
+            "--option", "log-lines", "60", "--out-link", str(out_link)]
     for attribute in attributes:
         argv += ["-A", attribute]
     for name, value in args.items():
@@ -162,3 +164,14 @@ def build(
             ) from exc
         raise BuildError("nix-build failed", log_tail=tail(stderr, 60)) from exc
     return result.stdout.split()
+
+
+def built_outputs(expression_file: Path, attributes: Sequence[str], args: dict[str, str]) -> dict[str, str]:
+    """The output paths of ``attributes`` that are valid now (after a partial build)."""
+    drvs = instantiate(expression_file, attributes, args)
+    outputs = {}
+    for attribute, drv in zip(attributes, drvs, strict=True):
+        [output] = run([nix_store_path(), "--query", "--outputs", drv]).stdout.split()
+        outputs[attribute] = output
+    valid = valid_paths(list(outputs.values()))
+    return {attribute: path for attribute, path in outputs.items() if path in valid}

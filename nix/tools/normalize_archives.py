@@ -31,6 +31,36 @@ def normalize_tar_gz(path: str, epoch: int) -> None:
     with tarfile.open(path, "r:gz") as source:
         members = [(m, source.extractfile(m).read() if m.isfile() else None) for m in source.getmembers()]  # type: ignore[union-attr]
         pax_headers = dict(source.pax_headers)
+    _write(members, path, epoch, pax_headers)
+
+
+def write_tar_gz(directory: str, path: str, prefix: str, epoch: int) -> None:
+    """A deterministic archive of ``directory`` whose entries live under ``prefix/``."""
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    for current, subdirs, files in os.walk(directory):
+        subdirs.sort()
+        for name in [*subdirs, *sorted(files)]:
+            full = os.path.join(current, name)
+            info = tarfile.TarInfo(prefix + "/" + os.path.relpath(full, directory))
+            stat = os.lstat(full)
+            info.mtime = int(stat.st_mtime)
+            info.mode = stat.st_mode & 0o7777
+            if os.path.islink(full):
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
+                members.append((info, None))
+            elif os.path.isdir(full):
+                info.type = tarfile.DIRTYPE
+                members.append((info, None))
+            else:
+                with open(full, "rb") as stream:
+                    data = stream.read()
+                info.size = len(data)
+                members.append((info, data))
+    _write(members, path, epoch, {})
+
+
+def _write(members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch: int,
+           pax_headers: dict[str, str]) -> None:
     members.sort(key=lambda item: item[0].name)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, pax_headers=pax_headers) as target:
