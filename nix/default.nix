@@ -23,9 +23,15 @@ let
       root = roots.${stage.toolchain};
       wheels = map (lib.unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
       inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
+      pythonEnv = if stage.python == "" then null else lib.mkPythonEnv {
+        inherit busybox root wheels;
+        python = stage.python;
+        name = stage.derivationName;
+      };
     in built // {
-      ${stage.name} = lib.mkStage { inherit busybox root wheels source inputs stage; };
+      ${stage.name} = lib.mkStage { inherit busybox root pythonEnv source inputs stage; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
-      "${stage.name}-inputs" = [ root busybox source ] ++ wheels ++ builtins.attrValues inputs;
+      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
+        ++ builtins.attrValues inputs;
     }) { } plan.stages;
 in stages

@@ -85,6 +85,17 @@ let
     python = "${root}/${python}";
   };
 
+  mkPythonEnv = { busybox, root, python, wheels, name }: derivation {
+    name = "${name}-python";
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/python-env.sh ];
+    PATH = "${busybox}/bin";
+    python = "${root}/${python}";
+    wheelSites = map (w: "${w}/site") wheels;
+    consoleScripts = ./builders/console_scripts.py;
+  };
+
   # The project's source: exactly the files pyrel listed (git-tracked files,
   # or all files minus the usual ignores), under a constant name so the store
   # path depends on the content only.
@@ -119,13 +130,14 @@ let
       LDCXXSHARED = "${cxx} -shared";
     });
 
-  mkStage = { busybox, root, wheels, source, inputs, stage }: derivation ({
+  mkStage = { busybox, root, pythonEnv, source, inputs, stage }: derivation ({
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
     args = [ "-eu" ./builders/stage.sh ];
-    PATH = concatStringsSep ":" (stage.pathDirs ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
-    PYTHONPATH = concatStringsSep ":" (map (w: "${w}/site") wheels);
+    PATH = concatStringsSep ":" (stage.pathDirs ++ (if pythonEnv == null then [ ] else [ "${pythonEnv}/bin" ])
+      ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
+    consoleScripts = ./builders/console_scripts.py;
     python = "${root}/${stage.python}";
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
@@ -145,5 +157,6 @@ let
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
 in {
-  inherit fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel projectSource mkStage;
+  inherit fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
+    compilerEnv;
 }

@@ -36,7 +36,10 @@ from pywrap.model import (
 
 #: A project with only setup.py (no pyproject.toml) is still a Python project.
 LEGACY_SETUP = "setup.py"
-TOP_LEVEL_KEYS = {"provider": str, "debian-suite": str, "source-date-epoch": int, "stages": dict}
+TOP_LEVEL_KEYS = {
+    "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
+}
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
 STAGE_KEYS = {
     "python": bool,
     "compiler": bool,
@@ -367,6 +370,10 @@ def build_project(
             hint=f"choose one of: {', '.join(PROVIDERS)}",
         )
 
+    exclude_newer = config.get("exclude-newer")
+    if exclude_newer is not None and not DATE.match(exclude_newer):
+        raise ConfigError(f"{config_file}: '{where}.exclude-newer' = {exclude_newer!r} is not a date",
+                          hint="write an RFC 3339 date such as \"2025-03-16\" or \"2025-03-16T00:00:00Z\"")
     project_table = pyproject.get("project", {})
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
@@ -417,5 +424,6 @@ def build_project(
         provider=provider,
         debian_suite=config.get("debian-suite"),
         source_date_epoch=config.get("source-date-epoch"),
+        exclude_newer=exclude_newer,
         stages=tuple(stages),
     )

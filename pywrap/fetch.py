@@ -26,7 +26,8 @@ from pywrap.errors import HashMismatchError
 from pywrap.lock import DebEntry, Lock, WheelEntry
 from pywrap.storepath import fixed_output_path, nix_base32, store_name
 
-BUSYBOX_MEMBER = "./bin/busybox"
+#: Where busybox-static keeps its binary (trixie moved it under /usr).
+BUSYBOX_MEMBERS = ("./bin/busybox", "./usr/bin/busybox")
 BOOTSTRAP_NAME = "pyrel-bootstrap-busybox"
 
 
@@ -67,7 +68,7 @@ def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Pat
 
         context = apt.prepare(lock.suite, lock.architecture, cache_dir())
         return apt.download(context, artifact.name, artifact.version, scratch)
-    return pip.download(artifact.url, scratch)
+    return pip.download(artifact.url, scratch, filename=artifact.filename, python_version=lock.python_version)
 
 
 def _label(artifact: DebEntry | WheelEntry) -> str:
@@ -108,7 +109,7 @@ def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
     """busybox, taken out of its verified .deb: the one binary Nix cannot unpack for us."""
     record = _bootstrap_record(busybox_deb)
     deb = ensure_cached(busybox_deb, lock)
-    binary = dpkg.extract_member(deb, BUSYBOX_MEMBER)
+    binary = dpkg.extract_member(deb, *BUSYBOX_MEMBERS)
     with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-") as scratch:
         tree = Path(scratch) / BOOTSTRAP_NAME
         (tree / "bin").mkdir(parents=True)

@@ -138,6 +138,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "suite": suite,
         "architecture": architecture,
         "requires-python": project.requires_python,
+        "exclude-newer": project.exclude_newer,
         "python": stage.python,
         "compiler": stage.compiler,
         "system": sorted(stage.system),
@@ -368,6 +369,12 @@ def check_fresh(project: Project, lock: Lock, stage_names: Iterable[str]) -> Non
                 f"than {project.config_file.name} now declares",
                 hint="run `pyrel lock` to update it",
             )
+    if project.debian_suite is not None and project.debian_suite != lock.suite:
+        raise LockError(
+            f"{LOCK_FILE} was made for Debian suite '{lock.suite}', {project.config_file.name} now says "
+            f"'{project.debian_suite}'",
+            hint="run `pyrel lock` to update it",
+        )
     if project.provider != lock.provider:
         raise LockError(f"{LOCK_FILE} was made for provider '{lock.provider}', the project uses "
                         f"'{project.provider}'", hint="run `pyrel lock`")

@@ -21,6 +21,7 @@ from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
 from pywrap.errors import ConfigError
 from pywrap.lock import (
+    ARCH_TO_MACHINE,
     LOCK_FILE,
     DebEntry,
     Lock,
@@ -38,6 +39,17 @@ from pywrap.providers import debian
 #: Always in the supply chain: busybox is every stage's shell and coreutils,
 #: patchelf makes the unpacked binaries run in the sandbox.
 BOOTSTRAP_PACKAGES = ("busybox-static", "patchelf")
+
+
+#: The newest manylinux tag uv's resolver accepts; a newer glibc (trixie's 2.41)
+#: resolves as this one.  Wheel selection (lock.target_tags) still uses the real glibc.
+RESOLVER_MAX_GLIBC = (2, 40)
+
+
+def resolver_platform(architecture: str, glibc: tuple[int, int]) -> str:
+    machine = ARCH_TO_MACHINE.get(architecture, architecture)
+    major, minor = min(glibc, RESOLVER_MAX_GLIBC)
+    return f"{machine}-manylinux_{major}_{minor}"
 
 
 def essential_packages(index: debian.PackageIndex) -> frozenset[str]:
@@ -115,7 +127,7 @@ def _resolve_python(
     file_name = pylock_name(stage.name)
     output = scratch / file_name
     uv.compile_pylock(requirements, python_version=python_version, platform=platform,
-                      output=output, what=f"stage '{stage.name}'")
+                      output=output, what=f"stage '{stage.name}'", exclude_newer=project.exclude_newer)
     # Reject a lock pyrel could not build from before anything is written.
     wheels = read_pylock(output, python_version, platform)
     content = output.read_bytes()
@@ -192,7 +204,7 @@ def create_lock(
         for deb in sorted(debian.with_urls(resolved.values(), uris), key=lambda deb: deb.name)
     )
 
-    platform = f"{'x86_64' if architecture == 'amd64' else architecture}-manylinux_{glibc_major}_{glibc_minor}"
+    platform = resolver_platform(architecture, (glibc_major, glibc_minor))
     pylocks: dict[str, bytes] = {}
     stage_locks = []
     with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:

@@ -63,6 +63,9 @@ class Project:
     debian_suite: str | None
     source_date_epoch: int | None
     stages: tuple[Stage, ...]
+    #: Resolve Python requirements as of this date (uv's --exclude-newer): how a
+    #: release manager rebuilds an old release with the tools of its day.
+    exclude_newer: str | None = None
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

@@ -44,11 +44,13 @@ elf_magic=$(printf '\177ELF')
 find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while read -r file; do
   [ "$(head -c 4 "$file")" = "$elf_magic" ] || continue
   case "$file" in */ld-linux-x86-64.so.2) continue ;; esac
-  if patchelf --print-interpreter "$file" >/dev/null 2>&1; then
-    patchelf --set-interpreter "$loader" "$file"
-  fi
+  # The rpath first: patchelf 0.18 (trixie) writes a crashing binary when it
+  # grows the rpath of an executable whose interpreter it already moved.
   if patchelf --print-rpath "$file" >/dev/null 2>&1; then
     patchelf --force-rpath --set-rpath "$rpath" "$file"
+  fi
+  if patchelf --print-interpreter "$file" >/dev/null 2>&1; then
+    patchelf --set-interpreter "$loader" "$file"
   fi
 done
 

@@ -73,9 +73,10 @@ def _write(members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch
             target.addfile(member, io.BytesIO(data) if data is not None else None)
     raw = buffer.getvalue()
     temporary = path + ".pyrel-tmp"
-    with open(temporary, "wb") as handle:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9) as compressed:
-            compressed.write(raw)
+    with open(temporary, "wb") as handle, gzip.GzipFile(
+        filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9
+    ) as compressed:
+        compressed.write(raw)
     os.replace(temporary, path)
 
 

@@ -14,7 +14,6 @@ tree (for autodoc), runs Sphinx per builder and writes deterministic archives.
 from __future__ import annotations
 
 import argparse
-import configparser
 import glob
 import os
 import shutil
@@ -39,25 +38,7 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
     return subprocess.run(command, text=True, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
-def write_console_scripts(site: str, bin_dir: str) -> None:
-    """Wrappers for the installed wheel's console scripts (tests often call the CLI)."""
-    os.makedirs(bin_dir, exist_ok=True)
-    for entry_points in glob.glob(os.path.join(site, "*.dist-info", "entry_points.txt")):
-        parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        parser.read(entry_points)
-        if not parser.has_section("console_scripts"):
-            continue
-        for name, target in parser.items("console_scripts"):
-            module, _, function = target.strip().partition(":")
-            path = os.path.join(bin_dir, name)
-            with open(path, "w", encoding="utf-8") as script:
-                script.write(f"#!{sys.executable}\nimport sys\nfrom {module} import {function.split('.')[0]}\n"
-                             f"sys.exit({function}())\n")
-            os.chmod(path, 0o755)
-
-
-def unpack_wheel(wheel: str, site: str, bin_dir: str) -> None:
+def unpack_wheel(wheel: str, site: str, bin_dir: str, python: str) -> None:
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
     for data in glob.glob(os.path.join(site, "*.data")):
@@ -67,25 +48,50 @@ def unpack_wheel(wheel: str, site: str, bin_dir: str) -> None:
         if os.path.isdir(os.path.join(data, "scripts")):
             shutil.copytree(os.path.join(data, "scripts"), bin_dir, dirs_exist_ok=True)
         shutil.rmtree(data)
-    write_console_scripts(site, bin_dir)
+    os.makedirs(bin_dir, exist_ok=True)
+    # The same wrapper writer the Nix library uses for dependency wheels.
+    subprocess.run([python, "-B", os.environ["consoleScripts"], site, bin_dir], check=True)
 
 
-def install_project(project_dir: str, work: str) -> dict[str, str]:
-    """Build the project's wheel with the pinned backend and put it on sys.path."""
+def make_venv(work: str, sites: list[str]) -> str:
+    """A writable venv over the stage's Python: ``sites`` first, then the stage's wheels.
+
+    Like the stage's own environment it needs no PYTHONPATH, so tools run in
+    a cleaned environment (mypy under pytest plugins) still import everything.
+    """
+    venv = os.path.join(work, "venv")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    site = os.path.join(venv, "lib", f"python{version}", "site-packages")
+    os.makedirs(site)
+    os.makedirs(os.path.join(venv, "bin"), exist_ok=True)
+    home = os.path.dirname(os.path.realpath(sys.executable))
+    with open(os.path.join(venv, "pyvenv.cfg"), "w", encoding="utf-8") as config:
+        config.write(f"home = {home}\ninclude-system-site-packages = false\nversion = {version}\n")
+    python = os.path.join(venv, "bin", "python")
+    os.symlink(os.path.realpath(sys.executable), python)
+    stage_paths = [path for path in sys.path if path.endswith("/site") and path.startswith(os.sep)]
+    with open(os.path.join(site, "pyrel.pth"), "w", encoding="utf-8") as pth:
+        pth.write("".join(f"{path}\n" for path in [*sites, *stage_paths]))
+    return python
+
+
+def install_project(project_dir: str, work: str) -> tuple[str, dict[str, str]]:
+    """Build the project's wheel with the pinned backend; a venv that imports it."""
     wheels = os.path.join(work, "wheels")
     site = os.path.join(work, "site")
-    bin_dir = os.path.join(work, "bin")
+    bin_dir = os.path.join(work, "venv", "bin")
     result = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", wheels, project_dir])
     if result.returncode != 0:
         fail(f"building the project's wheel failed (exit {result.returncode})")
     built = glob.glob(os.path.join(wheels, "*.whl"))
     if len(built) != 1:
         fail(f"expected one wheel, the backend wrote {built}")
-    unpack_wheel(built[0], site, bin_dir)
-    return {
-        "PYTHONPATH": os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH", "")])),
-        "PATH": os.pathsep.join([bin_dir, os.environ["PATH"]]),
-    }
+    python = make_venv(work, [site])
+    unpack_wheel(built[0], site, bin_dir, python)
+    # The stage's console scripts run the stage's Python: give the venv its own.
+    for wheel_site in [path for path in sys.path if path.endswith("/site") and path.startswith(os.sep)]:
+        subprocess.run([python, "-B", os.environ["consoleScripts"], wheel_site, bin_dir], check=True)
+    return python, {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
 
 
 def _test_tree(directory: str) -> str | None:
@@ -106,7 +112,8 @@ def test(arguments: argparse.Namespace) -> None:
     with tarfile.open(sdists[0]) as archive:
         archive.extractall(unpacked)
     [project_dir] = [os.path.join(unpacked, name) for name in os.listdir(unpacked)]
-    environment = {**os.environ, **install_project(project_dir, work)}
+    python, path = install_project(project_dir, work)
+    environment = {**os.environ, **path}
 
     # Test the installed artifact, not the package sources beside the tests:
     # copy only the test tree and the configuration pytest reads.
@@ -120,7 +127,7 @@ def test(arguments: argparse.Namespace) -> None:
     for name in TEST_CONFIG_FILES:
         if os.path.isfile(os.path.join(origin, name)):
             shutil.copy(os.path.join(origin, name), run_dir)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
+    command = [python, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
                f"--junitxml={os.path.join(out, 'junit.xml')}", *arguments.pytest_args, tree]
     print("+ " + " ".join(command), flush=True)
     with open(os.path.join(out, "pytest.log"), "w", encoding="utf-8") as log:
@@ -141,8 +148,10 @@ def docs(arguments: argparse.Namespace) -> None:
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-docs")
     environment = dict(os.environ)
+    python = sys.executable
     if os.path.isfile("pyproject.toml") or os.path.isfile("setup.py"):
-        environment.update(install_project(".", work))
+        python, path = install_project(".", work)
+        environment.update(path)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     failed = False
     for builder in arguments.builders.split(","):
@@ -150,10 +159,10 @@ def docs(arguments: argparse.Namespace) -> None:
         warnings = os.path.join(out, f"sphinx-{builder}.log")
         strict = ["-W", "--keep-going"] if arguments.fail_on_warning else []
         if builder == "latexpdf":
-            command = [sys.executable, "-m", "sphinx", "-M", "latexpdf", arguments.sphinx_dir, build_dir,
+            command = [python, "-m", "sphinx", "-M", "latexpdf", arguments.sphinx_dir, build_dir,
                        "-w", warnings, *strict]
         else:
-            command = [sys.executable, "-m", "sphinx", "-b", builder, "-d", os.path.join(work, "doctrees"),
+            command = [python, "-m", "sphinx", "-b", builder, "-d", os.path.join(work, "doctrees"),
                        "-w", warnings, *strict, arguments.sphinx_dir, build_dir]
         result = run(command, env=environment)
         if result.returncode != 0:

@@ -5,11 +5,29 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from packaging.utils import parse_wheel_filename
+
 from pywrap.adapters.run import CommandFailed, run
 from pywrap.errors import FetchError
 
 
-def download(url: str, dest_dir: Path) -> Path:
+def target_options(filename: str, python_version: str) -> list[str]:
+    """pip's target flags for a wheel built for another interpreter than the host's.
+
+    pip refuses to download a wheel it could not install here unless told the
+    target: the stage's Python version and the wheel's own ABI and platform tags.
+    """
+    _, _, _, tags = parse_wheel_filename(filename)
+    options = ["--only-binary=:all:", "--implementation", "cp",
+               "--python-version", python_version.replace(".", "")]
+    for abi in sorted({tag.abi for tag in tags}):
+        options += ["--abi", abi]
+    for platform in sorted({tag.platform for tag in tags}):
+        options += ["--platform", platform]
+    return options
+
+
+def download(url: str, dest_dir: Path, *, filename: str, python_version: str) -> Path:
     """Download the file at ``url`` (a locked wheel) into ``dest_dir``.
 
     pip honours the machine's index, proxy and certificate configuration; the
@@ -18,8 +36,8 @@ def download(url: str, dest_dir: Path) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
-             "--quiet", "--dest", str(dest_dir), url],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest_dir),
+             *target_options(filename, python_version), url],
             what=f"pip download {url}",
         )
     except CommandFailed as exc:

@@ -17,6 +17,7 @@ def compile_pylock(
     platform: str,
     output: Path,
     what: str,
+    exclude_newer: str | None = None,
 ) -> None:
     """Resolve ``requirements`` for the target interpreter and platform into ``output``.
 
@@ -34,6 +35,7 @@ def compile_pylock(
                 "--python-platform", platform,
                 "--generate-hashes", "--no-header", "--quiet",
                 "--format", "pylock.toml",
+                *(["--exclude-newer", exclude_newer] if exclude_newer else []),
                 "-o", str(output),
             ],
             what=f"resolving {what}",
