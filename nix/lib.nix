@@ -63,6 +63,7 @@ let
     builder = "${busybox}/bin/sh";
     args = [ "-eu" ./builders/root.sh ];
     PATH = "${busybox}/bin";
+    shell = "${busybox}/bin/sh";
     debs = map (unpackDeb busybox) toolchain.debs;
     patchelfDebs = map (unpackDeb busybox) patchelfDebs;
     python = toolchain.python;
@@ -138,7 +139,7 @@ let
     PATH = concatStringsSep ":" (stage.pathDirs ++ (if pythonEnv == null then [ ] else [ "${pythonEnv}/bin" ])
       ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
     consoleScripts = ./builders/console_scripts.py;
-    python = "${root}/${stage.python}";
+    python = if stage.python == "" then "" else "${root}/${stage.python}";
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
     # pyrel's in-sandbox helpers (archive normalizer, test and docs runners):

@@ -40,6 +40,12 @@ patchelf() { "$tool_loader" --library-path "$tool_libs" "$tool_bin" "$@"; }
 loader=$(loader_in "$out") || { echo "pyrel: the toolchain has no ld-linux-x86-64.so.2 (add libc6)" >&2; exit 1; }
 # DT_RPATH, not DT_RUNPATH: it also applies to the libraries' own dependencies.
 rpath="$out/lib/x86_64-linux-gnu:$out/usr/lib/x86_64-linux-gnu:$out/lib:$out/usr/lib"
+# Programs a stage compiles ask for /lib64/ld-linux-x86-64.so.2, which the
+# sandbox lacks: `pyrel-run PROGRAM ARGS...` starts them through the root's loader.
+mkdir -p "$out/usr/bin"
+printf '#!%s\nexec %s --library-path %s "$@"\n' "$shell" "$loader" "$rpath" > "$out/usr/bin/pyrel-run"
+chmod 755 "$out/usr/bin/pyrel-run"
+
 elf_magic=$(printf '\177ELF')
 find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while read -r file; do
   [ "$(head -c 4 "$file")" = "$elf_magic" ] || continue

@@ -12,7 +12,11 @@ set -o pipefail
 sh -eu "$runScript"
 
 cd "$out"
-"$python" "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
+# Archives are rewritten deterministically by the stage's Python; a stage
+# without Python (python = false) keeps its archives as its commands wrote them.
+if [ -n "$python" ] && [ -x "$python" ]; then
+  "$python" "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
+fi
 set -f
 for glob in $outputGlobs; do
   set +f

@@ -1,0 +1,3 @@
+project = "hello-pyrel"
+extensions = ["sphinx.ext.autodoc"]
+html_theme = "alabaster"
