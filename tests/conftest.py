@@ -37,3 +37,8 @@ def copy_example(name: str, destination: Path) -> Path:
     shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(
         "dist", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__"))
     return target
+
+
+# Fixture projects carry their own test suites: they run inside pyrel's test
+# stage, never in this one.
+collect_ignore_glob = ["packages/*"]
