@@ -324,6 +324,10 @@ class StoreFacts:
     sizes: Mapping[str, int]  # valid paths only
 
 
+#: nix/lib.nix names a stage's Python environment "<stage derivation>-python".
+PYTHON_ENV_SUFFIX = "-python"
+
+
 def query_stage(derivation: str) -> StoreFacts:
     """Ask the store (never build) for the two closures of ``derivation``."""
     references = nix.references(derivation)
@@ -332,6 +336,15 @@ def query_stage(derivation: str) -> StoreFacts:
     inputs += nix.derivation_outputs(input_derivations)
     valid_inputs = nix.valid_paths(inputs)
     sandbox = set(inputs) | set(nix.requisites(sorted(valid_inputs)))
+    # A stage's Python environment refers, by construction, to exactly the
+    # outputs of its input derivations (its wheels and the root): before it is
+    # built, those stand in for its runtime closure.
+    for environment in input_derivations:
+        [environment_output] = nix.derivation_outputs([environment])
+        if environment_output.endswith(PYTHON_ENV_SUFFIX) and environment_output not in valid_inputs:
+            wheel_drvs = [path for path in nix.references(environment) if path.endswith(".drv")]
+            expected = nix.derivation_outputs(wheel_drvs)
+            sandbox |= set(expected) | set(nix.requisites(sorted(nix.valid_paths(expected))))
     supply = nix.requisites([derivation], include_outputs=True)
     all_outputs = nix.derivation_outputs([path for path in supply if path.endswith(".drv")])
     supply_set = set(supply)

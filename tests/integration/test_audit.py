@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,9 @@ def _audit(run_pyrel: Run, project: Path, *args: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_example("hello", tmp_path_factory.mktemp("audit"))
+    # Only the source stage and the custom one: no docs or test tree.
+    shutil.rmtree(root / "docs")
+    shutil.rmtree(root / "tests")
     _configure(root, '"packaging"')
     subprocess.run(["python", "-m", "pywrap", "lock", "-C", str(root)], capture_output=True, text=True, check=True)
     return root
