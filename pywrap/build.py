@@ -13,11 +13,15 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import audit, export, fetch, plan, source
-from pywrap.adapters import nix
+from pywrap import audit, export, fetch, hermeticity, locking, logger, plan, recovery, source, testhooks
+from pywrap.adapters import nix, nixcache
+from pywrap.adapters.run import tail
+from pywrap.cache import cache_dir
 from pywrap.errors import BuildError, PyrelError
 from pywrap.lock import Lock, check_fresh, read_lock, write_atomically
 from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, Project
+from pywrap.progress import NixLog
+from pywrap.providers.base import provider_for
 
 STATE_DIR = ".pyrel"
 
@@ -38,6 +42,8 @@ class Result:
     outputs: tuple[export.ExportedFile, ...] = ()
     closure: audit.ClosureSummary | None = None
     log_tail: str = ""
+    #: What the failed log shows the stage reaching for outside its sandbox (pywrap.hermeticity).
+    violations: tuple[hermeticity.Violation, ...] = ()
 
     def __bool__(self) -> bool:
         return self.status is Status.SUCCESS
@@ -63,14 +69,17 @@ def state_dir(project: Project) -> Path:
 
 
 def prepare(
-    project: Project, stage_names: Sequence[str], progress: Callable[[str], None]
+    project: Project, stage_names: Sequence[str], progress: Callable[[str], None], *,
+    lock_timeout: float | None = None,
 ) -> tuple[Lock, dict[str, object], list[str]]:
     """Everything up to the plan; no stage is built yet."""
     ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
     lock = read_lock(project.root)
     check_fresh(project, lock, ordered)
     nix.check_available()
-    report = fetch.fetch(lock, ordered, progress)
+    with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
+        recovery.clean_cache(cache_dir())
+        report = fetch.fetch(lock, ordered, progress)
     files = source.source_files(project.root, source.generated_files(project))
     epoch = source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
@@ -94,22 +103,50 @@ def build(
     options: nix.NixOptions | None = None,
     check: bool = False,
     progress: Callable[[str], None] = lambda message: None,
+    lock_timeout: float | None = None,
 ) -> list[Result]:
     """Build the stages in one nix-build (Nix schedules and caches the graph), then export.
 
     A stage that fails leaves its dist/ directory as it was; stages that built
     are exported; stages reading a failed one are recorded as aborted.
+    Holds the project's lock (``.pyrel/lock``) throughout: a second run waits.
     """
+    timeout = lock_timeout if lock_timeout is not None else locking.timeout_from_env()
+    with locking.project_lock(project.root, timeout=timeout, progress=progress):
+        return _build_locked(project, stage_names, dist=dist, options=options, check=check, progress=progress,
+                             lock_timeout=timeout)
+
+
+def _build_locked(
+    project: Project,
+    stage_names: Sequence[str],
+    *,
+    dist: Path,
+    options: nix.NixOptions | None,
+    check: bool,
+    progress: Callable[[str], None],
+    lock_timeout: float | None,
+) -> list[Result]:
     started = time.monotonic()
-    lock, stage_plan, _ = prepare(project, stage_names, progress)
-    plan_file = write_plan(project, stage_plan)
+    recovery.clean_dist(dist)
+    recovery.clean_state(state_dir(project))
+    lock, stage_plan, _ = prepare(project, stage_names, progress, lock_timeout=lock_timeout)
+    provider = provider_for(project)  # debian (default.nix) or a pinned nixpkgs (nixpkgs.nix)
+    plan_file = write_plan(project, provider.apply(stage_plan, project))
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
-    library = nix_library() / "default.nix"
+    library = nix_library() / provider.entry
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     failure: BuildError | None = None
+    nix_log = NixLog()
     try:
-        paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
-                          out_link=state_dir(project) / "result", check=check)
+        with logger.live_build(nix_log) as refresh:
+            def on_line(line: str) -> None:
+                if nix_log.feed(line) is not None:
+                    testhooks.pause("build")
+                refresh()
+
+            paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
+                              out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
         outputs = dict(zip(stage_names, paths, strict=True))
     except BuildError as exc:
         failure = exc
@@ -124,15 +161,19 @@ def build(
             if upstream and name not in failed:
                 results.append(Result(name, Status.ABORTED, f"input stage {', '.join(upstream)} failed"))
             else:
+                own_log = nix_log.log_of(_derivation_name(stage_plan, name))
+                log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
                 results.append(Result(name, Status.FAILED, "the build failed in the sandbox; dist/ was not changed",
-                                      duration, log_tail=failure.log_tail if failure else ""))
+                                      duration, log_tail=log_tail,
+                                      violations=tuple(hermeticity.classify(own_log or log_tail, name))))
             continue
         store_path = outputs[name]
-        exported = export.export_stage(Path(store_path), stage.outputs, dist, name)
+        # In a chroot store (`--store DIR`) the output's files live under DIR.
+        exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
         closure = _closure(project, lock, name, store_path, library, args)
         status, reason = Status.SUCCESS, ""
         if stage.status_file:
-            status, reason = _recorded_status(Path(store_path), stage.status_file)
+            status, reason = _recorded_status(nixcache.real_path(store_path), stage.status_file)
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=closure,
@@ -204,3 +245,9 @@ def _failed_stages(log: str, stage_plan: dict[str, object]) -> set[str]:
     stages = stage_plan.get("stages", [])
     assert isinstance(stages, list)
     return {str(stage["name"]) for stage in stages if f"-{stage['derivationName']}.drv" in log}
+
+
+def _derivation_name(stage_plan: dict[str, object], name: str) -> str:
+    stages = stage_plan.get("stages", [])
+    assert isinstance(stages, list)
+    return next((str(stage["derivationName"]) for stage in stages if stage["name"] == name), name)

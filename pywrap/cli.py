@@ -20,10 +20,19 @@ from pywrap.errors import PyrelError
 
 if TYPE_CHECKING:
     from pywrap.build import Result
+    from pywrap.lock import Lock
 
 app = typer.Typer(
     name="pyrel",
     help="Hermetic, audited release builds for Python projects, one Nix sandbox per stage.",
+    epilog=(
+        "Quickstart, in your project's root: `pyrel doctor` (can this machine build hermetically?), "
+        "`pyrel lock` (pin every stage's dependencies by sha256), `pyrel build all` (build each stage "
+        "in its own sandbox, export to dist/<stage>/), `pyrel audit` (what each stage saw). "
+        "Stages are configured in \\[tool.pyrel] of pyproject.toml or in pyrel.toml; the README has the "
+        "reference. Exit codes: 1 build, 2 configuration, 3 lock, 4 fetch, 5 host tool, 6 sandbox, "
+        "7 export, 8 budget, 12 another run holds the lock (--lock-timeout)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -32,6 +41,13 @@ app = typer.Typer(
 ProjectOption = Annotated[
     Path, typer.Option("--project", "-C", help="The project's root directory.", file_okay=False)
 ]
+
+
+#: --lock-timeout: how long to wait for another pyrel run on the same project or cache.
+LockTimeoutOption = Annotated[float | None, typer.Option(
+    "--lock-timeout", metavar="SECONDS",
+    help="Give up after waiting this long for another pyrel run on the same project or download cache "
+    "(default: wait; or PYREL_LOCK_TIMEOUT).")]
 
 
 class _State:
@@ -45,6 +61,9 @@ def main(
 ) -> None:
     run.VERBOSE = verbose
     _State.debug = debug
+    from pywrap.recovery import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
 
 
 def _fail(error: PyrelError) -> NoReturn:
@@ -58,17 +77,26 @@ def _fail(error: PyrelError) -> NoReturn:
 def lock(
     project_dir: ProjectOption = Path("."),
     refresh: Annotated[bool, typer.Option(help="Refresh the Debian package lists first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was locked as JSON (schema-version 1).")] = False,
+    lock_timeout: LockTimeoutOption = None,
 ) -> None:
     """Resolve and pin every dependency of every stage, by sha256."""
-    from pywrap import locker  # python-debian and uv: only needed to lock
+    from pywrap import locker, locking  # locker: python-debian and uv, only needed to lock
+    from pywrap.cache import cache_dir
 
+    timeout = lock_timeout if lock_timeout is not None else locking.timeout_from_env()
     try:
         project = load_project(project_dir)
-        logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
-        new_lock, pylocks = locker.create_lock(project, refresh=refresh, progress=logger.step)
-        written = locker.write_lock_files(project.root, new_lock, pylocks)
+        with (locking.project_lock(project.root, timeout=timeout, progress=logger.step),
+              locking.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
+            logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
+            new_lock, pylocks = locker.create_lock(project, refresh=refresh, progress=logger.step)
+            written = locker.write_lock_files(project.root, new_lock, pylocks)
     except PyrelError as error:
         _fail(error)
+    if as_json:
+        logger.out.print_json(json.dumps(lock_report(project.name, new_lock, written)))
+        return
     for stage in new_lock.stages:
         logger.step(f"stage {stage.name}: {len(stage.system)} Debian packages, "
                     f"python lock {stage.python_lock or '(none)'}")
@@ -87,19 +115,37 @@ def build_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
     max_jobs: Annotated[str | None, typer.Option(help="Passed to nix-build --max-jobs.")] = None,
+    builders: Annotated[str | None, typer.Option(help="Nix remote builders (nix-build --builders).")] = None,
+    from_cache: Annotated[list[str] | None, typer.Option(
+        "--from", help="A binary cache to substitute from, signatures required (repeatable).")] = None,
+    trusted_key: Annotated[list[str] | None, typer.Option(
+        help="A public key (name:base64, or a .pub file) the --from caches are signed with.")] = None,
+    store: Annotated[str | None, typer.Option(
+        help="The Nix store to build in (a directory: a local chroot store).")] = None,
+    lock_timeout: LockTimeoutOption = None,
+    tag: Annotated[str | None, typer.Option(
+        help="Release this tag: refuse a dirty tree or a tag not at HEAD; recorded in the provenance.")] = None,
 ) -> None:
     """Build stages in Nix's sandbox and export their outputs to dist/<stage>/."""
+    import datetime
+
+    from pywrap import attest, release_inputs
     from pywrap import build as executor
 
     started = time.monotonic()
+    started_on = datetime.datetime.now(datetime.UTC)
     try:
         project = load_project(project_dir)
         wanted = list(project.stage_names) if stages == ["all"] else stages
-        options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs)
+        source = release_inputs.source_info(project, dist or project.root / "dist", tag)
+        options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
+        options = _scale_out(options, from_cache, trusted_key, store)
         results = executor.build(
             project, wanted, dist=dist or project.root / "dist", options=options, check=check,
-            progress=logger.step,
+            progress=logger.step, lock_timeout=lock_timeout,
         )
+        attest.attest_results(project, results, dist or project.root / "dist", source=source,
+                              started_on=started_on, substituters=options.substituters)
     except PyrelError as error:
         _fail(error)
     elapsed = time.monotonic() - started
@@ -119,6 +165,7 @@ def build_command(
                         "bytes": result.closure.bytes if result.closure else None,
                     },
                     "outputs": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in result.outputs],
+                    "hermeticity-violations": [violation.to_json() for violation in result.violations],
                 }
                 for result in results
             ],
@@ -128,10 +175,26 @@ def build_command(
     if failures:
         for result in failures:
             logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
+            if result.violations:
+                from pywrap.hermeticity import describe
+
+                logger.console.print(describe(list(result.violations)), style="bold yellow", markup=False,
+                                     highlight=False, soft_wrap=True)
             if result.log_tail:
                 logger.console.print("--- last lines of the build log ---\n" + result.log_tail,
-                                     markup=False, highlight=False)
+                                     markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _scale_out(
+    options: nix.NixOptions, caches: list[str] | None, keys: list[str] | None, store: str | None
+) -> nix.NixOptions:
+    from pywrap import binary_cache
+    from pywrap.adapters import nixcache
+
+    if store:
+        nixcache.use_store(store)
+    return binary_cache.cache_options(options, caches or [], [binary_cache.read_key(key) for key in keys or []])
 
 
 def _print_results(results: list[Result], dist: Path, elapsed: float) -> None:
@@ -222,6 +285,155 @@ def why(
         logger.out.print(f"[bold]{answer.stage}[/bold] ({', '.join(answer.closures)}): "
                          f"{' -> '.join(answer.chain)}  [dim]{answer.component.id}; {answer.reason}[/dim]")
 
+
+
+@app.command()
+def verify(
+    stages: Annotated[list[str] | None, typer.Argument(help="Stages to check (default: all).")] = None,
+    project_dir: ProjectOption = Path("."),
+    artifacts: Annotated[Path | None, typer.Option(
+        help="Check exported artifacts instead of rebuilding: SHA256SUMS, attestations, signatures.",
+        file_okay=False)] = None,
+    allowed_signers: Annotated[Path | None, typer.Option(
+        help="ssh-keygen allowed_signers file: every SHA256SUMS and attestation must be signed.",
+        dir_okay=False)] = None,
+    identity: Annotated[str | None, typer.Option(help="The signer's identity in the allowed_signers file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
+) -> None:
+    """Rebuild stages and report each "reproducible" or "differs" (exit 10); or, with --artifacts,
+    check exported files, checksums, attestations and signatures (exit 11 on any tampering)."""
+    from pywrap import reproduce, signing
+    from pywrap import verify as verifying
+    from pywrap.errors import NotReproducibleError, VerificationError
+
+    if artifacts is not None:
+        if (allowed_signers is None) != (identity is None):
+            _fail(PyrelError("--allowed-signers and --identity go together"))
+        checker = signing.ssh_checker(allowed_signers, identity) if allowed_signers and identity else None
+        try:
+            report = verifying.verify_artifacts(artifacts, stages or (), check_signature=checker)
+        except PyrelError as error:
+            _fail(error)
+        if as_json:
+            logger.out.print_json(json.dumps({
+                "schema-version": 1, "ok": bool(report), "files": report.checked_files,
+                "attestations": report.checked_attestations, "signatures": report.checked_signatures,
+                "problems": list(report.problems), "notes": list(report.notes)}))
+        else:
+            logger.out.print(f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
+                             f"{report.checked_signatures} signatures in {artifacts}")
+            for note in report.notes:
+                logger.step(note)
+        if not report:
+            _fail(VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  "
+                                    + "\n  ".join(report.problems)))
+        return
+    try:
+        project = load_project(project_dir)
+        options = nix.NixOptions(substituters=tuple(substituter or ()))
+        checks = reproduce.check_stages(project, stages or list(project.stage_names), options=options,
+                                        progress=logger.step)
+    except PyrelError as error:
+        _fail(error)
+    if as_json:
+        logger.out.print_json(json.dumps({"schema-version": 1, "stages": [check.to_json() for check in checks]}))
+    else:
+        from pywrap.adapters import diffoscope
+
+        for check in checks:
+            logger.out.print(f"[bold]stage {check.stage}[/bold]: {check.verdict.value}")
+            for difference in check.differences:
+                logger.out.print(f"  {difference.describe()}", markup=False)
+            for name, members in check.members:
+                for member in members:
+                    logger.out.print(f"    {name} :: {member.describe()}", markup=False)
+            for name, text in check.diffoscope:
+                logger.out.print(f"  --- diffoscope {name} ---\n{text}", markup=False, highlight=False)
+            if check.differences and not diffoscope.available():
+                logger.out.print("  (diffoscope is not installed: install it for a detailed report)")
+            if check.reason:
+                logger.out.print(f"  {check.reason}", markup=False)
+    if any(check.verdict is reproduce.Verdict.FAILED for check in checks):
+        raise typer.Exit(1)
+    differing = [check.stage for check in checks if not check]
+    if differing:
+        _fail(NotReproducibleError(f"not reproducible: {', '.join(differing)}",
+                                   hint="the files named above differ between two builds of the same derivation"))
+
+
+@app.command()
+def sign(
+    dist: Annotated[Path | None, typer.Argument(help="Export directory (default: <project>/dist).",
+                                                file_okay=False)] = None,
+    key: Annotated[Path, typer.Option(help="SSH private key (or a public key held by ssh-agent).",
+                                      dir_okay=False)] = Path("~/.ssh/id_ed25519"),
+    project_dir: ProjectOption = Path("."),
+    stage: Annotated[list[str] | None, typer.Option(help="Sign only this stage (repeatable).")] = None,
+) -> None:
+    """Sign each stage's SHA256SUMS and every attestation with an SSH key (<file>.sig, namespace "pyrel")."""
+    from pywrap import signing
+
+    try:
+        written = signing.sign_dist(dist or project_dir / "dist", key.expanduser(), stage or ())
+    except PyrelError as error:
+        _fail(error)
+    for path in written:
+        logger.out.print(f"wrote {path}")
+
+
+def lock_report(project_name: str, new_lock: Lock, written: list[Path]) -> dict[str, object]:
+    """`pyrel lock --json` (schema-version 1, kind "pyrel-lock")."""
+    return {
+        "schema-version": 1,
+        "kind": "pyrel-lock",
+        "project": project_name,
+        "suite": new_lock.suite,
+        "architecture": new_lock.architecture,
+        "python": new_lock.python_full_version,
+        "stages": [
+            {"name": stage.name, "debian-packages": list(stage.system), "python-lock": stage.python_lock or None,
+             "wheels": [{"name": wheel.name, "version": wheel.version, "sha256": wheel.sha256}
+                        for wheel in stage.wheels]}
+            for stage in new_lock.stages
+        ],
+        "written": [str(path) for path in written],
+    }
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON (schema-version 1).")] = False,
+) -> None:
+    """Check that this machine can build hermetically (Nix, its sandbox, the store, apt, pip); say what to fix."""
+    from pywrap import doctor as checks
+    from pywrap.build import nix_library
+
+    try:
+        expression = nix_library() / "doctor" / "sandbox.nix"
+    except PyrelError as error:
+        _fail(error)
+    found = checks.run_checks(expression, progress=logger.step if not as_json else lambda message: None)
+    broken = [check for check in found if check.level is checks.Level.ERROR]
+    if as_json:
+        logger.out.print_json(json.dumps(checks.to_json(found)))
+    else:
+        style = {checks.Level.OK: "green", checks.Level.WARNING: "yellow", checks.Level.ERROR: "bold red"}
+        for check in found:
+            logger.out.print(f"[{style[check.level]}]{check.level.value:>7}[/]  [bold]{check.name}[/bold]: ",
+                             end="")
+            logger.out.print(check.detail, markup=False, highlight=False)
+            if check.fix and check.level is not checks.Level.OK:
+                logger.out.print(f"         fix: {check.fix}", markup=False, highlight=False)
+    if broken:
+        if not as_json:
+            logger.error(f"{len(broken)} check(s) failed: {', '.join(check.name for check in broken)}")
+        raise typer.Exit(1)
+
+
+from pywrap.cli_release import register as _register_release_commands  # noqa: E402
+
+_register_release_commands(app)  # `ci github`, `export`, `keygen`
 
 if __name__ == "__main__":
     app()

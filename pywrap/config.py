@@ -38,6 +38,8 @@ from pywrap.model import (
 LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {
     "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
+    # Read by their own modules: pywrap.ci ([tool.pyrel.ci]) and pywrap.providers.nixpkgs (the pin).
+    "ci": dict, "nixpkgs": dict,
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
 STAGE_KEYS = {

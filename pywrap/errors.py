@@ -101,3 +101,21 @@ class BudgetExceededError(PyrelError):
     """A stage's closure is larger than its ``[tool.pyrel.stages.<name>.budget]``."""
 
     exit_code = 8
+
+
+class InputVerificationError(PyrelError):
+    """A release's inputs are not what was asked for: a dirty tree, or a tag not at HEAD."""
+
+    exit_code = 9
+
+
+class NotReproducibleError(PyrelError):
+    """`pyrel verify`: a stage rebuilt to different bytes."""
+
+    exit_code = 10
+
+
+class VerificationError(PyrelError):
+    """`pyrel verify --artifacts`: a file, a checksum, an attestation or a signature does not check out."""
+
+    exit_code = 11

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from pywrap import recovery, testhooks
 from pywrap.errors import ExportError
 
 CHECKSUMS = "SHA256SUMS"
@@ -69,7 +70,7 @@ def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: st
         dist.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{stage}.new-", dir=dist))
     except OSError as exc:
-        raise ExportError(f"cannot write to {dist}: {exc.strerror}") from exc
+        raise ExportError(f"cannot write to {dist}: {recovery.plain_os_error(exc, f'creating {dist}')}") from exc
     previous = dist / f".{stage}.old"
     try:
         for source, file in zip(sources, exported, strict=True):
@@ -79,19 +80,12 @@ def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: st
             os.chmod(destination, 0o644)
         (staging / CHECKSUMS).write_text(checksums_text(exported))
         os.chmod(staging, 0o755)
-        if previous.exists():
-            shutil.rmtree(previous)
-        if target.exists():
-            os.replace(target, previous)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if previous.exists():
-                os.replace(previous, target)
-            raise
+        testhooks.pause("export")
+        recovery.swap_in(staging, target, previous)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ExportError(f"cannot export stage '{stage}' to {target}: {exc}") from exc
+        raise ExportError(f"cannot export stage '{stage}' to {target}: "
+                          f"{recovery.plain_os_error(exc, f'writing {target}')}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

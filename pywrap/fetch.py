@@ -20,10 +20,13 @@ from pathlib import Path
 
 import attrs
 
+from pywrap import recovery, testhooks
 from pywrap.adapters import dpkg, nix, pip
 from pywrap.cache import cache_dir
-from pywrap.errors import HashMismatchError
-from pywrap.lock import DebEntry, Lock, WheelEntry
+from pywrap.errors import FetchError, HashMismatchError
+from pywrap.lock import DebEntry, Lock, WheelEntry, write_atomically
+from pywrap.logger import human_bytes
+from pywrap.progress import fetch_item, fetch_summary
 from pywrap.storepath import fixed_output_path, nix_base32, store_name
 
 #: Where busybox-static keeps its binary (trixie moved it under /usr).
@@ -83,13 +86,18 @@ def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
         if sha256_of(target) == artifact.sha256:
             return target
         target.unlink()  # a damaged cache entry is re-fetched, never used
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
-        downloaded = _download(artifact, lock, Path(scratch))
-        actual = sha256_of(downloaded)
-        if actual != artifact.sha256:
-            raise HashMismatchError(_label(artifact), artifact.sha256, actual)
-        os.replace(downloaded, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
+            downloaded = _download(artifact, lock, Path(scratch))
+            actual = sha256_of(downloaded)
+            if actual != artifact.sha256:
+                raise HashMismatchError(_label(artifact), artifact.sha256, actual)
+            testhooks.pause("fetch")
+            os.replace(downloaded, target)
+    except OSError as exc:
+        raise FetchError(f"cannot cache {_label(artifact)}: "
+                         f"{recovery.plain_os_error(exc, f'writing to {target.parent}')}") from exc
     return target
 
 
@@ -110,7 +118,7 @@ def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
     record = _bootstrap_record(busybox_deb)
     deb = ensure_cached(busybox_deb, lock)
     binary = dpkg.extract_member(deb, *BUSYBOX_MEMBERS)
-    with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-", dir=recovery.scratch_dir(cache_dir())) as scratch:
         tree = Path(scratch) / BOOTSTRAP_NAME
         (tree / "bin").mkdir(parents=True)
         (tree / "bin" / "busybox").write_bytes(binary)
@@ -121,7 +129,7 @@ def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
         nar_hash = nix_base32(bytes.fromhex(nar_hash))
     bootstrap = Bootstrap(BOOTSTRAP_NAME, nar_hash, store_path)
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(attrs.asdict(bootstrap)))
+    write_atomically(record, json.dumps(attrs.asdict(bootstrap)).encode())
     return bootstrap
 
 
@@ -149,12 +157,14 @@ def fetch(
     # One store query for everything: a no-op build must stay fast.
     present = nix.valid_paths([*by_path, *([known.store_path] if known else [])])
     fetched = []
-    for path, artifact in by_path.items():
-        if path in present:
-            continue
-        progress(f"fetching {_label(artifact)}")
+    missing = [(path, artifact) for path, artifact in by_path.items() if path not in present]
+    if missing:
+        total = sum(artifact.size or 0 for _, artifact in missing)
+        progress(fetch_summary(len(missing), total, human_bytes))
+    for index, (path, artifact) in enumerate(missing, start=1):
+        progress(fetch_item(index, len(missing), f"fetching {_label(artifact)}", artifact.size, human_bytes))
         cached = ensure_cached(artifact, lock)
-        with tempfile.TemporaryDirectory(prefix="pyrel-add-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="pyrel-add-", dir=recovery.scratch_dir(cache_dir())) as scratch:
             # --add-fixed names the path after the file: give it the store name.
             named = Path(scratch) / artifact.store_name
             try:

@@ -174,7 +174,10 @@ def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], sourc
     name = str(package.get("name", "?"))
     version = str(package.get("version", ""))
     best: tuple[int, Mapping[str, Any], str] | None = None
-    for wheel in package.get("wheels", []) or []:
+    wheels = package.get("wheels", []) or []
+    if not isinstance(wheels, list) or not all(isinstance(wheel, dict) for wheel in wheels):
+        raise LockError(f"{source}: the wheels of '{name}' must be an array of tables", hint="run `pyrel lock`")
+    for wheel in wheels:
         url = wheel.get("url") or wheel.get("path")
         if not isinstance(url, str):
             raise LockError(f"{source}: a wheel of '{name}' has no url")
@@ -194,13 +197,16 @@ def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], sourc
             f"'{name}' that publishes a compatible wheel",
         )
     _, wheel, filename = best
-    sha256 = (wheel.get("hashes") or {}).get("sha256")
+    hashes = wheel.get("hashes") or {}
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    size = wheel.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise LockError(f"{source}: wheel '{filename}' has an invalid size {size!r}", hint="run `pyrel lock`")
     if not isinstance(sha256, str) or len(sha256) != 64:
         raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
                         hint="re-create the lock with `pyrel lock`")
     url = wheel.get("url") or wheel.get("path")
-    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256,
-                      size=wheel.get("size"))
+    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size)
 
 
 def read_pylock(path: Path, python_version: str, platform: str) -> tuple[WheelEntry, ...]:
@@ -276,6 +282,14 @@ def _require(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _strings(table: Mapping[str, Any], key: str, where: str, default: list[str] | None = None) -> tuple[str, ...]:
+    value = table.get(key, default) if default is not None else _require(table, key, list, where)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise LockError(f"{LOCK_FILE}: '{where}{key}' must be a list of strings",
+                        hint="the lock is damaged: run `pyrel lock` to re-create it")
+    return tuple(value)
+
+
 def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
     if document.get("lock-version") != LOCK_VERSION:
         raise LockError(f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
@@ -294,7 +308,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
             size=_require(raw, "size", int, where),
             filename=_require(raw, "filename", str, where),
             url=_require(raw, "url", str, where),
-            depends=tuple(_require(raw, "depends", list, where)),
+            depends=_strings(raw, "depends", where),
             source=str(raw.get("source", "")),
         ))
     python_version = _require(debian, "python", str, "debian.")
@@ -306,14 +320,19 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
         python_version=python_version,
         python_full_version=_require(debian, "python-full-version", str, "debian."),
         glibc=glibc,
-        bootstrap=tuple(_require(debian, "bootstrap", list, "debian.")),
+        bootstrap=_strings(debian, "bootstrap", "debian."),
         packages=tuple(packages),
         stages=(),
     )
     stages = []
     for name, raw in _require(document, "stages", dict, "").items():
         where = f"stages.{name}."
+        if not isinstance(raw, dict):
+            raise LockError(f"{LOCK_FILE}: 'stages.{name}' must be a table", hint="run `pyrel lock`")
         python_lock = _require(raw, "python-lock", str, where)
+        if python_lock and (Path(python_lock).name != python_lock or not python_lock.endswith(".toml")):
+            raise LockError(f"{LOCK_FILE}: '{where}python-lock' = {python_lock!r} is not a lock file name "
+                            "in the project's root", hint="run `pyrel lock` to re-create it")
         expected_sha = _require(raw, "python-lock-sha256", str, where)
         wheels: tuple[WheelEntry, ...] = ()
         if python_lock:
@@ -331,11 +350,11 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
         stages.append(StageLock(
             name=name,
             fingerprint=_require(raw, "fingerprint", str, where),
-            system=tuple(_require(raw, "system", list, where)),
+            system=_strings(raw, "system", where),
             python_lock=python_lock,
             python_lock_sha256=expected_sha,
             wheels=wheels,
-            backend_requires=tuple(raw.get("backend-requires", [])),
+            backend_requires=_strings(raw, "backend-requires", where, default=[]),
         ))
     lock = attrs.evolve(lock, stages=tuple(stages))
     for stage in lock.stages:

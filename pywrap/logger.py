@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
+
+from pywrap.progress import BuildDisplay, NixLog
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -39,3 +43,14 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+@contextmanager
+def live_build(log: NixLog) -> Iterator[Callable[[], None]]:
+    """Draw nix-build's progress from ``log`` while the block runs (only on a TTY).
+
+    Yields the function to call after feeding ``log`` a line.
+    """
+    display = BuildDisplay(console, log)
+    with display.shown():
+        yield display.update

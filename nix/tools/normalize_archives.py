@@ -5,7 +5,8 @@ gzip header with the current time and build-time mtimes into the tar), so every
 ``.tar.gz``/``.tgz`` output is rewritten: entries sorted by name, mtimes
 clamped to SOURCE_DATE_EPOCH, owner and group 0 with empty names, modes 0644 or
 0755 (directories 0755), and a gzip header without file name or time.  Zip
-outputs keep their order (wheels put .dist-info last) and get clamped times.
+and wheel outputs get the same: entries sorted (a wheel's .dist-info last),
+clamped times, unix modes 0644/0755 and no extra fields (which hold times).
 
 Run inside the sandbox by the stage's own Python: ``python normalize_archives.py OUT EPOCH``.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import sys
 import tarfile
 import time
@@ -80,13 +82,31 @@ def _write(members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch
     os.replace(temporary, path)
 
 
+def _zip_order(name: str) -> tuple[bool, str]:
+    # Sorted by name, with a wheel's .dist-info last (the wheel spec asks installers
+    # to find it at the end, and RECORD names every other file).
+    return (name.split("/", 1)[0].endswith(".dist-info"), name)
+
+
 def normalize_zip(path: str, epoch: int) -> None:
+    """Entries sorted, times clamped, unix modes 0644/0755, no extra fields (their times)."""
     clamp = time.gmtime(max(epoch, 315532800))[:6]  # zip cannot store times before 1980
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    entries.sort(key=lambda entry: _zip_order(entry[0].filename))
     temporary = path + ".pyrel-tmp"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
-        for info in source.infolist():
-            data = source.read(info)
-            info.date_time = min(info.date_time, clamp)  # type: ignore[assignment]
+    with zipfile.ZipFile(temporary, "w") as target:
+        for old, data in entries:
+            info = zipfile.ZipInfo(old.filename, date_time=min(old.date_time, clamp))
+            info.compress_type = old.compress_type
+            info.create_system = 3  # unix, so the mode bits below are read
+            unix_mode = old.external_attr >> 16
+            if old.is_dir():
+                info.external_attr = ((stat.S_IFDIR | 0o755) << 16) | 0x10
+            elif stat.S_ISLNK(unix_mode):
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            else:
+                info.external_attr = (stat.S_IFREG | _mode(unix_mode, False)) << 16
             target.writestr(info, data)
     os.replace(temporary, path)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,6 +143,27 @@ def test(arguments: argparse.Namespace) -> None:
         record.write(f"{status}\n")
     if not os.path.isfile(os.path.join(out, "junit.xml")):
         fail(f"pytest wrote no junit report (exit {status})")
+    without_timings(os.path.join(out, "junit.xml"), os.path.join(out, "pytest.log"))
+
+
+#: What differs between two runs of the same tests: wall-clock times, the date, the host.
+_JUNIT_VOLATILE = re.compile(r' (?:time="[0-9.]+"|timestamp="[^"]*"|hostname="[^"]*")')
+_PYTEST_DURATION = re.compile(r" in [0-9.]+s(?: \([0-9:]+\))?(?= =*$)", re.MULTILINE)
+
+
+def without_timings(junit: str, log: str) -> None:
+    """Exported test reports are release artifacts: the same tests give the same bytes.
+
+    The timings are left in the build log (Nix keeps it), not in the reports.
+    """
+    with open(junit, encoding="utf-8") as stream:
+        text = _JUNIT_VOLATILE.sub("", stream.read())
+    with open(junit, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    with open(log, encoding="utf-8") as stream:
+        text = _PYTEST_DURATION.sub("", stream.read())
+    with open(log, "w", encoding="utf-8") as stream:
+        stream.write(text)
 
 
 def docs(arguments: argparse.Namespace) -> None:

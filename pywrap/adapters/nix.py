@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
 
-from pywrap.adapters.run import CommandFailed, require_tool, run, tail
+from pywrap.adapters.run import CommandFailed, require_tool, run, stream, tail
 from pywrap.errors import BuildError, FetchError, SandboxError, ToolMissingError
+from pywrap.progress import plain_text
 
 INSTALL_HINT = (
     "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu "
@@ -30,6 +31,8 @@ class NixOptions:
     trusted_public_keys: tuple[str, ...] = ()
     max_jobs: str | None = None
     builders: str | None = None
+    #: Keep a failed build's directory and, with --check, the differing rebuild as `<out>.check`.
+    keep_failed: bool = False
 
     def flags(self) -> list[str]:
         flags = [
@@ -38,11 +41,15 @@ class NixOptions:
             "--option", "substituters", " ".join(self.substituters),
         ]
         if self.trusted_public_keys:
-            flags += ["--option", "trusted-public-keys", " ".join(self.trusted_public_keys)]
+            # A cache the user trusts by key: its paths are taken only with a valid signature.
+            flags += ["--option", "trusted-public-keys", " ".join(self.trusted_public_keys),
+                      "--option", "require-sigs", "true"]
         if self.max_jobs is not None:
             flags += ["--max-jobs", self.max_jobs]
         if self.builders is not None:
             flags += ["--builders", self.builders]
+        if self.keep_failed:
+            flags.append("--keep-failed")
         return flags
 
 
@@ -130,7 +137,12 @@ def instantiate(expression_file: Path, attributes: Sequence[str], args: dict[str
     return run(argv, what="nix-instantiate").stdout.split()
 
 
-_SANDBOX_FAILURE = re.compile(r"sandbox|namespaces|user namespace", re.IGNORECASE)
+#: What Nix says when it cannot set up the sandbox itself (not a builder failing in it).
+_SANDBOX_FAILURE = re.compile(
+    r"cloning builder process|sandboxing builds is not supported|setting up a private mount namespace"
+    r"|unable to start build process|pivot_root|mounting /proc|setgroups failed|user namespaces? (are|is) not",
+    re.IGNORECASE,
+)
 
 
 def build(
@@ -141,8 +153,14 @@ def build(
     *,
     out_link: Path,
     check: bool = False,
+    on_log_line: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Build ``attributes`` and return their output paths, in order."""
+    """Build ``attributes`` and return their output paths, in order.
+
+    With ``on_log_line``, Nix logs as ``--log-format internal-json`` and each
+    stderr line is handed over as it comes (live progress); errors still carry
+    the plain-text tail.
+    """
     # --keep-going: independent stages finish even when one fails.
     argv = [nix_build_path(), str(expression_file), *options.flags(), "--keep-going",
             "--option", "log-lines", "60", "--out-link", str(out_link)]
@@ -152,10 +170,12 @@ def build(
         argv += ["--argstr", name, value]
     if check:
         argv.append("--check")
+    if on_log_line is not None:
+        argv += ["--log-format", "internal-json"]
     try:
-        result = run(argv, what="nix-build")
+        result = run(argv, what="nix-build") if on_log_line is None else stream(argv, on_log_line, what="nix-build")
     except CommandFailed as exc:
-        stderr = exc.completed.stderr
+        stderr = exc.completed.stderr if on_log_line is None else plain_text(exc.completed.stderr)
         if _SANDBOX_FAILURE.search(stderr) and "error: builder for" not in stderr:
             raise SandboxError(
                 "Nix could not enable its build sandbox; pyrel never builds without it:\n" + tail(stderr, 15),
@@ -175,3 +195,16 @@ def built_outputs(expression_file: Path, attributes: Sequence[str], args: dict[s
         outputs[attribute] = output
     valid = valid_paths(list(outputs.values()))
     return {attribute: path for attribute, path in outputs.items() if path in valid}
+
+
+def version() -> str:
+    """Nix's version, e.g. "2.8.0" (from `nix-build --version`)."""
+    text = run([nix_build_path(), "--version"], what="nix-build --version").stdout.strip()
+    return text.rsplit(" ", 1)[-1]
+
+
+def deriver(store_path: str) -> str | None:
+    """The derivation that built ``store_path`` (`nix-store --query --deriver`), if Nix knows it."""
+    result = run([nix_store_path(), "--query", "--deriver", store_path], check=False)
+    text = result.stdout.strip()
+    return text if result.returncode == 0 and text.endswith(".drv") else None

@@ -1,0 +1,46 @@
+# The `nixpkgs` provider: the same stage plan as default.nix, with each stage's
+# system tools (Python, busybox, the stage's `system` attributes) taken from a
+# pinned nixpkgs instead of Debian packages.  Only data comes from the plan:
+#   plan.nixpkgs = { url, sha256 } (a pinned tarball) or { path } (a local tree)
+#   stage.nixpkgs = [ "python311" "busybox" ... ] (attribute names)
+#   nix-build nix/nixpkgs.nix --argstr planFile /abs/plan.json --argstr projectRoot /abs/project
+{ planFile, projectRoot }:
+let
+  plan = builtins.fromJSON (builtins.readFile planFile);
+  lib = import ./lib.nix { system = plan.system; };
+  inherit (builtins) map listToAttrs getAttr;
+
+  nixpkgsSource = if plan.nixpkgs ? path then /. + plan.nixpkgs.path
+    else builtins.fetchTarball { inherit (plan.nixpkgs) url sha256; };
+  pkgs = import nixpkgsSource { system = plan.system; };
+
+  busybox = pkgs.busybox;
+  source = lib.projectSource { root = /. + projectRoot; files = plan.sourceFiles; };
+
+  # The stage's tools under one root: <root>/usr/bin/<program> for every
+  # package's bin/, the layout the stage builder expects of a Debian root.
+  mkRoot = stage: derivation {
+    name = "pyrel-nixpkgs-root-${stage.name}";
+    system = plan.system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-eu" ./builders/nixpkgs-root.sh ];
+    PATH = "${busybox}/bin";
+    packages = map (name: getAttr name pkgs) stage.nixpkgs;
+  };
+
+  stages = builtins.foldl' (built: stage:
+    let
+      root = mkRoot stage;
+      wheels = map (lib.unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
+      inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
+      pythonEnv = if stage.python == "" then null else lib.mkPythonEnv {
+        inherit busybox root wheels;
+        python = stage.python;
+        name = stage.derivationName;
+      };
+    in built // {
+      ${stage.name} = lib.mkStage { inherit busybox root pythonEnv source inputs stage; };
+      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
+        ++ builtins.attrValues inputs;
+    }) { } plan.stages;
+in stages

@@ -1,0 +1,127 @@
+"""Write provenance: one in-toto statement beside each exported artifact, atomically.
+
+Runs after export; the statements are built by :mod:`pywrap.provenance` (pure).
+SHA256SUMS keeps listing only the artifacts: a statement records one build
+invocation (its id and times), so it is not part of what two builds compare.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from pywrap import provenance
+from pywrap.adapters import nix
+from pywrap.lock import Lock, write_atomically
+from pywrap.model import Project
+from pywrap.plan import ARCH_TO_SYSTEM
+from pywrap.release_inputs import SourceInfo
+
+if TYPE_CHECKING:
+    from pywrap.build import Result
+
+BUILDER_ID_VARIABLE = "PYREL_BUILDER_ID"
+
+
+def pyrel_version() -> str:
+    try:
+        return importlib.metadata.version("pywrap")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def build_context(
+    project: Project,
+    lock: Lock,
+    *,
+    source: SourceInfo,
+    started_on: datetime.datetime,
+    finished_on: datetime.datetime,
+    substituters: Sequence[str],
+    source_date_epoch: int | None,
+    stage_names: Sequence[str],
+) -> provenance.BuildContext:
+    lock_files = sorted({name for stage in stage_names for name in provenance.lock_file_names(lock, stage)})
+    return provenance.BuildContext(
+        project=project.name,
+        invocation_id=str(uuid.uuid4()),
+        started_on=started_on,
+        finished_on=finished_on,
+        builder_id=os.environ.get(BUILDER_ID_VARIABLE) or provenance.DEFAULT_BUILDER_ID,
+        pyrel_version=pyrel_version(),
+        nix_version=nix.version(),
+        source=source,
+        substituters=tuple(substituters),
+        system=ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
+        source_date_epoch=source_date_epoch,
+        lock_files=tuple((name, _file_sha256(project.root / name)) for name in lock_files),
+    )
+
+
+def write_attestations(
+    project: Project, lock: Lock, results: Sequence[Result], dist: Path, context: provenance.BuildContext
+) -> list[Path]:
+    """``dist/<stage>/<artifact>.intoto.json`` for every file each stage exported."""
+    exported = {result.stage: result for result in results if result.outputs}
+    written = []
+    for result in exported.values():
+        stage = project.stage(result.stage)
+        # Only the lock entries of this stage's own lock files (not every stage's).
+        lock_names = set(provenance.lock_file_names(lock, result.stage))
+        stage_context = attrs.evolve(
+            context, lock_files=tuple(item for item in context.lock_files if item[0] in lock_names))
+        inputs = [(f"{name}/{file.name}", file.sha256)
+                  for name in stage.inputs if name in exported for file in exported[name].outputs]
+        dependencies = provenance.stage_dependencies(lock, result.stage)
+        derivation = nix.deriver(result.store_path) if result.store_path else None
+        for file in result.outputs:
+            document = provenance.statement(
+                artifact=file.name, sha256=file.sha256, stage=result.stage, context=stage_context,
+                dependencies=dependencies, derivation=derivation, output=result.store_path or None,
+                input_artifacts=inputs, derivation_sha256=_file_sha256(Path(derivation)) if derivation else "",
+            )
+            target = dist / result.stage / provenance.attestation_name(file.name)
+            write_atomically(target, provenance.dumps(document).encode())
+            written.append(target)
+    return written
+
+
+def attest_results(
+    project: Project,
+    results: Sequence[Result],
+    dist: Path,
+    *,
+    source: SourceInfo,
+    started_on: datetime.datetime,
+    substituters: Sequence[str],
+) -> list[Path]:
+    """Write the statements of one `pyrel build` run (after export)."""
+    from pywrap import source as project_source
+    from pywrap.lock import read_lock
+    from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH
+
+    exported = [result for result in results if result.outputs]
+    if not exported:
+        return []
+    lock = read_lock(project.root)
+    epoch = project_source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    context = build_context(
+        project, lock, source=source, started_on=started_on, finished_on=datetime.datetime.now(datetime.UTC),
+        substituters=substituters, source_date_epoch=epoch, stage_names=[result.stage for result in exported],
+    )
+    return write_attestations(project, lock, exported, dist, context)

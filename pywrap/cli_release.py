@@ -1,0 +1,117 @@
+"""`pyrel ci github`, `pyrel export`, `pyrel keygen`: a thin typer layer over
+:mod:`pywrap.ci` and :mod:`pywrap.binary_cache`, registered on the main app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from pywrap import logger
+from pywrap.config import load_project
+from pywrap.errors import PyrelError
+
+ProjectOption = Annotated[
+    Path, typer.Option("--project", "-C", help="The project's root directory.", file_okay=False)
+]
+
+
+def _fail(error: PyrelError) -> NoReturn:
+    from pywrap import cli
+
+    cli._fail(error)
+
+
+ci_app = typer.Typer(help="Generate CI workflows from the stage graph.", no_args_is_help=True)
+
+
+class OutOfDateError(PyrelError):
+    """The committed workflow differs from what the configuration renders."""
+
+    exit_code = 1
+
+
+@ci_app.command()
+def github(
+    project_dir: ProjectOption = Path("."),
+    check: Annotated[bool, typer.Option(
+        help="Write nothing; exit 1 if the committed workflow is out of date with the configuration.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        help="The workflow file (default: <project>/.github/workflows/release.yml).", dir_okay=False)] = None,
+    action: Annotated[list[str] | None, typer.Option(
+        help="Pin an action: NAME=OWNER/REPO@SHA (checkout, upload-artifact, download-artifact, nix-installer).")
+    ] = None,
+    runs_on: Annotated[str | None, typer.Option(help="The runner label (default: ubuntu-latest).")] = None,
+) -> None:
+    """Write .github/workflows/release.yml: one job per stage, `needs` mirroring the stage inputs."""
+    from pywrap import ci
+    from pywrap.lock import write_atomically
+
+    try:
+        project = load_project(project_dir)
+        overrides = dict(ci.parse_action_override(text) for text in action or [])
+        config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides,
+                              runs_on=runs_on)
+        rendered = ci.render(ci.workflow(project, config))
+        target = output or project.root / ci.WORKFLOW_PATH
+        committed = target.read_text(encoding="utf-8") if target.is_file() else None
+        if check:
+            if ci.out_of_date(rendered, committed):
+                state = "missing" if committed is None else "out of date with the configuration"
+                raise OutOfDateError(f"{target} is {state}", hint="run `pyrel ci github` and commit the result")
+            logger.out.print(f"{target} is up to date")
+            return
+        if committed != rendered:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(target, rendered.encode())
+    except PyrelError as error:
+        _fail(error)
+    logger.out.print(f"wrote {target}")
+
+
+def export_command(
+    stages: Annotated[list[str], typer.Argument(help="Stages whose outputs to export, or 'all'.")],
+    to: Annotated[str, typer.Option("--to", help="The binary cache: file:///dir, s3://bucket, ... (Nix's URLs).")],
+    project_dir: ProjectOption = Path("."),
+    secret_key: Annotated[Path | None, typer.Option(
+        help="Sign with this secret key (from `pyrel keygen`); unsigned caches are refused by `--from`.",
+        dir_okay=False)] = None,
+    store: Annotated[str | None, typer.Option(help="The Nix store the stages were built in.")] = None,
+) -> None:
+    """Copy built stage outputs and their closures to a Nix binary cache, signed."""
+    from pywrap import binary_cache
+    from pywrap.adapters import nixcache
+
+    try:
+        if store:
+            nixcache.use_store(store)
+        project = load_project(project_dir)
+        wanted = list(project.stage_names) if stages == ["all"] else stages
+        report = binary_cache.export(project, wanted, to, secret_key_file=secret_key, progress=logger.step)
+    except PyrelError as error:
+        _fail(error)
+    for stage, path in report.stages:
+        logger.out.print(f"stage {stage}: {path}", markup=False)
+    logger.out.print(f"copied {len(report.closure)} store paths to {report.store_url}"
+                     + ("" if secret_key else " (unsigned)"), markup=False)
+
+
+def keygen_command(
+    name: Annotated[str, typer.Argument(help="The key's name, e.g. release-cache-1 (shown in signatures).")],
+    output: Annotated[Path, typer.Option(help="Directory for NAME.sec and NAME.pub.", file_okay=False)] = Path("."),
+) -> None:
+    """Make a binary-cache signing key pair (nix-store --generate-binary-cache-key)."""
+    from pywrap.adapters import nixcache
+
+    try:
+        public = nixcache.generate_key(name, output / f"{name}.sec", output / f"{name}.pub")
+    except PyrelError as error:
+        _fail(error)
+    logger.out.print(f"secret key: {output / f'{name}.sec'} (keep it secret)\npublic key: {public}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ci_app, name="ci")
+    app.command(name="export")(export_command)
+    app.command(name="keygen")(keygen_command)

@@ -1,0 +1,161 @@
+"""Explain a failed stage's build log as a hermeticity violation, in plain words.
+
+A stage that reaches for something it did not declare (the network, a host
+file, a tool or a Python module) fails inside Nix's sandbox with a low-level
+message ("Temporary failure in name resolution", "git: not found").  This
+module maps such lines to what happened and what to change.  Pure: text in,
+findings out; the CLI prints them above the log tail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import attrs
+
+#: Paths a stage may legitimately miss: its own work areas and the store.
+_SANDBOX_PATHS = ("/nix/store/", "/build", "/tmp", "/proc", "/dev")
+#: Where host files live; inside the sandbox none of these exist.
+_HOST_PREFIXES = ("/usr", "/etc", "/home", "/root", "/var", "/opt", "/srv", "/lib", "/lib64", "/bin", "/sbin",
+                  "/run", "/mnt", "/media", "/homeless-shelter")
+_SANDBOX_USERS = {"root", "nixbld", "nobody"}
+
+
+@attrs.frozen
+class Violation:
+    kind: str  # network | host-file | host-user | undeclared-tool | undeclared-import | input-write
+    explanation: str
+    evidence: str  # the log line that shows it
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "explanation": self.explanation, "evidence": self.evidence}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+_NETWORK = re.compile(
+    r"Network is unreachable|Temporary failure in name resolution|Name or service not known"
+    r"|No address associated with hostname|Could not resolve host|getaddrinfo failed|bad address '"
+    r"|Errno 101\]|Errno -3\]|Errno -2\]|Failed to establish a new connection|NameResolutionError"
+)
+_HOST_NAME = re.compile(r"(?:resolve host|bad address|getaddrinfo\():?\s*'?\"?([A-Za-z0-9.-]+\.[A-Za-z]+)")
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+_SHELL_NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: )?([A-Za-z0-9_.+-]+): (?:command )?not found\s*$")
+_EXEC_NOT_FOUND = re.compile(r"No such file or directory: '([A-Za-z0-9_.+-]+)'")
+_MISSING_PATH = re.compile(
+    r"(?:No such file or directory: '(/[^']*)'"  # Python
+    r"|(?:can't open|cannot open|cannot access|can't cd to) '?(/[^':\s]+)'?"  # shells, coreutils
+    r"|(/[^\s:']+): No such file or directory)"  # busybox ls, cat, sh
+)
+_MISSING_USER = re.compile(r"getpwnam\(\): name not found: '([^']+)'|unknown user:? '?([A-Za-z0-9_.-]+)")
+_READ_ONLY = re.compile(r"(/nix/store/[^\s:'\"]+).*(?:Read-only file system|Permission denied)"
+                        r"|(?:Read-only file system|Permission denied).*?(/nix/store/[^\s:'\"]+)")
+
+
+def _host_path(path: str) -> bool:
+    if path.startswith(_SANDBOX_PATHS):
+        return False
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in _HOST_PREFIXES)
+
+
+def _network(line: str, stage: str) -> Violation | None:
+    if not _NETWORK.search(line):
+        return None
+    host = _HOST_NAME.search(line)
+    what = f"tried to reach the network ({host.group(1)})" if host else "tried to reach the network"
+    return Violation("network", f"the stage '{stage}' {what}: a stage's sandbox has no network and no DNS. "
+                     "Everything it needs must be a pinned input: add Python packages to its requires, "
+                     "Debian packages to its system", line)
+
+
+def _module(line: str, stage: str) -> Violation | None:
+    match = _MISSING_MODULE.search(line)
+    if not match:
+        return None
+    module = match.group(1)
+    top = module.split(".")[0]
+    return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
+                     f"requirements: add '{top}' (or the distribution that provides it) to "
+                     f"[tool.pyrel.stages.{stage}].requires and run `pyrel lock`", line)
+
+
+def _tool(line: str, stage: str) -> Violation | None:
+    match = _SHELL_NOT_FOUND.search(line) or _EXEC_NOT_FOUND.search(line)
+    if not match:
+        return None
+    tool = match.group(1)
+    if tool.startswith(("python", "pip")):
+        hint = f"set python = true in [tool.pyrel.stages.{stage}] (Python is left out of that stage)"
+    else:
+        hint = (f"add the Debian package that provides it to [tool.pyrel.stages.{stage}].system "
+                "(or the wheel to requires) and run `pyrel lock`")
+    return Violation("undeclared-tool", f"the stage ran '{tool}', which is not among its declared tools "
+                     f"(the sandbox's PATH holds only what the stage locks): {hint}", line)
+
+
+def _host_file(line: str, stage: str) -> Violation | None:
+    match = _MISSING_PATH.search(line)
+    if not match:
+        return None
+    path = next(group for group in match.groups() if group)
+    if not _host_path(path):
+        return None
+    if path.startswith("/homeless-shelter"):
+        where = "$HOME is /homeless-shelter in the sandbox, which does not exist: the host's home is not visible"
+    else:
+        where = "the sandbox holds only /nix/store paths the stage declares, /build, /tmp and a minimal /etc"
+    return Violation("host-file", f"the stage read '{path}', a file of the host: {where}. Ship what it needs "
+                     f"in the project, or add the Debian package that provides it to "
+                     f"[tool.pyrel.stages.{stage}].system", line)
+
+
+def _host_user(line: str, stage: str) -> Violation | None:
+    match = _MISSING_USER.search(line)
+    if not match:
+        return None
+    user = next(group for group in match.groups() if group)
+    if user in _SANDBOX_USERS:
+        return None
+    return Violation("host-user", f"the stage looked up the user '{user}', which exists only on the host: "
+                     "the sandbox's /etc/passwd holds only root, nixbld and nobody, never the host's", line)
+
+
+def _input_write(line: str, stage: str) -> Violation | None:
+    match = _READ_ONLY.search(line)
+    if not match:
+        return None
+    path = next(group for group in match.groups() if group)
+    return Violation("input-write", f"the stage tried to change '{path}', one of its inputs: inputs are "
+                     "read-only store paths. Copy it into $TMPDIR to change it, write results into $out", line)
+
+
+_RULES: tuple[Callable[[str, str], Violation | None], ...] = (
+    _network, _module, _host_user, _input_write, _host_file, _tool,
+)
+
+
+def classify(log: str, stage: str) -> list[Violation]:
+    """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order."""
+    found: list[Violation] = []
+    seen: set[tuple[str, str]] = set()
+    for raw in log.splitlines():
+        line = _ANSI.sub("", raw).strip()
+        if not line or line.startswith(("error: builder for", "error: build of", "these ", "building '")):
+            continue
+        for rule in _RULES:
+            violation = rule(line, stage)
+            if violation is None:
+                continue
+            key = (violation.kind, violation.explanation)
+            if key not in seen:
+                seen.add(key)
+                found.append(violation)
+            break
+    return found
+
+
+def describe(violations: list[Violation]) -> str:
+    """The text the CLI prints: one paragraph per violation, with the line that shows it."""
+    return "\n".join(f"hermeticity violation ({violation.kind}): {violation.explanation}\n"
+                     f"    log: {violation.evidence}" for violation in violations)

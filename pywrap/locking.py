@@ -1,0 +1,100 @@
+"""One pyrel at a time where it matters: per project, and per download cache.
+
+``pyrel lock``, ``build`` and ``export`` take ``<project>/.pyrel/lock``: two runs
+on the same project would otherwise race on ``pyrel.lock.toml``, the plan and
+``dist/``.  Fetching (and the apt state of ``pyrel lock``) takes
+``<cache>/.lock``, shared by every project of the user.  The second run waits,
+saying who holds the lock; ``--lock-timeout`` makes it give up instead.
+Always take the project lock before the cache lock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import filelock
+
+from pywrap.errors import PyrelError
+
+PROJECT_LOCK = "lock"
+CACHE_LOCK = ".lock"
+_POLL_SECONDS = 0.2
+
+
+class BusyError(PyrelError):
+    """Another pyrel run holds the lock, and ``--lock-timeout`` ran out."""
+
+    exit_code = 12
+
+
+def _owner_file(lock_path: Path) -> Path:
+    return lock_path.with_name(lock_path.name + ".owner")
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        text = _owner_file(lock_path).read_text().strip()
+    except OSError:
+        return "another pyrel run"
+    return f"pyrel (pid {text})" if text else "another pyrel run"
+
+
+@contextmanager
+def held(
+    lock_path: Path,
+    what: str,
+    *,
+    timeout: float | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Iterator[None]:
+    """Hold ``lock_path``; wait for it (forever, or ``timeout`` seconds), saying why."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        limit = "" if timeout is None else f" (giving up after {timeout:g} s)"
+        progress(f"waiting for {_holder(lock_path)}, which is using {what}{limit}")
+        started = time.monotonic()
+        try:
+            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=_POLL_SECONDS)
+        except filelock.Timeout:
+            raise BusyError(
+                f"{what} is in use by {_holder(lock_path)}; gave up after {time.monotonic() - started:.0f} s",
+                hint=f"wait for the other run to finish, or raise --lock-timeout (the lock is {lock_path})",
+            ) from None
+    try:
+        _owner_file(lock_path).write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        _owner_file(lock_path).unlink(missing_ok=True)
+        lock.release()
+
+
+def project_lock(
+    root: Path, *, timeout: float | None = None, progress: Callable[[str], None] = lambda message: None
+) -> AbstractContextManager[None]:
+    state = root / ".pyrel"
+    state.mkdir(parents=True, exist_ok=True)
+    if not (state / ".gitignore").exists():
+        (state / ".gitignore").write_text("# written by pyrel: plans and GC roots of the last build\n*\n")
+    return held(state / PROJECT_LOCK, f"the project {root}", timeout=timeout, progress=progress)
+
+
+def cache_lock(
+    cache: Path, *, timeout: float | None = None, progress: Callable[[str], None] = lambda message: None
+) -> AbstractContextManager[None]:
+    return held(cache / CACHE_LOCK, f"the download cache {cache}", timeout=timeout, progress=progress)
+
+
+def timeout_from_env() -> float | None:
+    """``PYREL_LOCK_TIMEOUT`` (seconds), the default of ``--lock-timeout``; unset: wait."""
+    value = os.environ.get("PYREL_LOCK_TIMEOUT", "").strip()
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,241 @@
+"""Provenance: an in-toto v1 Statement with a SLSA Provenance v1 predicate per artifact (pure).
+
+One statement per exported file, written beside it as ``<artifact>.intoto.json``.
+What each field holds (documented in the README, "Verify and provenance"):
+
+* ``subject``: the artifact's file name and sha256;
+* ``buildDefinition.buildType``: :data:`BUILD_TYPE`, "one pyrel stage built by
+  nix-build in Nix's sandbox from a pyrel plan";
+* ``externalParameters``: project, stage, the source (commit, tag, clean tree);
+* ``internalParameters``: Nix's version, the sandbox settings, substituters,
+  the system, provider, suite and SOURCE_DATE_EPOCH;
+* ``resolvedDependencies``: the source commit, pyrel's lock files, every locked
+  artifact of the stage (its Debian packages, the bootstrap packages every stage
+  uses, its wheels; sha256, purl as ``uri``, download URL) and the exported
+  files of input stages built in the same run;
+* ``runDetails``: builder id and versions; invocation id and start and end
+  times; byproducts: the stage's derivation (with the sha256 of the .drv file)
+  and its output store path, as ``file://`` URIs.
+
+Statements differ from build to build (invocation id, times); the artifacts do
+not.  That is why SHA256SUMS lists only the artifacts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from packageurl import PackageURL
+from packaging.utils import canonicalize_name
+
+from pywrap.lock import LOCK_FILE, DebEntry, Lock, WheelEntry
+from pywrap.release_inputs import SourceInfo
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+#: pyrel has no published site: its build type is a URN, described in the README.
+BUILD_TYPE = "urn:pyrel:build-type:nix-stage:v1"
+#: The builder when nothing else says which: this machine, running pyrel by hand.
+#: CI sets PYREL_BUILDER_ID to its own identity (e.g. the workflow's URL).
+DEFAULT_BUILDER_ID = "urn:pyrel:builder:local"
+ATTESTATION_SUFFIX = ".intoto.json"
+
+
+@attrs.frozen
+class BuildContext:
+    """One `pyrel build` invocation, as recorded in every statement it writes."""
+
+    project: str
+    invocation_id: str
+    started_on: datetime.datetime
+    finished_on: datetime.datetime
+    builder_id: str
+    pyrel_version: str
+    nix_version: str
+    source: SourceInfo
+    substituters: tuple[str, ...] = ()
+    system: str = ""
+    source_date_epoch: int | None = None
+    lock_files: tuple[tuple[str, str], ...] = ()  # (file name, sha256)
+
+
+def timestamp(moment: datetime.datetime) -> str:
+    """RFC 3339 in UTC, whole seconds, as SLSA's examples write it."""
+    return moment.astimezone(datetime.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def redact_url(url: str) -> str:
+    """A URL without user name or password (a git remote may carry a token)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _git_uri(remote: str) -> str:
+    remote = redact_url(remote)
+    scp = re.fullmatch(r"([\w.-]+@)?([\w.-]+):(?!//)(.+)", remote)  # git@host:owner/repo
+    if remote.startswith("/"):  # a clone of a local repository
+        remote = f"file://{urllib.parse.quote(remote)}"
+    elif scp:
+        remote = f"ssh://{scp.group(2)}/{scp.group(3)}"
+    return remote if remote.startswith("git+") else f"git+{remote}"
+
+
+def deb_dependency(entry: DebEntry) -> dict[str, Any]:
+    return {
+        "name": entry.filename.rsplit("/", 1)[-1],
+        "uri": PackageURL(type="deb", namespace="debian", name=entry.name, version=entry.version,
+                          qualifiers={"arch": entry.architecture}).to_string(),
+        "digest": {"sha256": entry.sha256},
+        "downloadLocation": entry.url,
+        "mediaType": "application/vnd.debian.binary-package",
+    }
+
+
+def wheel_dependency(entry: WheelEntry) -> dict[str, Any]:
+    return {
+        "name": entry.filename,
+        "uri": PackageURL(type="pypi", name=canonicalize_name(entry.name), version=entry.version).to_string(),
+        "digest": {"sha256": entry.sha256},
+        "downloadLocation": entry.url,
+    }
+
+
+def source_dependency(source: SourceInfo) -> list[dict[str, Any]]:
+    if source.commit is None:
+        return []
+    descriptor: dict[str, Any] = {"name": "source", "digest": {"gitCommit": source.commit}}
+    if source.remote:
+        ref = f"@refs/tags/{source.tag}" if source.tag else ""
+        descriptor["uri"] = _git_uri(source.remote) + ref
+    return [descriptor]
+
+
+def stage_dependencies(lock: Lock, stage: str) -> list[dict[str, Any]]:
+    """Every locked artifact that went into ``stage``: bootstrap and stage debs, then its wheels."""
+    stage_lock = lock.stage(stage)
+    names = sorted({*lock.bootstrap, *stage_lock.system})
+    debs = [deb_dependency(lock.package(name)) for name in names]
+    wheels = [wheel_dependency(wheel) for wheel in sorted(stage_lock.wheels, key=lambda wheel: wheel.filename)]
+    return debs + wheels
+
+
+def lock_file_names(lock: Lock, stage: str) -> list[str]:
+    python_lock = lock.stage(stage).python_lock
+    return [LOCK_FILE, *([python_lock] if python_lock else [])]
+
+
+def statement(
+    *,
+    artifact: str,
+    sha256: str,
+    stage: str,
+    context: BuildContext,
+    dependencies: Sequence[Mapping[str, Any]],
+    derivation: str | None,
+    output: str | None,
+    input_artifacts: Iterable[tuple[str, str]] = (),
+    derivation_sha256: str = "",
+) -> dict[str, Any]:
+    """The in-toto Statement for one artifact of ``stage``.
+
+    ``input_artifacts``: (``<stage>/<file>``, sha256) of input stages' exported files.
+    ``derivation`` and ``output`` are store paths (recorded as ``file://`` URIs).
+    """
+    source = context.source
+    external: dict[str, Any] = {"project": context.project, "stage": stage}
+    source_parameters: dict[str, Any] = {}
+    if source.commit is not None:
+        source_parameters["commit"] = source.commit
+    if source.tag is not None:
+        source_parameters["tag"] = source.tag
+    if source.dirty is not None:
+        source_parameters["dirty"] = source.dirty
+    if source_parameters:
+        external["source"] = source_parameters
+    internal: dict[str, Any] = {
+        "nixVersion": context.nix_version,
+        "sandbox": True,
+        "sandboxFallback": False,
+        "substituters": list(context.substituters),
+    }
+    if context.system:
+        internal["system"] = context.system
+    if context.source_date_epoch is not None:
+        internal["sourceDateEpoch"] = context.source_date_epoch
+    resolved = [
+        *source_dependency(source),
+        *({"name": name, "digest": {"sha256": digest}} for name, digest in context.lock_files),
+        *({"name": name, "digest": {"sha256": digest}} for name, digest in input_artifacts),
+        *dependencies,
+    ]
+    byproducts: list[dict[str, Any]] = []
+    if derivation:
+        descriptor: dict[str, Any] = {"name": "derivation", "uri": f"file://{derivation}"}
+        if derivation_sha256:
+            descriptor["digest"] = {"sha256": derivation_sha256}
+        byproducts.append(descriptor)
+    if output:
+        byproducts.append({"name": "output", "uri": f"file://{output}"})
+    run_details: dict[str, Any] = {
+        "builder": {"id": context.builder_id,
+                    "version": {"pyrel": context.pyrel_version, "nix": context.nix_version}},
+        "metadata": {
+            "invocationId": context.invocation_id,
+            "startedOn": timestamp(context.started_on),
+            "finishedOn": timestamp(context.finished_on),
+        },
+    }
+    if byproducts:
+        run_details["byproducts"] = byproducts
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": artifact, "digest": {"sha256": sha256}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": external,
+                "internalParameters": internal,
+                "resolvedDependencies": [dict(item) for item in resolved],
+            },
+            "runDetails": run_details,
+        },
+    }
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def attestation_name(artifact: str) -> str:
+    return artifact + ATTESTATION_SUFFIX
+
+
+def subject_problems(document: object, artifact: str, sha256: str) -> list[str]:
+    """What is wrong with ``document`` as the statement of ``artifact`` (empty when it checks out)."""
+    if not isinstance(document, dict):
+        return ["is not a JSON object"]
+    problems = []
+    if document.get("_type") != STATEMENT_TYPE:
+        problems.append(f"_type is {document.get('_type')!r}, not {STATEMENT_TYPE!r}")
+    if document.get("predicateType") != PREDICATE_TYPE:
+        problems.append(f"predicateType is {document.get('predicateType')!r}, not {PREDICATE_TYPE!r}")
+    subjects = document.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        return [*problems, "has no subject"]
+    named = [s for s in subjects if isinstance(s, dict) and s.get("name") == artifact]
+    if not named:
+        problems.append(f"has no subject named {artifact!r}")
+    else:
+        digests = [s.get("digest", {}).get("sha256") if isinstance(s.get("digest"), dict) else None for s in named]
+        if sha256 not in digests:
+            problems.append(f"subject {artifact!r} has sha256 {digests[0]}, the file has {sha256}")
+    return problems

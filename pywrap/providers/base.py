@@ -1,0 +1,53 @@
+"""The one interface of the toolchain providers, and the choice between them.
+
+A provider says where a stage's system tools come from.  Both share the same
+stage plan (wheels, commands, inputs, outputs): ``debian`` builds the stage's
+root from pinned ``.deb`` files (``nix/default.nix``), ``nixpkgs`` links it
+from a pinned nixpkgs (``nix/nixpkgs.nix``).  Pure: no program runs here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pywrap.model import Project, Stage
+
+
+class Provider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def entry(self) -> str:
+        """The static Nix entry file (under pyrel's ``nix/``) that builds a plan with this provider."""
+        ...
+
+    def system_packages(self, stage: Stage, python_version: str) -> tuple[str, ...]:
+        """What the stage's toolchain is made of, in the provider's own names."""
+        ...
+
+    def apply(self, stage_plan: dict[str, Any], project: Project) -> dict[str, Any]:
+        """The stage plan with this provider's toolchain data added (a new dict)."""
+        ...
+
+
+class DebianProvider:
+    """Pinned Debian packages, resolved by ``pyrel lock`` (see providers/debian.py)."""
+
+    name = "debian"
+    entry = "default.nix"
+
+    def system_packages(self, stage: Stage, python_version: str) -> tuple[str, ...]:
+        python = (f"python{python_version}-minimal", f"libpython{python_version}-stdlib") if stage.python else ()
+        return (*python, *stage.system, "busybox-static")
+
+    def apply(self, stage_plan: dict[str, Any], project: Project) -> dict[str, Any]:
+        return dict(stage_plan)  # the plan already names the locked .debs
+
+
+def provider_for(project: Project) -> Provider:
+    if project.provider == "nixpkgs":
+        from pywrap.providers import nixpkgs
+
+        return nixpkgs.NixpkgsProvider(nixpkgs.load_pin(project))
+    return DebianProvider()

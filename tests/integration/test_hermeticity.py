@@ -1,0 +1,138 @@
+"""Hermeticity, proved: stages that reach outside their sandbox fail, and pyrel says why.
+
+tests/packages/hermeticity declares one stage per escape (network by IP and by
+name, host files under /usr, the host's users, the host's home, undeclared
+tools, an undeclared import).  Every one must fail in pyrel's build and be
+reported as a hermeticity violation.  `test_without_the_sandbox_the_same_commands_succeed`
+builds some of the very same derivations with the sandbox off: they succeed,
+so these tests would fail if the sandbox were lost.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.nix, pytest.mark.network]
+PACKAGES = Path(__file__).resolve().parent.parent / "packages"
+REPO = PACKAGES.parent.parent
+
+#: stage -> (violation kind, words the explanation must contain)
+EXPECTED = {
+    "network-ip": ("network", "has no network"),
+    "network-dns": ("network", "has no network"),
+    "read-usr": ("host-file", "'/usr/bin', a file of the host"),
+    "read-passwd": ("host-user", "the user 'daemon', which exists only on the host"),
+    "read-home": ("host-file", "a file of the host"),
+    "read-home-env": ("host-file", "$HOME is /homeless-shelter"),
+    "tool-git": ("undeclared-tool", "the stage ran 'git', which is not among its declared tools"),
+    "tool-gcc": ("undeclared-tool", "the stage ran 'gcc'"),
+    "tool-curl": ("undeclared-tool", "the stage ran 'curl'"),
+    "import-requests": ("undeclared-import", "the stage imported 'requests', which is not among its pinned "
+                                             "requirements: add 'requests'"),
+}
+
+
+@pytest.fixture(scope="module")
+def home_probe() -> Iterator[Path]:
+    """A file the test puts into the host's home: no stage may read it."""
+    probe = Path.home() / f".pyrel-hermeticity-probe-{uuid.uuid4().hex[:8]}"
+    probe.write_text("a secret of the host\n")
+    yield probe
+    probe.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, home_probe: Path) -> Path:
+    root = tmp_path_factory.mktemp("hermeticity") / "hermeticity"
+    shutil.copytree(PACKAGES / "hermeticity", root)
+    # The nonce makes every stage a new derivation, so no earlier run's output
+    # (least of all one built without the sandbox, below) can stand in for a build.
+    nonce = uuid.uuid4().hex
+    config = (root / "pyrel.toml").read_text()
+    config = config.replace('outputs = ["*"]', f'outputs = ["*"]\nenv = {{ NONCE = "{nonce}" }}')
+    config += (
+        f'\n[stages.read-home]\nrun = ["cat {home_probe} > \\"$out/probe\\""]\noutputs = ["*"]\n'
+        f'env = {{ NONCE = "{nonce}" }}\n'
+        f'\n[stages.read-home-env]\nrun = ["cat \\"$HOME/.profile\\" > \\"$out/profile\\""]\noutputs = ["*"]\n'
+        f'env = {{ NONCE = "{nonce}" }}\n'
+    )
+    (root / "pyrel.toml").write_text(config)
+    completed = subprocess.run([*_pyrel(), "lock", "-C", str(root)], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    return root
+
+
+def _pyrel() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "pywrap"]
+
+
+@pytest.fixture(scope="module")
+def built(project: Path) -> tuple[dict[str, dict[str, object]], str]:
+    completed = subprocess.run([*_pyrel(), "build", "all", "--json", "-C", str(project)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 1, completed.stderr
+    report = json.loads(completed.stdout)
+    return {str(stage["stage"]): stage for stage in report["stages"]}, completed.stderr
+
+
+@pytest.mark.parametrize("stage", sorted(EXPECTED))
+def test_a_stage_reaching_outside_its_sandbox_fails_as_a_hermeticity_violation(
+    stage: str, built: tuple[dict[str, dict[str, object]], str], project: Path
+) -> None:
+    stages, stderr = built
+    result = stages[stage]
+    assert result["status"] == "failed"
+    kind, words = EXPECTED[stage]
+    violations = result["hermeticity-violations"]
+    assert isinstance(violations, list) and violations, f"no violation found for {stage}:\n{stderr}"
+    assert violations[0]["kind"] == kind
+    assert words in violations[0]["explanation"]
+    # The same explanation, in plain words, where a person reads it.
+    assert f"hermeticity violation ({kind})" in stderr
+    assert words in stderr
+    assert not (project / "dist" / stage).exists()
+
+
+def test_the_host_home_file_never_reaches_an_output(built: tuple[dict[str, dict[str, object]], str],
+                                                     home_probe: Path) -> None:
+    stages, stderr = built
+    assert stages["read-home"]["outputs"] == []
+    assert "a secret of the host" not in stderr
+
+
+def test_without_the_sandbox_the_same_commands_succeed(
+    project: Path, built: tuple[dict[str, dict[str, object]], str]
+) -> None:
+    """The control experiment: the tests above detect a lost sandbox.
+
+    nix-build straight on pyrel's plan, sandbox *off* (never possible through
+    pyrel): reading /usr and the host's users now works, so the hermeticity
+    tests would fail.  The outputs are deleted at once, so no later build can
+    reuse a derivation output made without the sandbox.
+    """
+    stages = ["read-usr", "read-passwd"]
+    argv = ["nix-build", str(REPO / "nix" / "default.nix"), "--no-out-link",
+            "--option", "sandbox", "false", "--option", "substituters", "",
+            "--argstr", "planFile", str(project / ".pyrel" / "plan.json"), "--argstr", "projectRoot", str(project)]
+    for stage in stages:
+        argv += ["-A", stage]
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    outputs = completed.stdout.split()
+    try:
+        assert completed.returncode == 0, completed.stderr
+        usr, passwd = (Path(path) for path in outputs)
+        assert sorted((usr / "usr-bin.txt").read_text().split()) == sorted(p.name for p in Path("/usr/bin").iterdir())
+        assert "pw_name='daemon'" in (passwd / "daemon.txt").read_text()
+    finally:
+        if outputs:
+            subprocess.run(["nix-store", "--delete", *outputs], capture_output=True, check=False)
+

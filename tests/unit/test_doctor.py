@@ -1,0 +1,70 @@
+"""`pyrel doctor` with the host faked: each broken piece is named with its fix, and the exit code says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pywrap import doctor
+from pywrap.adapters import host
+from pywrap.adapters.run import Completed
+from pywrap.cli import app
+
+
+def _done(stdout: str = "", stderr: str = "", code: int = 0) -> Completed:
+    return Completed(("fake",), code, stdout, stderr)
+
+
+@pytest.fixture
+def healthy(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setattr(host, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(host, "nix_version", lambda: _done("nix-build (Nix) 2.8.0\n"))
+    monkeypatch.setattr(host, "add_busybox", lambda path: _done("/nix/store/abc-pyrel-doctor-busybox\n"))
+    monkeypatch.setattr(host, "build_sandboxed", lambda expression, busybox: _done("/nix/store/def-out\n"))
+    monkeypatch.setattr(host, "apt_policy", lambda name: _done("busybox-static:\n  Candidate: 1:1.35.0-4+b3\n"))
+    monkeypatch.setattr(host, "apt_print_uris", lambda name: _done("'http://mirror/b.deb' b.deb 1 SHA256:x\n"))
+    monkeypatch.setattr(host, "pip_index_versions", lambda name: _done("pip (24.0)\nAvailable versions: 24.0\n"))
+    monkeypatch.setattr(doctor, "check_store", lambda: doctor.Check("store", doctor.Level.OK, "writable"))
+    return monkeypatch
+
+
+def test_a_healthy_machine_passes(healthy: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["schema-version"] == 1 and report["kind"] == "pyrel-doctor" and report["ok"] is True
+    assert [check["name"] for check in report["checks"]] == ["nix", "store", "sandbox", "apt", "pip"]
+
+
+@pytest.mark.parametrize(("name", "patch", "words"), [
+    ("nix", ("nix_version", lambda: _done("nix-build (Nix) 2.3.7\n")), "older than 2.8"),
+    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr="error: cloning builder process: denied", code=1)),
+     "unprivileged user namespaces"),
+    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr="pyrel-doctor: /usr/bin is visible", code=1)),
+     "sandbox-paths"),
+    ("apt", ("apt_policy", lambda name: _done("busybox-static:\n  Candidate: (none)\n")), "apt-get update"),
+    ("pip", ("pip_index_versions", lambda name: _done(stderr="ERROR: Could not connect", code=1)), "proxy"),
+])
+def test_a_broken_piece_is_named_with_its_fix(
+    healthy: pytest.MonkeyPatch, name: str, patch: tuple[str, object], words: str
+) -> None:
+    healthy.setattr(host, *patch)
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "error" in result.output and name in result.output
+    assert words in " ".join(result.output.split())
+
+
+def test_no_busybox_means_the_sandbox_cannot_be_tried(healthy: pytest.MonkeyPatch) -> None:
+    healthy.setattr(host, "which", lambda tool: None if tool == "busybox" else f"/usr/bin/{tool}")
+    check = doctor.check_sandbox(Path("sandbox.nix"))
+    assert check.level is doctor.Level.ERROR and "busybox-static" in check.fix
+
+
+def test_nix_versions_are_read() -> None:
+    assert doctor.parse_nix_version("nix-build (Nix) 2.8.0") == (2, 8, 0)
+    assert doctor.parse_nix_version("nix-build (Nix) 2.18") == (2, 18)
+    assert doctor.parse_nix_version("garbage") is None

@@ -1,0 +1,193 @@
+"""Interruptions, full disks, damaged caches and concurrent runs, without Nix."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pywrap import export, fetch, locking, recovery
+from pywrap.errors import ExportError, FetchError
+from pywrap.lock import Lock, WheelEntry
+
+CONTENT = b"the wheel's bytes"
+WHEEL = WheelEntry(name="demo", version="1.0", filename="demo-1.0-py3-none-any.whl",
+                   url="file:///nowhere/demo-1.0-py3-none-any.whl", sha256=hashlib.sha256(CONTENT).hexdigest(),
+                   size=len(CONTENT))
+LOCK = Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
+            python_full_version="3.11.2", glibc="2.36", bootstrap=(), packages=(), stages=())
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PYREL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A fake registry client: counts downloads, writes the right bytes."""
+    calls: list[str] = []
+
+    def download(artifact: WheelEntry, lock: Lock, scratch: Path) -> Path:
+        calls.append(artifact.filename)
+        path = scratch / artifact.filename
+        path.write_bytes(CONTENT)
+        return path
+
+    monkeypatch.setattr(fetch, "_download", download)
+    return calls
+
+
+def test_a_corrupted_cache_entry_is_detected_by_hash_and_fetched_again(cache: Path, downloads: list[str]) -> None:
+    cached = fetch.ensure_cached(WHEEL, LOCK)
+    assert downloads == [WHEEL.filename]
+    assert fetch.ensure_cached(WHEEL, LOCK) == cached and len(downloads) == 1  # a good entry is reused
+    cached.write_bytes(b"flipped bits")
+    assert fetch.ensure_cached(WHEEL, LOCK) == cached
+    assert len(downloads) == 2
+    assert cached.read_bytes() == CONTENT
+
+
+def test_a_full_disk_while_fetching_is_a_fetch_error_in_plain_words(
+    cache: Path, downloads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(source: object, destination: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(fetch.os, "replace", full)
+    with pytest.raises(FetchError) as caught:
+        fetch.ensure_cached(WHEEL, LOCK)
+    assert "the disk is full" in str(caught.value) and "demo 1.0" in str(caught.value)
+    assert caught.value.exit_code == 4
+    leftovers = [path for path in cache.rglob("*") if path.is_file()]
+    assert leftovers == []  # nothing half-written stays in the cache
+
+
+def _store_output(tmp_path: Path, content: bytes = b"sdist") -> Path:
+    output = tmp_path / "store-output"
+    output.mkdir(exist_ok=True)
+    (output / "demo-1.0.tar.gz").write_bytes(content)
+    return output
+
+
+def test_a_full_disk_while_exporting_is_an_export_error_and_dist_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist = tmp_path / "dist"
+    export.export_stage(_store_output(tmp_path, b"old"), ["*.tar.gz"], dist, "source")
+
+    def full(source: object, destination: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export.shutil, "copyfile", full)
+    with pytest.raises(ExportError) as caught:
+        export.export_stage(_store_output(tmp_path, b"new"), ["*.tar.gz"], dist, "source")
+    assert "the disk is full" in str(caught.value)
+    assert caught.value.exit_code == 7
+    assert (dist / "source" / "demo-1.0.tar.gz").read_bytes() == b"old"
+    assert sorted(path.name for path in dist.iterdir()) == ["source"]
+
+
+def test_export_swaps_the_whole_directory_at_once(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    export.export_stage(_store_output(tmp_path, b"old"), ["*.tar.gz"], dist, "source")
+    export.export_stage(_store_output(tmp_path, b"new"), ["*.tar.gz"], dist, "source")
+    assert (dist / "source" / "demo-1.0.tar.gz").read_bytes() == b"new"
+    assert sorted(path.name for path in dist.iterdir()) == ["source"]
+
+
+def test_exchange_swaps_two_directories(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "x").write_text("a")
+    (second / "x").write_text("b")
+    if not recovery.exchange(first, second):
+        pytest.skip("no renameat2(RENAME_EXCHANGE) here; swap_in falls back to two renames")
+    assert (first / "x").read_text() == "b" and (second / "x").read_text() == "a"
+
+
+def test_leftovers_of_an_interrupted_run_are_cleaned(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "source").mkdir(parents=True)
+    (dist / ".source.new-abc123").mkdir()
+    (dist / ".source.new-abc123" / "half.tar.gz").write_bytes(b"half")
+    (dist / ".docs.old").mkdir()  # killed between the two renames of the fallback: docs is only here
+    (dist / ".docs.old" / "docs.tar.gz").write_bytes(b"docs")
+    (dist / ".hidden-by-user").write_text("kept")
+    recovery.clean_dist(dist)
+    assert sorted(path.name for path in dist.iterdir()) == [".hidden-by-user", "docs", "source"]
+    assert (dist / "docs" / "docs.tar.gz").read_bytes() == b"docs"
+
+    cache = tmp_path / "cache"
+    scratch = cache / "artifacts" / "ab" / "abcdef" / ".fetch-xyz"
+    scratch.mkdir(parents=True)
+    (scratch / "partial.deb").write_bytes(b"part")
+    (cache / ".tmp" / "pyrel-add-1").mkdir(parents=True)
+    (cache / "artifacts" / "ab" / "abcdef" / "good.deb").write_bytes(b"good")
+    recovery.clean_cache(cache)
+    assert [path.name for path in cache.rglob("*") if path.is_file()] == ["good.deb"]
+
+    state = tmp_path / ".pyrel"
+    (state / "closures").mkdir(parents=True)
+    (state / "plan.json").write_text("{}")
+    (state / ".plan.json.k2j3h4").write_text("{")
+    (state / "closures" / ".x.json.abc").write_text("{")
+    (state / ".gitignore").write_text("*\n")
+    recovery.clean_state(state)
+    assert sorted(path.name for path in state.rglob("*") if path.is_file()) == [".gitignore", "plan.json"]
+
+
+def test_a_second_run_waits_for_the_first_and_says_why(tmp_path: Path) -> None:
+    messages: list[str] = []
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def first() -> None:
+        with locking.project_lock(tmp_path):
+            order.append("first in")
+            first_holds.set()
+            time.sleep(0.5)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_holds.wait()
+    with locking.project_lock(tmp_path, progress=messages.append):
+        order.append("second in")
+    thread.join()
+    assert order == ["first in", "first out", "second in"]
+    assert len(messages) == 1 and "waiting for pyrel (pid" in messages[0] and str(tmp_path) in messages[0]
+    assert (tmp_path / ".pyrel" / ".gitignore").is_file()
+
+
+def test_a_second_run_gives_up_after_the_timeout(tmp_path: Path) -> None:
+    with locking.project_lock(tmp_path):
+        done: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                with locking.project_lock(tmp_path, timeout=0.3):
+                    pass
+            except locking.BusyError as error:
+                done.append(error)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    [error] = done
+    assert "is in use by pyrel (pid" in str(error) and "--lock-timeout" in str(error)
+    assert error.exit_code == 12
+
+
+def test_the_lock_timeout_default_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYREL_LOCK_TIMEOUT", "2.5")
+    assert locking.timeout_from_env() == 2.5
+    monkeypatch.setenv("PYREL_LOCK_TIMEOUT", "")
+    assert locking.timeout_from_env() is None

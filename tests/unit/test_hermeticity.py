@@ -1,0 +1,63 @@
+"""The build-log classifier: low-level failures explained as hermeticity violations."""
+
+from __future__ import annotations
+
+import pytest
+
+from pywrap.hermeticity import classify, describe
+
+RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
+
+
+@pytest.mark.parametrize(("line", "kind", "words"), [
+    ("OSError: [Errno 101] Network is unreachable", "network", "has no network and no DNS"),
+    ("socket.gaierror: [Errno -3] Temporary failure in name resolution", "network", "has no network"),
+    ("curl: (6) Could not resolve host: example.invalid", "network", "(example.invalid)"),
+    ("wget: bad address 'example.invalid'", "network", "(example.invalid)"),
+    ("ModuleNotFoundError: No module named 'requests'", "undeclared-import",
+     "the stage imported 'requests', which is not among its pinned requirements: add 'requests' "
+     "(or the distribution that provides it) to [tool.pyrel.stages.docs].requires"),
+    ("ModuleNotFoundError: No module named 'yaml.constructor'", "undeclared-import", "add 'yaml'"),
+    (f"{RUN}: line 1: git: not found", "undeclared-tool", "the stage ran 'git', which is not among its declared"),
+    ("sh: gcc: not found", "undeclared-tool", "[tool.pyrel.stages.docs].system"),
+    ("bash: line 3: curl: command not found", "undeclared-tool", "the stage ran 'curl'"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: 'git'", "undeclared-tool", "'git'"),
+    (f"{RUN}: line 1: python: not found", "undeclared-tool", "set python = true"),
+    ("ls: /usr/bin: No such file or directory", "host-file", "'/usr/bin', a file of the host"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/usr/share/dict/words'", "host-file",
+     "'/usr/share/dict/words'"),
+    ("cat: can't open '/root/.bashrc': No such file or directory", "host-file", "'/root/.bashrc'"),
+    ("cat: can't open '/homeless-shelter/.netrc': No such file or directory", "host-file",
+     "$HOME is /homeless-shelter"),
+    ("cat: can't open '/etc/os-release': No such file or directory", "host-file", "a minimal /etc"),
+    ("KeyError: \"getpwnam(): name not found: 'daemon'\"", "host-user", "the user 'daemon', which exists only"),
+    ("sh: can't create /nix/store/0c6kzph7l0dcbcmzy2wgb3ilbqz8bnx8-tamper-source/tamper-0.1.0.tar.gz: "
+     "Read-only file system", "input-write", "one of its inputs: inputs are read-only store paths"),
+])
+def test_a_failure_is_explained(line: str, kind: str, words: str) -> None:
+    [violation] = classify(f"some output\n{line}\nmore output", "docs")
+    assert violation.kind == kind
+    assert words in violation.explanation
+    assert violation.evidence == line
+    assert f"hermeticity violation ({kind})" in describe([violation])
+
+
+@pytest.mark.parametrize("log", [
+    "",
+    "FAILED tests/test_x.py::test_y - assert 1 == 2",
+    "cat: can't open '/build/src/missing.txt': No such file or directory",  # the stage's own tree
+    "ls: /nix/store/abc-x/lib: No such file or directory",
+    "KeyError: \"getpwnam(): name not found: 'nobody'\"",
+    "error: builder for '/nix/store/x-y.drv' failed with exit code 1",
+])
+def test_an_ordinary_failure_is_not_a_violation(log: str) -> None:
+    assert classify(log, "test") == []
+
+
+def test_each_violation_is_reported_once_in_log_order() -> None:
+    log = "\n".join([
+        "ModuleNotFoundError: No module named 'requests'",
+        "\x1b[31mOSError: [Errno 101] Network is unreachable\x1b[0m",
+        "ModuleNotFoundError: No module named 'requests'",
+    ])
+    assert [violation.kind for violation in classify(log, "docs")] == ["undeclared-import", "network"]
