@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import importlib.metadata
+import json
 import os
 import uuid
 from collections.abc import Sequence
@@ -73,6 +74,17 @@ def build_context(
     )
 
 
+def _attested(target: Path, sha256: str, store_path: str) -> bool:
+    """An attestation of this very artifact from this very build output is already there."""
+    try:
+        text = target.read_text(encoding="utf-8")
+        subjects = json.loads(text)["subject"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    same_subject = any(isinstance(s, dict) and s.get("digest", {}).get("sha256") == sha256 for s in subjects)
+    return same_subject and bool(store_path) and store_path in text
+
+
 def write_attestations(
     project: Project, lock: Lock, results: Sequence[Result], dist: Path, context: provenance.BuildContext
 ) -> list[Path]:
@@ -88,6 +100,9 @@ def write_attestations(
         inputs = [(f"{name}/{file.name}", file.sha256)
                   for name in stage.inputs if name in exported for file in exported[name].outputs]
         dependencies = provenance.stage_dependencies(lock, result.stage)
+        if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256,
+                         result.store_path) for file in result.outputs):
+            continue  # a no-op rebuild: the same output, already attested
         derivation = nix.deriver(result.store_path) if result.store_path else None
         for file in result.outputs:
             document = provenance.statement(

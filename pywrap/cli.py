@@ -17,6 +17,7 @@ from pywrap import logger
 from pywrap.adapters import nix, run
 from pywrap.config import load_project
 from pywrap.errors import PyrelError
+from pywrap.model import Project
 
 if TYPE_CHECKING:
     from pywrap.build import Result
@@ -136,7 +137,7 @@ def build_command(
     started_on = datetime.datetime.now(datetime.UTC)
     try:
         project = load_project(project_dir)
-        wanted = list(project.stage_names) if stages == ["all"] else stages
+        wanted = _all_stages(project) if stages == ["all"] else stages
         source = release_inputs.source_info(project, dist or project.root / "dist", tag)
         options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
         options = _scale_out(options, from_cache, trusted_key, store)
@@ -197,6 +198,16 @@ def _scale_out(
     return binary_cache.cache_options(options, caches or [], [binary_cache.read_key(key) for key in keys or []])
 
 
+def _all_stages(project: Project) -> list[str]:
+    """Every stage, less those `pyrel lock` had to skip (said out loud)."""
+    from pywrap.lock import read_lock
+
+    skipped = read_lock(project.root).skipped_stages()
+    for name, reason in skipped.items():
+        logger.step(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
+    return [name for name in project.stage_names if name not in skipped]
+
+
 def _print_results(results: list[Result], dist: Path, elapsed: float) -> None:
     for result in results:
         closure = result.closure
@@ -233,7 +244,7 @@ def audit(
     try:
         project = load_project(project_dir)
         target = output or project.root / "dist" / "audit"
-        _, result = auditing.collect(project, stages or list(project.stage_names), progress=logger.step)
+        _, result = auditing.collect(project, stages or _all_stages(project), progress=logger.step)
         previous = baseline or (target / reporting.REPORT_JSON)
         old = auditing.AuditReport.from_json(json.loads(previous.read_text())) if previous.is_file() else None
         diffs = auditing.diff_reports(old, result) if old is not None else []
@@ -271,7 +282,7 @@ def why(
 
     try:
         project = load_project(project_dir)
-        lock_data, result = auditing.collect(project, list(project.stage_names), progress=logger.step)
+        lock_data, result = auditing.collect(project, _all_stages(project), progress=logger.step)
         answers = auditing.why(result, project, lock_data, package)
         if not answers:
             raise PyrelError(f"no stage of {project.name} pulls in '{package}'",
@@ -332,7 +343,7 @@ def verify(
     try:
         project = load_project(project_dir)
         options = nix.NixOptions(substituters=tuple(substituter or ()))
-        checks = reproduce.check_stages(project, stages or list(project.stage_names), options=options,
+        checks = reproduce.check_stages(project, stages or _all_stages(project), options=options,
                                         progress=logger.step)
     except PyrelError as error:
         _fail(error)

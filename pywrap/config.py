@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -398,12 +399,14 @@ def build_project(
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
         stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
     builtin = builtin_stage_defaults(root, pyproject, str(name), build_system, stage_tables, config_file, where)
+    implicit = {name for name in builtin if name not in stage_tables}
     for stage_name in builtin:
         stage_tables.setdefault(stage_name, {})
     for stage_name, table in stage_tables.items():
         _check_type(table, dict, config_file, f"{where}.stages.{stage_name}")
         base = builtin.get(stage_name, {})
-        stages.append(_parse_stage(stage_name, table, base, config_file))
+        stage = _parse_stage(stage_name, table, base, config_file)
+        stages.append(attrs.evolve(stage, implicit=stage_name in implicit))
     if not stages:
         raise ConfigError(
             f"{config_file}: no stages are declared",

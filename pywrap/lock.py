@@ -85,6 +85,8 @@ class StageLock:
     wheels: tuple[WheelEntry, ...] = ()
     #: What the build backend's get_requires_for_build_sdist answered at lock time.
     backend_requires: tuple[str, ...] = ()
+    #: Why a stage found in the project (not declared) could not be locked; "" if locked.
+    skipped: str = ""
 
 
 @attrs.frozen
@@ -111,8 +113,17 @@ class Lock:
         raise LockError(f"{LOCK_FILE}: package '{name}' is referenced but not locked",
                         hint="run `pyrel lock` again")
 
+    def skipped_stages(self) -> dict[str, str]:
+        return {stage.name: stage.skipped for stage in self.stages if stage.skipped}
+
     def stage(self, name: str) -> StageLock:
         for stage in self.stages:
+            if stage.name == name and stage.skipped:
+                raise LockError(
+                    f"stage '{name}' was found in the project but could not be locked: {stage.skipped}",
+                    hint=f"declare [tool.pyrel.stages.{name}] with requirements that can be pinned, "
+                    "then run `pyrel lock`",
+                )
             if stage.name == name:
                 return stage
         raise LockError(
@@ -268,6 +279,7 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
                 "python-lock": stage.python_lock,
                 "python-lock-sha256": stage.python_lock_sha256,
                 "backend-requires": list(stage.backend_requires),
+                **({"skipped": stage.skipped} if stage.skipped else {}),
             }
             for stage in lock.stages
         },
@@ -355,6 +367,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
             python_lock_sha256=expected_sha,
             wheels=wheels,
             backend_requires=_strings(raw, "backend-requires", where, default=[]),
+            skipped=str(raw.get("skipped", "")),
         ))
     lock = attrs.evolve(lock, stages=tuple(stages))
     for stage in lock.stages:

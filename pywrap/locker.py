@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pywrap import probe
 from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
-from pywrap.errors import ConfigError
+from pywrap.errors import ConfigError, LockError
 from pywrap.lock import (
     ARCH_TO_MACHINE,
     LOCK_FILE,
@@ -209,7 +209,18 @@ def create_lock(
     stage_locks = []
     with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:
         for stage in project.stages:
-            resolved_python = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
+            try:
+                resolved_python = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
+            except LockError as exc:
+                if not stage.implicit or stage.name == SOURCE_STAGE:
+                    raise
+                # A stage pyrel found (not one the user declared) must not block the others.
+                progress(f"warning: skipping stage '{stage.name}', which cannot be locked: {exc.message}")
+                stage_locks.append(StageLock(
+                    name=stage.name, fingerprint=stage_fingerprint(project, stage, suite, architecture),
+                    system=(), python_lock="", python_lock_sha256="", skipped=exc.message.splitlines()[0],
+                ))
+                continue
             if resolved_python is not None:
                 pylocks[resolved_python.file_name] = resolved_python.content
             stage_locks.append(StageLock(

@@ -50,6 +50,9 @@ class Stage:
     #: A file in the stage's output holding its commands' exit status (tests
     #: record failures there so their report is still exported).
     status_file: str = ""
+    #: Found in the project rather than declared: `pyrel lock` may skip it (with
+    #: the reason recorded) when its requirements cannot be pinned.
+    implicit: bool = False
 
 
 @attrs.frozen

@@ -143,7 +143,8 @@ def test_rebuilds_published_sdist(case: Published, tmp_path: Path, run_pyrel: Ru
     archives = sorted(out.glob("*.tar.gz"))
     assert len(archives) == 1, sorted(p.name for p in out.iterdir())
     rebuilt = archives[0]
-    assert sorted(p.name for p in out.iterdir()) == sorted([rebuilt.name, "SHA256SUMS"])
+    # The sdist, its checksum, and its provenance attestation.
+    assert sorted(p.name for p in out.iterdir()) == sorted([rebuilt.name, "SHA256SUMS", f"{rebuilt.name}.intoto.json"])
     assert (out / "SHA256SUMS").read_text() == f"{_sha256(rebuilt)}  {rebuilt.name}\n"
 
     # The same release: its version (dynamic for setuptools_scm and hatch-vcs,

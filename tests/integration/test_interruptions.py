@@ -100,8 +100,11 @@ def project(locked: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize("step", ["fetch", "build", "export"])
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize(("step", "signal_number"), [
+    pytest.param(step, number, id=f"{step}-{name}")
+    for step in ("fetch", "build", "export")
+    for name, number in (("SIGINT", signal.SIGINT), ("SIGKILL", signal.SIGKILL))
+] + [pytest.param("build", signal.SIGTERM, id="build-SIGTERM")])
 def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_continues(
     project: Path, tmp_path: Path, step: str, signal_number: int
 ) -> None:
@@ -128,7 +131,7 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
     for artifact in (cache / "artifacts").rglob("*"):
         if artifact.is_file() and not any(part.startswith(".fetch-") for part in artifact.parts):
             assert hashlib.sha256(artifact.read_bytes()).hexdigest() == artifact.parent.name
-    if signal_number == signal.SIGINT:  # Ctrl-C cleans up at once
+    if signal_number != signal.SIGKILL:  # Ctrl-C and kill (SIGTERM) clean up at once
         assert _temporary_files(project / "dist", cache, project / ".pyrel") == []
 
     code, _, stderr = _finish(_pyrel(project, "build", "slow", env={"PYREL_CACHE_DIR": str(cache)}))

@@ -17,7 +17,7 @@ from pywrap.config import build_project, load_project
 from pywrap.errors import ConfigError, LockError
 from pywrap.lock import LOCK_FILE, lock_from_toml, read_lock, read_pylock
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.text(max_size=12), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),
