@@ -1,8 +1,9 @@
-# (compileall runs with -B: bytecode its own imports would write uses timestamps,
-# which the store resets, and compileall would then skip those files.)
 # Merge the unpacked .debs of one toolchain into a single root and make its
 # binaries run inside the sandbox, which has no /lib64 or /usr.
 mkdir -p "$out"
+if [ -z "$debs" ]; then
+  exit 0  # a stage with neither Python nor system packages: busybox alone
+fi
 for deb in $debs; do
   cp -dR "$deb/." "$out/"
   chmod -R u+w "$out"
@@ -81,6 +82,8 @@ if [ -n "$compilerCc" ]; then
   fi
 fi
 
+# (compileall runs with -B: bytecode its own imports would write uses timestamps,
+# which the store resets, and compileall would then skip those files.)
 if [ -n "$python" ]; then
   interpreter="$out/$python"
   bindir=$(dirname "$interpreter")

@@ -106,3 +106,17 @@ def test_a_make_project_declares_its_own_stages(tmp_path: Path, run_pyrel: Run) 
     with tarfile.open(project / "dist/docs/greeter-docs-text.tar.gz") as archive:
         assert "text/index.txt" in archive.getnames()
     assert "check passed" in (project / "dist/test/check.log").read_text()
+
+
+def test_a_stage_with_only_busybox(tmp_path: Path, run_pyrel: Run) -> None:
+    (tmp_path / "pyrel.toml").write_text(
+        '[stages.source]\npython = false\n'
+        'run = ["echo hi > \\"$TMPDIR/hi.txt\\"", "tar -czf \\"$out/hi.tar.gz\\" -C \\"$TMPDIR\\" hi.txt"]\n'
+        'outputs = ["*.tar.gz"]\n')
+    (tmp_path / "README").write_text("a project of one file\n")
+    run_pyrel("lock", "-C", str(tmp_path), check=True)
+    lock = tomllib.loads((tmp_path / "pyrel.lock.toml").read_text())
+    assert lock["stages"]["source"]["system"] == []
+    run_pyrel("build", "source", "-C", str(tmp_path), check=True)
+    with tarfile.open(tmp_path / "dist/source/hi.tar.gz") as archive:
+        assert archive.getnames() == ["hi.txt"]
