@@ -16,22 +16,5 @@ let
 
   source = lib.projectSource { root = /. + projectRoot; files = plan.sourceFiles; };
 
-  # Stages are listed in dependency order by the planner, so every input stage
-  # is already defined when a later stage refers to it.
-  stages = builtins.foldl' (built: stage:
-    let
-      root = roots.${stage.toolchain};
-      wheels = map (lib.unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
-      inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
-      pythonEnv = if stage.python == "" then null else lib.mkPythonEnv {
-        inherit busybox root wheels;
-        python = stage.python;
-        name = stage.derivationName;
-      };
-    in built // {
-      ${stage.name} = lib.mkStage { inherit busybox root pythonEnv source inputs stage; };
-      # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
-      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
-        ++ builtins.attrValues inputs;
-    }) { } plan.stages;
+  stages = lib.mkStages { inherit plan busybox source; rootFor = stage: roots.${stage.toolchain}; };
 in stages

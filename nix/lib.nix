@@ -157,7 +157,28 @@ let
   } // compilerEnv { inherit root stage; } // stage.env
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
+  # The stage graph of a plan, one provider-independent fold: `rootFor` gives
+  # a stage's system root (merged Debian packages, or nixpkgs attributes).
+  # Stages are listed in dependency order by the planner, so every input stage
+  # is already defined when a later stage refers to it.
+  mkStages = { plan, busybox, source, rootFor }: builtins.foldl' (built: stage:
+    let
+      root = rootFor stage;
+      wheels = map (unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
+      inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
+      pythonEnv = if stage.python == "" then null else mkPythonEnv {
+        inherit busybox root wheels;
+        python = stage.python;
+        name = stage.derivationName;
+      };
+    in built // {
+      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage; };
+      # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
+      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
+        ++ builtins.attrValues inputs;
+    }) { } plan.stages;
+
 in {
-  inherit fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
+  inherit mkStages fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
     compilerEnv;
 }

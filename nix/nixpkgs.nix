@@ -8,7 +8,7 @@
 let
   plan = builtins.fromJSON (builtins.readFile planFile);
   lib = import ./lib.nix { system = plan.system; };
-  inherit (builtins) map listToAttrs getAttr;
+  inherit (builtins) map getAttr;
 
   nixpkgsSource = if plan.nixpkgs ? path then /. + plan.nixpkgs.path
     else builtins.fetchTarball { inherit (plan.nixpkgs) url sha256; };
@@ -28,19 +28,5 @@ let
     packages = map (name: getAttr name pkgs) stage.nixpkgs;
   };
 
-  stages = builtins.foldl' (built: stage:
-    let
-      root = mkRoot stage;
-      wheels = map (lib.unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
-      inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
-      pythonEnv = if stage.python == "" then null else lib.mkPythonEnv {
-        inherit busybox root wheels;
-        python = stage.python;
-        name = stage.derivationName;
-      };
-    in built // {
-      ${stage.name} = lib.mkStage { inherit busybox root pythonEnv source inputs stage; };
-      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
-        ++ builtins.attrValues inputs;
-    }) { } plan.stages;
+  stages = lib.mkStages { inherit plan busybox source; rootFor = stage: mkRoot stage; };
 in stages
