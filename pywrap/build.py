@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -153,6 +154,10 @@ def _build_locked(
         outputs = nix.built_outputs(library, list(stage_names), args)
     duration = time.monotonic() - started
     failed = _failed_stages(failure.log_tail, stage_plan) if failure else set()
+    if check and failure is not None:
+        # --check: a stage whose rebuild differs still has its old, valid output;
+        # it must fail, not be exported as if it had been confirmed.
+        outputs = {name: path for name, path in outputs.items() if name not in failed}
     results = []
     for name in stage_names:
         stage = project.stage(name)
@@ -163,7 +168,10 @@ def _build_locked(
             else:
                 own_log = nix_log.log_of(_derivation_name(stage_plan, name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
-                results.append(Result(name, Status.FAILED, "the build failed in the sandbox; dist/ was not changed",
+                reason = ("not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
+                          "files); dist/ was not changed") if check and NONDETERMINISM in (failure.log_tail if failure
+                          else "") else "the build failed in the sandbox; dist/ was not changed"
+                results.append(Result(name, Status.FAILED, reason,
                                       duration, log_tail=log_tail,
                                       violations=tuple(hermeticity.classify(own_log or log_tail, name))))
             continue
@@ -179,6 +187,10 @@ def _build_locked(
             store_path=store_path, outputs=tuple(exported), closure=closure,
         ))
     return results
+
+
+#: What Nix 2.8 says when `--check` finds a rebuild that differs.
+NONDETERMINISM = "may not be deterministic"
 
 
 def _upstream(project: Project, name: str) -> list[str]:
@@ -242,9 +254,15 @@ def _closure(
 
 
 def _failed_stages(log: str, stage_plan: dict[str, object]) -> set[str]:
+    """Stages Nix reports as failed ("builder for ... failed") or, with --check, as differing."""
     stages = stage_plan.get("stages", [])
     assert isinstance(stages, list)
-    return {str(stage["name"]) for stage in stages if f"-{stage['derivationName']}.drv" in log}
+    failed = set()
+    for stage in stages:
+        drv = re.escape(f"-{stage['derivationName']}.drv'")
+        if re.search(rf"error: (builder for|derivation) '[^']*{drv} (failed|may not be deterministic)", log):
+            failed.add(str(stage["name"]))
+    return failed
 
 
 def _derivation_name(stage_plan: dict[str, object], name: str) -> str:

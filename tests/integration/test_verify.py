@@ -165,3 +165,16 @@ def test_two_checkouts_of_a_tag_build_identical_artifacts(tmp_path: Path, run_py
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert {stage["verdict"] for stage in json.loads(verified.stdout)["stages"]} == {"reproducible"}
     assert run_pyrel("verify", "--artifacts", str(second / "dist")).returncode == 0
+
+
+def test_build_check_fails_a_stage_whose_rebuild_differs(tmp_path: Path, run_pyrel: Run) -> None:
+    project = tmp_path / "nondeterministic"
+    shutil.copytree(PACKAGES / "nondeterministic", project)
+    run_pyrel("lock", "-C", str(project), check=True)
+    run_pyrel("build", "noisy", "stable", "-C", str(project), check=True)
+    before = (project / "dist/noisy/noise.txt").read_bytes()
+    completed = run_pyrel("build", "noisy", "stable", "--check", "-C", str(project))
+    assert completed.returncode == 1
+    assert "stage 'noisy' failed: not reproducible" in completed.stderr
+    assert "stage 'stable'" not in completed.stderr
+    assert (project / "dist/noisy/noise.txt").read_bytes() == before
