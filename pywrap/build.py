@@ -180,11 +180,14 @@ def _build_locked(
         exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
         closure = _closure(project, lock, name, store_path, library, args)
         status, reason = Status.SUCCESS, ""
+        violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
             status, reason = _recorded_status(nixcache.real_path(store_path), stage.status_file)
+            if status is Status.FAILED:
+                violations = tuple(hermeticity.classify(_recorded_log(nixcache.real_path(store_path)), name))
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
-            store_path=store_path, outputs=tuple(exported), closure=closure,
+            store_path=store_path, outputs=tuple(exported), closure=closure, violations=violations,
         ))
     return results
 
@@ -210,6 +213,20 @@ def _recorded_status(store_output: Path, status_file: str) -> tuple[Status, str]
     if code == 5:
         return Status.FAILED, "no tests were collected (pytest exit 5)"
     return Status.FAILED, f"exit status {code}" + (f": {summary}" if summary else "")
+
+
+#: The reports a stage that records its status writes beside it (the built-in test stage's pytest log).
+RECORDED_LOGS = ("pytest.log",)
+
+
+def _recorded_log(store_output: Path) -> str:
+    """The failed tests' own log: tests that reach outside the sandbox fail there, not in the build log."""
+    for name in RECORDED_LOGS:
+        try:
+            return (store_output / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return ""
 
 
 def junit_summary(path: Path, limit: int = 20) -> str:

@@ -247,11 +247,15 @@ def builtin_stage_defaults(
     dist_name = discover.normalized_name(name)
     version = discover.project_version(root, pyproject)
     defaults: dict[str, dict[str, Any]] = {}
+    # The docs and test stages build the project's wheel: C sources need a compiler there, C++ sources g++.
+    files = _project_files(root)
+    build_tools: dict[str, Any] = {"compiler": discover.has_c_sources(files),
+                                   "system": discover.compiler_system(files)}
     for stage_name, table in stage_tables.items():
         if is_sphinx_stage(stage_name) and stage_name != DOCS_STAGE and isinstance(table, dict):
             sphinx = _sphinx_run(table, root, dist_name, version, file, f"{where}.stages.{stage_name}")
             if sphinx is not None:
-                defaults[stage_name] = {"run": sphinx[0], "outputs": sphinx[1], "requires": [
+                defaults[stage_name] = {**build_tools, "run": sphinx[0], "outputs": sphinx[1], "requires": [
                     *install, *runtime, "sphinx"]}
     docs_table = stage_tables.get(DOCS_STAGE, {})
     sphinx = _sphinx_run(docs_table if isinstance(docs_table, dict) else {}, root, dist_name, version, file,
@@ -259,6 +263,7 @@ def builtin_stage_defaults(
     if sphinx is not None:
         docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES)
         defaults[DOCS_STAGE] = {
+            **build_tools,
             "requires": _with([*install, *runtime, *docs.lines], "sphinx"),
             "requires-file": docs.file,
             "run": sphinx[0],
@@ -268,7 +273,7 @@ def builtin_stage_defaults(
     test_tree = discover.test_dir(root)
     if test_tree is not None or tests.origin or TEST_STAGE in stage_tables:
         defaults[TEST_STAGE] = {
-            "compiler": discover.has_c_sources(_project_files(root)),
+            **build_tools,
             "requires": _with([*install, *runtime, *tests.lines], "pytest"),
             "requires-file": tests.file,
             "inputs": [SOURCE_STAGE],
@@ -380,7 +385,7 @@ def build_project(
     project_table = pyproject.get("project", {})
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
-    name = project_table.get("name") or root.name
+    name = discover.project_name(root, pyproject)
     requires_python = project_table.get("requires-python")
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None

@@ -5,6 +5,7 @@ Reads files only (pyproject tables, PKG-INFO, requirement files); runs nothing.
 
 from __future__ import annotations
 
+import configparser
 import email.parser
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,8 @@ from pywrap.errors import ConfigError
 SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source")
 TEST_DIRS = ("tests", "test", "testing")
 C_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".h")
+#: Sources only a C++ compiler builds (setuptools calls $CXX for an extension with language="c++").
+CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
 
 DOCS_GROUPS = ("docs", "doc")
 DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/docs.txt",
@@ -27,7 +30,9 @@ DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/doc
 TEST_GROUPS = ("test", "tests", "testing")
 TEST_FILES = ("tests/requirements.txt", "test/requirements.txt", "requirements/tests.txt",
               "requirements/test.txt", "requirements-test.txt", "requirements-tests.txt",
-              "test-requirements.txt")
+              "test-requirements.txt",
+              # Last: development requirements, which projects without test ones run their tests from.
+              "requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt")
 
 
 @attrs.frozen
@@ -113,7 +118,8 @@ def stage_requirements(
 
 def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name: str) -> tuple[list[str], str]:
     """The project's own dependencies: static [project] table, else an sdist's PKG-INFO."""
-    project = pyproject.get("project", {})
+    project = pyproject.get("project")
+    # Only a [project] table states the dependencies: without one (setup.py/setup.cfg metadata) ask PKG-INFO.
     if isinstance(project, dict) and "dependencies" not in project.get("dynamic", []):
         dependencies = project.get("dependencies", [])
         if isinstance(dependencies, list):
@@ -124,6 +130,38 @@ def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name:
         requires = [value for value in message.get_all("Requires-Dist") or [] if "extra ==" not in value]
         return expand_self(requires, project_name, {}), "PKG-INFO"
     return [], ""
+
+
+def _pkg_info_field(root: Path, field: str) -> str | None:
+    pkg_info = root / "PKG-INFO"
+    if pkg_info.is_file():
+        for line in pkg_info.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not line.strip():
+                break  # the headers end at the first blank line; the description follows
+            if line.startswith(f"{field}:"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def project_name(root: Path, pyproject: Mapping[str, Any]) -> str:
+    """[project] name, else an sdist's PKG-INFO Name, else setup.cfg's [metadata] name, else the directory's."""
+    project = pyproject.get("project", {})
+    if isinstance(project, dict) and isinstance(project.get("name"), str) and project["name"]:
+        return str(project["name"])
+    name = _pkg_info_field(root, "Name")
+    if name:
+        return name
+    setup_cfg = root / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(setup_cfg.read_text(encoding="utf-8", errors="replace"))
+        except configparser.Error:
+            return root.name
+        candidate = parser.get("metadata", "name", fallback="").strip()
+        if candidate and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", candidate):
+            return candidate
+    return root.name
 
 
 def project_version(root: Path, pyproject: Mapping[str, Any]) -> str:
@@ -159,3 +197,12 @@ def test_dir(root: Path) -> str | None:
 
 def has_c_sources(files: Iterable[str]) -> bool:
     return any(name.endswith(C_SUFFIXES) for name in files)
+
+
+def has_cxx_sources(files: Iterable[str]) -> bool:
+    return any(name.endswith(CXX_SUFFIXES) for name in files)
+
+
+def compiler_system(files: Iterable[str]) -> list[str]:
+    """The Debian packages a stage that builds the project needs beyond gcc: g++ for C++ sources."""
+    return ["g++"] if has_cxx_sources(files) else []

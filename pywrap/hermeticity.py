@@ -40,7 +40,15 @@ _NETWORK = re.compile(
     r"|Errno 101\]|Errno -3\]|Errno -2\]|Failed to establish a new connection|NameResolutionError"
 )
 _HOST_NAME = re.compile(r"(?:resolve host|bad address|getaddrinfo\():?\s*'?\"?([A-Za-z0-9.-]+\.[A-Za-z]+)")
-_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+#: Python's own message, also as Sphinx and plugins quote it ("exception: No module named 'x'").
+_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+#: Import names whose distribution has another name (the hint names what to require).
+_DISTRIBUTIONS = {
+    "pkg_resources": "setuptools<81",  # setuptools 81 dropped pkg_resources
+    "yaml": "PyYAML", "PIL": "Pillow", "attr": "attrs", "dateutil": "python-dateutil", "bs4": "beautifulsoup4",
+    "sklearn": "scikit-learn", "cv2": "opencv-python", "OpenSSL": "pyOpenSSL", "jwt": "PyJWT", "zmq": "pyzmq",
+    "serial": "pyserial", "git": "GitPython", "Crypto": "pycryptodome", "google": "protobuf",
+}
 _SHELL_NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: )?([A-Za-z0-9_.+-]+): (?:command )?not found\s*$")
 _EXEC_NOT_FOUND = re.compile(r"No such file or directory: '([A-Za-z0-9_.+-]+)'")
 _MISSING_PATH = re.compile(
@@ -75,9 +83,10 @@ def _module(line: str, stage: str) -> Violation | None:
         return None
     module = match.group(1)
     top = module.split(".")[0]
+    wanted = f"'{_DISTRIBUTIONS[top]}'" if top in _DISTRIBUTIONS else f"'{top}' (or the distribution that provides it)"
     return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
-                     f"requirements: add '{top}' (or the distribution that provides it) to "
-                     f"[tool.pyrel.stages.{stage}].requires and run `pyrel lock`", line)
+                     f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].requires (a declared list "
+                     "replaces the stage's default requirements: keep those too) and run `pyrel lock`", line)
 
 
 def _tool(line: str, stage: str) -> Violation | None:
@@ -101,6 +110,11 @@ def _host_file(line: str, stage: str) -> Violation | None:
     path = next(group for group in match.groups() if group)
     if not _host_path(path):
         return None
+    if path == "/bin/sh":
+        return Violation("host-file", "the stage ran a command through /bin/sh (subprocess with shell=True, "
+                         "os.system, os.popen), which the sandbox does not have: its shell is busybox's `sh` on "
+                         "PATH. Tests that need it fail here; deselect them in the stage's run (pytest "
+                         "--deselect/-k), or run the command as a list without shell=True", line)
     if path.startswith("/homeless-shelter"):
         where = "$HOME is /homeless-shelter in the sandbox, which does not exist: the host's home is not visible"
     else:

@@ -67,10 +67,12 @@ def backend_requires(
                      "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:])
             return []
         answer = json.loads((Path(output) / PROBE_OUTPUT).read_text())
-    requires = answer.get("sdist", [])
-    if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
+    # The frontend checks its own view of [build-system] too: without one, an older `build`
+    # defaults to setuptools *and* wheel, so its list counts as well as the backend's answer.
+    lists = [answer.get("build-system", []), answer.get("sdist", [])]
+    if not all(isinstance(items, list) and all(isinstance(item, str) for item in items) for items in lists):
         raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
-    return sorted(requires)
+    return sorted({item for items in lists for item in items})
 
 
 def unsatisfied(requirements: Sequence[str], wheels: Sequence[WheelEntry], python_full_version: str) -> list[str]:

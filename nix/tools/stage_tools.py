@@ -26,7 +26,6 @@ import zipfile
 from normalize_archives import write_tar_gz
 
 TEST_DIRS = ("tests", "test", "testing")
-TEST_CONFIG_FILES = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
 
 
 def fail(message: str) -> None:
@@ -95,6 +94,56 @@ def install_project(project_dir: str, work: str) -> tuple[str, dict[str, str]]:
     return python, {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
 
 
+def built_wheel(work: str) -> str:
+    [wheel] = glob.glob(os.path.join(work, "wheels", "*.whl"))
+    return wheel
+
+
+def wheel_top_level(wheel: str) -> set[str]:
+    """The import names a wheel installs at the top of site-packages (packages, modules, extensions)."""
+    names: set[str] = set()
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            parts = member.split("/")
+            if parts[0].endswith(".data") and len(parts) > 2 and parts[1] in ("purelib", "platlib"):
+                parts = parts[2:]
+            elif parts[0].endswith((".dist-info", ".data")):
+                continue
+            names.add(parts[0] if len(parts) > 1 else parts[0].split(".", 1)[0])
+    return names
+
+
+#: Left out of the tests' copy of the tree: build leftovers and caches.
+RUN_DIR_IGNORED = ("build", "dist", ".git", ".hg", ".tox", ".nox", ".eggs", "__pycache__", ".pytest_cache",
+                   "*.egg-info", "*.pyc")
+_MODULE_SUFFIXES = (".py", ".so", ".pyd", ".pyi")
+
+
+def copy_run_dir(origin: str, run_dir: str, shadowing: set[str]) -> None:
+    """Copy the project tree for the tests (data files, docs, examples and config included), leaving out
+    what would shadow the installed wheel: its top-level packages and modules at the root and in ``src/``.
+    """
+    leftovers = shutil.ignore_patterns(*RUN_DIR_IGNORED)
+    tops = {os.path.normpath(origin), os.path.normpath(os.path.join(origin, "src"))}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = set(leftovers(directory, names))
+        if os.path.normpath(directory) in tops:
+            for name in names:
+                is_dir = os.path.isdir(os.path.join(directory, name))
+                if (name in shadowing and is_dir) or (
+                        not is_dir and name.endswith(_MODULE_SUFFIXES) and name.split(".", 1)[0] in shadowing):
+                    ignored.add(name)
+        return ignored
+
+    shutil.copytree(origin, run_dir, ignore=ignore, symlinks=True)
+    # A tree copied from the read-only store stays read-only: tests may write beside their files.
+    for directory, _, files in os.walk(run_dir):
+        for path in [directory, *(os.path.join(directory, name) for name in files)]:
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o200)
+
+
 def _test_tree(directory: str) -> str | None:
     for name in TEST_DIRS:
         if os.path.isdir(os.path.join(directory, name)):
@@ -117,17 +166,14 @@ def test(arguments: argparse.Namespace) -> None:
     environment = {**os.environ, **path}
 
     # Test the installed artifact, not the package sources beside the tests:
-    # copy only the test tree and the configuration pytest reads.
+    # the tests run in a copy of the tree without the packages the wheel installs.
     origin = project_dir if (arguments.tests or _test_tree(project_dir)) else os.getcwd()
     tree = arguments.tests or _test_tree(origin)
     if tree is None or not os.path.isdir(os.path.join(origin, tree)):
         fail("no test tree (tests/, test/ or testing/) in the sdist or the project; "
              "set the test stage's `run` to the command that runs the tests")
     run_dir = os.path.join(work, "run")
-    shutil.copytree(os.path.join(origin, tree), os.path.join(run_dir, tree))
-    for name in TEST_CONFIG_FILES:
-        if os.path.isfile(os.path.join(origin, name)):
-            shutil.copy(os.path.join(origin, name), run_dir)
+    copy_run_dir(origin, run_dir, wheel_top_level(built_wheel(work)) - {tree.split("/")[0]})
     command = [python, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
                f"--junitxml={os.path.join(out, 'junit.xml')}", *arguments.pytest_args, tree]
     print("+ " + " ".join(command), flush=True)
@@ -142,8 +188,22 @@ def test(arguments: argparse.Namespace) -> None:
     with open(os.path.join(out, "exit-code"), "w", encoding="utf-8") as record:
         record.write(f"{status}\n")
     if not os.path.isfile(os.path.join(out, "junit.xml")):
-        fail(f"pytest wrote no junit report (exit {status})")
+        fail(no_report_message(status))
     without_timings(os.path.join(out, "junit.xml"), os.path.join(out, "pytest.log"))
+
+
+def no_report_message(status: int) -> str:
+    """Why pytest ran no test, and what to change: often an older project meets the newest pytest."""
+    try:
+        import importlib.metadata
+        version = importlib.metadata.version("pytest")
+    except Exception:  # noqa: BLE001 - only for the message
+        version = "?"
+    return (f"pytest stopped before running any test (exit {status}, no junit report; its error is above). "
+            f"If a conftest.py, plugin or pytest option does not work with the locked pytest {version}, "
+            "resolve the test tools the project was released with: set exclude-newer = \"<the release's date>\" "
+            "in [tool.pyrel], or declare [tool.pyrel.stages.test].requires with e.g. \"pytest<"
+            + version.split(".")[0] + "\", then run `pyrel lock`")
 
 
 #: What differs between two runs of the same tests: wall-clock times, the date, the host.

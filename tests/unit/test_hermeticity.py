@@ -17,7 +17,7 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     ("ModuleNotFoundError: No module named 'requests'", "undeclared-import",
      "the stage imported 'requests', which is not among its pinned requirements: add 'requests' "
      "(or the distribution that provides it) to [tool.pyrel.stages.docs].requires"),
-    ("ModuleNotFoundError: No module named 'yaml.constructor'", "undeclared-import", "add 'yaml'"),
+    ("ModuleNotFoundError: No module named 'yaml.constructor'", "undeclared-import", "add 'PyYAML'"),
     (f"{RUN}: line 1: git: not found", "undeclared-tool", "the stage ran 'git', which is not among its declared"),
     ("sh: gcc: not found", "undeclared-tool", "[tool.pyrel.stages.docs].system"),
     ("bash: line 3: curl: command not found", "undeclared-tool", "the stage ran 'curl'"),
