@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from pywrap import probe
@@ -248,13 +250,32 @@ def create_lock(
 
 
 def write_lock_files(root: Path, lock: Lock, pylocks: dict[str, bytes]) -> list[Path]:
-    """Write the pylock files, then pyrel.lock.toml last (it vouches for them)."""
-    import tomli_w
+    """Write the pylock files, then pyrel.lock.toml last (it vouches for them).
 
+    pylock files the previous lock named and the new one does not (a stage
+    removed, or skipped) are deleted, so no stale pin lingers beside the lock.
+    """
+    previous = _previous_pylocks(root)
     written = []
     for name, content in sorted(pylocks.items()):
         write_atomically(root / name, content)
         written.append(root / name)
     write_atomically(root / LOCK_FILE, tomli_w.dumps(lock_to_toml(lock)).encode())
     written.append(root / LOCK_FILE)
+    for name in sorted(previous - set(pylocks)):
+        (root / name).unlink(missing_ok=True)
     return written
+
+
+def _previous_pylocks(root: Path) -> set[str]:
+    """The pylock files the current pyrel.lock.toml names (none if it is unreadable)."""
+    try:
+        document = tomllib.loads((root / LOCK_FILE).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return set()
+    stages = document.get("stages")
+    if not isinstance(stages, dict):
+        return set()
+    names = {table.get("python-lock") for table in stages.values() if isinstance(table, dict)}
+    # Only plain pylock.<stage>.toml names: never a path pyrel did not write.
+    return {name for name in names if isinstance(name, str) and name.startswith("pylock.") and "/" not in name}

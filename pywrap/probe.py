@@ -67,9 +67,16 @@ def backend_requires(
                      "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:])
             return []
         answer = json.loads((Path(output) / PROBE_OUTPUT).read_text())
-    # The frontend checks its own view of [build-system] too: without one, an older `build`
-    # defaults to setuptools *and* wheel, so its list counts as well as the backend's answer.
-    lists = [answer.get("build-system", []), answer.get("sdist", [])]
+    return probe_requirements(answer)
+
+
+def probe_requirements(answer: object) -> list[str]:
+    """What the probe's answer asks for: the backend's sdist requirements and the frontend's [build-system].
+
+    The frontend checks its own view of [build-system] too: without one, an older `build` defaults to
+    setuptools *and* wheel, so that list counts as well as the backend's answer.
+    """
+    lists = [answer.get("build-system", []), answer.get("sdist", [])] if isinstance(answer, dict) else [None]
     if not all(isinstance(items, list) and all(isinstance(item, str) for item in items) for items in lists):
         raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
     return sorted({item for items in lists for item in items})

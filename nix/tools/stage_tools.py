@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.metadata
 import os
 import re
 import shutil
@@ -195,9 +196,8 @@ def test(arguments: argparse.Namespace) -> None:
 def no_report_message(status: int) -> str:
     """Why pytest ran no test, and what to change: often an older project meets the newest pytest."""
     try:
-        import importlib.metadata
         version = importlib.metadata.version("pytest")
-    except Exception:  # noqa: BLE001 - only for the message
+    except importlib.metadata.PackageNotFoundError:
         version = "?"
     return (f"pytest stopped before running any test (exit {status}, no junit report; its error is above). "
             f"If a conftest.py, plugin or pytest option does not work with the locked pytest {version}, "

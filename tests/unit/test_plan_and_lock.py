@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from pywrap.config import build_project
 from pywrap.errors import ConfigError, LockError
@@ -18,6 +19,7 @@ from pywrap.lock import (
     stage_fingerprint,
     target_tags,
 )
+from pywrap.locker import write_lock_files
 from pywrap.plan import make_plan, source_paths, stage_order
 
 ROOT = Path("/project")
@@ -135,3 +137,16 @@ def test_target_tags_follow_the_suites_glibc() -> None:
     assert "manylinux_2_41_x86_64" in platforms
     assert "manylinux_2_42_x86_64" not in platforms
     assert "manylinux2014_x86_64" in platforms
+
+
+def test_relocking_removes_pylock_files_of_stages_gone(tmp_path: Path) -> None:
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
+    old = lock_to_toml(_lock(("source",), project))
+    old["stages"]["docs"] = {**old["stages"]["source"], "python-lock": "pylock.docs.toml"}
+    (tmp_path / "pyrel.lock.toml").write_text(tomli_w.dumps(old))
+    (tmp_path / "pylock.docs.toml").write_text("stale")
+    (tmp_path / "pylock.mine.toml").write_text("not pyrel's")
+    write_lock_files(tmp_path, _lock(("source",), project), {"pylock.source.toml": b'lock-version = "1.0"\n'})
+    assert not (tmp_path / "pylock.docs.toml").exists()
+    assert (tmp_path / "pylock.mine.toml").exists()
+    assert (tmp_path / "pylock.source.toml").exists()

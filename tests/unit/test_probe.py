@@ -15,3 +15,12 @@ def test_unsatisfied_checks_names_versions_and_markers() -> None:
              "setuptools<60"]
     assert unsatisfied(asked, wheels, "3.11.2") == ["wheel", "cython>=3", "setuptools<60"]
     assert unsatisfied(['tomli; python_version < "3.11"'], wheels, "3.10.12") == ['tomli; python_version < "3.11"']
+
+
+def test_the_frontends_default_build_system_counts_too() -> None:
+    # Without [build-system], an older `build` checks for setuptools *and* wheel before building.
+    answer = {"build-system": ["setuptools >= 40.8.0", "wheel"], "sdist": ["setuptools >=38.3.0"]}
+    assert probe_requirements(answer) == ["setuptools >= 40.8.0", "setuptools >=38.3.0", "wheel"]
+    assert probe_requirements({"sdist": []}) == []
+    with pytest.raises(LockError, match="not a list of requirements"):
+        probe_requirements({"sdist": "wheel"})
