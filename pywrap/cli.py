@@ -32,7 +32,8 @@ app = typer.Typer(
         "in its own sandbox, export to dist/<stage>/), `pyrel audit` (what each stage saw). "
         "Stages are configured in \\[tool.pyrel] of pyproject.toml or in pyrel.toml; the README has the "
         "reference. Exit codes: 1 build, 2 configuration, 3 lock, 4 fetch, 5 host tool, 6 sandbox, "
-        "7 export, 8 budget, 12 another run holds the lock (--lock-timeout)."
+        "7 export, 8 budget, 9 tag or tree does not match, 10 not reproducible, 11 tampered artifacts, "
+        "12 another run holds the lock (--lock-timeout)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -312,8 +313,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
 ) -> None:
-    """Rebuild stages and report each "reproducible" or "differs" (exit 10); or, with --artifacts,
-    check exported files, checksums, attestations and signatures (exit 11 on any tampering)."""
+    """Rebuild stages and report each "reproducible" or "differs" (exit 10); or, with --artifacts, check
+    exported files, checksums, attestations and signatures (exit 11 on any tampering)."""
     from pywrap import reproduce, signing
     from pywrap import verify as verifying
     from pywrap.errors import NotReproducibleError, VerificationError

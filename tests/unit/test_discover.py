@@ -11,6 +11,7 @@ from pywrap.discover import (
     TEST_FILES,
     TEST_GROUPS,
     expand_self,
+    project_name,
     project_version,
     runtime_requirements,
     stage_requirements,
@@ -100,3 +101,47 @@ def test_docs_options_and_their_errors(tmp_path: Path) -> None:
 def test_no_docs_or_tests_means_no_such_stages(tmp_path: Path) -> None:
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
     assert project.stage_names == ("source",)
+
+
+def test_a_setup_py_sdist_without_a_project_table_reads_pkg_info(tmp_path: Path) -> None:
+    # python-dateutil: [build-system] only, metadata in setup.cfg; its sdist's PKG-INFO has the truth.
+    (tmp_path / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: python-dateutil\nVersion: 2.9.0\nRequires-Dist: six>=1.5\n\n"
+        "Name: not-a-header\n")
+    (tmp_path / "tests").mkdir()
+    pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
+    assert runtime_requirements(tmp_path, pyproject, "x") == (["six>=1.5"], "PKG-INFO")
+    assert project_name(tmp_path, pyproject) == "python-dateutil"
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {})
+    assert project.name == "python-dateutil"
+    assert "six>=1.5" in project.stage("test").requires
+
+
+def test_project_name_from_setup_cfg_else_the_directory(tmp_path: Path) -> None:
+    assert project_name(tmp_path, {}) == tmp_path.name
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = my-dist\n")
+    assert project_name(tmp_path, {}) == "my-dist"
+    assert project_name(tmp_path, {"project": {"name": "own"}}) == "own"
+
+
+def test_development_requirements_are_the_last_test_fallback(tmp_path: Path) -> None:
+    (tmp_path / "requirements-dev.txt").write_text("pytest\nhypothesis\n")
+    assert stage_requirements(tmp_path, _project(), "demo", TEST_GROUPS, TEST_FILES).file == "requirements-dev.txt"
+    (tmp_path / "requirements-test.txt").write_text("pytest\n")
+    assert stage_requirements(tmp_path, _project(), "demo", TEST_GROUPS, TEST_FILES).file == "requirements-test.txt"
+
+
+def test_cpp_sources_give_the_stages_that_build_the_wheel_gxx(tmp_path: Path) -> None:
+    # msgpack: a C++ extension; setuptools calls $CXX, which exists only with g++ locked.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "conf.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "_ext.cpp").write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    for name in ("docs", "test"):
+        assert project.stage(name).compiler and project.stage(name).system == ("g++",)
+    (tmp_path / "src" / "_ext.cpp").rename(tmp_path / "src" / "_ext.c")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("test").compiler and project.stage("test").system == ()
+    assert project_version(tmp_path, _project()) == "1.2"

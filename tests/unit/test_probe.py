@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
+from pywrap.errors import LockError
 from pywrap.lock import WheelEntry
-from pywrap.probe import unsatisfied
+from pywrap.probe import probe_requirements, unsatisfied
 
 
 def _wheel(name: str, version: str) -> WheelEntry:
