@@ -18,6 +18,11 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
      "the stage imported 'requests', which is not among its pinned requirements: add 'requests' "
      "(or the distribution that provides it) to [tool.pyrel.stages.docs].requires"),
     ("ModuleNotFoundError: No module named 'yaml.constructor'", "undeclared-import", "add 'PyYAML'"),
+    ("Could not import extension sphinx_tabs.tabs (exception: No module named 'pkg_resources')",
+     "undeclared-import", "add 'setuptools<81' to [tool.pyrel.stages.docs].requires"),
+    ("E   ModuleNotFoundError: No module named 'six'", "undeclared-import", "keep those too"),
+    ("E   FileNotFoundError: [Errno 2] No such file or directory: '/bin/sh'", "host-file",
+     "through /bin/sh (subprocess with shell=True"),
     (f"{RUN}: line 1: git: not found", "undeclared-tool", "the stage ran 'git', which is not among its declared"),
     ("sh: gcc: not found", "undeclared-tool", "[tool.pyrel.stages.docs].system"),
     ("bash: line 3: curl: command not found", "undeclared-tool", "the stage ran 'curl'"),
