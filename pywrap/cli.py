@@ -313,7 +313,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
 ) -> None:
-    """Rebuild stages: each "reproducible" or "differs" (exit 10). --artifacts: check files, sums, signatures (exit 11)."""
+    """Rebuild stages: "reproducible" or "differs" (exit 10). --artifacts: check sums, signatures (exit 11)."""
     from pywrap import reproduce, signing
     from pywrap import verify as verifying
     from pywrap.errors import NotReproducibleError, VerificationError
