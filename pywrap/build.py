@@ -173,7 +173,7 @@ def _build_locked(
                           else "") else "the build failed in the sandbox; dist/ was not changed"
                 results.append(Result(name, Status.FAILED, reason,
                                       duration, log_tail=log_tail,
-                                      violations=tuple(hermeticity.classify(own_log or log_tail, name))))
+                                      violations=tuple(hermeticity.classify(own_log or log_tail, name, project.name))))
             continue
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
@@ -182,9 +182,8 @@ def _build_locked(
         status, reason = Status.SUCCESS, ""
         violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
-            status, reason = _recorded_status(nixcache.real_path(store_path), stage.status_file)
-            if status is Status.FAILED:
-                violations = tuple(hermeticity.classify(_recorded_log(nixcache.real_path(store_path)), name))
+            status, reason, violations = recorded_result(nixcache.real_path(store_path), stage.status_file, name,
+                                                         project.name)
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=closure, violations=violations,
@@ -219,14 +218,23 @@ def _recorded_status(store_output: Path, status_file: str) -> tuple[Status, str]
 RECORDED_LOGS = ("pytest.log",)
 
 
-def _recorded_log(store_output: Path) -> str:
-    """The failed tests' own log: tests that reach outside the sandbox fail there, not in the build log."""
+def recorded_result(
+    store_output: Path, status_file: str, stage: str, project: str = ""
+) -> tuple[Status, str, tuple[hermeticity.Violation, ...]]:
+    """The recorded status, and what the failed commands' own log shows them reaching for.
+
+    Tests that reach outside the sandbox fail in their report (pytest.log), not in the build log.
+    """
+    status, reason = _recorded_status(store_output, status_file)
+    if status is not Status.FAILED:
+        return status, reason, ()
     for name in RECORDED_LOGS:
         try:
-            return (store_output / name).read_text(encoding="utf-8", errors="replace")
+            log = (store_output / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-    return ""
+        return status, reason, tuple(hermeticity.classify(log, stage, project))
+    return status, reason, ()
 
 
 def junit_summary(path: Path, limit: int = 20) -> str:
@@ -261,10 +269,19 @@ def _closure(
             return audit.ClosureSummary.from_json(json.loads(cache.read_text()))
         except (ValueError, KeyError, TypeError):
             cache.unlink()
-    inputs = nix.evaluate_json(library, f"{stage}-inputs", args)
-    if not isinstance(inputs, list):
-        raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
-    closure = audit.stage_closure(lock, stage, [str(path) for path in inputs])
+    # The inputs of the derivation that built this very output: exact, and no
+    # second evaluation that could see a source tree changed in the meantime.
+    derivation = nix.deriver(store_path)
+    if derivation is None or not nix.valid_paths([derivation]):
+        evaluated = nix.evaluate_json(library, f"{stage}-inputs", args)
+        if not isinstance(evaluated, list):
+            raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
+        inputs = [str(path) for path in evaluated]
+    else:
+        references = nix.references(derivation)
+        inputs = [path for path in references if not path.endswith(".drv")]
+        inputs += nix.derivation_outputs([path for path in references if path.endswith(".drv")])
+    closure = audit.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
     cache.parent.mkdir(exist_ok=True)
     write_atomically(cache, json.dumps(closure.to_json()).encode())
     return closure

@@ -77,12 +77,17 @@ def _network(line: str, stage: str) -> Violation | None:
                      "Debian packages to its system", line)
 
 
-def _module(line: str, stage: str) -> Violation | None:
+def _module(line: str, stage: str, project: str = "") -> Violation | None:
     match = _MISSING_MODULE.search(line)
     if not match:
         return None
     module = match.group(1)
     top = module.split(".")[0]
+    if project and "." in module and _canonical(_DISTRIBUTIONS.get(top, top)) == _canonical(project):
+        return Violation("undeclared-import", f"the stage imported '{module}', a module of the project itself that "
+                         "its built wheel lacks: most often an optional C extension the build skipped because "
+                         "a library's headers were missing; add the Debian -dev package it needs to "
+                         f"[tool.pyrel.stages.{stage}].system and run `pyrel lock`", line)
     wanted = f"'{_DISTRIBUTIONS[top]}'" if top in _DISTRIBUTIONS else f"'{top}' (or the distribution that provides it)"
     return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
                      f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].requires (a declared list "
@@ -149,8 +154,15 @@ _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
 )
 
 
-def classify(log: str, stage: str) -> list[Violation]:
-    """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order."""
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.split("<")[0]).lower()
+
+
+def classify(log: str, stage: str, project: str = "") -> list[Violation]:
+    """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order.
+
+    ``project`` (its distribution name) tells a module of the project itself from an undeclared one.
+    """
     found: list[Violation] = []
     seen: set[tuple[str, str]] = set()
     for raw in log.splitlines():
@@ -158,7 +170,7 @@ def classify(log: str, stage: str) -> list[Violation]:
         if not line or line.startswith(("error: builder for", "error: build of", "these ", "building '")):
             continue
         for rule in _RULES:
-            violation = rule(line, stage)
+            violation = _module(line, stage, project) if rule is _module else rule(line, stage)
             if violation is None:
                 continue
             key = (violation.kind, violation.explanation)

@@ -156,18 +156,31 @@ def _add_backend_requires(
     """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
     from pywrap.build import nix_library
 
-    stage_lock = lock.stage(SOURCE_STAGE)
-    asked = probe.backend_requires(project, lock, nix_library(), progress)
-    missing = probe.unsatisfied(asked, stage_lock.wheels, lock.python_full_version)
-    if missing:
-        progress(f"the build backend also needs: {', '.join(missing)}")
-        resolved = _resolve_python(project, project.stage(SOURCE_STAGE), missing, python_version, platform, scratch)
-        assert resolved is not None
-        pylocks[resolved.file_name] = resolved.content
-        stage_lock = attrs.evolve(stage_lock, python_lock=resolved.file_name, python_lock_sha256=resolved.digest,
-                                  wheels=resolved.wheels)
-    stage_lock = attrs.evolve(stage_lock, backend_requires=tuple(asked))
-    return attrs.evolve(lock, stages=tuple(stage_lock if s.name == SOURCE_STAGE else s for s in lock.stages))
+    asked, asked_for_wheel = probe.backend_requires(project, lock, nix_library(), progress)
+    updated = {}
+    # The source stage builds the sdist; the built-in docs and test stages build the project's wheel.
+    for stage in project.stages:
+        stage_lock = lock.stage(stage.name)
+        wanted = asked if stage.name == SOURCE_STAGE else asked_for_wheel
+        if stage_lock.skipped or (stage.name != SOURCE_STAGE and not builds_project_wheel(stage)):
+            continue
+        missing = probe.unsatisfied(wanted, stage_lock.wheels, lock.python_full_version)
+        if missing:
+            what = "the build backend" if stage.name == SOURCE_STAGE else f"stage '{stage.name}' (a wheel build)"
+            progress(f"{what} also needs: {', '.join(missing)}")
+            resolved = _resolve_python(project, stage, missing, python_version, platform, scratch)
+            assert resolved is not None
+            pylocks[resolved.file_name] = resolved.content
+            stage_lock = attrs.evolve(stage_lock, python_lock=resolved.file_name,
+                                      python_lock_sha256=resolved.digest, wheels=resolved.wheels)
+        updated[stage.name] = attrs.evolve(stage_lock, backend_requires=tuple(wanted))
+    return attrs.evolve(lock, stages=tuple(updated.get(s.name, s) for s in lock.stages))
+
+
+def builds_project_wheel(stage: Stage) -> bool:
+    """A stage whose commands build the project's wheel with the backend: the built-in docs and test runners."""
+    return any('"$pyrelTools/stage_tools.py" test' in command or '"$pyrelTools/stage_tools.py" docs' in command
+               for command in stage.run)
 
 
 def create_lock(

@@ -41,8 +41,8 @@ def probe_stage_project(project: Project) -> Project:
 
 def backend_requires(
     project: Project, lock: Lock, nix_library: Path, progress: Callable[[str], None]
-) -> list[str]:
-    """The backend's extra requirements for building an sdist (may be empty)."""
+) -> tuple[list[str], list[str]]:
+    """The backend's extra requirements for building an sdist, and for a wheel (either may be empty)."""
     probe_project = probe_stage_project(project)
     report = fetch.fetch(lock, [SOURCE_STAGE], progress)
     stage_plan = plan.make_plan(
@@ -65,21 +65,25 @@ def backend_requires(
             # and leaves dist/ alone; the lock of build-system.requires stands.
             progress("warning: the build backend failed when asked for its sdist requirements; "
                      "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:])
-            return []
+            return [], []
         answer = json.loads((Path(output) / PROBE_OUTPUT).read_text())
-    return probe_requirements(answer)
+    # Without a declared [build-system] the frontend checks its own default, which an older `build`
+    # makes setuptools *and* wheel: then its list counts as well as the backend's answer.
+    undeclared = project.build_system is not None and not project.build_system.declared
+    wheel = (probe_requirements(answer, "wheel", undeclared)
+             if isinstance(answer, dict) and "wheel" in answer else [])
+    return probe_requirements(answer, "sdist", undeclared), wheel
 
 
-def probe_requirements(answer: object) -> list[str]:
-    """What the probe's answer asks for: the backend's sdist requirements and the frontend's [build-system].
-
-    The frontend checks its own view of [build-system] too: without one, an older `build` defaults to
-    setuptools *and* wheel, so that list counts as well as the backend's answer.
-    """
-    lists = [answer.get("build-system", []), answer.get("sdist", [])] if isinstance(answer, dict) else [None]
-    if not all(isinstance(items, list) and all(isinstance(item, str) for item in items) for items in lists):
-        raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
-    return sorted({item for items in lists for item in items})
+def probe_requirements(answer: object, distribution: str = "sdist", frontend_default: bool = False) -> list[str]:
+    """What the probe's answer asks for: the backend's requirements (and the frontend's default [build-system])."""
+    found: set[str] = set()
+    for key in ("build-system", distribution) if frontend_default else (distribution,):
+        items = answer.get(key, []) if isinstance(answer, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
+        found.update(items)
+    return sorted(found)
 
 
 def unsatisfied(requirements: Sequence[str], wheels: Sequence[WheelEntry], python_full_version: str) -> list[str]:

@@ -191,3 +191,17 @@ def test_the_lock_timeout_default_comes_from_the_environment(monkeypatch: pytest
     assert locking.timeout_from_env() == 2.5
     monkeypatch.setenv("PYREL_LOCK_TIMEOUT", "")
     assert locking.timeout_from_env() is None
+
+
+def test_failed_tests_are_explained_from_their_own_log(tmp_path: Path) -> None:
+    # python-dateutil's tests import six, an undeclared requirement: pytest.log shows it, the build log does not.
+    from pywrap.build import Status, recorded_result
+
+    (tmp_path / "exit-code").write_text("2\n")
+    (tmp_path / "pytest.log").write_text("ERROR tests/test_tz.py\nE   ModuleNotFoundError: No module named 'six'\n")
+    status, reason, violations = recorded_result(tmp_path, "exit-code", "test")
+    assert status is Status.FAILED and reason == "exit status 2"
+    assert [(v.kind, v.evidence) for v in violations] == [
+        ("undeclared-import", "E   ModuleNotFoundError: No module named 'six'")]
+    (tmp_path / "exit-code").write_text("0\n")
+    assert recorded_result(tmp_path, "exit-code", "test") == (Status.SUCCESS, "", ())

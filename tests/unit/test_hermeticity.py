@@ -66,3 +66,14 @@ def test_each_violation_is_reported_once_in_log_order() -> None:
         "ModuleNotFoundError: No module named 'requests'",
     ])
     assert [violation.kind for violation in classify(log, "docs")] == ["undeclared-import", "network"]
+
+
+def test_a_missing_module_of_the_project_itself_is_an_extension_not_built() -> None:
+    # PyYAML without libyaml's headers: setup.py skips yaml._yaml, and its tests import it.
+    line = "E   ModuleNotFoundError: No module named 'yaml._yaml'"
+    [violation] = classify(line, "test", "PyYAML")
+    assert "a module of the project itself" in violation.explanation and "-dev package" in violation.explanation
+    [other] = classify(line, "test", "ruamel.yaml")
+    assert "add 'PyYAML'" in other.explanation
+    [own] = classify("No module named 'demo._speedups'", "test", "demo")
+    assert "a module of the project itself" in own.explanation

@@ -23,7 +23,23 @@ def test_unsatisfied_checks_names_versions_and_markers() -> None:
 def test_the_frontends_default_build_system_counts_too() -> None:
     # Without [build-system], an older `build` checks for setuptools *and* wheel before building.
     answer = {"build-system": ["setuptools >= 40.8.0", "wheel"], "sdist": ["setuptools >=38.3.0"]}
-    assert probe_requirements(answer) == ["setuptools >= 40.8.0", "setuptools >=38.3.0", "wheel"]
+    assert probe_requirements(answer, "sdist", True) == ["setuptools >= 40.8.0", "setuptools >=38.3.0", "wheel"]
+    assert probe_requirements(answer) == ["setuptools >=38.3.0"]  # a declared [build-system] is locked as is
     assert probe_requirements({"sdist": []}) == []
     with pytest.raises(LockError, match="not a list of requirements"):
         probe_requirements({"sdist": "wheel"})
+    # The docs and test stages build a wheel: an older setuptools asks for `wheel` there too.
+    assert probe_requirements({"sdist": [], "wheel": ["wheel"]}, "wheel") == ["wheel"]
+
+
+def test_only_the_stages_that_build_the_projects_wheel_get_its_requirements() -> None:
+    from pywrap.locker import builds_project_wheel
+    from pywrap.model import Stage
+
+    def stage(run: str) -> Stage:
+        return Stage(name="x", python=True, system=(), requires=(), requires_file="", inputs=(), run=(run,),
+                     outputs=("*",))
+
+    assert builds_project_wheel(stage('python "$pyrelTools/stage_tools.py" test'))
+    assert builds_project_wheel(stage('python "$pyrelTools/stage_tools.py" docs --sphinx-dir docs'))
+    assert not builds_project_wheel(stage("make check"))

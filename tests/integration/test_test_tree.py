@@ -1,0 +1,31 @@
+"""The built-in test stage runs pytest in the sdist's tree, against the built wheel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.nix, pytest.mark.network]
+
+PACKAGES = Path(__file__).resolve().parent.parent / "packages"
+
+
+def test_tests_see_the_tree_but_import_the_wheel(
+    tmp_path: Path, run_pyrel: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    project = tmp_path / "test-tree"
+    shutil.copytree(PACKAGES / "test-tree", project)
+    run_pyrel("lock", "-C", str(project), check=True)
+    completed = run_pyrel("build", "test", "-C", str(project))
+    assert completed.returncode == 1
+    junit = ElementTree.parse(project / "dist/test/junit.xml").getroot()
+    failed = {case.get("name") for case in junit.iter("testcase") if case.find("failure") is not None}
+    assert failed == {"test_an_undeclared_import"}  # the other two passed: the wheel, and data/ beside tests/
+    # The failing test's own log is explained, not only the build log.
+    assert "hermeticity violation (undeclared-import)" in completed.stderr
+    assert "'undeclared_module'" in completed.stderr

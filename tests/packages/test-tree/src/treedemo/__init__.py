@@ -1,0 +1,3 @@
+"""The package the wheel installs."""
+
+WHERE = "wheel"
