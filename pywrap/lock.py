@@ -113,6 +113,13 @@ class Lock:
         raise LockError(f"{LOCK_FILE}: package '{name}' is referenced but not locked",
                         hint="run `pyrel lock` again")
 
+    def entry(self, name: str) -> StageLock:
+        """The stage's lock entry, skipped or not (``stage`` refuses a skipped one)."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise LockError(f"{LOCK_FILE}: stage '{name}' is not locked", hint="run `pyrel lock` to lock every stage")
+
     def skipped_stages(self) -> dict[str, str]:
         return {stage.name: stage.skipped for stage in self.stages if stage.skipped}
 

@@ -160,7 +160,7 @@ def _add_backend_requires(
     updated = {}
     # The source stage builds the sdist; the built-in docs and test stages build the project's wheel.
     for stage in project.stages:
-        stage_lock = lock.stage(stage.name)
+        stage_lock = lock.entry(stage.name)
         wanted = asked if stage.name == SOURCE_STAGE else asked_for_wheel
         if stage_lock.skipped or (stage.name != SOURCE_STAGE and not builds_project_wheel(stage)):
             continue

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pywrap.progress import BuildDisplay, NixLog
@@ -16,11 +17,12 @@ out = Console(highlight=False)
 
 
 def step(message: str) -> None:
-    console.print(f"[dim]pyrel:[/dim] {message}")
+    console.print(f"[dim]pyrel:[/dim] {escape(message)}")
 
 
 def error(message: str) -> None:
-    console.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+    # The message is plain text: "[tool.pyrel.stages.x]" must not be read as markup.
+    console.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def human_bytes(size: int) -> str:
