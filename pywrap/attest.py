@@ -131,8 +131,9 @@ def attest_results(
     from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH
 
     exported = [result for result in results if result.outputs]
-    if not exported:
-        return []
+    if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256, result.store_path)
+           for result in exported for file in result.outputs):
+        return []  # nothing new was exported (a no-op rebuild): its attestations stand
     lock = read_lock(project.root)
     epoch = project_source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     context = build_context(

@@ -13,6 +13,7 @@ creates a lock by calling the package managers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -172,7 +173,17 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
 # --- PEP 751 --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
+def _target_tags(python_version: str, platform: str) -> tuple[Tag, ...]:
+    return tuple(_compute_target_tags(python_version, platform))
+
+
 def target_tags(python_version: str, platform: str) -> list[Tag]:
+    """Wheel tags the target interpreter accepts, most specific first (computed once per target)."""
+    return list(_target_tags(python_version, platform))
+
+
+def _compute_target_tags(python_version: str, platform: str) -> list[Tag]:
     """Wheel tags the target interpreter accepts, most specific first."""
     major, minor = (int(part) for part in python_version.split(".")[:2])
     machine, _, manylinux = platform.partition("-manylinux_")
