@@ -8,7 +8,6 @@ invocation (its id and times), so it is not part of what two builds compare.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -21,6 +20,7 @@ import attrs
 
 from pywrap import provenance
 from pywrap.adapters import nix
+from pywrap.digest import file_sha256
 from pywrap.lock import Lock, write_atomically
 from pywrap.model import Project
 from pywrap.plan import ARCH_TO_SYSTEM
@@ -41,7 +41,7 @@ def pyrel_version() -> str:
 
 def _file_sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return ""
 

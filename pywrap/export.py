@@ -7,7 +7,6 @@ if anything fails, ``dist/`` is left exactly as it was.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from pywrap import recovery, testhooks
+from pywrap.digest import file_sha256
 from pywrap.errors import ExportError
 
 CHECKSUMS = "SHA256SUMS"
@@ -27,14 +27,6 @@ class ExportedFile:
     name: str
     sha256: str
     size: int
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def matching_outputs(store_output: Path, globs: Sequence[str]) -> list[Path]:
@@ -55,14 +47,14 @@ def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: st
     if not sources:
         raise ExportError(f"stage '{stage}' produced no file matching {', '.join(globs)}")
     exported = [
-        ExportedFile(path.relative_to(store_output).as_posix(), _sha256(path), path.stat().st_size)
+        ExportedFile(path.relative_to(store_output).as_posix(), file_sha256(path), path.stat().st_size)
         for path in sources
     ]
     target = dist / stage
     if (
         (target / CHECKSUMS).is_file()
         and (target / CHECKSUMS).read_text() == checksums_text(exported)
-        and all(_sha256(target / file.name) == file.sha256 for file in exported if (target / file.name).is_file())
+        and all(file_sha256(target / file.name) == file.sha256 for file in exported if (target / file.name).is_file())
         and all((target / file.name).is_file() for file in exported)
     ):
         return exported  # already exported: a no-op rebuild touches nothing

@@ -10,7 +10,6 @@ deleted and enters neither the cache nor the store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import attrs
 from pywrap import recovery, testhooks
 from pywrap.adapters import dpkg, nix, pip
 from pywrap.cache import cache_dir
+from pywrap.digest import file_sha256
 from pywrap.errors import FetchError, HashMismatchError
 from pywrap.lock import DebEntry, Lock, WheelEntry, write_atomically
 from pywrap.logger import human_bytes
@@ -46,14 +46,6 @@ class FetchReport:
     fetched: tuple[str, ...]  # artifacts downloaded this run
     present: int  # artifacts already in the store
     bootstrap: Bootstrap
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def artifact_store_path(artifact: DebEntry | WheelEntry) -> str:
@@ -83,14 +75,14 @@ def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
     """The verified cache file of ``artifact``, downloading it if needed."""
     target = _cache_file(artifact)
     if target.is_file():
-        if sha256_of(target) == artifact.sha256:
+        if file_sha256(target) == artifact.sha256:
             return target
         target.unlink()  # a damaged cache entry is re-fetched, never used
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
             downloaded = _download(artifact, lock, Path(scratch))
-            actual = sha256_of(downloaded)
+            actual = file_sha256(downloaded)
             if actual != artifact.sha256:
                 raise HashMismatchError(_label(artifact), artifact.sha256, actual)
             testhooks.pause("fetch")

@@ -26,6 +26,7 @@ from pathlib import Path
 import attrs
 
 from pywrap import provenance
+from pywrap.digest import file_sha256
 from pywrap.export import CHECKSUMS
 
 SIGNATURE_SUFFIX = ".sig"
@@ -42,14 +43,6 @@ class Difference:
 
     def describe(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- reproducibility -------------------------------------------------------------------
@@ -83,7 +76,7 @@ def compare_trees(first: Path, second: Path) -> list[Difference]:
             if os.readlink(first / name) != os.readlink(second / name):
                 differences.append(Difference(name, "symlink target differs"))
         elif stat.S_ISREG(a.st_mode):
-            if a.st_size != b.st_size or sha256_file(first / name) != sha256_file(second / name):
+            if a.st_size != b.st_size or file_sha256(first / name) != file_sha256(second / name):
                 differences.append(Difference(name, f"content differs ({a.st_size} vs {b.st_size} bytes)"))
             elif stat.S_IMODE(a.st_mode) != stat.S_IMODE(b.st_mode):
                 differences.append(Difference(name, "mode differs"))
@@ -211,7 +204,7 @@ def verify_artifacts(
             if not artifact.is_file():
                 problems.append(f"{artifact}: listed in {checksums} but missing")
                 continue
-            actual = sha256_file(artifact)
+            actual = file_sha256(artifact)
             files += 1
             if actual != expected:
                 problems.append(f"{artifact}: sha256 {actual} does not match {checksums} ({expected})")
