@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -40,6 +39,7 @@ from pywrap.errors import BudgetExceededError, PyrelError
 from pywrap.lock import DebEntry, Lock, WheelEntry
 from pywrap.model import Budget, Project
 from pywrap.plan import derivation_name, toolchain_id
+from pywrap.purl import deb_purl, pypi_purl
 from pywrap.storepath import store_name
 
 AUDIT_SCHEMA_VERSION = 1
@@ -118,9 +118,8 @@ class Component:
     @property
     def purl(self) -> str:
         if self.kind == "deb":
-            return str(PackageURL(type="deb", namespace="debian", name=self.name, version=self.version,
-                                  qualifiers={"arch": self.architecture}).to_string())
-        return str(PackageURL(type="pypi", name=canonicalize_name(self.name), version=self.version).to_string())
+            return deb_purl(self.name, self.version, self.architecture)
+        return pypi_purl(self.name, self.version)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -57,10 +57,6 @@ class DebEntry:
     def store_name(self) -> str:
         return store_name(self.filename)
 
-    @property
-    def purl(self) -> str:
-        return f"pkg:deb/debian/{self.name}@{self.version}?arch={self.architecture}"
-
 
 @attrs.frozen
 class WheelEntry:

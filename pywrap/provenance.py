@@ -31,10 +31,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from packageurl import PackageURL
-from packaging.utils import canonicalize_name
 
 from pywrap.lock import LOCK_FILE, DebEntry, Lock, WheelEntry
+from pywrap.purl import deb_purl, pypi_purl
 from pywrap.release_inputs import SourceInfo
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -91,8 +90,7 @@ def _git_uri(remote: str) -> str:
 def deb_dependency(entry: DebEntry) -> dict[str, Any]:
     return {
         "name": entry.filename.rsplit("/", 1)[-1],
-        "uri": PackageURL(type="deb", namespace="debian", name=entry.name, version=entry.version,
-                          qualifiers={"arch": entry.architecture}).to_string(),
+        "uri": deb_purl(entry.name, entry.version, entry.architecture),
         "digest": {"sha256": entry.sha256},
         "downloadLocation": entry.url,
         "mediaType": "application/vnd.debian.binary-package",
@@ -102,7 +100,7 @@ def deb_dependency(entry: DebEntry) -> dict[str, Any]:
 def wheel_dependency(entry: WheelEntry) -> dict[str, Any]:
     return {
         "name": entry.filename,
-        "uri": PackageURL(type="pypi", name=canonicalize_name(entry.name), version=entry.version).to_string(),
+        "uri": pypi_purl(entry.name, entry.version),
         "digest": {"sha256": entry.sha256},
         "downloadLocation": entry.url,
     }

@@ -25,7 +25,7 @@ def healthy(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setattr(host, "add_busybox", lambda path: _done("/nix/store/abc-pyrel-doctor-busybox\n"))
     monkeypatch.setattr(host, "build_sandboxed", lambda expression, busybox: _done("/nix/store/def-out\n"))
     monkeypatch.setattr(host, "apt_policy", lambda name: _done("busybox-static:\n  Candidate: 1:1.35.0-4+b3\n"))
-    monkeypatch.setattr(host, "apt_print_uris", lambda name: _done("'http://mirror/b.deb' b.deb 1 SHA256:x\n"))
+    monkeypatch.setattr(host, "apt_print_uris", lambda name: _done("'http://mirror.invalid/b.deb' b.deb 1 SHA256:x\n"))
     monkeypatch.setattr(host, "pip_index_versions", lambda name: _done("pip (24.0)\nAvailable versions: 24.0\n"))
     monkeypatch.setattr(doctor, "check_store", lambda: doctor.Check("store", doctor.Level.OK, "writable"))
     return monkeypatch
