@@ -369,7 +369,8 @@ def audit_project(
     stages = []
     for name in derivations:
         stage = project.stage(name)
-        stages.append(audit_stage(name, facts[name], index, stage.budget, stage.inputs))
+        audited = audit_stage(name, facts[name], index, stage.budget, stage.inputs)
+        stages.append(attrs.evolve(audited, trimmed=lock.stage(name).trimmed))
     return AuditReport(project.name, tuple(stages))
 
 
@@ -402,6 +403,8 @@ class StageAudit:
     supply_chain: Closure
     budget: Budget = attrs.field(factory=Budget)
     inputs: tuple[str, ...] = ()
+    #: Debian packages the stage's `system-exclude` cut from Python's Depends closure.
+    trimmed: tuple[str, ...] = ()
 
     def closure(self, kind: str) -> Closure:
         return self.sandbox if kind == SANDBOX else self.supply_chain
@@ -453,6 +456,7 @@ class AuditReport:
                     "output": stage.output,
                     "built": stage.built,
                     "inputs": list(stage.inputs),
+                    "trimmed": list(stage.trimmed),
                     "budget": {"packages": stage.budget.packages, "bytes": stage.budget.bytes},
                     SANDBOX: stage.sandbox.to_json(),
                     SUPPLY_CHAIN: stage.supply_chain.to_json(),
@@ -482,6 +486,7 @@ class AuditReport:
                 supply_chain=Closure.from_json(stage[SUPPLY_CHAIN]),
                 budget=Budget(budget.get("packages"), budget.get("bytes")),
                 inputs=tuple(stage.get("inputs", ())),
+                trimmed=tuple(stage.get("trimmed", ())),
             ))
         return cls(str(data["project"]), tuple(stages))
 

@@ -100,7 +100,8 @@ def lock(
         logger.out.print_json(json.dumps(lock_report(project.name, new_lock, written)))
         return
     for stage in new_lock.stages:
-        logger.step(f"stage {stage.name}: {len(stage.system)} Debian packages, "
+        cut = f" (system-exclude cut {len(stage.trimmed)})" if stage.trimmed else ""
+        logger.step(f"stage {stage.name}: {len(stage.system)} Debian packages{cut}, "
                     f"python lock {stage.python_lock or '(none)'}")
     for path in written:
         logger.out.print(f"wrote {path}")
@@ -403,7 +404,8 @@ def lock_report(project_name: str, new_lock: Lock, written: list[Path]) -> dict[
         "architecture": new_lock.architecture,
         "python": new_lock.python_full_version,
         "stages": [
-            {"name": stage.name, "debian-packages": list(stage.system), "python-lock": stage.python_lock or None,
+            {"name": stage.name, "debian-packages": list(stage.system), "trimmed": list(stage.trimmed),
+             "python-lock": stage.python_lock or None,
              "wheels": [{"name": wheel.name, "version": wheel.version, "sha256": wheel.sha256}
                         for wheel in stage.wheels]}
             for stage in new_lock.stages

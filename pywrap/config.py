@@ -48,6 +48,7 @@ STAGE_KEYS = {
     "compiler": bool,
     "status-file": str,
     "system": list,
+    "system-exclude": list,
     "requires": list,
     "requires-file": str,
     "inputs": list,
@@ -62,6 +63,8 @@ SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "late
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+#: A Debian package name (lower case, digits, + - .), or an fnmatch pattern of one.
+DEBIAN_PATTERN = re.compile(r"^[a-z0-9*?\[][a-z0-9+.\-*?\[\]]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Variables the stage builder owns; a stage may not override them.
 RESERVED_ENV = frozenset({"out", "src", "PATH", "PYTHONPATH", "SOURCE_DATE_EPOCH", "HOME", "TMPDIR"})
@@ -111,6 +114,17 @@ def _string_list(value: list[Any], file: Path, key: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise ConfigError(f"{file}: '{key}' must be a list of strings, got item {item!r}")
     return tuple(value)
+
+
+def _package_patterns(value: list[Any], file: Path, key: str) -> tuple[str, ...]:
+    patterns = _string_list(value, file, key)
+    for pattern in patterns:
+        if not DEBIAN_PATTERN.match(pattern):
+            raise ConfigError(
+                f"{file}: '{key}' has {pattern!r}, which is not a Debian package name or pattern",
+                hint="write names such as \"libreadline8\" or fnmatch patterns such as \"libreadline*\"",
+            )
+    return patterns
 
 
 def parse_size(text: int | str, file: Path, key: str) -> int:
@@ -175,6 +189,7 @@ def _parse_stage(
         compiler=merged.get("compiler", False),
         status_file=merged.get("status-file", ""),
         system=_string_list(merged.get("system", []), file, f"{where}.system"),
+        system_exclude=_package_patterns(merged.get("system-exclude", []), file, f"{where}.system-exclude"),
         requires=_string_list(merged.get("requires", []), file, f"{where}.requires"),
         requires_file=merged.get("requires-file", ""),
         inputs=_string_list(merged.get("inputs", []), file, f"{where}.inputs"),

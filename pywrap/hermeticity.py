@@ -24,7 +24,7 @@ _SANDBOX_USERS = {"root", "nixbld", "nobody"}
 
 @attrs.frozen
 class Violation:
-    kind: str  # network | host-file | host-user | undeclared-tool | undeclared-import | input-write
+    kind: str  # network | host-file | host-user | undeclared-tool | undeclared-import | missing-library | input-write
     explanation: str
     evidence: str  # the log line that shows it
 
@@ -49,6 +49,8 @@ _DISTRIBUTIONS = {
     "sklearn": "scikit-learn", "cv2": "opencv-python", "OpenSSL": "pyOpenSSL", "jwt": "PyJWT", "zmq": "pyzmq",
     "serial": "pyserial", "git": "GitPython", "Crypto": "pycryptodome", "google": "protobuf",
 }
+#: The dynamic loader's message when a library is not in the stage's closure.
+_MISSING_LIBRARY = re.compile(r"(lib[A-Za-z0-9_+.-]*\.so[0-9.]*): cannot open shared object file")
 _SHELL_NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: )?([A-Za-z0-9_.+-]+): (?:command )?not found\s*$")
 _EXEC_NOT_FOUND = re.compile(r"No such file or directory: '([A-Za-z0-9_.+-]+)'")
 _MISSING_PATH = re.compile(
@@ -92,6 +94,17 @@ def _module(line: str, stage: str, project: str = "") -> Violation | None:
     return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
                      f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].requires (a declared list "
                      "replaces the stage's default requirements: keep those too) and run `pyrel lock`", line)
+
+
+def _library(line: str, stage: str) -> Violation | None:
+    match = _MISSING_LIBRARY.search(line)
+    if not match:
+        return None
+    return Violation("missing-library", f"the stage loaded '{match.group(1)}', a shared library that is not in its "
+                     "Debian closure. The source stage's default `system-exclude` cuts the libraries of nis, "
+                     "dbm.ndbm, readline and curses (see `trimmed` in pyrel.lock.toml): set "
+                     f"[tool.pyrel.stages.{stage}].system-exclude = [] to keep them, or add the Debian package "
+                     f"that ships the library to [tool.pyrel.stages.{stage}].system, and run `pyrel lock`", line)
 
 
 def _tool(line: str, stage: str) -> Violation | None:
@@ -150,7 +163,7 @@ def _input_write(line: str, stage: str) -> Violation | None:
 
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
-    _network, _module, _host_user, _input_write, _host_file, _tool,
+    _network, _module, _library, _host_user, _input_write, _host_file, _tool,
 )
 
 

@@ -84,6 +84,8 @@ class StageLock:
     backend_requires: tuple[str, ...] = ()
     #: Why a stage found in the project (not declared) could not be locked; "" if locked.
     skipped: str = ""
+    #: Debian packages of Python's Depends closure the stage's `system-exclude` cut.
+    trimmed: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -157,6 +159,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "python": stage.python,
         "compiler": stage.compiler,
         "system": sorted(stage.system),
+        "system-exclude": list(stage.system_exclude),
         "requires": list(stage.requires),
         "requires-file": stage.requires_file,
         "requires-file-sha256": _file_digest(project.root / stage.requires_file)
@@ -293,6 +296,7 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
                 "python-lock": stage.python_lock,
                 "python-lock-sha256": stage.python_lock_sha256,
                 "backend-requires": list(stage.backend_requires),
+                **({"trimmed": list(stage.trimmed)} if stage.trimmed else {}),
                 **({"skipped": stage.skipped} if stage.skipped else {}),
             }
             for stage in lock.stages
@@ -382,6 +386,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
             wheels=wheels,
             backend_requires=_strings(raw, "backend-requires", where, default=[]),
             skipped=str(raw.get("skipped", "")),
+            trimmed=_strings(raw, "trimmed", where, default=[]),
         ))
     lock = attrs.evolve(lock, stages=tuple(stages))
     for stage in lock.stages:

@@ -8,7 +8,9 @@ resolved, so a failure leaves the previous lock in place.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import re
 import tempfile
 import tomllib
 from collections.abc import Callable
@@ -82,6 +84,31 @@ def stage_system_roots(stage: Stage, python_version: str) -> list[str]:
     if stage.compiler:
         roots += compiler_packages(python_version, stage.python)
     return roots + [name for name in stage.system if name not in roots]
+
+
+def stage_closure(
+    index: debian.PackageIndex, stage: Stage, python_version: str, architecture: str, essential: frozenset[str]
+) -> tuple[list[debian.ResolvedPackage], tuple[str, ...]]:
+    """The stage's Debian closure, and the names its `system-exclude` cut from it.
+
+    Excluding a package also drops what only it pulled in.  What the stage
+    lists in `system` keeps its whole closure, so a default pattern never
+    takes a library from a package the user asked for.
+    """
+    roots = stage_system_roots(stage, python_version)
+    left_out = essential - frozenset(roots)
+    full = debian.resolve_closure(index, roots, architecture, left_out)
+    if not stage.system_exclude:
+        return full, ()
+    declared = debian.resolve_closure(index, list(stage.system), architecture, left_out) if stage.system else []
+    matches = re.compile("|".join(fnmatch.translate(pattern) for pattern in stage.system_exclude)).match
+    cut = {package.name for package in full if matches(package.name)}
+    cut -= {package.name for package in declared} | set(roots)
+    if not cut:
+        return full, ()
+    closure = debian.resolve_closure(index, roots, architecture, left_out | cut)
+    kept = {package.name for package in closure}
+    return closure, tuple(sorted(package.name for package in full if package.name not in kept))
 
 
 def _check_requires_python(project: Project, suite: str, full_version: str) -> None:
@@ -200,12 +227,11 @@ def create_lock(
 
     essential = essential_packages(index)
     closures: dict[str, list[debian.ResolvedPackage]] = {}
+    trimmed: dict[str, tuple[str, ...]] = {}
     bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture, essential)
     for stage in project.stages:
-        roots = stage_system_roots(stage, python_version)
-        closures[stage.name] = debian.resolve_closure(
-            index, roots, architecture, essential - frozenset(roots)
-        )
+        closures[stage.name], trimmed[stage.name] = stage_closure(index, stage, python_version, architecture,
+                                                                  essential)
     resolved = {package.name: package for package in bootstrap}
     for closure in closures.values():
         resolved.update({package.name: package for package in closure})
@@ -245,6 +271,7 @@ def create_lock(
                 python_lock=resolved_python.file_name if resolved_python else "",
                 python_lock_sha256=resolved_python.digest if resolved_python else "",
                 wheels=resolved_python.wheels if resolved_python else (),
+                trimmed=trimmed[stage.name],
             ))
         lock = Lock(
             provider=project.provider,

@@ -53,6 +53,9 @@ class Stage:
     #: Found in the project rather than declared: `pyrel lock` may skip it (with
     #: the reason recorded) when its requirements cannot be pinned.
     implicit: bool = False
+    #: Debian packages (names or fnmatch patterns) cut from the stage's Depends
+    #: closure, with everything only they pulled in; the lock records what went.
+    system_exclude: tuple[str, ...] = ()
 
 
 @attrs.frozen

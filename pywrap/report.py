@@ -47,8 +47,11 @@ def summary_table(report: AuditReport) -> Table:
                       f"{stage_ratio:.2f}x" if stage_ratio is not None else "-")
     table.add_row(f"[bold]{MONOLITHIC}[/bold]", _cell(monolithic), _cell(report.monolithic_supply_chain),
                   str(len(monolithic.generated)), "", "1.00x")
+    notes = [f"{stage.name}: system-exclude cut {len(stage.trimmed)} Debian packages ({', '.join(stage.trimmed)})"
+             for stage in report.stages if stage.trimmed]
     if not all(stage.sandbox.complete and stage.supply_chain.complete for stage in report.stages):
-        table.caption = "* not built yet: bytes count only the store paths that exist"
+        notes.append("* not built yet: bytes count only the store paths that exist")
+    table.caption = "\n".join(notes) or None
     return table
 
 

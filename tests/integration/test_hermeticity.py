@@ -34,6 +34,7 @@ EXPECTED = {
     "tool-git": ("undeclared-tool", "the stage ran 'git', which is not among its declared tools"),
     "tool-gcc": ("undeclared-tool", "the stage ran 'gcc'"),
     "tool-curl": ("undeclared-tool", "the stage ran 'curl'"),
+    "trimmed-library": ("missing-library", "a shared library that is not in its Debian closure"),
     "import-requests": ("undeclared-import", "the stage imported 'requests', which is not among its pinned "
                                              "requirements: add 'requests'"),
 }

@@ -59,6 +59,38 @@ def test_lock_pins_every_dependency_by_sha256(locked_example: Path) -> None:
     assert all(len(w["hashes"]["sha256"]) == 64 for p in pylock["packages"] for w in p["wheels"])
 
 
+def test_the_source_stage_cuts_the_libraries_of_terminal_and_legacy_modules(locked_example: Path) -> None:
+    lock = tomllib.loads((locked_example / "pyrel.lock.toml").read_text())
+    source, test = lock["stages"]["source"], lock["stages"]["test"]
+    trimmed = set(source["trimmed"])
+    assert any(name.startswith("libreadline") for name in trimmed)
+    assert not trimmed & set(source["system"])
+    # Only the source stage (the backend alone runs there) is cut; the test stage keeps Debian's closure.
+    assert trimmed <= set(test["system"]) and "trimmed" not in test
+    assert len(source["system"]) + len(trimmed) == len(set(source["system"]) | trimmed)
+
+
+def test_a_cut_library_fails_in_the_sandbox_until_system_exclude_is_emptied(example: Path, run_pyrel: Run) -> None:
+    pyproject = example / "pyproject.toml"
+    probe = 'run = ["python -c \'import ssl, hashlib, sqlite3, lzma, bz2, zlib, ctypes, uuid, decimal\'", ' \
+            '"python -c \'import readline\'", "python -m build --sdist --no-isolation --outdir \\"$out\\" ."]\n'
+    pyproject.write_text(pyproject.read_text() + "\n[tool.pyrel.stages.source]\n" + probe)
+    assert run_pyrel("lock", "-C", str(example)).returncode == 0
+    failed = run_pyrel("build", "source", "-C", str(example))
+    assert failed.returncode == 1
+    assert "hermeticity violation (missing-library)" in failed.stderr
+    assert "system-exclude = []" in failed.stderr
+    assert not (example / "dist" / "source").exists()
+
+    pyproject.write_text(pyproject.read_text() + "system-exclude = []\n")
+    assert run_pyrel("lock", "-C", str(example)).returncode == 0
+    lock = tomllib.loads((example / "pyrel.lock.toml").read_text())
+    assert "trimmed" not in lock["stages"]["source"]
+    built = run_pyrel("build", "source", "-C", str(example))
+    assert built.returncode == 0, built.stderr
+    assert list((example / "dist" / "source").glob("*.tar.gz"))
+
+
 def test_build_source_exports_the_sdist_reproducibly(example: Path, run_pyrel: Run) -> None:
     completed = run_pyrel("build", "source", "-C", str(example), check=True)
     dist = example / "dist" / "source"

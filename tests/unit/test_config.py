@@ -24,6 +24,16 @@ def test_zero_config_gives_the_source_stage() -> None:
     assert project.name == "demo"
 
 
+def test_only_the_source_stage_cuts_python_closure_by_default(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
+    assert "libreadline*" in project.stage("source").system_exclude
+    assert project.stage("test").system_exclude == ()
+    kept = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT,
+                         {"stages": {"source": {"system-exclude": []}}})
+    assert kept.stage("source").system_exclude == ()
+
+
 def test_no_build_system_uses_pep517_setuptools_default() -> None:
     project = build_project(ROOT, PYPROJECT, {"project": {"name": "legacy"}}, {})
     assert project.build_system is not None
@@ -57,6 +67,9 @@ def test_every_default_can_be_overridden() -> None:
         ({"stages": {"source": {"budget": {"packages": True}}}}, r"budget.packages' must be an integer"),
         ({"stages": {"source": {"budget": {"bytes": "lots"}}}}, r"is not a size"),
         ({"provider": "conda"}, r"'tool.pyrel.provider' = 'conda' is not a provider"),
+        ({"stages": {"source": {"system-exclude": ["lib readline"]}}},
+         r"'tool.pyrel.stages.source.system-exclude' has 'lib readline', which is not a Debian package name"),
+        ({"stages": {"source": {"system-exclude": "libdb*"}}}, r"system-exclude' must be a list"),
         ({"stages": {"Bad_Name": {"run": ["x"], "outputs": ["x"]}}}, r"stage name 'Bad_Name' is not allowed"),
         ({"stages": {"docs": {"run": ["x"], "outputs": ["x"], "inputs": ["nope"]}}}, r"input stage 'nope'"),
         ({"stages": {"source": {"env": {"PATH": "/usr/bin"}}}}, r"env.PATH' cannot be set"),

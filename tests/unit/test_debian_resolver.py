@@ -9,6 +9,8 @@ import pytest
 
 from pywrap.adapters import apt
 from pywrap.errors import ResolutionError
+from pywrap.locker import stage_closure
+from pywrap.model import Stage
 from pywrap.providers.debian import (
     PackageIndex,
     ResolvedPackage,
@@ -282,3 +284,47 @@ def test_private_sources_are_derived_from_the_host_sources(tmp_path: Path) -> No
          "Suites": "trixie trixie-backports", "Components": "main contrib",
          "Signed-By": "/k.gpg", "Architectures": "arm64"},
     ]  # fmt: skip
+
+
+def _python_index() -> PackageIndex:
+    return index(
+        para("python3.11-minimal", Depends="libc6, zlib1g"),
+        para("libpython3.11-stdlib", Depends="libc6, libreadline8, libnsl2, libssl3"),
+        para("libreadline8", Depends="libtinfo6, readline-common"),
+        para("libnsl2", Depends="libtirpc3"),
+        para("libtirpc3", Depends="libgssapi-krb5-2"),
+        para("libgssapi-krb5-2", Depends="libc6"),
+        para("libtinfo6", Depends="libc6"),
+        para("readline-common"),
+        para("libssl3", Depends="libc6"),
+        para("zlib1g", Depends="libc6"),
+        para("libc6"),
+        para("gdb", Depends="libreadline8, libc6"),
+    )
+
+
+def _stage(**fields: object) -> Stage:
+    values: dict[str, object] = {"name": "source", "python": True, "system": (), "requires": (),
+                                 "requires_file": "", "inputs": (), "run": ("true",), "outputs": ("*",)}
+    return Stage(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_system_exclude_cuts_a_package_and_what_only_it_pulled_in() -> None:
+    stage = _stage(system_exclude=("libreadline*", "libnsl*"))
+    closure, trimmed = stage_closure(_python_index(), stage, "3.11", "amd64", frozenset())
+    assert trimmed == ("libgssapi-krb5-2", "libnsl2", "libreadline8", "libtinfo6", "libtirpc3", "readline-common")
+    assert names(closure) == ["libc6", "libpython3.11-stdlib", "libssl3", "python3.11-minimal", "zlib1g"]
+    assert by_name(closure)["libpython3.11-stdlib"].excluded_depends == ("libnsl2", "libreadline8")
+
+
+def test_system_exclude_never_cuts_what_a_declared_system_package_needs() -> None:
+    stage = _stage(system=("gdb",), system_exclude=("libreadline*", "libnsl*"))
+    closure, trimmed = stage_closure(_python_index(), stage, "3.11", "amd64", frozenset())
+    assert {"gdb", "libreadline8", "libtinfo6", "readline-common"} <= set(names(closure))
+    assert trimmed == ("libgssapi-krb5-2", "libnsl2", "libtirpc3")
+
+
+def test_no_system_exclude_keeps_debians_closure() -> None:
+    closure, trimmed = stage_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
+    assert trimmed == ()
+    assert len(closure) == 11

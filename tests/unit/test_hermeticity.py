@@ -35,6 +35,8 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     ("cat: can't open '/homeless-shelter/.netrc': No such file or directory", "host-file",
      "$HOME is /homeless-shelter"),
     ("cat: can't open '/etc/os-release': No such file or directory", "host-file", "a minimal /etc"),
+    ("ImportError: libreadline.so.8: cannot open shared object file: No such file or directory", "missing-library",
+     "'libreadline.so.8', a shared library that is not in its Debian closure"),
     ("KeyError: \"getpwnam(): name not found: 'daemon'\"", "host-user", "the user 'daemon', which exists only"),
     ("sh: can't create /nix/store/0c6kzph7l0dcbcmzy2wgb3ilbqz8bnx8-tamper-source/tamper-0.1.0.tar.gz: "
      "Read-only file system", "input-write", "one of its inputs: inputs are read-only store paths"),
