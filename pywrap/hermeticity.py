@@ -129,10 +129,11 @@ def _host_file(line: str, stage: str) -> Violation | None:
     if not _host_path(path):
         return None
     if path == "/bin/sh":
-        return Violation("host-file", "the stage ran a command through /bin/sh (subprocess with shell=True, "
-                         "os.system, os.popen), which the sandbox does not have: its shell is busybox's `sh` on "
-                         "PATH. Tests that need it fail here; deselect them in the stage's run (pytest "
-                         "--deselect/-k), or run the command as a list without shell=True", line)
+        return Violation("host-file", "the stage ran a command through /bin/sh, which the sandbox does not "
+                         "have: its shell is busybox's `sh` on PATH (Python's subprocess with shell=True and "
+                         "os.popen use it; os.system and other programs hard-code /bin/sh). Tests that need it "
+                         "fail here; deselect them in the stage's run (pytest --deselect/-k), or run the command "
+                         "through subprocess", line)
     if path.startswith("/homeless-shelter"):
         where = "$HOME is /homeless-shelter in the sandbox, which does not exist: the host's home is not visible"
     else:

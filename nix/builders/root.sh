@@ -87,6 +87,12 @@ fi
 if [ -n "$python" ]; then
   interpreter="$out/$python"
   bindir=$(dirname "$interpreter")
+  # The sandbox has no /bin/sh, which subprocess hard-codes for shell=True
+  # (and os.popen): give it the stage's own shell, busybox, by store path.
+  subprocess_py="$out/usr/lib/$(basename "$interpreter")/subprocess.py"
+  if [ -f "$subprocess_py" ] && grep -q "else '/bin/sh')" "$subprocess_py"; then
+    sed -i "s|else '/bin/sh')|else '$shell')|" "$subprocess_py"
+  fi
   for alias in python python3; do
     [ -e "$bindir/$alias" ] || ln -s "$(basename "$interpreter")" "$bindir/$alias"
   done

@@ -15,7 +15,7 @@ cd "$out"
 # Archives are rewritten deterministically by the stage's Python; a stage
 # without Python (python = false) keeps its archives as its commands wrote them.
 if [ -n "$python" ] && [ -x "$python" ]; then
-  "$python" "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
+  "$python" -I -S "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
 fi
 set -f
 for glob in $outputGlobs; do

@@ -8,7 +8,8 @@ clamped to SOURCE_DATE_EPOCH, owner and group 0 with empty names, modes 0644 or
 and wheel outputs get the same: entries sorted (a wheel's .dist-info last),
 clamped times, unix modes 0644/0755 and no extra fields (which hold times).
 
-Run inside the sandbox by the stage's own Python: ``python normalize_archives.py OUT EPOCH``.
+Run inside the sandbox by the stage's own Python, without site-packages (it needs
+only the standard library): ``python -I -S normalize_archives.py OUT EPOCH``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import stat
 import sys
 import tarfile
 import time
-import zipfile
 
 
 def _mode(member_mode: int, is_dir: bool) -> int:
@@ -90,6 +90,8 @@ def _zip_order(name: str) -> tuple[bool, str]:
 
 def normalize_zip(path: str, epoch: int) -> None:
     """Entries sorted, times clamped, unix modes 0644/0755, no extra fields (their times)."""
+    import zipfile  # imported here: most stages write no zip, and it costs every stage ~10 ms of startup
+
     clamp = time.gmtime(max(epoch, 315532800))[:6]  # zip cannot store times before 1980
     with zipfile.ZipFile(path) as source:
         entries = [(info, source.read(info)) for info in source.infolist()]
