@@ -65,6 +65,20 @@ def test_build_all_gives_each_stage_only_what_it_needs(tmp_path: Path, run_pyrel
     assert [s["outputs"] for s in again["stages"]] == [s["outputs"] for s in report["stages"]]
 
 
+@pytest.mark.apt
+def test_a_docs_pdf_stage_keeps_tex_out_of_the_html_docs_stage(tmp_path: Path, run_pyrel: Run) -> None:
+    project = copy_example("hello", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pyrel.stages.docs-pdf]\nbuilders = ["latexpdf"]\n'
+                         'system = ["texlive-latex-recommended", "texlive-latex-extra", "latexmk"]\n')
+    run_pyrel("lock", "-C", str(project), check=True)
+    stages = tomllib.loads((project / "pyrel.lock.toml").read_text())["stages"]
+    assert {"texlive-latex-extra", "texlive-binaries", "latexmk"} <= set(stages["docs-pdf"]["system"])
+    for stage in ("docs", "source", "test"):
+        assert not [name for name in stages[stage]["system"] if "tex" in name], stage
+    assert "sphinx" in _pylock_names(project, "docs-pdf")
+
+
 def test_failing_tests_fail_the_stage_and_still_export_the_report(tmp_path: Path, run_pyrel: Run) -> None:
     project = _locked(PACKAGES / "failing-tests", tmp_path, run_pyrel)
     completed = run_pyrel("build", "test", "-C", str(project))
