@@ -70,7 +70,7 @@ def test_flake_outputs_evaluate_without_the_network(tmp_path: Path) -> None:
     for name in ("flake.nix", "pyproject.toml"):
         shutil.copy(REPO / name, flake / name)
     shutil.copytree(REPO / "nix", flake / "nix", ignore=shutil.ignore_patterns("__pycache__"))
-    override = ["--override-input", "nixpkgs", f"path:{FIXTURES / 'nixpkgs-fixture-flake'}", "--no-write-lock-file"]
+    override = ["--override-input", "nixpkgs", f"path:{FIXTURES / 'nixpkgs-fixture'}", "--no-write-lock-file"]
     check = subprocess.run(["nix", *FLAKES, "flake", "check", "--no-build", *override, f"path:{flake}"],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr

@@ -5,7 +5,7 @@
     let
       packagesFor = system:
         let
-          pkgs = import ./nixpkgs.nix { inherit system; };
+          pkgs = import ./default.nix { inherit system; };
         in pkgs;
     in {
       legacyPackages = {
