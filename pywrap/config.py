@@ -284,9 +284,11 @@ def builtin_stage_defaults(
             "run": sphinx[0],
             "outputs": sphinx[1],
         }
-    tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES)
+    tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES,
+                                        discover.DEV_GROUPS, discover.DEV_FILES)
     test_tree = discover.test_dir(root)
-    if test_tree is not None or tests.origin or TEST_STAGE in stage_tables:
+    # Development requirements alone do not make a test stage: they often hold only linters.
+    if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
         defaults[TEST_STAGE] = {
             **build_tools,
             "requires": _with([*install, *runtime, *tests.lines], "pytest"),

@@ -16,6 +16,7 @@ import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from pywrap import poetry as poetry_tables
 from pywrap.errors import ConfigError
 
 SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source")
@@ -28,11 +29,13 @@ DOCS_GROUPS = ("docs", "doc")
 DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/docs.txt",
               "requirements-docs.txt", "docs/requirements-docs.txt")
 TEST_GROUPS = ("test", "tests", "testing")
+#: Where projects without test requirements keep the tools they run their tests with.
+DEV_GROUPS = ("dev",)
 TEST_FILES = ("tests/requirements.txt", "test/requirements.txt", "requirements/tests.txt",
               "requirements/test.txt", "requirements-test.txt", "requirements-tests.txt",
-              "test-requirements.txt",
-              # Last: development requirements, which projects without test ones run their tests from.
-              "requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt")
+              "test-requirements.txt")
+#: Development requirements, which projects without test ones run their tests from.
+DEV_FILES = ("requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt")
 
 
 @attrs.frozen
@@ -42,6 +45,8 @@ class Requirements:
     lines: tuple[str, ...] = ()
     file: str = ""
     origin: str = ""
+    #: Found among the fallbacks (development requirements), not the stage's own.
+    fallback: bool = False
 
 
 def _group(groups: Mapping[str, Any], name: str, file: Path, seen: frozenset[str] = frozenset()) -> list[str]:
@@ -94,25 +99,76 @@ def _extras(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
     return extras if isinstance(extras, dict) else {}
 
 
+def _table(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
+    """``document[k1][k2]...``, or an empty table where a level is missing or not a table."""
+    for key in keys:
+        value = document.get(key)
+        if not isinstance(value, dict):
+            return {}
+        document = value
+    return document
+
+
+def _tool_group(
+    pyproject: Mapping[str, Any], name: str, project_name: str, file: Path
+) -> tuple[list[str], str] | None:
+    """A named group of a build tool's own tables: PDM, Poetry, Hatch environments."""
+    pdm = _table(pyproject, "tool", "pdm", "dev-dependencies")
+    if isinstance(pdm.get(name), list):
+        return [str(item) for item in pdm[name]], f"[tool.pdm.dev-dependencies] {name}"
+    poetry = _table(pyproject, "tool", "poetry")
+    key = f"tool.poetry.group.{name}.dependencies"
+    if "dependencies" in _table(poetry, "group", name):
+        return poetry_tables.requirements(poetry["group"][name]["dependencies"], file, key), f"[{key}]"
+    if name == "dev" and "dev-dependencies" in poetry:
+        return (poetry_tables.requirements(poetry["dev-dependencies"], file, "tool.poetry.dev-dependencies"),
+                "[tool.poetry.dev-dependencies]")
+    for environment in ((name, "hatch-test") if name in TEST_GROUPS else ("default",) if name == "dev" else (name,)):
+        hatch = _table(pyproject, "tool", "hatch", "envs", environment)
+        lines = [str(item) for key in ("dependencies", "extra-dependencies") for item in hatch.get(key, [])]
+        lines += [f"{project_name}[{feature}]" for feature in hatch.get("features", [])]
+        if lines:
+            return lines, f"[tool.hatch.envs.{environment}]"
+    return None
+
+
 def stage_requirements(
     root: Path, pyproject: Mapping[str, Any], project_name: str, groups: Sequence[str], files: Sequence[str],
+    fallback_groups: Sequence[str] = (), fallback_files: Sequence[str] = (),
 ) -> Requirements:
-    """The first of: a dependency group, an extra, a requirements file."""
+    """The first of: a dependency group, an extra, a build tool's group, a requirements file.
+
+    Then the same for the fallbacks: the development requirements a project
+    without test ones runs its tests from.
+    """
     file = root / "pyproject.toml"
     dependency_groups = pyproject.get("dependency-groups", {})
     extras = _extras(pyproject)
-    if isinstance(dependency_groups, dict):
-        for name in groups:
-            if name in dependency_groups:
-                lines = expand_self(_group(dependency_groups, name, file), project_name, extras)
-                return Requirements(tuple(lines), origin=f"[dependency-groups] {name}")
-    for name in groups:
-        if name in extras and isinstance(extras[name], list):
-            lines = expand_self([str(item) for item in extras[name]], project_name, extras)
-            return Requirements(tuple(lines), origin=f"[project.optional-dependencies] {name}")
-    for relative in files:
-        if (root / relative).is_file():
-            return Requirements(file=relative, origin=relative)
+
+    def found(lines: Iterable[str], origin: str) -> Requirements:
+        return Requirements(tuple(expand_self(lines, project_name, extras)), origin=origin)
+
+    def named(names: Sequence[str]) -> Requirements | None:
+        if isinstance(dependency_groups, dict):
+            for name in names:
+                if name in dependency_groups:
+                    return found(_group(dependency_groups, name, file), f"[dependency-groups] {name}")
+        for name in names:
+            if name in extras and isinstance(extras[name], list):
+                return found([str(item) for item in extras[name]], f"[project.optional-dependencies] {name}")
+        for name in names:
+            tool = _tool_group(pyproject, name, project_name, file)
+            if tool is not None:
+                return found(*tool)
+        return None
+
+    for candidates, candidate_files, fallback in ((groups, files, False), (fallback_groups, fallback_files, True)):
+        requirements = named(candidates)
+        if requirements is not None:
+            return attrs.evolve(requirements, fallback=fallback)
+        for relative in candidate_files:
+            if (root / relative).is_file():
+                return Requirements(file=relative, origin=relative, fallback=fallback)
     return Requirements()
 
 
@@ -129,6 +185,10 @@ def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name:
         message = email.parser.Parser().parsestr(pkg_info.read_text(encoding="utf-8", errors="replace"))
         requires = [value for value in message.get_all("Requires-Dist") or [] if "extra ==" not in value]
         return expand_self(requires, project_name, {}), "PKG-INFO"
+    poetry = _table(pyproject, "tool", "poetry")
+    if "dependencies" in poetry:
+        file = root / "pyproject.toml"
+        return poetry_tables.requirements(poetry["dependencies"], file, "tool.poetry.dependencies"), "[tool.poetry]"
     return [], ""
 
 
@@ -148,8 +208,8 @@ def project_name(root: Path, pyproject: Mapping[str, Any]) -> str:
     project = pyproject.get("project", {})
     if isinstance(project, dict) and isinstance(project.get("name"), str) and project["name"]:
         return str(project["name"])
-    name = _pkg_info_field(root, "Name")
-    if name:
+    name = _pkg_info_field(root, "Name") or _table(pyproject, "tool", "poetry").get("name")
+    if isinstance(name, str) and name:
         return name
     setup_cfg = root / "setup.cfg"
     if setup_cfg.is_file():
@@ -168,12 +228,8 @@ def project_version(root: Path, pyproject: Mapping[str, Any]) -> str:
     project = pyproject.get("project", {})
     if isinstance(project, dict) and isinstance(project.get("version"), str):
         return str(project["version"])
-    pkg_info = root / "PKG-INFO"
-    if pkg_info.is_file():
-        for line in pkg_info.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("Version:"):
-                return line.split(":", 1)[1].strip()
-    return "0+unknown"
+    version = _pkg_info_field(root, "Version") or _table(pyproject, "tool", "poetry").get("version")
+    return version if isinstance(version, str) and version else "0+unknown"
 
 
 def normalized_name(name: str) -> str:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from pywrap.config import build_project
 from pywrap.discover import (
+    DEV_FILES,
+    DEV_GROUPS,
     DOCS_FILES,
     DOCS_GROUPS,
     TEST_FILES,
@@ -124,11 +127,76 @@ def test_project_name_from_setup_cfg_else_the_directory(tmp_path: Path) -> None:
     assert project_name(tmp_path, {"project": {"name": "own"}}) == "own"
 
 
+def _tests(root: Path, pyproject: dict[str, object], name: str = "demo") -> tuple[tuple[str, ...], str, str]:
+    found = stage_requirements(root, pyproject, name, TEST_GROUPS, TEST_FILES, DEV_GROUPS, DEV_FILES)
+    return found.lines, found.file, found.origin
+
+
 def test_development_requirements_are_the_last_test_fallback(tmp_path: Path) -> None:
     (tmp_path / "requirements-dev.txt").write_text("pytest\nhypothesis\n")
-    assert stage_requirements(tmp_path, _project(), "demo", TEST_GROUPS, TEST_FILES).file == "requirements-dev.txt"
+    assert _tests(tmp_path, _project())[1] == "requirements-dev.txt"
+    dev_group = _project(**{"dependency-groups": {"dev": ["pytest", "ruff"]}})
+    assert _tests(tmp_path, dev_group) == (("pytest", "ruff"), "", "[dependency-groups] dev")
     (tmp_path / "requirements-test.txt").write_text("pytest\n")
-    assert stage_requirements(tmp_path, _project(), "demo", TEST_GROUPS, TEST_FILES).file == "requirements-test.txt"
+    assert _tests(tmp_path, dev_group)[1] == "requirements-test.txt"
+
+
+POETRY = {
+    "build-system": {"requires": ["poetry-core"], "build-backend": "poetry.core.masonry.api"},
+    "tool": {"poetry": {
+        "name": "tomlish", "version": "0.13.2",
+        "dependencies": {"python": ">=3.8", "attrs": "^23.1", "rich": {"version": "~13.7", "optional": True}},
+        "group": {"test": {"dependencies": {"pytest": "^7.2.0", "PyYAML": {"version": "^6.0", "python": "^3.8"}}},
+                  "docs": {"optional": True, "dependencies": {"Sphinx": ">=4.3 <8", "furo": "*"}}},
+        "dev-dependencies": {"mypy": "^0.990"},
+    }},
+}
+
+
+def test_poetry_tables_name_the_project_its_dependencies_and_groups(tmp_path: Path) -> None:
+    assert project_name(tmp_path, POETRY) == "tomlish"
+    assert project_version(tmp_path, POETRY) == "0.13.2"
+    assert runtime_requirements(tmp_path, POETRY, "tomlish") == (["attrs>=23.1,<24"], "[tool.poetry]")
+    assert _tests(tmp_path, POETRY, "tomlish") == (
+        ("pytest>=7.2.0,<8", 'PyYAML>=6.0,<7; (python_version >= "3.8" and python_version < "4")'), "",
+        "[tool.poetry.group.test.dependencies]")
+    docs = stage_requirements(tmp_path, POETRY, "tomlish", DOCS_GROUPS, DOCS_FILES)
+    assert docs.lines == ("Sphinx>=4.3,<8", "furo")
+    legacy = {"tool": {"poetry": {"name": "x", "dev-dependencies": {"pytest": "^7.2.0", "PyYAML": "^6.0"}}}}
+    assert _tests(tmp_path, legacy, "x") == (("pytest>=7.2.0,<8", "PyYAML>=6.0,<7"), "",
+                                             "[tool.poetry.dev-dependencies]")
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ({"git": "https://example.invalid/x.git"}, "comes from a git source"),
+    ("^1.0 || ^2.0", "has the constraint '^1.0 || ^2.0', which pyrel does not translate"),
+    ([{"version": "^1", "python": "<3.9"}, {"version": "^2", "python": ">=3.9"}], "lists several constraints"),
+])
+def test_poetry_entries_pyrel_cannot_pin_name_the_key(tmp_path: Path, value: object, words: str) -> None:
+    pyproject = {"tool": {"poetry": {"name": "x", "group": {"test": {"dependencies": {"thing": value}}}}}}
+    with pytest.raises(ConfigError, match=re.escape("tool.poetry.group.test.dependencies.thing")) as caught:
+        _tests(tmp_path, pyproject, "x")
+    assert words in caught.value.message
+
+
+def test_pdm_and_hatch_groups(tmp_path: Path) -> None:
+    pdm = _project(tool={"pdm": {"dev-dependencies": {"test": ["pytest>=8"], "lint": ["ruff"]}}})
+    assert _tests(tmp_path, pdm) == (("pytest>=8",), "", "[tool.pdm.dev-dependencies] test")
+    hatch = _project(project={"name": "demo", "optional-dependencies": {"cli": ["click"]}},
+                     tool={"hatch": {"envs": {"hatch-test": {"extra-dependencies": ["pytest-mock"],
+                                                             "features": ["cli"]}}}})
+    assert _tests(tmp_path, hatch) == (("pytest-mock", "click"), "", "[tool.hatch.envs.hatch-test]")
+    default_env = _project(tool={"hatch": {"envs": {"default": {"dependencies": ["pytest", "coverage"]}}}})
+    assert _tests(tmp_path, default_env) == (("pytest", "coverage"), "", "[tool.hatch.envs.default]")
+
+
+def test_development_requirements_alone_make_no_test_stage(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    linters = _project(**{"dependency-groups": {"dev": ["ruff"]}})
+    assert build_project(tmp_path, tmp_path / "pyproject.toml", linters, {}).stage_names == ("source",)
+    (tmp_path / "tests").mkdir()
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", linters, {})
+    assert project.stage("test").requires[-2:] == ("ruff", "pytest")
 
 
 def test_cpp_sources_give_the_stages_that_build_the_wheel_gxx(tmp_path: Path) -> None:
