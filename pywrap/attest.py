@@ -8,10 +8,8 @@ invocation (its id and times), so it is not part of what two builds compare.
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +31,8 @@ BUILDER_ID_VARIABLE = "PYREL_BUILDER_ID"
 
 
 def pyrel_version() -> str:
+    import importlib.metadata  # ~10 ms: only when an attestation is written
+
     try:
         return importlib.metadata.version("pywrap")
     except importlib.metadata.PackageNotFoundError:
@@ -57,6 +57,8 @@ def build_context(
     source_date_epoch: int | None,
     stage_names: Sequence[str],
 ) -> provenance.BuildContext:
+    import uuid
+
     lock_files = sorted({name for stage in stage_names for name in provenance.lock_file_names(lock, stage)})
     return provenance.BuildContext(
         project=project.name,

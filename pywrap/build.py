@@ -11,10 +11,11 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import audit, export, fetch, hermeticity, locking, logger, plan, recovery, source, testhooks
+from pywrap import audit, export, fetch, locking, logger, plan, recovery, source, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
 from pywrap.cache import cache_dir
@@ -23,6 +24,9 @@ from pywrap.lock import Lock, check_fresh, read_lock, write_atomically
 from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.progress import NixLog
 from pywrap.providers.base import provider_for
+
+if TYPE_CHECKING:
+    from pywrap import hermeticity
 
 STATE_DIR = ".pyrel"
 
@@ -166,6 +170,8 @@ def _build_locked(
             if upstream and name not in failed:
                 results.append(Result(name, Status.ABORTED, f"input stage {', '.join(upstream)} failed"))
             else:
+                from pywrap import hermeticity  # only a failed stage's log is read for violations
+
                 own_log = nix_log.log_of(_derivation_name(stage_plan, name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
                 reason = ("not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
@@ -228,6 +234,7 @@ def recorded_result(
     status, reason = _recorded_status(store_output, status_file)
     if status is not Status.FAILED:
         return status, reason, ()
+    from pywrap import hermeticity
     for name in RECORDED_LOGS:
         try:
             log = (store_output / name).read_text(encoding="utf-8", errors="replace")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -70,6 +69,8 @@ def main(
 
 def _fail(error: PyrelError) -> NoReturn:
     if _State.debug:
+        import traceback
+
         traceback.print_exception(error)
     logger.error(str(error))
     raise typer.Exit(error.exit_code)
@@ -191,6 +192,8 @@ def build_command(
 def _scale_out(
     options: nix.NixOptions, caches: list[str] | None, keys: list[str] | None, store: str | None
 ) -> nix.NixOptions:
+    if not (caches or keys or store):
+        return options  # the usual build: no binary cache module to load
     from pywrap import binary_cache
     from pywrap.adapters import nixcache
 

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pywrap.progress import BuildDisplay, NixLog
 
@@ -35,6 +34,8 @@ def human_bytes(size: int) -> str:
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.table import Table  # not loaded by the commands that print no table
+
     rendered = Table(title=title, title_justify="left")
     for column in columns:
         rendered.add_column(column)
