@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from pywrap.storepath import fixed_output_path, nix_base32, nix_base32_to_hex, store_name
+from pywrap.storepath import fixed_output_path, nix_base32, nix_base32_to_hex, parse_derivation, store_name
 
 
 def test_flat_fixed_output_path_matches_nix() -> None:
@@ -35,3 +35,36 @@ def test_base32_round_trip(data: bytes) -> None:
 )
 def test_store_names_are_valid(filename: str, expected: str) -> None:
     assert store_name(filename) == expected
+
+
+# A stage derivation as Nix 2.8 writes it (paths shortened), with an env value that needs escapes.
+STAGE_DRV = (
+    'Derive([("out","/nix/store/aaa-hello-source","","")],'
+    '[("/nix/store/bbb-root.drv",["out"]),("/nix/store/ccc-python.drv",["dev","out"])],'
+    '["/nix/store/ddd-source","/nix/store/eee-stage.sh"],"x86_64-linux","/nix/store/fff-busybox/bin/sh",'
+    '["-eu","/nix/store/eee-stage.sh"],'
+    '[("run","echo \\"a ] (b)\\"\\n\\\\x\\ttab"),("out","/nix/store/aaa-hello-source")])'
+)
+
+
+def test_a_derivation_file_names_its_outputs_and_inputs() -> None:
+    derivation = parse_derivation(STAGE_DRV + "\n")
+    assert derivation.outputs == {"out": "/nix/store/aaa-hello-source"}
+    assert derivation.input_derivations == {"/nix/store/bbb-root.drv": ("out",),
+                                            "/nix/store/ccc-python.drv": ("dev", "out")}
+    assert derivation.input_sources == ("/nix/store/ddd-source", "/nix/store/eee-stage.sh")
+
+
+def test_a_fixed_output_derivation_keeps_its_hash_fields_apart() -> None:
+    text = ('Derive([("out","/nix/store/ggg-demo.whl","sha256","9f86d08")],[],[],"builtin","builtin:fetchurl",[],'
+            '[("url","file:///x")])')
+    derivation = parse_derivation(text)
+    assert derivation.outputs == {"out": "/nix/store/ggg-demo.whl"}
+    assert derivation.input_derivations == {} and derivation.input_sources == ()
+
+
+@pytest.mark.parametrize("text", ["", "Derive(", "Derive([],[])", 'Derive(["out"],[],[],"x")', "{}",
+                                  'DrvWithVersion("xp-dyn-drv",[],[],[])', STAGE_DRV[:-1]])
+def test_what_is_not_a_derivation_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a derivation"):
+        parse_derivation(text)
