@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -139,18 +140,18 @@ def build_command(
     started_on = datetime.datetime.now(datetime.UTC)
     try:
         project = load_project(project_dir)
-        wanted = _all_stages(project) if stages == ["all"] else stages
         source = release_inputs.source_info(project, dist or project.root / "dist", tag)
         options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
         options = _scale_out(options, from_cache, trusted_key, store)
-        results = executor.build(
-            project, wanted, dist=dist or project.root / "dist", options=options, check=check,
-            progress=logger.step, lock_timeout=lock_timeout,
+        outcome = executor.build(
+            project, None if stages == ["all"] else stages, dist=dist or project.root / "dist", options=options,
+            check=check, progress=logger.step, lock_timeout=lock_timeout,
         )
-        attest.attest_results(project, results, dist or project.root / "dist", source=source,
+        attest.attest_results(project, outcome, dist or project.root / "dist", source=source,
                               started_on=started_on, substituters=options.substituters)
     except PyrelError as error:
         _fail(error)
+    results = outcome.results
     elapsed = time.monotonic() - started
     failures = [result for result in results if not result]
     if as_json:
@@ -204,15 +205,13 @@ def _scale_out(
 
 def _all_stages(project: Project) -> list[str]:
     """Every stage, less those `pyrel lock` had to skip (said out loud)."""
+    from pywrap.build import locked_stages
     from pywrap.lock import read_lock
 
-    skipped = read_lock(project.root).skipped_stages()
-    for name, reason in skipped.items():
-        logger.step(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
-    return [name for name in project.stage_names if name not in skipped]
+    return locked_stages(project, read_lock(project.root), logger.step)
 
 
-def _print_results(results: list[Result], dist: Path, elapsed: float) -> None:
+def _print_results(results: Sequence[Result], dist: Path, elapsed: float) -> None:
     for result in results:
         closure = result.closure
         summary = f" — closure {closure.package_count} packages, {logger.human_bytes(closure.bytes)}" if closure else ""

@@ -105,6 +105,11 @@ class NixLog:
                 lines = activity.lines
         return "\n".join(lines)
 
+    def derivation_path(self, derivation_name: str) -> str | None:
+        """The .drv this run built under ``derivation_name`` (``<hash>-<name>.drv``), if it built one."""
+        paths = [activity.drv for activity in self.builds.values() if activity.name == derivation_name]
+        return paths[-1] if paths else None
+
     def running(self) -> list[BuildActivity]:
         return [activity for activity in self.builds.values() if activity.finished is None]
 
