@@ -132,6 +132,7 @@ def build_command(
 ) -> None:
     """Build stages in Nix's sandbox and export their outputs to dist/<stage>/."""
     import datetime
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from pywrap import attest, release_inputs
     from pywrap import build as executor
@@ -140,15 +141,23 @@ def build_command(
     started_on = datetime.datetime.now(datetime.UTC)
     try:
         project = load_project(project_dir)
-        source = release_inputs.source_info(project, dist or project.root / "dist", tag)
-        options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
-        options = _scale_out(options, from_cache, trusted_key, store)
-        outcome = executor.build(
-            project, None if stages == ["all"] else stages, dist=dist or project.root / "dist", options=options,
-            check=check, progress=logger.step, lock_timeout=lock_timeout,
-        )
-        attest.attest_results(project, outcome, dist or project.root / "dist", source=source,
-                              started_on=started_on, substituters=options.substituters)
+        export_dir = dist or project.root / "dist"
+        with ThreadPoolExecutor(max_workers=1) as background:
+            source: Future[release_inputs.SourceInfo] = Future()
+            if tag is None:
+                # Nothing to refuse: the commit and the tree's state as the build starts are only recorded,
+                # so git answers on the side while the build goes on.
+                source = background.submit(release_inputs.source_info, project, export_dir)
+            else:  # a dirty tree or a misplaced tag is refused before anything is built
+                source.set_result(release_inputs.source_info(project, export_dir, tag))
+            options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
+            options = _scale_out(options, from_cache, trusted_key, store)
+            outcome = executor.build(
+                project, None if stages == ["all"] else stages, dist=export_dir, options=options,
+                check=check, progress=logger.step, lock_timeout=lock_timeout,
+            )
+            attest.attest_results(project, outcome, export_dir, source=source.result(),
+                                  started_on=started_on, substituters=options.substituters)
     except PyrelError as error:
         _fail(error)
     results = outcome.results
@@ -175,7 +184,7 @@ def build_command(
             ],
         }))
     else:
-        _print_results(results, dist or project.root / "dist", elapsed)
+        _print_results(results, export_dir, elapsed)
     if failures:
         for result in failures:
             logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
