@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,14 +112,22 @@ def prepare_stages(
     ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
     check_fresh(project, lock, ordered)
     nix.check_available()
-    with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
-        recovery.clean_cache(cache_dir())
-        report = fetch.fetch(lock, ordered, progress)
-    files = source.source_files(project.root, source.generated_files(project))
-    epoch = source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # git lists the source tree while Nix checks its store for the locked artifacts.
+        tree = background.submit(_source_tree, project)
+        with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
+            recovery.clean_cache(cache_dir())
+            report = fetch.fetch(lock, ordered, progress)
+        files, epoch = tree.result()
     stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
                                 source_files=files, source_date_epoch=epoch)
     return Prepared(lock, stage_plan, ordered, epoch)
+
+
+def _source_tree(project: Project) -> tuple[list[str], int]:
+    """The files a stage builds from, and the date its archives carry."""
+    files = source.source_files(project.root, source.generated_files(project))
+    return files, source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
 
 
 def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
