@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import provenance
+from pywrap import __version__, provenance
 from pywrap.adapters import nix
 from pywrap.cache import cache_dir
 from pywrap.digest import file_sha256
@@ -30,15 +30,6 @@ if TYPE_CHECKING:
     from pywrap.build import Outcome, Result
 
 BUILDER_ID_VARIABLE = "PYREL_BUILDER_ID"
-
-
-def pyrel_version() -> str:
-    import importlib.metadata  # ~10 ms: only when an attestation is written
-
-    try:
-        return importlib.metadata.version("pywrap")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def nix_version() -> str:
@@ -91,7 +82,7 @@ def build_context(
         started_on=started_on,
         finished_on=finished_on,
         builder_id=os.environ.get(BUILDER_ID_VARIABLE) or provenance.DEFAULT_BUILDER_ID,
-        pyrel_version=pyrel_version(),
+        pyrel_version=__version__,
         nix_version=nix_version(),
         source=source,
         substituters=tuple(substituters),
