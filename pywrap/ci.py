@@ -91,7 +91,6 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-
 def _safe(value: str, file: Path, key: str) -> str:
     # A workflow expression in a value would be evaluated by GitHub, inside a script.
     if "${{" in value or "\n" in value or "\r" in value:
