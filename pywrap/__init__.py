@@ -1,4 +1,5 @@
 """pyrel: hermetic, audited release builds for Python projects, one Nix sandbox per stage."""
 
-#: The one place the version is written (pyproject.toml reads it from here): no package metadata lookup at run time.
+#: pyproject.toml's [project] version (flake.nix reads that one; a unit test keeps the two equal): attestations
+#: and CI workflows take it from here, without a package metadata lookup at run time.
 __version__ = "0.1.0"

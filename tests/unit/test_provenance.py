@@ -162,3 +162,12 @@ def test_the_nix_version_is_asked_once_per_nix_binary(tmp_path: Path, monkeypatc
     assert attest.nix_version() == "2.1.0" and len(asked) == 1
     binary.write_text("v2, upgraded")  # another size and mtime: asked again
     assert attest.nix_version() == "2.2.0" and len(asked) == 2
+
+
+def test_the_version_pyrel_records_is_its_package_version() -> None:
+    import tomllib
+
+    import pywrap
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pywrap.__version__ == pyproject["project"]["version"]
