@@ -1,9 +1,9 @@
 """The `pyrel` command: a thin typer layer over the one-way flow.
 
-Domain errors become an exit code here and nowhere else.
+Domain errors become an exit code here and nowhere else.  No ``from __future__ import
+annotations``: typer reads every command's annotations on each run, and evaluating them
+once at import costs less than typer evaluating them as strings.
 """
-
-from __future__ import annotations
 
 import json
 import time
@@ -220,7 +220,7 @@ def _all_stages(project: Project) -> list[str]:
     return locked_stages(project, read_lock(project.root), logger.step)
 
 
-def _print_results(results: Sequence[Result], dist: Path, elapsed: float) -> None:
+def _print_results(results: "Sequence[Result]", dist: Path, elapsed: float) -> None:
     for result in results:
         closure = result.closure
         summary = f" — closure {closure.package_count} packages, {logger.human_bytes(closure.bytes)}" if closure else ""
@@ -404,7 +404,7 @@ def sign(
         logger.out.print(f"wrote {path}")
 
 
-def lock_report(project_name: str, new_lock: Lock, written: list[Path]) -> dict[str, object]:
+def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dict[str, object]:
     """`pyrel lock --json` (schema-version 1, kind "pyrel-lock")."""
     return {
         "schema-version": 1,
