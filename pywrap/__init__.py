@@ -1,0 +1,5 @@
+"""pyrel: hermetic, audited release builds for Python projects, one Nix sandbox per stage."""
+
+#: pyproject.toml's [project] version (flake.nix reads that one; a unit test keeps the two equal): attestations
+#: and CI workflows take it from here, without a package metadata lookup at run time.
+__version__ = "0.1.0"

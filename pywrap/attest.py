@@ -7,19 +7,19 @@ invocation (its id and times), so it is not part of what two builds compare.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import importlib.metadata
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import provenance
+from pywrap import __version__, provenance
 from pywrap.adapters import nix
+from pywrap.cache import cache_dir
 from pywrap.digest import file_sha256
 from pywrap.lock import Lock, write_atomically
 from pywrap.model import Project
@@ -27,16 +27,32 @@ from pywrap.plan import ARCH_TO_SYSTEM
 from pywrap.release_inputs import SourceInfo
 
 if TYPE_CHECKING:
-    from pywrap.build import Result
+    from pywrap.build import Outcome, Result
 
 BUILDER_ID_VARIABLE = "PYREL_BUILDER_ID"
 
 
-def pyrel_version() -> str:
+def nix_version() -> str:
+    """Nix's version, remembered per nix-build binary (its path, size and mtime): an upgrade changes
+    them, and an attested build starts one process fewer."""
+    binary = Path(nix.nix_build_path()).resolve()
     try:
-        return importlib.metadata.version("pywrap")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+        status = binary.stat()
+    except OSError:
+        return nix.version()
+    key = f"{binary}:{status.st_size}:{status.st_mtime_ns}"
+    record = cache_dir() / "nix-version.json"
+    try:
+        known = json.loads(record.read_text())
+        if known["binary"] == key:
+            return str(known["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    version = nix.version()
+    with contextlib.suppress(OSError):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(record, json.dumps({"binary": key, "version": version}).encode())
+    return version
 
 
 def _file_sha256(path: Path) -> str:
@@ -57,6 +73,8 @@ def build_context(
     source_date_epoch: int | None,
     stage_names: Sequence[str],
 ) -> provenance.BuildContext:
+    import uuid
+
     lock_files = sorted({name for stage in stage_names for name in provenance.lock_file_names(lock, stage)})
     return provenance.BuildContext(
         project=project.name,
@@ -64,8 +82,8 @@ def build_context(
         started_on=started_on,
         finished_on=finished_on,
         builder_id=os.environ.get(BUILDER_ID_VARIABLE) or provenance.DEFAULT_BUILDER_ID,
-        pyrel_version=pyrel_version(),
-        nix_version=nix.version(),
+        pyrel_version=__version__,
+        nix_version=nix_version(),
         source=source,
         substituters=tuple(substituters),
         system=ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
@@ -103,7 +121,7 @@ def write_attestations(
         if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256,
                          result.store_path) for file in result.outputs):
             continue  # a no-op rebuild: the same output, already attested
-        derivation = nix.deriver(result.store_path) if result.store_path else None
+        derivation = result.derivation or (nix.deriver(result.store_path) if result.store_path else None)
         for file in result.outputs:
             document = provenance.statement(
                 artifact=file.name, sha256=file.sha256, stage=result.stage, context=stage_context,
@@ -118,7 +136,7 @@ def write_attestations(
 
 def attest_results(
     project: Project,
-    results: Sequence[Result],
+    outcome: Outcome,
     dist: Path,
     *,
     source: SourceInfo,
@@ -126,18 +144,13 @@ def attest_results(
     substituters: Sequence[str],
 ) -> list[Path]:
     """Write the statements of one `pyrel build` run (after export)."""
-    from pywrap import source as project_source
-    from pywrap.lock import read_lock
-    from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH
-
-    exported = [result for result in results if result.outputs]
+    exported = [result for result in outcome.results if result.outputs]
     if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256, result.store_path)
            for result in exported for file in result.outputs):
         return []  # nothing new was exported (a no-op rebuild): its attestations stand
-    lock = read_lock(project.root)
-    epoch = project_source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     context = build_context(
-        project, lock, source=source, started_on=started_on, finished_on=datetime.datetime.now(datetime.UTC),
-        substituters=substituters, source_date_epoch=epoch, stage_names=[result.stage for result in exported],
+        project, outcome.lock, source=source, started_on=started_on,
+        finished_on=datetime.datetime.now(datetime.UTC), substituters=substituters,
+        source_date_epoch=outcome.source_date_epoch, stage_names=[result.stage for result in exported],
     )
-    return write_attestations(project, lock, exported, dist, context)
+    return write_attestations(project, outcome.lock, exported, dist, context)

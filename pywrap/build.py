@@ -10,19 +10,24 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import audit, export, fetch, hermeticity, locking, logger, plan, recovery, source, testhooks
+from pywrap import audit, export, fetch, locking, logger, plan, recovery, source, testhooks
 from pywrap.adapters import nix, nixcache
-from pywrap.adapters.run import tail
+from pywrap.adapters.run import CommandFailed, tail
 from pywrap.cache import cache_dir
 from pywrap.errors import BuildError, PyrelError
 from pywrap.lock import Lock, check_fresh, read_lock, write_atomically
 from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.progress import NixLog
 from pywrap.providers.base import provider_for
+
+if TYPE_CHECKING:
+    from pywrap import hermeticity
 
 STATE_DIR = ".pyrel"
 
@@ -45,9 +50,30 @@ class Result:
     log_tail: str = ""
     #: What the failed log shows the stage reaching for outside its sandbox (pywrap.hermeticity).
     violations: tuple[hermeticity.Violation, ...] = ()
+    #: The .drv that built ``store_path``, when this run learned it (the provenance names it).
+    derivation: str = ""
 
     def __bool__(self) -> bool:
         return self.status is Status.SUCCESS
+
+
+@attrs.frozen
+class Outcome:
+    """One build run: each stage's result, and the lock and source date it built from (for the provenance)."""
+
+    results: tuple[Result, ...]
+    lock: Lock
+    source_date_epoch: int
+
+
+@attrs.frozen
+class Prepared:
+    """Everything up to the plan: the lock, the artifacts in the store, the plan of the stages."""
+
+    lock: Lock
+    plan: dict[str, object]
+    stages: list[str]  # the stages asked for and those they read, in build order
+    source_date_epoch: int
 
 
 def nix_library() -> Path:
@@ -74,18 +100,42 @@ def prepare(
     lock_timeout: float | None = None,
 ) -> tuple[Lock, dict[str, object], list[str]]:
     """Everything up to the plan; no stage is built yet."""
+    prepared = prepare_stages(project, read_lock(project.root), stage_names, progress, lock_timeout=lock_timeout)
+    return prepared.lock, prepared.plan, prepared.stages
+
+
+def prepare_stages(
+    project: Project, lock: Lock, stage_names: Sequence[str], progress: Callable[[str], None], *,
+    lock_timeout: float | None = None,
+) -> Prepared:
+    """:func:`prepare` with a lock already read: a build reads it once, under the project lock."""
     ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
-    lock = read_lock(project.root)
     check_fresh(project, lock, ordered)
     nix.check_available()
-    with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
-        recovery.clean_cache(cache_dir())
-        report = fetch.fetch(lock, ordered, progress)
-    files = source.source_files(project.root, source.generated_files(project))
-    epoch = source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # git lists the source tree while Nix checks its store for the locked artifacts.
+        tree = background.submit(_source_tree, project)
+        with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
+            recovery.clean_cache(cache_dir())
+            report = fetch.fetch(lock, ordered, progress)
+        files, epoch = tree.result()
     stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
                                 source_files=files, source_date_epoch=epoch)
-    return lock, stage_plan, ordered
+    return Prepared(lock, stage_plan, ordered, epoch)
+
+
+def _source_tree(project: Project) -> tuple[list[str], int]:
+    """The files a stage builds from, and the date its archives carry."""
+    files = source.source_files(project.root, source.generated_files(project))
+    return files, source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+
+
+def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
+    """Every stage, less those `pyrel lock` had to skip (said out loud)."""
+    skipped = lock.skipped_stages()
+    for name, reason in skipped.items():
+        progress(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
+    return [name for name in project.stage_names if name not in skipped]
 
 
 def write_plan(project: Project, stage_plan: dict[str, object]) -> Path:
@@ -98,19 +148,21 @@ def write_plan(project: Project, stage_plan: dict[str, object]) -> Path:
 
 def build(
     project: Project,
-    stage_names: Sequence[str],
+    stage_names: Sequence[str] | None,
     *,
     dist: Path,
     options: nix.NixOptions | None = None,
     check: bool = False,
     progress: Callable[[str], None] = lambda message: None,
     lock_timeout: float | None = None,
-) -> list[Result]:
+) -> Outcome:
     """Build the stages in one nix-build (Nix schedules and caches the graph), then export.
 
+    ``stage_names`` None: every stage the lock holds (:func:`locked_stages`).
     A stage that fails leaves its dist/ directory as it was; stages that built
     are exported; stages reading a failed one are recorded as aborted.
-    Holds the project's lock (``.pyrel/lock``) throughout: a second run waits.
+    Holds the project's lock (``.pyrel/lock``) throughout: a second run waits,
+    and the lock files are read once, under it.
     """
     timeout = lock_timeout if lock_timeout is not None else locking.timeout_from_env()
     with locking.project_lock(project.root, timeout=timeout, progress=progress):
@@ -120,18 +172,21 @@ def build(
 
 def _build_locked(
     project: Project,
-    stage_names: Sequence[str],
+    wanted: Sequence[str] | None,
     *,
     dist: Path,
     options: nix.NixOptions | None,
     check: bool,
     progress: Callable[[str], None],
     lock_timeout: float | None,
-) -> list[Result]:
+) -> Outcome:
     started = time.monotonic()
     recovery.clean_dist(dist)
     recovery.clean_state(state_dir(project))
-    lock, stage_plan, _ = prepare(project, stage_names, progress, lock_timeout=lock_timeout)
+    lock = read_lock(project.root)
+    stage_names = locked_stages(project, lock, progress) if wanted is None else list(wanted)
+    prepared = prepare_stages(project, lock, stage_names, progress, lock_timeout=lock_timeout)
+    stage_plan = prepared.plan
     provider = provider_for(project)  # debian (default.nix) or a pinned nixpkgs (nixpkgs.nix)
     plan_file = write_plan(project, provider.apply(stage_plan, project))
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
@@ -166,6 +221,8 @@ def _build_locked(
             if upstream and name not in failed:
                 results.append(Result(name, Status.ABORTED, f"input stage {', '.join(upstream)} failed"))
             else:
+                from pywrap import hermeticity  # only a failed stage's log is read for violations
+
                 own_log = nix_log.log_of(_derivation_name(stage_plan, name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
                 reason = ("not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
@@ -178,7 +235,8 @@ def _build_locked(
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
         exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
-        closure = _closure(project, lock, name, store_path, library, args)
+        closure, derivation = _closure(project, lock, name, store_path, library, args,
+                                       built=nix_log.derivation_path(_derivation_name(stage_plan, name)))
         status, reason = Status.SUCCESS, ""
         violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
@@ -187,8 +245,9 @@ def _build_locked(
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=closure, violations=violations,
+            derivation=derivation or "",
         ))
-    return results
+    return Outcome(tuple(results), lock, prepared.source_date_epoch)
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.
@@ -228,6 +287,7 @@ def recorded_result(
     status, reason = _recorded_status(store_output, status_file)
     if status is not Status.FAILED:
         return status, reason, ()
+    from pywrap import hermeticity
     for name in RECORDED_LOGS:
         try:
             log = (store_output / name).read_text(encoding="utf-8", errors="replace")
@@ -260,31 +320,52 @@ def junit_summary(path: Path, limit: int = 20) -> str:
 
 
 def _closure(
-    project: Project, lock: Lock, stage: str, store_path: str, library: Path, args: dict[str, str]
-) -> audit.ClosureSummary:
-    """The stage's sandbox closure; cached per output path, which fixes every input."""
+    project: Project, lock: Lock, stage: str, store_path: str, library: Path, args: dict[str, str], *,
+    built: str | None,
+) -> tuple[audit.ClosureSummary, str | None]:
+    """The stage's sandbox closure, and the derivation that built the output if known.
+
+    Cached per output path, which fixes every input.  ``built``: the .drv this
+    run's nix-build built under the stage's name, if it built one.
+    """
     cache = state_dir(project) / "closures" / f"{Path(store_path).name}.json"
     if cache.is_file():
         try:
-            return audit.ClosureSummary.from_json(json.loads(cache.read_text()))
-        except (ValueError, KeyError, TypeError):
+            cached = json.loads(cache.read_text())
+            return audit.ClosureSummary.from_json(cached), cached.get("derivation")
+        except (ValueError, KeyError, TypeError, AttributeError):
             cache.unlink()
     # The inputs of the derivation that built this very output: exact, and no
     # second evaluation that could see a source tree changed in the meantime.
-    derivation = nix.deriver(store_path)
-    if derivation is None or not nix.valid_paths([derivation]):
+    derivation, inputs = _derivation_inputs(store_path, built)
+    if inputs is None:
         evaluated = nix.evaluate_json(library, f"{stage}-inputs", args)
         if not isinstance(evaluated, list):
             raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
         inputs = [str(path) for path in evaluated]
-    else:
-        references = nix.references(derivation)
-        inputs = [path for path in references if not path.endswith(".drv")]
-        inputs += nix.derivation_outputs([path for path in references if path.endswith(".drv")])
-    closure = audit.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
+    try:
+        closure = audit.stage_closure(lock, stage, inputs)
+    except CommandFailed:
+        # An input is no longer in the store (collected since that build): count what is left.
+        closure = audit.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
     cache.parent.mkdir(exist_ok=True)
-    write_atomically(cache, json.dumps(closure.to_json()).encode())
-    return closure
+    write_atomically(cache, json.dumps({**closure.to_json(), "derivation": derivation}).encode())
+    return closure, derivation
+
+
+def _derivation_inputs(store_path: str, built: str | None) -> tuple[str | None, list[str] | None]:
+    """The derivation of ``store_path`` and its sandbox's inputs, read from the .drv files.
+
+    The one this run built if it names ``store_path`` as an output, else the one the store
+    records (one query).  No inputs when its file is gone (collected) or unreadable.
+    """
+    if built is not None:
+        derivation = nix.read_derivation(built)
+        if derivation is not None and store_path in derivation.outputs.values():
+            return built, nix.sandbox_inputs(derivation)
+    recorded = nix.deriver(store_path)
+    derivation = nix.read_derivation(recorded) if recorded else None
+    return recorded, (nix.sandbox_inputs(derivation) if derivation else None)
 
 
 def _failed_stages(log: str, stage_plan: dict[str, object]) -> set[str]:

@@ -19,7 +19,6 @@ The jobs:
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.resources
 import json
 import re
@@ -31,6 +30,7 @@ from typing import Any
 import attrs
 import jinja2
 
+from pywrap import __version__
 from pywrap.errors import ConfigError
 from pywrap.model import Project
 
@@ -91,13 +91,6 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def pyrel_version() -> str:
-    try:
-        return importlib.metadata.version("pywrap")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
-
-
 def _safe(value: str, file: Path, key: str) -> str:
     # A workflow expression in a value would be evaluated by GitHub, inside a script.
     if "${{" in value or "\n" in value or "\r" in value:
@@ -156,7 +149,7 @@ def ci_config(
         install = f"{install}=={VERSION_PLACEHOLDER}"
     return CIConfig(
         runs_on=_safe(runs_on or str(table.get("runs-on", defaults["runs-on"])), file, f"{where}.runs-on"),
-        install=_safe(install.replace(VERSION_PLACEHOLDER, pyrel_version()), file, f"{where}.install"),
+        install=_safe(install.replace(VERSION_PLACEHOLDER, __version__), file, f"{where}.install"),
         actions=tuple(Action(name, actions[name]["uses"], actions[name].get("version", "")) for name in ACTION_NAMES),
         cache_url=cache_url,
         cache_public_key=cache_key,

@@ -1,13 +1,13 @@
 """The `pyrel` command: a thin typer layer over the one-way flow.
 
-Domain errors become an exit code here and nowhere else.
+Domain errors become an exit code here and nowhere else.  No ``from __future__ import
+annotations``: typer reads every command's annotations on each run, and evaluating them
+once at import costs less than typer evaluating them as strings.
 """
-
-from __future__ import annotations
 
 import json
 import time
-import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -70,6 +70,8 @@ def main(
 
 def _fail(error: PyrelError) -> NoReturn:
     if _State.debug:
+        import traceback
+
         traceback.print_exception(error)
     logger.error(str(error))
     raise typer.Exit(error.exit_code)
@@ -131,6 +133,7 @@ def build_command(
 ) -> None:
     """Build stages in Nix's sandbox and export their outputs to dist/<stage>/."""
     import datetime
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from pywrap import attest, release_inputs
     from pywrap import build as executor
@@ -139,18 +142,26 @@ def build_command(
     started_on = datetime.datetime.now(datetime.UTC)
     try:
         project = load_project(project_dir)
-        wanted = _all_stages(project) if stages == ["all"] else stages
-        source = release_inputs.source_info(project, dist or project.root / "dist", tag)
-        options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
-        options = _scale_out(options, from_cache, trusted_key, store)
-        results = executor.build(
-            project, wanted, dist=dist or project.root / "dist", options=options, check=check,
-            progress=logger.step, lock_timeout=lock_timeout,
-        )
-        attest.attest_results(project, results, dist or project.root / "dist", source=source,
-                              started_on=started_on, substituters=options.substituters)
+        export_dir = dist or project.root / "dist"
+        with ThreadPoolExecutor(max_workers=1) as background:
+            source: Future[release_inputs.SourceInfo] = Future()
+            if tag is None:
+                # Nothing to refuse: the commit and the tree's state as the build starts are only recorded,
+                # so git answers on the side while the build goes on.
+                source = background.submit(release_inputs.source_info, project, export_dir)
+            else:  # a dirty tree or a misplaced tag is refused before anything is built
+                source.set_result(release_inputs.source_info(project, export_dir, tag))
+            options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
+            options = _scale_out(options, from_cache, trusted_key, store)
+            outcome = executor.build(
+                project, None if stages == ["all"] else stages, dist=export_dir, options=options,
+                check=check, progress=logger.step, lock_timeout=lock_timeout,
+            )
+            attest.attest_results(project, outcome, export_dir, source=source.result(),
+                                  started_on=started_on, substituters=options.substituters)
     except PyrelError as error:
         _fail(error)
+    results = outcome.results
     elapsed = time.monotonic() - started
     failures = [result for result in results if not result]
     if as_json:
@@ -174,7 +185,7 @@ def build_command(
             ],
         }))
     else:
-        _print_results(results, dist or project.root / "dist", elapsed)
+        _print_results(results, export_dir, elapsed)
     if failures:
         for result in failures:
             logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
@@ -192,6 +203,8 @@ def build_command(
 def _scale_out(
     options: nix.NixOptions, caches: list[str] | None, keys: list[str] | None, store: str | None
 ) -> nix.NixOptions:
+    if not (caches or keys or store):
+        return options  # the usual build: no binary cache module to load
     from pywrap import binary_cache
     from pywrap.adapters import nixcache
 
@@ -202,15 +215,13 @@ def _scale_out(
 
 def _all_stages(project: Project) -> list[str]:
     """Every stage, less those `pyrel lock` had to skip (said out loud)."""
+    from pywrap.build import locked_stages
     from pywrap.lock import read_lock
 
-    skipped = read_lock(project.root).skipped_stages()
-    for name, reason in skipped.items():
-        logger.step(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
-    return [name for name in project.stage_names if name not in skipped]
+    return locked_stages(project, read_lock(project.root), logger.step)
 
 
-def _print_results(results: list[Result], dist: Path, elapsed: float) -> None:
+def _print_results(results: "Sequence[Result]", dist: Path, elapsed: float) -> None:
     for result in results:
         closure = result.closure
         summary = f" — closure {closure.package_count} packages, {logger.human_bytes(closure.bytes)}" if closure else ""
@@ -394,7 +405,7 @@ def sign(
         logger.out.print(f"wrote {path}")
 
 
-def lock_report(project_name: str, new_lock: Lock, written: list[Path]) -> dict[str, object]:
+def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dict[str, object]:
     """`pyrel lock --json` (schema-version 1, kind "pyrel-lock")."""
     return {
         "schema-version": 1,

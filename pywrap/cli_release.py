@@ -1,8 +1,6 @@
 """`pyrel ci github`, `pyrel export`, `pyrel keygen`: a thin typer layer over
 :mod:`pywrap.ci` and :mod:`pywrap.binary_cache`, registered on the main app."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, NoReturn
 

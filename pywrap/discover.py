@@ -5,8 +5,6 @@ Reads files only (pyproject tables, PKG-INFO, requirement files); runs nothing.
 
 from __future__ import annotations
 
-import configparser
-import email.parser
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -182,6 +180,8 @@ def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name:
             return expand_self([str(d) for d in dependencies], project_name, _extras(pyproject)), "[project]"
     pkg_info = root / "PKG-INFO"
     if pkg_info.is_file():
+        import email.parser  # only for an unpacked sdist; most projects never load it
+
         message = email.parser.Parser().parsestr(pkg_info.read_text(encoding="utf-8", errors="replace"))
         requires = [value for value in message.get_all("Requires-Dist") or [] if "extra ==" not in value]
         return expand_self(requires, project_name, {}), "PKG-INFO"
@@ -213,6 +213,8 @@ def project_name(root: Path, pyproject: Mapping[str, Any]) -> str:
         return name
     setup_cfg = root / "setup.cfg"
     if setup_cfg.is_file():
+        import configparser  # only for a setup.cfg project
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(setup_cfg.read_text(encoding="utf-8", errors="replace"))

@@ -80,7 +80,9 @@ def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
         target.unlink()  # a damaged cache entry is re-fetched, never used
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
+        # Scratch in the cache's one temporary folder (same file system, so the move is a rename):
+        # a killed download leaves nothing among the artifacts for every later run to look for.
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=recovery.scratch_dir(cache_dir())) as scratch:
             downloaded = _download(artifact, lock, Path(scratch))
             actual = file_sha256(downloaded)
             if actual != artifact.sha256:

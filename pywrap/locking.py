@@ -10,13 +10,12 @@ Always take the project lock before the cache lock.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-
-import filelock
 
 from pywrap.errors import PyrelError
 
@@ -43,6 +42,24 @@ def _holder(lock_path: Path) -> str:
     return f"pyrel (pid {text})" if text else "another pyrel run"
 
 
+def _try_lock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _wait_for_lock(descriptor: int, timeout: float | None) -> bool:
+    """Poll until the lock is ours (True) or ``timeout`` seconds have passed (False)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not _try_lock(descriptor):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
+
+
 @contextmanager
 def held(
     lock_path: Path,
@@ -51,28 +68,31 @@ def held(
     timeout: float | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Iterator[None]:
-    """Hold ``lock_path``; wait for it (forever, or ``timeout`` seconds), saying why."""
+    """Hold ``lock_path``; wait for it (forever, or ``timeout`` seconds), saying why.
+
+    An advisory ``flock`` on the file: the kernel drops it when the process
+    ends, however it ends, so a killed run never leaves the lock taken.
+    """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path))
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        limit = "" if timeout is None else f" (giving up after {timeout:g} s)"
-        progress(f"waiting for {_holder(lock_path)}, which is using {what}{limit}")
-        started = time.monotonic()
+        if not _try_lock(descriptor):
+            limit = "" if timeout is None else f" (giving up after {timeout:g} s)"
+            progress(f"waiting for {_holder(lock_path)}, which is using {what}{limit}")
+            started = time.monotonic()
+            if not _wait_for_lock(descriptor, timeout):
+                raise BusyError(
+                    f"{what} is in use by {_holder(lock_path)}; gave up after {time.monotonic() - started:.0f} s",
+                    hint=f"wait for the other run to finish, or raise --lock-timeout (the lock is {lock_path})",
+                )
         try:
-            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=_POLL_SECONDS)
-        except filelock.Timeout:
-            raise BusyError(
-                f"{what} is in use by {_holder(lock_path)}; gave up after {time.monotonic() - started:.0f} s",
-                hint=f"wait for the other run to finish, or raise --lock-timeout (the lock is {lock_path})",
-            ) from None
-    try:
-        _owner_file(lock_path).write_text(f"{os.getpid()}\n")
-        yield
+            _owner_file(lock_path).write_text(f"{os.getpid()}\n")
+            yield
+        finally:
+            _owner_file(lock_path).unlink(missing_ok=True)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
-        _owner_file(lock_path).unlink(missing_ok=True)
-        lock.release()
+        os.close(descriptor)
 
 
 def project_lock(

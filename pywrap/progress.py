@@ -16,13 +16,14 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
 
 PREFIX = "@nix "
 ACTIVITY_BUILD = 105
@@ -104,6 +105,11 @@ class NixLog:
                 lines = activity.lines
         return "\n".join(lines)
 
+    def derivation_path(self, derivation_name: str) -> str | None:
+        """The .drv this run built under ``derivation_name`` (``<hash>-<name>.drv``), if it built one."""
+        paths = [activity.drv for activity in self.builds.values() if activity.name == derivation_name]
+        return paths[-1] if paths else None
+
     def running(self) -> list[BuildActivity]:
         return [activity for activity in self.builds.values() if activity.finished is None]
 
@@ -117,6 +123,9 @@ class BuildDisplay:
         self.live: Live | None = None
 
     def _render(self) -> Table:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
         table = Table.grid(padding=(0, 1))
         now = time.monotonic()
         done = sum(1 for activity in self.log.builds.values() if activity.finished is not None)
@@ -141,6 +150,8 @@ class BuildDisplay:
         if not self.console.is_terminal:
             yield self
             return
+        from rich.live import Live  # only drawn on a terminal
+
         with Live(self, console=self.console, refresh_per_second=8, transient=True) as live:
             self.live = live
             try:

@@ -9,30 +9,13 @@ them before it starts (:func:`clean_dist`, :func:`clean_cache`, :func:`clean_sta
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-
-
-def _renameat2() -> Callable[..., int] | None:
-    library = ctypes.util.find_library("c")
-    if library is None:
-        return None
-    try:
-        function = ctypes.CDLL(library, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return cast("Callable[..., int]", function)
 
 
 def exchange(first: Path, second: Path) -> bool:
@@ -40,10 +23,16 @@ def exchange(first: Path, second: Path) -> bool:
 
     False when the platform or file system cannot; the caller falls back.
     """
-    function = _renameat2()
-    if function is None:
+    import ctypes  # only an export that replaces a stage needs it
+
+    try:
+        # The process's own symbols, libc's among them: no search for the library.
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
         return False
-    result = function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
     if result == 0:
         return True
     code = ctypes.get_errno()
@@ -103,13 +92,8 @@ def clean_dist(dist: Path) -> list[Path]:
 
 
 def clean_cache(cache: Path) -> list[Path]:
-    """Remove scratch directories of interrupted downloads (``.fetch-*``, ``.tmp/*``)."""
+    """Remove scratch directories of interrupted downloads and store additions (``.tmp/*``)."""
     removed = []
-    artifacts = cache / "artifacts"
-    if artifacts.is_dir():
-        for scratch in artifacts.glob("*/*/.fetch-*"):
-            _remove(scratch)
-            removed.append(scratch)
     temporary = cache / ".tmp"
     if temporary.is_dir():
         for entry in temporary.iterdir():

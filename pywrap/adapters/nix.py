@@ -15,9 +15,11 @@ from pathlib import Path
 
 import attrs
 
+from pywrap.adapters.nixcache import real_path
 from pywrap.adapters.run import CommandFailed, require_tool, run, stream, tail
 from pywrap.errors import BuildError, FetchError, SandboxError, ToolMissingError
 from pywrap.progress import plain_text
+from pywrap.storepath import Derivation, parse_derivation
 
 INSTALL_HINT = (
     "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu "
@@ -103,6 +105,27 @@ def requisites(paths: Sequence[str], *, include_outputs: bool = False) -> list[s
 def references(path: str) -> list[str]:
     """``nix-store -q --references``: of a .drv, its input derivations and input sources."""
     return run([nix_store_path(), "--query", "--references", path]).stdout.split()
+
+
+def read_derivation(derivation: str) -> Derivation | None:
+    """What a .drv file names, read from the file itself (no process); None if it is gone or unreadable."""
+    try:
+        return parse_derivation(real_path(derivation).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def sandbox_inputs(derivation: Derivation) -> list[str] | None:
+    """Its input sources and every output of its input derivations, from the .drv files: what
+    `--references` and then `--outputs` of the input derivations say, without the two processes.
+    None when an input derivation cannot be read or its outputs have no fixed path yet."""
+    inputs = set(derivation.input_sources)
+    for path in derivation.input_derivations:
+        input_derivation = read_derivation(path)
+        if input_derivation is None or not all(input_derivation.outputs.values()):
+            return None
+        inputs.update(input_derivation.outputs.values())
+    return sorted(inputs)
 
 
 def derivation_outputs(derivations: Sequence[str]) -> list[str]:

@@ -126,10 +126,11 @@ def test_leftovers_of_an_interrupted_run_are_cleaned(tmp_path: Path) -> None:
     assert (dist / "docs" / "docs.tar.gz").read_bytes() == b"docs"
 
     cache = tmp_path / "cache"
-    scratch = cache / "artifacts" / "ab" / "abcdef" / ".fetch-xyz"
+    scratch = cache / ".tmp" / ".fetch-xyz"
     scratch.mkdir(parents=True)
     (scratch / "partial.deb").write_bytes(b"part")
     (cache / ".tmp" / "pyrel-add-1").mkdir(parents=True)
+    (cache / "artifacts" / "ab" / "abcdef").mkdir(parents=True)
     (cache / "artifacts" / "ab" / "abcdef" / "good.deb").write_bytes(b"good")
     recovery.clean_cache(cache)
     assert [path.name for path in cache.rglob("*") if path.is_file()] == ["good.deb"]

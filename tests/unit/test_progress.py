@@ -38,6 +38,7 @@ def test_build_logs_are_kept_per_derivation() -> None:
     assert log.log_of("herm-import-requests") == "ModuleNotFoundError: No module named 'requests'"
     assert log.log_of("absent") == ""
     assert [activity.name for activity in log.running()] == ["herm-import-requests"]
+    assert log.derivation_path("herm-tool-git") == DRV and log.derivation_path("herm-tool") is None
 
 
 def test_the_plain_text_is_what_nix_build_prints() -> None:

@@ -146,3 +146,28 @@ def test_pyrels_own_files_do_not_make_a_tree_dirty() -> None:
     files = frozenset({"pyrel.lock.toml", "pylock.source.toml"})
     assert dirty_entries(entries, files, [".pyrel", "dist"]) == [" M src/hello/__init__.py", "?? notes.txt",
                                                                  "?? distribution/x"]
+
+
+def test_the_nix_version_is_asked_once_per_nix_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pywrap import attest
+    from pywrap.adapters import nix
+
+    binary = tmp_path / "nix-build"
+    binary.write_text("v1")
+    asked: list[str] = []
+    monkeypatch.setenv("PYREL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(nix, "nix_build_path", lambda: str(binary))
+    monkeypatch.setattr(nix, "version", lambda: asked.append("?") or f"2.{len(asked)}.0")
+    assert attest.nix_version() == "2.1.0"
+    assert attest.nix_version() == "2.1.0" and len(asked) == 1
+    binary.write_text("v2, upgraded")  # another size and mtime: asked again
+    assert attest.nix_version() == "2.2.0" and len(asked) == 2
+
+
+def test_the_version_pyrel_records_is_its_package_version() -> None:
+    import tomllib
+
+    import pywrap
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pywrap.__version__ == pyproject["project"]["version"]

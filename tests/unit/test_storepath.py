@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
-from pywrap.storepath import fixed_output_path, nix_base32, nix_base32_to_hex, store_name
+from pywrap.adapters import nix, nixcache
+from pywrap.storepath import fixed_output_path, nix_base32, nix_base32_to_hex, parse_derivation, store_name
 
 
 def test_flat_fixed_output_path_matches_nix() -> None:
@@ -35,3 +37,58 @@ def test_base32_round_trip(data: bytes) -> None:
 )
 def test_store_names_are_valid(filename: str, expected: str) -> None:
     assert store_name(filename) == expected
+
+
+# A stage derivation as Nix 2.8 writes it (paths shortened), with an env value that needs escapes.
+STAGE_DRV = (
+    'Derive([("out","/nix/store/aaa-hello-source","","")],'
+    '[("/nix/store/bbb-root.drv",["out"]),("/nix/store/ccc-python.drv",["dev","out"])],'
+    '["/nix/store/ddd-source","/nix/store/eee-stage.sh"],"x86_64-linux","/nix/store/fff-busybox/bin/sh",'
+    '["-eu","/nix/store/eee-stage.sh"],'
+    '[("run","echo \\"a ] (b)\\"\\n\\\\x\\ttab"),("out","/nix/store/aaa-hello-source")])'
+)
+
+
+def test_a_derivation_file_names_its_outputs_and_inputs() -> None:
+    derivation = parse_derivation(STAGE_DRV + "\n")
+    assert derivation.outputs == {"out": "/nix/store/aaa-hello-source"}
+    assert derivation.input_derivations == {"/nix/store/bbb-root.drv": ("out",),
+                                            "/nix/store/ccc-python.drv": ("dev", "out")}
+    assert derivation.input_sources == ("/nix/store/ddd-source", "/nix/store/eee-stage.sh")
+
+
+def test_a_fixed_output_derivation_keeps_its_hash_fields_apart() -> None:
+    text = ('Derive([("out","/nix/store/ggg-demo.whl","sha256","9f86d08")],[],[],"builtin","builtin:fetchurl",[],'
+            '[("url","file:///x")])')
+    derivation = parse_derivation(text)
+    assert derivation.outputs == {"out": "/nix/store/ggg-demo.whl"}
+    assert derivation.input_derivations == {} and derivation.input_sources == ()
+
+
+@pytest.mark.parametrize("text", ["", "Derive(", "Derive([],[])", 'Derive(["out"],[],[],"x")', "{}",
+                                  'DrvWithVersion("xp-dyn-drv",[],[],[])', STAGE_DRV[:-1]])
+def test_what_is_not_a_derivation_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a derivation"):
+        parse_derivation(text)
+
+
+def _write_derivation(root: Path, path: str, text: str) -> None:
+    (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / path.lstrip("/")).write_text(text)
+
+
+def test_a_sandbox_holds_the_input_sources_and_every_output_of_the_input_derivations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(nixcache.STORE_VARIABLE, str(tmp_path))  # a chroot store: files under tmp_path
+    _write_derivation(tmp_path, "/nix/store/bbb-root.drv", 'Derive([("out","/nix/store/rrr-root","","")],[],[],'
+                      '"x86_64-linux","/bin/sh",[],[])')
+    _write_derivation(tmp_path, "/nix/store/ccc-python.drv",
+                      'Derive([("dev","/nix/store/ppp-python-dev","",""),("out","/nix/store/ppp-python","","")],'
+                      '[],[],"x86_64-linux","/bin/sh",[],[])')
+    stage = parse_derivation(STAGE_DRV)
+    assert nix.sandbox_inputs(stage) == ["/nix/store/ddd-source", "/nix/store/eee-stage.sh", "/nix/store/ppp-python",
+                                         "/nix/store/ppp-python-dev", "/nix/store/rrr-root"]
+    assert nix.read_derivation("/nix/store/bbb-root.drv") is not None
+    (tmp_path / "nix/store/ccc-python.drv").unlink()  # collected: the caller evaluates the inputs instead
+    assert nix.sandbox_inputs(stage) is None and nix.read_derivation("/nix/store/ccc-python.drv") is None
