@@ -140,6 +140,7 @@ let
       ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
     consoleScripts = ./builders/console_scripts.py;
     python = if stage.python == "" then "" else "${root}/${stage.python}";
+    inherit root;
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
     # pyrel's in-sandbox helpers (archive normalizer, test and docs runners):

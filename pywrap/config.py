@@ -60,6 +60,10 @@ STAGE_KEYS = {
 #: Keys of Sphinx stages (`docs`, `docs-*`): they shape the default commands.
 SPHINX_KEYS = {"sphinx-dir": str, "builders": list, "fail-on-warning": bool}
 SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "latexpdf", "latex")
+#: Builders that need TeX, and the Debian packages Sphinx documents for them (its own LaTeX
+#: packages, the fonts it uses): a stage using one gets them unless it declares `system`.
+TEX_BUILDERS = ("latexpdf",)
+TEX_SYSTEM = ("texlive-latex-recommended", "texlive-latex-extra", "texlive-fonts-recommended", "tex-gyre")
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -218,8 +222,8 @@ def _with(requirements: list[str], name: str) -> list[str]:
 
 def _sphinx_run(
     table: Mapping[str, Any], root: Path, dist_name: str, version: str, file: Path, where: str
-) -> tuple[list[str], list[str]] | None:
-    """The default commands and outputs of a Sphinx stage, or None without a Sphinx project."""
+) -> tuple[list[str], list[str], list[str]] | None:
+    """The default commands, outputs and extra system packages of a Sphinx stage, or None without a Sphinx project."""
     for key, expected in SPHINX_KEYS.items():
         if key in table:
             _check_type(table[key], expected, file, f"{where}.{key}")
@@ -238,7 +242,8 @@ def _sphinx_run(
                "--builders", shlex.quote(",".join(builders))]
     if table.get("fail-on-warning", False):
         command.append("--fail-on-warning")
-    return [" ".join(command)], ["*.tar.gz", "sphinx-*.log"]
+    tex = list(TEX_SYSTEM) if any(builder in TEX_BUILDERS for builder in builders) else []
+    return [" ".join(command)], ["*.tar.gz", "sphinx-*.log"], tex
 
 
 def builtin_stage_defaults(
@@ -266,24 +271,21 @@ def builtin_stage_defaults(
     files = _project_files(root)
     build_tools: dict[str, Any] = {"compiler": discover.has_c_sources(files),
                                    "system": discover.compiler_system(files)}
-    for stage_name, table in stage_tables.items():
-        if is_sphinx_stage(stage_name) and stage_name != DOCS_STAGE and isinstance(table, dict):
-            sphinx = _sphinx_run(table, root, dist_name, version, file, f"{where}.stages.{stage_name}")
-            if sphinx is not None:
-                defaults[stage_name] = {**build_tools, "run": sphinx[0], "outputs": sphinx[1], "requires": [
-                    *install, *runtime, "sphinx"]}
-    docs_table = stage_tables.get(DOCS_STAGE, {})
-    sphinx = _sphinx_run(docs_table if isinstance(docs_table, dict) else {}, root, dist_name, version, file,
-                         f"{where}.stages.{DOCS_STAGE}")
-    if sphinx is not None:
-        docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES)
-        defaults[DOCS_STAGE] = {
-            **build_tools,
-            "requires": _with([*install, *runtime, *docs.lines], "sphinx"),
-            "requires-file": docs.file,
-            "run": sphinx[0],
-            "outputs": sphinx[1],
-        }
+    # Every Sphinx stage (docs, and docs-pdf or any docs-* declared) builds the same documents.
+    docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES)
+    for stage_name in [DOCS_STAGE, *(n for n in stage_tables if is_sphinx_stage(n) and n != DOCS_STAGE)]:
+        table = stage_tables.get(stage_name, {})
+        sphinx = _sphinx_run(table if isinstance(table, dict) else {}, root, dist_name, version, file,
+                             f"{where}.stages.{stage_name}")
+        if sphinx is not None:
+            defaults[stage_name] = {
+                **build_tools,
+                "requires": _with([*install, *runtime, *docs.lines], "sphinx"),
+                "requires-file": docs.file,
+                "system": [*build_tools["system"], *sphinx[2]],
+                "run": sphinx[0],
+                "outputs": sphinx[1],
+            }
     tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES,
                                         discover.DEV_GROUPS, discover.DEV_FILES)
     test_tree = discover.test_dir(root)

@@ -47,9 +47,41 @@ mkdir -p "$out/usr/bin"
 printf '#!%s\nexec %s --library-path %s "$@"\n' "$shell" "$loader" "$rpath" > "$out/usr/bin/pyrel-run"
 chmod 755 "$out/usr/bin/pyrel-run"
 
+# Scripts name their interpreter by host path (#!/usr/bin/perl, #!/bin/sh,
+# #!/usr/bin/env python3), which the sandbox lacks: point them inside the root
+# (sh is busybox's unless the root has its own). An interpreter the root does
+# not have is left as it is; running the script then fails as `not found`.
+patch_shebang() {
+  read -r line < "$1" || true
+  set -f
+  set -- "$1" ${line#\#!}
+  set +f
+  [ $# -ge 2 ] || return 0
+  program="$2"
+  name="${program##*/}"
+  if [ "$program" = /usr/bin/env ] && [ $# -ge 3 ]; then
+    name="${3##*/}"
+  fi
+  target=""
+  for candidate in "$out/usr/bin/$name" "$out/bin/$name" "$out/usr/sbin/$name" "$out/sbin/$name"; do
+    if [ -x "$candidate" ]; then target="$candidate"; break; fi
+  done
+  if [ -z "$target" ] && [ "$name" = sh ]; then target="$shell"; fi
+  [ -n "$target" ] || return 0
+  if [ "$program" = /usr/bin/env ]; then
+    sed -i "1s|^#! *$program  *$3|#!$target|" "$1"
+  else
+    sed -i "1s|^#! *$program|#!$target|" "$1"
+  fi
+}
+
 elf_magic=$(printf '\177ELF')
 find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while read -r file; do
-  [ "$(head -c 4 "$file")" = "$elf_magic" ] || continue
+  magic=$(head -c 4 "$file")
+  case "$magic" in
+    "#!"*) [ -x "$file" ] && patch_shebang "$file"; continue ;;
+  esac
+  [ "$magic" = "$elf_magic" ] || continue
   case "$file" in */ld-linux-x86-64.so.2) continue ;; esac
   # The rpath first: patchelf 0.18 (trixie) writes a crashing binary when it
   # grows the rpath of an executable whose interpreter it already moved.
@@ -80,6 +112,58 @@ if [ -n "$compilerCc" ]; then
       [ -e "$out/usr/bin/$alias" ] || ln -s "$compilerCxx" "$out/usr/bin/$alias"
     done
   fi
+fi
+
+# Interpreters whose module paths are compiled in as /usr/...: the variables
+# that point them inside the root, which every stage using this root sources.
+mkdir -p "$out/nix-support"
+: > "$out/nix-support/pyrel-env.sh"
+if [ -x "$out/usr/bin/perl" ]; then
+  perl_lib=""
+  for dir in $("$out/usr/bin/perl" -e 'print join(" ", @INC)' 2>/dev/null); do
+    [ -d "$out$dir" ] && perl_lib="$perl_lib${perl_lib:+:}$out$dir"
+  done
+  echo "export PERL5LIB='$perl_lib'" >> "$out/nix-support/pyrel-env.sh"
+fi
+
+# TeX: Debian makes its file databases (ls-R), formats and font maps in
+# maintainer scripts, which never run here. Point kpathsea inside the root
+# and make them from the packages' own lists, as fmtutil and updmap would.
+if [ -x "$out/usr/bin/kpsewhich" ] && [ -f "$out/usr/share/texmf/web2c/texmf.cnf" ]; then
+  texvar="$out/var/lib/texmf"
+  cat >> "$out/nix-support/pyrel-env.sh" <<TEXENV
+export TEXMFCNF='$out/usr/share/texmf/web2c' TEXMFROOT='$out/usr/share/texlive' TEXMFDEBIAN='$out/usr/share/texmf'
+export TEXMFSYSVAR='$texvar' TEXMFSYSCONFIG='$out/etc/texmf' TEXMFLOCAL='$out/usr/local/share/texmf'
+export TEXMFVAR="\$TMPDIR/texmf-var" TEXMFCONFIG="\$TMPDIR/texmf-config" TEXMFHOME="\$TMPDIR/texmf-home"
+export FORCE_SOURCE_DATE=1
+TEXENV
+  . "$out/nix-support/pyrel-env.sh"
+  ls_r() {
+    [ -d "$1" ] || return 0
+    # (Dangling links, such as the config files maintainer scripts would have made, are left out.)
+    (cd "$1" && { echo '% ls-R -- filename database for kpathsea; do not change this line.'; ls -LAR ./ 2>/dev/null || true; } > ls-R)
+  }
+  ls_r "$TEXMFROOT/texmf-dist"
+  ls_r "$TEXMFDEBIAN"
+  mkdir -p "$texvar/fonts/map/pdftex/updmap" "$texvar/web2c"
+  # pdftex.map: every Map and MixedMap the installed packages declare.
+  cat "$out"/var/lib/tex-common/fontmap-cfg/*/*.cfg 2>/dev/null \
+    | sed -n 's/^ *\(Mixed\)\{0,1\}Map  *\([^ ]*\).*/\2/p' | sort -u | while read -r map; do
+      if found=$("$out/usr/bin/kpsewhich" "$map"); then cat "$found"; else echo "pyrel: TeX font map $map not found" >&2; fi
+    done > "$texvar/fonts/map/pdftex/updmap/pdftex.map"
+  # The LaTeX formats of the engines the root has.
+  cat "$out"/var/lib/tex-common/fmtutil-cnf/*/*.cnf 2>/dev/null | grep -v '^ *#' \
+    | while read -r fmt engine _hyphenation args; do
+      case "$fmt" in pdflatex|latex|xelatex|lualatex) ;; *) continue ;; esac
+      [ -x "$out/usr/bin/$engine" ] || continue
+      mkdir -p "$texvar/web2c/$engine"
+      if ! (cd "$texvar/web2c/$engine" && "$out/usr/bin/$engine" -ini -jobname="$fmt" -progname="$fmt" $args < /dev/null > "$fmt.log" 2>&1); then
+        echo "pyrel: could not make the TeX format $fmt; the end of its log:" >&2
+        tail -n 15 "$texvar/web2c/$engine/$fmt.log" >&2
+        rm -f "$texvar/web2c/$engine/$fmt.fmt"
+      fi
+    done
+  ls_r "$texvar"
 fi
 
 # (compileall runs with -B: bytecode its own imports would write uses timestamps,

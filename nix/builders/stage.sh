@@ -3,6 +3,8 @@
 fail() { echo "pyrel: $*" >&2; exit 1; }
 
 mkdir -p "$out"
+# What the root's tools need to find their files inside it (root.sh wrote it).
+if [ -f "$root/nix-support/pyrel-env.sh" ]; then . "$root/nix-support/pyrel-env.sh"; fi
 work="$TMPDIR/src"
 cp -dR "$src" "$work"
 chmod -R u+w "$work"

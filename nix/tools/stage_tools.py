@@ -226,6 +226,45 @@ def without_timings(junit: str, log: str) -> None:
         stream.write(text)
 
 
+#: What tells that a LaTeX run must be repeated (cross-references, the index, the table of contents).
+RERUN = ("Rerun to get", "Label(s) may have changed", "There were undefined references")
+
+
+def latex_to_pdf(directory: str, max_runs: int = 4) -> bool:
+    """What Sphinx's latexpdf does through make and latexmk, without either.
+
+    Both run commands through /bin/sh, which the sandbox lacks; this runs the
+    engine Sphinx chose (latex_engine, which its Makefile passes to latexmk)
+    and makeindex directly, until the log stops asking for another run.  The
+    PDFs are left beside the .tex files.
+    """
+    engine = "pdflatex"
+    makefile = os.path.join(directory, "Makefile")
+    if os.path.isfile(makefile):
+        with open(makefile, encoding="utf-8") as stream:
+            flags = next((line.split() for line in stream if line.startswith("PDFLATEX")), [])
+        engine = "xelatex" if "-pdfxe" in flags else "lualatex" if "-pdflua" in flags else engine
+    for tex in sorted(name for name in os.listdir(directory) if name.endswith(".tex")):
+        stem = tex[: -len(".tex")]
+        log = os.path.join(directory, stem + ".log")
+        for attempt in range(max_runs):
+            result = run([engine, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex],
+                         cwd=directory, capture_output=True)
+            if result.returncode != 0:
+                sys.stderr.write(result.stdout[-6000:])
+                print(f"pyrel: {engine} failed on {tex}", file=sys.stderr)
+                return False
+            if attempt == 0 and os.path.isfile(os.path.join(directory, stem + ".idx")):
+                style = ["-s", "python.ist"] if os.path.isfile(os.path.join(directory, "python.ist")) else []
+                if run(["makeindex", *style, stem + ".idx"], cwd=directory).returncode != 0:
+                    return False
+                continue
+            with open(log, encoding="utf-8", errors="replace") as stream:
+                if not any(marker in stream.read() for marker in RERUN):
+                    break
+    return True
+
+
 def docs(arguments: argparse.Namespace) -> None:
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-docs")
@@ -240,18 +279,16 @@ def docs(arguments: argparse.Namespace) -> None:
         build_dir = os.path.join(work, f"docs-{builder}")
         warnings = os.path.join(out, f"sphinx-{builder}.log")
         strict = ["-W", "--keep-going"] if arguments.fail_on_warning else []
-        if builder == "latexpdf":
-            command = [python, "-m", "sphinx", "-M", "latexpdf", arguments.sphinx_dir, build_dir,
-                       "-w", warnings, *strict]
-        else:
-            command = [python, "-m", "sphinx", "-b", builder, "-d", os.path.join(work, "doctrees"),
-                       "-w", warnings, *strict, arguments.sphinx_dir, build_dir]
+        sphinx_builder = "latex" if builder == "latexpdf" else builder
+        command = [python, "-m", "sphinx", "-b", sphinx_builder, "-d", os.path.join(work, "doctrees"),
+                   "-w", warnings, *strict, arguments.sphinx_dir, build_dir]
         result = run(command, env=environment)
         if result.returncode != 0:
             failed = True
             continue
-        if builder == "latexpdf":
-            build_dir = os.path.join(build_dir, "latex")
+        if builder == "latexpdf" and not latex_to_pdf(build_dir):
+            failed = True
+            continue
         prefix = f"{arguments.name}-{arguments.version}-docs-{builder}"
         write_tar_gz(build_dir, os.path.join(out, f"{prefix}.tar.gz"), prefix, epoch)
     if failed:

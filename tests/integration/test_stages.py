@@ -66,17 +66,29 @@ def test_build_all_gives_each_stage_only_what_it_needs(tmp_path: Path, run_pyrel
 
 
 @pytest.mark.apt
-def test_a_docs_pdf_stage_keeps_tex_out_of_the_html_docs_stage(tmp_path: Path, run_pyrel: Run) -> None:
+def test_a_docs_pdf_stage_builds_the_pdf_with_tex_kept_out_of_the_other_stages(tmp_path: Path, run_pyrel: Run) -> None:
     project = copy_example("hello", tmp_path)
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.pyrel.stages.docs-pdf]\nbuilders = ["latexpdf"]\n'
-                         'system = ["texlive-latex-recommended", "texlive-latex-extra", "latexmk"]\n')
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pyrel.stages.docs-pdf]\nbuilders = ["latexpdf"]\n')
     run_pyrel("lock", "-C", str(project), check=True)
     stages = tomllib.loads((project / "pyrel.lock.toml").read_text())["stages"]
-    assert {"texlive-latex-extra", "texlive-binaries", "latexmk"} <= set(stages["docs-pdf"]["system"])
+    # Sphinx's TeX packages by default; the HTML docs, source and test stages never see TeX.
+    assert {"texlive-latex-extra", "texlive-binaries", "tex-gyre"} <= set(stages["docs-pdf"]["system"])
     for stage in ("docs", "source", "test"):
         assert not [name for name in stages[stage]["system"] if "tex" in name], stage
     assert "sphinx" in _pylock_names(project, "docs-pdf")
+
+    # TeX's formats, font map and file databases are made in the root; no make, latexmk or /bin/sh.
+    run_pyrel("build", "docs-pdf", "-C", str(project), check=True)
+    with tarfile.open(project / "dist/docs-pdf/hello_pyrel-1.0.0-docs-latexpdf.tar.gz") as archive:
+        pdf = archive.extractfile("hello_pyrel-1.0.0-docs-latexpdf/hello-pyrel.pdf")
+        log = archive.extractfile("hello_pyrel-1.0.0-docs-latexpdf/hello-pyrel.log")
+        assert pdf is not None and log is not None
+        document, tex_log = pdf.read(), log.read().decode(errors="replace")
+    assert document.startswith(b"%PDF-") and document.rstrip().endswith(b"%%EOF")
+    assert "Output written on hello-pyrel.pdf" in tex_log
+    assert "cannot open font map file" not in tex_log and "Rerun to get" not in tex_log
+    run_pyrel("build", "docs-pdf", "--check", "-C", str(project), check=True)  # byte for byte again
 
 
 def test_failing_tests_fail_the_stage_and_still_export_the_report(tmp_path: Path, run_pyrel: Run) -> None:
