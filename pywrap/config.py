@@ -272,7 +272,8 @@ def builtin_stage_defaults(
     build_tools: dict[str, Any] = {"compiler": discover.has_c_sources(files),
                                    "system": discover.compiler_system(files)}
     # Every Sphinx stage (docs, and docs-pdf or any docs-* declared) builds the same documents.
-    docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES)
+    docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES,
+                                       tox_envs=discover.DOCS_TOX_ENVS)
     for stage_name in [DOCS_STAGE, *(n for n in stage_tables if is_sphinx_stage(n) and n != DOCS_STAGE)]:
         table = stage_tables.get(stage_name, {})
         sphinx = _sphinx_run(table if isinstance(table, dict) else {}, root, dist_name, version, file,
@@ -287,7 +288,7 @@ def builtin_stage_defaults(
                 "outputs": sphinx[1],
             }
     tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES,
-                                        discover.DEV_GROUPS, discover.DEV_FILES)
+                                        discover.DEV_GROUPS, discover.DEV_FILES, discover.TEST_TOX_ENVS)
     test_tree = discover.test_dir(root)
     # Development requirements alone do not make a test stage: they often hold only linters.
     if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:

@@ -43,7 +43,8 @@ class Requirements:
     lines: tuple[str, ...] = ()
     file: str = ""
     origin: str = ""
-    #: Found among the fallbacks (development requirements), not the stage's own.
+    #: Found among the fallbacks (tox's environment, development requirements), not the stage's own:
+    #: alone, they do not make a stage.
     fallback: bool = False
 
 
@@ -130,11 +131,76 @@ def _tool_group(
     return None
 
 
+#: tox environments whose deps and extras a stage runs with: the base [testenv] for tests.
+TEST_TOX_ENVS = ("testenv",)
+DOCS_TOX_ENVS = ("testenv:docs", "testenv:doc")
+
+
+def _tox_sections(root: Path, pyproject: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    """tox's environments, from tox.ini, setup.cfg or pyproject's legacy_tox_ini (INI), or tox.toml."""
+    import configparser  # only for a project with a tox configuration
+
+    texts = [(root / name).read_text(encoding="utf-8", errors="replace") for name in ("tox.ini", "setup.cfg")
+             if (root / name).is_file()]
+    legacy = _table(pyproject, "tool", "tox").get("legacy_tox_ini")
+    texts += [legacy] if isinstance(legacy, str) else []
+    for text in texts:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+        except configparser.Error:
+            continue
+        if parser.has_section("testenv") or any(name.startswith("testenv:") for name in parser.sections()):
+            return {name: dict(parser[name]) for name in parser.sections()}
+    if (root / "tox.toml").is_file():
+        import tomllib
+
+        try:
+            document = tomllib.loads((root / "tox.toml").read_text(encoding="utf-8", errors="replace"))
+        except tomllib.TOMLDecodeError:
+            return {}
+        environments = {f"testenv:{name}": table for name, table in _table(document, "env").items()}
+        return {"testenv": _table(document, "env_run_base"), **environments}
+    return {}
+
+
+def _tox_list(value: Any, *, commas: bool = False) -> list[str]:
+    """A tox setting as a list: TOML lists as they are, INI values one per line (``extras`` also by comma)."""
+    if isinstance(value, list):
+        return [str(item).strip() for item in value]
+    lines = [line.split(" #", 1)[0].strip() for line in str(value).splitlines()]
+    return [item.strip() for line in lines for item in (line.split(",") if commas else [line]) if item.strip()]
+
+
+def _tox_group(root: Path, pyproject: Mapping[str, Any], project_name: str,
+               environments: Sequence[str]) -> tuple[list[str], str, str] | None:
+    """A tox environment's deps and extras as requirements, plus a `-r` requirements file it names.
+
+    Lines only some environments get (factor conditions such as ``py39: x``)
+    and substitutions (``{[testenv]deps}``) are left out: they name
+    interpreters and other environments, not this stage's.
+    """
+    sections = _tox_sections(root, pyproject)
+    for environment in environments:
+        section = sections.get(environment)
+        if not section or not ("deps" in section or "extras" in section):
+            continue
+        lines, file = [], ""
+        for dep in _tox_list(section.get("deps", "")):
+            if dep.startswith("-r"):
+                file = file or dep[2:].strip().removeprefix("{toxinidir}/")
+            elif not (dep.startswith("-") or "{" in dep or "://" in dep or re.match(r"^[\w!,.-]+:\s", dep)):
+                lines.append(dep)
+        lines += [f"{project_name}[{extra}]" for extra in _tox_list(section.get("extras", ""), commas=True)]
+        return lines, file if (root / file).is_file() else "", f"tox [{environment}]"
+    return None
+
+
 def stage_requirements(
     root: Path, pyproject: Mapping[str, Any], project_name: str, groups: Sequence[str], files: Sequence[str],
-    fallback_groups: Sequence[str] = (), fallback_files: Sequence[str] = (),
+    fallback_groups: Sequence[str] = (), fallback_files: Sequence[str] = (), tox_envs: Sequence[str] = (),
 ) -> Requirements:
-    """The first of: a dependency group, an extra, a build tool's group, a requirements file.
+    """The first of: a dependency group, an extra, a build tool's group, tox's deps, a requirements file.
 
     Then the same for the fallbacks: the development requirements a project
     without test ones runs its tests from.
@@ -164,6 +230,12 @@ def stage_requirements(
         requirements = named(candidates)
         if requirements is not None:
             return attrs.evolve(requirements, fallback=fallback)
+        # What tox installs is what the project's CI runs its tests with: before files whose purpose is a guess
+        # (a tests/requirements.txt may hold only tox itself).
+        tox = None if fallback else _tox_group(root, pyproject, project_name, tox_envs)
+        if tox is not None:
+            # A tox environment may hold only linters: like development requirements, alone it makes no stage.
+            return attrs.evolve(found(tox[0], tox[2]), file=tox[1], fallback=True)
         for relative in candidate_files:
             if (root / relative).is_file():
                 return Requirements(file=relative, origin=relative, fallback=fallback)

@@ -11,8 +11,10 @@ from pywrap.discover import (
     DEV_GROUPS,
     DOCS_FILES,
     DOCS_GROUPS,
+    DOCS_TOX_ENVS,
     TEST_FILES,
     TEST_GROUPS,
+    TEST_TOX_ENVS,
     expand_self,
     project_name,
     project_version,
@@ -213,3 +215,50 @@ def test_cpp_sources_give_the_stages_that_build_the_wheel_gxx(tmp_path: Path) ->
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
     assert project.stage("test").compiler and project.stage("test").system == ()
     assert project_version(tmp_path, _project()) == "1.2"
+
+
+TOX_INI = """\
+[tox]
+envlist = py{39,310,311},lint
+
+[testenv]
+deps =
+    pytest
+    matplotlib; implementation_name != 'pypy'
+    py39: importlib-metadata
+    {[base]deps}
+    -r{toxinidir}/requirements/extra.txt
+    foo>=1,<2  # a comment
+extras = diagrams, cli
+commands = pytest tests {posargs}
+
+[testenv:docs]
+deps = sphinx-rtd-theme
+"""
+
+
+def test_tox_environments_give_test_and_docs_requirements(tmp_path: Path) -> None:
+    (tmp_path / "tox.ini").write_text(TOX_INI)
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "extra.txt").write_text("hypothesis\n")
+    pyproject = _project(project={"name": "demo", "optional-dependencies": {"diagrams": ["railroad-diagrams"],
+                                                                             "cli": ["click"]}})
+    found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, DEV_GROUPS, DEV_FILES,
+                               TEST_TOX_ENVS)
+    assert found.lines == ("pytest", "matplotlib; implementation_name != 'pypy'", "foo>=1,<2",
+                           "railroad-diagrams", "click")
+    assert (found.file, found.origin, found.fallback) == ("requirements/extra.txt", "tox [testenv]", True)
+    docs = stage_requirements(tmp_path, pyproject, "demo", DOCS_GROUPS, DOCS_FILES, tox_envs=DOCS_TOX_ENVS)
+    assert docs.lines == ("sphinx-rtd-theme",)
+    # A test group of the project's own comes first.
+    grouped = {**pyproject, "dependency-groups": {"test": ["pytest>=8"]}}
+    assert stage_requirements(tmp_path, grouped, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS).lines \
+        == ("pytest>=8",)
+
+
+def test_tox_toml_environments(tmp_path: Path) -> None:
+    (tmp_path / "tox.toml").write_text('[env_run_base]\ndeps = ["pytest", "-r requirements.txt"]\n'
+                                       'extras = ["cli"]\n')
+    pyproject = _project(project={"name": "demo", "optional-dependencies": {"cli": ["click"]}})
+    found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS)
+    assert (found.lines, found.file, found.origin) == (("pytest", "click"), "", "tox [testenv]")
