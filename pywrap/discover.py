@@ -5,6 +5,7 @@ Reads files only (pyproject tables, PKG-INFO, requirement files); runs nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/doc
 TEST_GROUPS = ("test", "tests", "testing")
 #: Where projects without test requirements keep the tools they run their tests with.
 DEV_GROUPS = ("dev",)
+#: Hatch environments of a group name: `hatch test` runs in hatch-test; `default` is the dev one.
+HATCH_ENVS = {**{name: (name, "hatch-test") for name in TEST_GROUPS}, "dev": ("default",)}
 TEST_FILES = ("tests/requirements.txt", "test/requirements.txt", "requirements/tests.txt",
               "requirements/test.txt", "requirements-test.txt", "requirements-tests.txt",
               "test-requirements.txt")
@@ -122,7 +125,7 @@ def _tool_group(
     if name == "dev" and "dev-dependencies" in poetry:
         return (poetry_tables.requirements(poetry["dev-dependencies"], file, "tool.poetry.dev-dependencies"),
                 "[tool.poetry.dev-dependencies]")
-    for environment in ((name, "hatch-test") if name in TEST_GROUPS else ("default",) if name == "dev" else (name,)):
+    for environment in HATCH_ENVS.get(name, (name,)):
         hatch = _table(pyproject, "tool", "hatch", "envs", environment)
         lines = [str(item) for key in ("dependencies", "extra-dependencies") for item in hatch.get(key, [])]
         lines += [f"{project_name}[{feature}]" for feature in hatch.get("features", [])]
@@ -138,12 +141,18 @@ DOCS_TOX_ENVS = ("testenv:docs", "testenv:doc")
 
 def _tox_sections(root: Path, pyproject: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
     """tox's environments, from tox.ini, setup.cfg or pyproject's legacy_tox_ini (INI), or tox.toml."""
+    legacy = _table(pyproject, "tool", "tox").get("legacy_tox_ini")
+    return _read_tox(root, legacy if isinstance(legacy, str) else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_tox(root: Path, legacy: str | None) -> Mapping[str, Mapping[str, Any]]:
+    """(Read once per run: the test and docs stages both ask.)"""
     import configparser  # only for a project with a tox configuration
 
     texts = [(root / name).read_text(encoding="utf-8", errors="replace") for name in ("tox.ini", "setup.cfg")
              if (root / name).is_file()]
-    legacy = _table(pyproject, "tool", "tox").get("legacy_tox_ini")
-    texts += [legacy] if isinstance(legacy, str) else []
+    texts += [legacy] if legacy is not None else []
     for text in texts:
         parser = configparser.ConfigParser(interpolation=None)
         try:

@@ -86,7 +86,7 @@ def stage_system_roots(stage: Stage, python_version: str) -> list[str]:
     return roots + [name for name in stage.system if name not in roots]
 
 
-def stage_closure(
+def debian_closure(
     index: debian.PackageIndex, stage: Stage, python_version: str, architecture: str, essential: frozenset[str]
 ) -> tuple[list[debian.ResolvedPackage], tuple[str, ...]]:
     """The stage's Debian closure, and the names its `system-exclude` cut from it.
@@ -230,7 +230,7 @@ def create_lock(
     trimmed: dict[str, tuple[str, ...]] = {}
     bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture, essential)
     for stage in project.stages:
-        closures[stage.name], trimmed[stage.name] = stage_closure(index, stage, python_version, architecture,
+        closures[stage.name], trimmed[stage.name] = debian_closure(index, stage, python_version, architecture,
                                                                   essential)
     resolved = {package.name: package for package in bootstrap}
     for closure in closures.values():

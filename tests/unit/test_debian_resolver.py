@@ -9,7 +9,7 @@ import pytest
 
 from pywrap.adapters import apt
 from pywrap.errors import ResolutionError
-from pywrap.locker import stage_closure
+from pywrap.locker import debian_closure
 from pywrap.model import Stage
 from pywrap.providers.debian import (
     PackageIndex,
@@ -311,7 +311,7 @@ def _stage(**fields: object) -> Stage:
 
 def test_system_exclude_cuts_a_package_and_what_only_it_pulled_in() -> None:
     stage = _stage(system_exclude=("libreadline*", "libnsl*"))
-    closure, trimmed = stage_closure(_python_index(), stage, "3.11", "amd64", frozenset())
+    closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset())
     assert trimmed == ("libgssapi-krb5-2", "libnsl2", "libreadline8", "libtinfo6", "libtirpc3", "readline-common")
     assert names(closure) == ["libc6", "libpython3.11-stdlib", "libssl3", "python3.11-minimal", "zlib1g"]
     assert by_name(closure)["libpython3.11-stdlib"].excluded_depends == ("libnsl2", "libreadline8")
@@ -319,12 +319,12 @@ def test_system_exclude_cuts_a_package_and_what_only_it_pulled_in() -> None:
 
 def test_system_exclude_never_cuts_what_a_declared_system_package_needs() -> None:
     stage = _stage(system=("gdb",), system_exclude=("libreadline*", "libnsl*"))
-    closure, trimmed = stage_closure(_python_index(), stage, "3.11", "amd64", frozenset())
+    closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset())
     assert {"gdb", "libreadline8", "libtinfo6", "readline-common"} <= set(names(closure))
     assert trimmed == ("libgssapi-krb5-2", "libnsl2", "libtirpc3")
 
 
 def test_no_system_exclude_keeps_debians_closure() -> None:
-    closure, trimmed = stage_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
+    closure, trimmed = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
     assert trimmed == ()
     assert len(closure) == 11
