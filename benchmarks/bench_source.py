@@ -20,7 +20,8 @@ written to). For each one this prints, and writes to ``benchmarks/results.json``
   then ``nix-store --realise`` of that .drv (its output is new, so absent), timed
   as wall time and as Nix's own build activity (from ``--log-format internal-json``);
 * the bare host baseline: ``python -m build --sdist --no-isolation`` in a venv made
-  by ``uv venv`` holding the same pinned wheels as the stage's lock;
+  by ``uv venv`` holding the same pinned wheels as the stage's lock, and pypa/build
+  (the stage runs pyrel's own frontend, ``nix/tools/pep517.py``, instead);
 * the ratios stage/bare (target <= 1.1x) and end-to-end/bare (target <= 1.3x);
 * the no-op rebuild time of ``pyrel build source`` (target <= 0.5 s), with where
   its time goes (interpreter start, imports, each external command).
@@ -262,9 +263,12 @@ def bare_builds(project: Path, pins: list[str], scratch: Path, runs: int, epoch:
     """`python -m build --sdist --no-isolation` on the host, in a throwaway uv venv."""
     venv = scratch / "venv"
     log(f"uv venv + uv pip install {' '.join(pins)}")
-    run(["uv", "venv", "--quiet", "--python", sys.executable, str(venv)])
+    from pywrap.adapters.uv import uv_binary  # the uv pyrel came with
+
+    uv = uv_binary()
+    run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     python = venv / "bin" / "python"
-    run(["uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *pins])
+    run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *pins])
     tree = scratch / "bare-src"
     shutil.copytree(project, tree, symlinks=True, ignore=COPY_IGNORE)
     samples = []
@@ -369,7 +373,11 @@ def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: lis
     log(f"[{label}] stage derivation alone x{runs}")
     alone = [realise_stage(work, target) for _ in range(runs)]
     log(f"[{label}] bare host baseline x{runs}")
-    pins = locked_pins(work) or ["build", *build_system_requires(work)]
+    # The baseline is what a release manager would run by hand: pypa/build, the frontend pyrel's
+    # own in-sandbox one replaces, beside the stage's pinned backend.
+    pins = locked_pins(work) or build_system_requires(work)
+    if not any(re.match(r"build(==|$)", pin) for pin in pins):
+        pins = [*pins, "build"]
     bare = bare_builds(origin, pins, scratch, runs, epoch)
     log(f"[{label}] no-op rebuild x{runs}")
     noop = noop_builds(pyrel, work, runs)

@@ -20,8 +20,8 @@ is exact) and the closure of those that are valid; the supply chain holds the
 derivation closure and the valid outputs.  Such a closure is marked
 ``complete = false`` and its bytes count only the valid paths.
 
-This module is pure except for :func:`query_stage` and :func:`stage_closure`,
-which ask the store through :mod:`pywrap.adapters.nix`.
+This module is pure except for :func:`query_stage`, which asks the store through
+:mod:`pywrap.adapters.nix`.  The build's short summary is :mod:`pywrap.closure`.
 """
 
 from __future__ import annotations
@@ -48,46 +48,6 @@ SUPPLY_CHAIN = "supply-chain"
 CLOSURE_KINDS = (SANDBOX, SUPPLY_CHAIN)
 #: Nix's bootstrap and the busybox tree made from it both come from busybox-static.
 BUSYBOX_PATHS = ("pyrel-bootstrap-busybox", "pyrel-busybox")
-
-
-# --- the build path's short summary --------------------------------------------------
-
-
-@attrs.frozen
-class ClosureSummary:
-    packages: tuple[str, ...]  # "deb:name=version" / "wheel:name=version"
-    store_paths: tuple[str, ...]
-    bytes: int
-
-    @property
-    def package_count(self) -> int:
-        return len(self.packages)
-
-    def to_json(self) -> dict[str, object]:
-        return {"packages": list(self.packages), "store-paths": list(self.store_paths), "bytes": self.bytes}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClosureSummary:
-        return cls(tuple(data["packages"]), tuple(data["store-paths"]), int(data["bytes"]))
-
-
-def stage_packages(lock: Lock, stage_name: str) -> tuple[str, ...]:
-    """The pinned packages a stage's sandbox sees: its root's debs, busybox, its wheels."""
-    stage = lock.stage(stage_name)
-    names = set(stage.system) | {"busybox-static"}
-    debs = [f"deb:{name}={lock.package(name).version}" for name in sorted(names)]
-    wheels = [f"wheel:{wheel.name}={wheel.version}" for wheel in stage.wheels]
-    return tuple(debs + wheels)
-
-
-def stage_closure(lock: Lock, stage_name: str, input_paths: Sequence[str]) -> ClosureSummary:
-    paths = nix.requisites(list(input_paths))
-    sizes = nix.sizes(paths)
-    return ClosureSummary(
-        packages=stage_packages(lock, stage_name),
-        store_paths=tuple(paths),
-        bytes=sum(sizes.values()),
-    )
 
 
 # --- components: lock entries, and the store paths that map to them ------------------

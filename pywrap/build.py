@@ -10,13 +10,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import audit, export, fetch, locking, logger, plan, recovery, source, testhooks
+from pywrap import closure, export, fetch, locking, logger, plan, recovery, source, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import CommandFailed, tail
 from pywrap.cache import cache_dir
@@ -46,7 +46,7 @@ class Result:
     duration: float = 0.0
     store_path: str = ""
     outputs: tuple[export.ExportedFile, ...] = ()
-    closure: audit.ClosureSummary | None = None
+    closure: closure.ClosureSummary | None = None
     log_tail: str = ""
     #: What the failed log shows the stage reaching for outside its sandbox (pywrap.hermeticity).
     violations: tuple[hermeticity.Violation, ...] = ()
@@ -183,8 +183,13 @@ def _build_locked(
     started = time.monotonic()
     recovery.clean_dist(dist)
     recovery.clean_state(state_dir(project))
-    lock = read_lock(project.root)
-    stage_names = locked_stages(project, lock, progress) if wanted is None else list(wanted)
+    if wanted is None:
+        lock = read_lock(project.root)
+        stage_names = locked_stages(project, lock, progress)
+    else:
+        # Only the stages built, and those they read: the other stages' pylocks are not parsed.
+        stage_names = list(wanted)
+        lock = read_lock(project.root, stages={stage.name for stage in plan.stage_order(project, stage_names)})
     prepared = prepare_stages(project, lock, stage_names, progress, lock_timeout=lock_timeout)
     stage_plan = prepared.plan
     provider = provider_for(project)  # debian (default.nix) or a pinned nixpkgs (nixpkgs.nix)
@@ -194,19 +199,27 @@ def _build_locked(
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     failure: BuildError | None = None
     nix_log = NixLog()
-    try:
-        with logger.live_build(nix_log) as refresh:
-            def on_line(line: str) -> None:
-                if nix_log.feed(line) is not None:
-                    testhooks.pause("build")
-                refresh()
+    stage_of_derivation = {_derivation_name(stage_plan, name): name for name in stage_names}
+    # A stage's closure, computed from its .drv while Nix builds it (its inputs are valid by then).
+    side_closures: dict[str, Future[closure.DerivationClosure | None]] = {}
+    with ThreadPoolExecutor(max_workers=1) as side:
+        try:
+            with logger.live_build(nix_log) as refresh:
+                def on_line(line: str) -> None:
+                    started = nix_log.feed(line)
+                    if started is not None:
+                        testhooks.pause("build")
+                        name = stage_of_derivation.get(started.name)
+                        if name is not None and name not in side_closures:
+                            side_closures[name] = side.submit(closure.derivation_closure, lock, name, started.drv)
+                    refresh()
 
-            paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
-                              out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
-        outputs = dict(zip(stage_names, paths, strict=True))
-    except BuildError as exc:
-        failure = exc
-        outputs = nix.built_outputs(library, list(stage_names), args)
+                paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
+                                  out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
+            outputs = dict(zip(stage_names, paths, strict=True))
+        except BuildError as exc:
+            failure = exc
+            outputs = nix.built_outputs(library, list(stage_names), args)
     duration = time.monotonic() - started
     failed = _failed_stages(failure.log_tail, stage_plan) if failure else set()
     if check and failure is not None:
@@ -235,8 +248,9 @@ def _build_locked(
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
         exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
-        closure, derivation = _closure(project, lock, name, store_path, library, args,
-                                       built=nix_log.derivation_path(_derivation_name(stage_plan, name)))
+        summary, derivation = _closure(project, lock, name, store_path, library, args,
+                                       built=nix_log.derivation_path(_derivation_name(stage_plan, name)),
+                                       side=side_closures.get(name))
         status, reason = Status.SUCCESS, ""
         violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
@@ -244,7 +258,7 @@ def _build_locked(
                                                          project.name)
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
-            store_path=store_path, outputs=tuple(exported), closure=closure, violations=violations,
+            store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
             derivation=derivation or "",
         ))
     return Outcome(tuple(results), lock, prepared.source_date_epoch)
@@ -321,36 +335,54 @@ def junit_summary(path: Path, limit: int = 20) -> str:
 
 def _closure(
     project: Project, lock: Lock, stage: str, store_path: str, library: Path, args: dict[str, str], *,
-    built: str | None,
-) -> tuple[audit.ClosureSummary, str | None]:
+    built: str | None, side: Future[closure.DerivationClosure | None] | None = None,
+) -> tuple[closure.ClosureSummary, str | None]:
     """The stage's sandbox closure, and the derivation that built the output if known.
 
     Cached per output path, which fixes every input.  ``built``: the .drv this
-    run's nix-build built under the stage's name, if it built one.
+    run's nix-build built under the stage's name, if it built one; ``side``: its
+    closure, computed while it built.
     """
     cache = state_dir(project) / "closures" / f"{Path(store_path).name}.json"
     if cache.is_file():
         try:
             cached = json.loads(cache.read_text())
-            return audit.ClosureSummary.from_json(cached), cached.get("derivation")
+            return closure.ClosureSummary.from_json(cached), cached.get("derivation")
         except (ValueError, KeyError, TypeError, AttributeError):
             cache.unlink()
-    # The inputs of the derivation that built this very output: exact, and no
-    # second evaluation that could see a source tree changed in the meantime.
-    derivation, inputs = _derivation_inputs(store_path, built)
-    if inputs is None:
-        evaluated = nix.evaluate_json(library, f"{stage}-inputs", args)
-        if not isinstance(evaluated, list):
-            raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
-        inputs = [str(path) for path in evaluated]
-    try:
-        closure = audit.stage_closure(lock, stage, inputs)
-    except CommandFailed:
-        # An input is no longer in the store (collected since that build): count what is left.
-        closure = audit.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
+    summary, derivation = _side_closure(side, store_path)
+    if summary is None:
+        # The inputs of the derivation that built this very output: exact, and no
+        # second evaluation that could see a source tree changed in the meantime.
+        derivation, inputs = _derivation_inputs(store_path, built)
+        if inputs is None:
+            evaluated = nix.evaluate_json(library, f"{stage}-inputs", args)
+            if not isinstance(evaluated, list):
+                raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
+            inputs = [str(path) for path in evaluated]
+        try:
+            summary = closure.stage_closure(lock, stage, inputs)
+        except CommandFailed:
+            # An input is no longer in the store (collected since that build): count what is left.
+            summary = closure.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
     cache.parent.mkdir(exist_ok=True)
-    write_atomically(cache, json.dumps({**closure.to_json(), "derivation": derivation}).encode())
-    return closure, derivation
+    write_atomically(cache, json.dumps({**summary.to_json(), "derivation": derivation}).encode())
+    return summary, derivation
+
+
+def _side_closure(
+    side: Future[closure.DerivationClosure | None] | None, store_path: str
+) -> tuple[closure.ClosureSummary | None, str | None]:
+    """What the side computation found, if it was of the derivation that built ``store_path``."""
+    if side is None:
+        return None, None
+    try:
+        found = side.result()
+    except PyrelError:  # a store query failed: the caller asks again, and reports what fails then
+        return None, None
+    if found is None or store_path not in found.outputs:
+        return None, None
+    return found.summary, found.derivation
 
 
 def _derivation_inputs(store_path: str, built: str | None) -> tuple[str | None, list[str] | None]:

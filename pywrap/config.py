@@ -24,7 +24,6 @@ from pywrap import discover
 from pywrap.errors import ConfigError, NotAProjectError
 from pywrap.model import (
     DOCS_STAGE,
-    FRONTEND_REQUIREMENT,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
     SOURCE_STAGE,
@@ -262,7 +261,7 @@ def builtin_stage_defaults(
     """
     if build_system is None:
         return {}
-    install = [FRONTEND_REQUIREMENT, *build_system.requires]
+    install = list(build_system.requires)
     runtime, _ = discover.runtime_requirements(root, pyproject, name)
     dist_name = discover.normalized_name(name)
     version = discover.project_version(root, pyproject)
@@ -314,6 +313,10 @@ def _project_files(root: Path) -> list[str]:
     return found
 
 
+#: PEP 517's build-backend: ``module.path`` or ``module.path:object.path``.
+BACKEND_SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$")
+
+
 def _parse_build_system(pyproject: Mapping[str, Any], file: Path) -> BuildSystem:
     table = pyproject.get("build-system")
     if table is None:
@@ -329,12 +332,23 @@ def _parse_build_system(pyproject: Mapping[str, Any], file: Path) -> BuildSystem
     _check_type(requires, list, file, "build-system.requires")
     backend = table.get("build-backend", PEP517_DEFAULT_BACKEND)
     _check_type(backend, str, file, "build-system.build-backend")
+    if not BACKEND_SPEC.match(backend):
+        raise ConfigError(f"{file}: 'build-system.build-backend' = {backend!r} is not a backend",
+                          hint="PEP 517: a module path, optionally ':' and an object path, e.g. "
+                               "\"setuptools.build_meta\" or \"backend:api\"")
     backend_path = table.get("backend-path", [])
     _check_type(backend_path, list, file, "build-system.backend-path")
+    backend_path = _string_list(backend_path, file, "build-system.backend-path")
+    for entry in backend_path:
+        # PEP 517: relative to the project root, and inside it (the sandbox holds nothing else).
+        if os.path.isabs(entry) or os.path.normpath(entry).split(os.sep)[0] == os.pardir:
+            raise ConfigError(f"{file}: 'build-system.backend-path' entry {entry!r} is outside the project",
+                              hint="PEP 517: backend-path entries are directories relative to the project root, "
+                                   "inside it")
     return BuildSystem(
         requires=_string_list(requires, file, "build-system.requires"),
         backend=backend,
-        backend_path=_string_list(backend_path, file, "build-system.backend-path"),
+        backend_path=tuple(backend_path),
     )
 
 
@@ -415,10 +429,10 @@ def build_project(
     default_stages: dict[str, Any] = defaults["stages"]
     if build_system is not None:
         # The built-in source stage applies to pyproject projects; its default
-        # requirements are the frontend plus the backend's own requirements.
+        # requirements are the backend's own (pyrel's frontend is part of its Nix library).
         source_defaults = {
             **default_stages[SOURCE_STAGE],
-            "requires": [FRONTEND_REQUIREMENT, *build_system.requires],
+            "requires": list(build_system.requires),
         }
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")

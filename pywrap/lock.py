@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -320,7 +320,8 @@ def _strings(table: Mapping[str, Any], key: str, where: str, default: list[str] 
     return tuple(value)
 
 
-def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
+def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[str] | None = None) -> Lock:
+    """The lock ``document`` holds; with ``stages``, only those stages (the others' pylocks are not read)."""
     if document.get("lock-version") != LOCK_VERSION:
         raise LockError(f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
                         hint="run `pyrel lock` with this version of pyrel")
@@ -354,8 +355,10 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
         packages=tuple(packages),
         stages=(),
     )
-    stages = []
+    stage_locks = []
     for name, raw in _require(document, "stages", dict, "").items():
+        if stages is not None and name not in stages:
+            continue
         where = f"stages.{name}."
         if not isinstance(raw, dict):
             raise LockError(f"{LOCK_FILE}: 'stages.{name}' must be a table", hint="run `pyrel lock`")
@@ -377,7 +380,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
                     hint="run `pyrel lock` to re-resolve instead of editing the lock by hand",
                 )
             wheels = read_pylock(pylock_path, python_version, lock.python_platform)
-        stages.append(StageLock(
+        stage_locks.append(StageLock(
             name=name,
             fingerprint=_require(raw, "fingerprint", str, where),
             system=_strings(raw, "system", where),
@@ -388,7 +391,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
             skipped=str(raw.get("skipped", "")),
             trimmed=_strings(raw, "trimmed", where, default=[]),
         ))
-    lock = attrs.evolve(lock, stages=tuple(stages))
+    lock = attrs.evolve(lock, stages=tuple(stage_locks))
     for stage in lock.stages:
         for package in stage.system:
             lock.package(package)
@@ -397,7 +400,8 @@ def lock_from_toml(document: Mapping[str, Any], root: Path) -> Lock:
     return lock
 
 
-def read_lock(root: Path) -> Lock:
+def read_lock(root: Path, stages: Collection[str] | None = None) -> Lock:
+    """The project's lock; with ``stages``, restricted to them (a build reads only what it builds)."""
     path = root / LOCK_FILE
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -405,7 +409,7 @@ def read_lock(root: Path) -> Lock:
         raise LockError(f"{root}: no {LOCK_FILE}", hint="run `pyrel lock` first") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LockError(f"{path}: not valid TOML: {exc}", hint="run `pyrel lock` to re-create it") from exc
-    return lock_from_toml(document, root)
+    return lock_from_toml(document, root, stages)
 
 
 def check_fresh(project: Project, lock: Lock, stage_names: Iterable[str]) -> None:

@@ -37,7 +37,7 @@ from pywrap.lock import (
     stage_fingerprint,
     write_atomically,
 )
-from pywrap.model import FRONTEND_REQUIREMENT, SOURCE_STAGE, Project, Stage
+from pywrap.model import SOURCE_STAGE, Project, Stage
 from pywrap.providers import debian
 
 #: Always in the supply chain: busybox is every stage's shell and coreutils,
@@ -168,7 +168,7 @@ def _asks_backend(project: Project) -> bool:
     if project.build_system is None or SOURCE_STAGE not in project.stage_names:
         return False
     stage = project.stage(SOURCE_STAGE)
-    return stage.requires == (FRONTEND_REQUIREMENT, *project.build_system.requires) and not stage.requires_file
+    return stage.requires == project.build_system.requires and not stage.requires_file
 
 
 def _add_backend_requires(

@@ -15,9 +15,6 @@ FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can 
 PEP517_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 PEP517_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 
-#: The build frontend every default source stage gets.
-FRONTEND_REQUIREMENT = "build"
-
 
 @attrs.frozen
 class Budget:

@@ -127,6 +127,14 @@ def compiler_env(architecture: str, cxx: bool, defaults: Mapping[str, Any] | Non
     return env
 
 
+def backend_env(project: Project) -> dict[str, str]:
+    """The project's build backend, for pyrel's in-sandbox PEP 517 frontend (``nix/tools/pep517.py``)."""
+    if project.build_system is None:
+        return {}
+    return {"PYREL_BUILD_BACKEND": project.build_system.backend,
+            "PYREL_BACKEND_PATH": json.dumps(list(project.build_system.backend_path))}
+
+
 def toolchain_id(packages: Sequence[DebEntry], python: str) -> str:
     text = json.dumps([[p.name, p.version, p.sha256] for p in packages] + [python])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -187,9 +195,11 @@ def make_plan(
             "wheels": [_wheel_artifact(wheel) for wheel in stage_lock.wheels],
             "inputs": list(stage.inputs),
             "pathDirs": [],
-            # The compiler's defaults first: the stage's own env overrides them.
+            # pyrel's defaults first (the backend for nix/tools/pep517.py, the compiler's
+            # flags): the stage's own env overrides them.
             "compiler": compiler,
-            "env": {**(compiler_env(lock.architecture, bool(compiler["cxx"])) if compiler else {}),
+            "env": {**(backend_env(project) if stage.python else {}),
+                    **(compiler_env(lock.architecture, bool(compiler["cxx"])) if compiler else {}),
                     **dict(stage.env)},
             "sourceDateEpoch": source_date_epoch,
             "run": list(stage.run),

@@ -24,16 +24,18 @@ from pywrap.errors import BuildError, LockError
 from pywrap.lock import Lock, WheelEntry
 from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, SOURCE_STAGE, Project
 
-PROBE_OUTPUT = "requires.json"
+#: The probe's answers, one file per distribution: the sdist's must come, the wheel's may fail.
+PROBE_OUTPUTS = {"sdist": "requires-sdist.json", "wheel": "requires-wheel.json"}
 
 
 def probe_stage_project(project: Project) -> Project:
-    """The project with its source stage replaced by the probe."""
+    """The project with its source stage replaced by the probe: one fresh interpreter per hook."""
     stage = project.stage(SOURCE_STAGE)
     probe = attrs.evolve(
         stage,
-        run=(f'python "$pyrelTools/requires_probe.py" sdist "$out/{PROBE_OUTPUT}"',),
-        outputs=(PROBE_OUTPUT,),
+        run=(f'python "$pyrelTools/pep517.py" requires sdist "$out/{PROBE_OUTPUTS["sdist"]}"',
+             f'python "$pyrelTools/pep517.py" requires wheel "$out/{PROBE_OUTPUTS["wheel"]}" --optional'),
+        outputs=(PROBE_OUTPUTS["sdist"],),
         inputs=(),
     )
     return attrs.evolve(project, stages=(probe,))
@@ -66,24 +68,17 @@ def backend_requires(
             progress("warning: the build backend failed when asked for its sdist requirements; "
                      "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:])
             return [], []
-        answer = json.loads((Path(output) / PROBE_OUTPUT).read_text())
-    # Without a declared [build-system] the frontend checks its own default, which an older `build`
-    # makes setuptools *and* wheel: then its list counts as well as the backend's answer.
-    undeclared = project.build_system is not None and not project.build_system.declared
-    wheel = (probe_requirements(answer, "wheel", undeclared)
-             if isinstance(answer, dict) and "wheel" in answer else [])
-    return probe_requirements(answer, "sdist", undeclared), wheel
+        sdist = probe_requirements(json.loads((Path(output) / PROBE_OUTPUTS["sdist"]).read_text()))
+        wheel_answer = Path(output) / PROBE_OUTPUTS["wheel"]
+        wheel = probe_requirements(json.loads(wheel_answer.read_text())) if wheel_answer.is_file() else []
+    return sdist, wheel
 
 
-def probe_requirements(answer: object, distribution: str = "sdist", frontend_default: bool = False) -> list[str]:
-    """What the probe's answer asks for: the backend's requirements (and the frontend's default [build-system])."""
-    found: set[str] = set()
-    for key in ("build-system", distribution) if frontend_default else (distribution,):
-        items = answer.get(key, []) if isinstance(answer, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
-        found.update(items)
-    return sorted(found)
+def probe_requirements(answer: object) -> list[str]:
+    """The requirements one of the probe's answers lists (a JSON list of strings)."""
+    if not isinstance(answer, list) or not all(isinstance(item, str) for item in answer):
+        raise LockError(f"the requirements probe returned {answer!r}, not a list of requirements")
+    return sorted(set(answer))
 
 
 def unsatisfied(requirements: Sequence[str], wheels: Sequence[WheelEntry], python_full_version: str) -> list[str]:

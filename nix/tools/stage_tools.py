@@ -81,7 +81,8 @@ def install_project(project_dir: str, work: str) -> tuple[str, dict[str, str]]:
     wheels = os.path.join(work, "wheels")
     site = os.path.join(work, "site")
     bin_dir = os.path.join(work, "venv", "bin")
-    result = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", wheels, project_dir])
+    frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
+    result = run([sys.executable, frontend, "wheel", wheels], cwd=project_dir)
     if result.returncode != 0:
         fail(f"building the project's wheel failed (exit {result.returncode})")
     built = glob.glob(os.path.join(wheels, "*.whl"))

@@ -10,6 +10,19 @@ from pywrap.errors import ResolutionError
 INSTALL_HINT = "uv is a dependency of pyrel: reinstall pyrel (`pip install .`) or `pip install uv`"
 
 
+def uv_binary() -> str:
+    """The uv that came with pyrel (the `uv` package installs it beside pyrel's interpreter,
+    which need not be on PATH: `.venv/bin/pyrel` run without activating the venv), else PATH's."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return require_tool("uv", INSTALL_HINT)
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        return require_tool("uv", INSTALL_HINT)
+
+
 def compile_pylock(
     requirements: list[str],
     *,
@@ -24,7 +37,7 @@ def compile_pylock(
     uv resolves for a Python and platform that need not exist on the host, and
     writes PEP 751 directly with every file's size and sha256.
     """
-    uv = require_tool("uv", INSTALL_HINT)
+    uv = uv_binary()
     requirements_in = output.with_name(output.name + ".in")
     requirements_in.write_text("".join(f"{line}\n" for line in requirements), encoding="utf-8")
     try:

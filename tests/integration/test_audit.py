@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.rmtree(root / "docs")
     shutil.rmtree(root / "tests")
     _configure(root, '"packaging"')
-    subprocess.run(["python", "-m", "pywrap", "lock", "-C", str(root)], capture_output=True, text=True, check=True)
+    subprocess.run([sys.executable, "-m", "pywrap", "lock", "-C", str(root)], capture_output=True, text=True,
+                   check=True)
     return root
 
 

@@ -13,6 +13,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns(
         "dist", "build", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__", "*.egg-info"))
     for command in (["lock"], ["build", "cbuild"]):
-        completed = subprocess.run(["python", "-m", "pywrap", *command, "-C", str(project)],
+        completed = subprocess.run([sys.executable, "-m", "pywrap", *command, "-C", str(project)],
                                    capture_output=True, text=True, check=False)
         assert completed.returncode == 0, f"pyrel {command}:\n{completed.stdout}\n{completed.stderr}"
     return project / "dist" / "cbuild"

@@ -18,7 +18,7 @@ def test_zero_config_gives_the_source_stage() -> None:
     project = build_project(ROOT, PYPROJECT, FLIT, {})
     assert project.stage_names == ("source",)
     source = project.stage("source")
-    assert source.requires == ("build", "flit_core>=3.4")
+    assert source.requires == ("flit_core>=3.4",)  # pyrel's own frontend needs nothing more
     assert source.outputs == ("*.tar.gz",)
     assert source.python
     assert project.name == "demo"
@@ -39,7 +39,7 @@ def test_no_build_system_uses_pep517_setuptools_default() -> None:
     assert project.build_system is not None
     assert not project.build_system.declared
     assert project.build_system.backend == PEP517_DEFAULT_BACKEND
-    assert project.stage("source").requires == ("build", "setuptools>=40.8.0")
+    assert project.stage("source").requires == ("setuptools>=40.8.0",)
 
 
 def test_every_default_can_be_overridden() -> None:
@@ -115,3 +115,24 @@ def test_setup_py_only_project_uses_the_legacy_backend(tmp_path: Path) -> None:
     assert project.build_system is not None
     assert project.build_system.backend == PEP517_DEFAULT_BACKEND
     assert project.stage_names == ("source",)
+
+
+@pytest.mark.parametrize(("build_system", "expected"), [
+    ({"build-backend": "flit_core/buildapi"}, "'build-system.build-backend' = 'flit_core/buildapi' is not a backend"),
+    ({"build-backend": "backend:"}, "is not a backend"),
+    ({"backend-path": ["/opt/backend"]}, "'build-system.backend-path' entry '/opt/backend' is outside the project"),
+    ({"backend-path": ["_build/../../up"]}, "entry '_build/../../up' is outside the project"),
+])
+def test_a_build_system_pyrel_could_not_call_is_refused(build_system: dict[str, object], expected: str) -> None:
+    pyproject = {**FLIT, "build-system": {**FLIT["build-system"], **build_system}}
+    with pytest.raises(ConfigError, match=expected) as info:
+        build_project(ROOT, PYPROJECT, pyproject, {})
+    assert info.value.hint
+
+
+def test_an_in_tree_backend_and_an_object_path_are_kept_as_declared() -> None:
+    pyproject = {**FLIT, "build-system": {"requires": [], "build-backend": "backend.api:hooks.v1",
+                                          "backend-path": ["_build", "."]}}
+    build_system = build_project(ROOT, PYPROJECT, pyproject, {}).build_system
+    assert build_system is not None
+    assert (build_system.backend, build_system.backend_path) == ("backend.api:hooks.v1", ("_build", "."))

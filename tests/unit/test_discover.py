@@ -80,7 +80,7 @@ def test_builtin_docs_and_test_stages_are_found(tmp_path: Path) -> None:
     project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {})
     assert project.stage_names == ("source", "docs", "test")
     docs = project.stage("docs")
-    assert docs.requires == ("build", "flit_core>=3.4", "attrs>=23", "furo", "sphinx")
+    assert docs.requires == ("flit_core>=3.4", "attrs>=23", "furo", "sphinx")
     assert docs.outputs == ("*.tar.gz", "sphinx-*.log")
     assert "--sphinx-dir docs" in docs.run[0] and "--name demo --version 1.2" in docs.run[0]
     test = project.stage("test")

@@ -65,7 +65,8 @@ def test_plan_is_data_for_the_nix_library() -> None:
                      source_files=["pyproject.toml", "src/demo/__init__.py"], source_date_epoch=1700000000)
     assert plan["sourceFiles"] == ["pyproject.toml", "src", "src/demo", "src/demo/__init__.py"]
     [stage] = plan["stages"]
-    assert stage["run"] == ['python -m build --sdist --no-isolation --outdir "$out" .']
+    assert stage["run"] == ['python "$pyrelTools/pep517.py" sdist "$out"']
+    assert stage["env"] == {"PYREL_BUILD_BACKEND": "flit_core.buildapi", "PYREL_BACKEND_PATH": "[]"}
     assert stage["sourceDateEpoch"] == 1700000000
     assert stage["python"] == "usr/bin/python3.11"
     [toolchain] = plan["toolchains"]

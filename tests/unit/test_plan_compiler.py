@@ -12,6 +12,8 @@ from pywrap.plan import c_compiler, compiler_env, make_plan
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"
+#: The backend pyrel's in-sandbox frontend calls, in every Python stage's environment.
+BACKEND_ENV = {"PYREL_BUILD_BACKEND": "setuptools.build_meta", "PYREL_BACKEND_PATH": "[]"}
 SETUPTOOLS = {"build-system": {"requires": ["setuptools>=70.1"], "build-backend": "setuptools.build_meta"},
               "project": {"name": "demo"}}
 BASE = ("busybox-static", "libc6", "patchelf", "python3.11-minimal")
@@ -69,14 +71,14 @@ def test_stages_without_a_compiler_are_unchanged() -> None:
     plan = _plan({"stages": {"cbuild": CBUILD}}, {"cbuild": ("libc6", "python3.11-minimal", *GCC)})
     source = _stage(plan, "source")
     assert source["compiler"] is None
-    assert source["env"] == {}
+    assert source["env"] == BACKEND_ENV
     assert all(t["compiler"] is None for t in plan["toolchains"] if t["id"] == source["toolchain"])
 
 
 def test_the_stage_env_overrides_the_compiler_defaults() -> None:
     config = {"stages": {"cbuild": {**CBUILD, "env": {"CFLAGS": "-O0 -g", "EXTRA": "1"}}}}
     stage = _stage(_plan(config, {"cbuild": ("libc6", *GCC)}), "cbuild")
-    assert stage["env"] == {"CFLAGS": "-O0 -g", "LDFLAGS": "-Wl,-z,relro,-z,now", "EXTRA": "1"}
+    assert stage["env"] == {**BACKEND_ENV, "CFLAGS": "-O0 -g", "LDFLAGS": "-Wl,-z,relro,-z,now", "EXTRA": "1"}
 
 
 def test_cxx_needs_the_same_gcc_version() -> None:
