@@ -148,8 +148,10 @@ def fetch(
     by_path = {artifact_store_path(artifact): artifact for artifact in artifacts}
     busybox_deb = lock.package("busybox-static")
     known = _known_bootstrap(busybox_deb)
-    # One store query for everything: a no-op build must stay fast.
-    present = nix.valid_paths([*by_path, *([known.store_path] if known else [])])
+    wanted = [*by_path, *([known.store_path] if known else [])]
+    # What pyrel rooted is valid (no process: a no-op build must stay fast); one store query for the rest.
+    rooted = nix.rooted_paths(roots_dir(), wanted)
+    present = rooted | nix.valid_paths([path for path in wanted if path not in rooted])
     fetched = []
     missing = [(path, artifact) for path, artifact in by_path.items() if path not in present]
     if missing:
@@ -171,7 +173,14 @@ def fetch(
         fetched.append(artifact.filename)
     usable = known is not None and known.store_path in present
     bootstrap = known if usable and known is not None else _ensure_bootstrap(busybox_deb, lock)
+    nix.add_roots(roots_dir(), sorted({*by_path, bootstrap.store_path} - rooted))
     return FetchReport(tuple(fetched), len(present), bootstrap)
+
+
+def roots_dir() -> Path:
+    """GC roots of the artifacts pyrel fetched, beside their cache: a garbage collection keeps what the
+    cache holds (a rebuild needs no download, offline too), and clearing the cache releases them."""
+    return cache_dir() / "gcroots"
 
 
 __all__ = ["Bootstrap", "FetchReport", "artifact_store_path", "fetch", "store_name"]

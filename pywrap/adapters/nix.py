@@ -7,7 +7,9 @@ configured; offline, Nix would otherwise wait on the default cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import attrs
 
+from pywrap.adapters import nixcache
 from pywrap.adapters.nixcache import real_path
 from pywrap.adapters.run import CommandFailed, require_tool, run, stream, tail
 from pywrap.errors import BuildError, FetchError, SandboxError, ToolMissingError
@@ -78,6 +81,38 @@ def valid_paths(paths: Sequence[str]) -> set[str]:
         raise FetchError(f"nix-store --check-validity failed:\n{tail(result.stderr)}")
     invalid = set(result.stdout.split())
     return {path for path in paths if path not in invalid}
+
+
+def rooted_paths(roots: Path, paths: Sequence[str]) -> set[str]:
+    """The subset of ``paths`` that a GC root in ``roots`` keeps alive, read from the links (no process).
+
+    Nix roots only valid paths and never deletes a rooted one, so these are valid: the
+    store query of :func:`valid_paths` is needed only for the others.  Only for this
+    machine's own store; empty when the links are missing or point elsewhere.
+    """
+    if not nixcache.this_machines_store():
+        return set()
+    try:
+        links = list(os.scandir(roots))
+    except OSError:
+        return set()
+    targets = set()
+    for link in links:
+        try:
+            targets.add(os.readlink(link.path))
+        except OSError:
+            continue
+    return {path for path in paths if path in targets and os.path.exists(path)}
+
+
+def add_roots(roots: Path, paths: Sequence[str]) -> None:
+    """Make ``paths`` (valid) GC roots: links ``roots/<id>``, ``<id>-2``, ... (one call; indirect roots)."""
+    if not paths or not nixcache.this_machines_store():
+        return
+    roots.mkdir(parents=True, exist_ok=True)
+    batch = hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()[:16]
+    run([nix_store_path(), "--realise", "--add-root", str(roots / batch), *sorted(paths)],
+        what="nix-store --add-root")
 
 
 def add_fixed(path: Path, *, recursive: bool = False) -> str:

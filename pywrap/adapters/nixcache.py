@@ -51,6 +51,11 @@ def store_root() -> str:
     return ""
 
 
+def this_machines_store() -> bool:
+    """Whether Nix commands use this machine's own ``/nix/store`` (directly or through its daemon)."""
+    return os.environ.get(STORE_VARIABLE, "") in ("", "auto", "daemon", "local")
+
+
 def real_path(store_path: str) -> Path:
     """The file of ``store_path`` on this machine (inside a chroot store, if one is used)."""
     return Path(store_root() + store_path)

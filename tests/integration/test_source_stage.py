@@ -171,3 +171,21 @@ def test_not_a_python_project(tmp_path: Path, run_pyrel: Run) -> None:
     completed = run_pyrel("build", "source", "-C", str(tmp_path))
     assert completed.returncode == 2
     assert "not a Python project" in completed.stderr
+
+
+def test_fetched_artifacts_are_gc_roots_and_a_rebuild_asks_the_store_nothing(example: Path, run_pyrel: Run) -> None:
+    from pywrap.fetch import artifact_store_path, artifacts_of, roots_dir
+    from pywrap.lock import read_lock
+
+    run_pyrel("build", "source", "-C", str(example), check=True)
+    locked = {artifact_store_path(artifact) for artifact in artifacts_of(read_lock(example), ["source"])}
+    rooted = {os.readlink(link) for link in roots_dir().iterdir()}
+    assert locked <= rooted
+    # Nix keeps them through a garbage collection: an offline rebuild needs no download.
+    dead = set(subprocess.run(["nix-store", "--gc", "--print-dead"], capture_output=True, text=True,
+                              check=True).stdout.split())
+    assert not locked & dead
+    # So a build knows them valid without asking the store.
+    again = run_pyrel("-v", "build", "source", "-C", str(example), check=True)
+    assert "nix-build" in again.stderr
+    assert "--check-validity" not in again.stderr
