@@ -242,7 +242,8 @@ def _sphinx_run(
     if table.get("fail-on-warning", False):
         command.append("--fail-on-warning")
     tex = list(TEX_SYSTEM) if any(builder in TEX_BUILDERS for builder in builders) else []
-    return [" ".join(command)], ["*.tar.gz", "sphinx-*.log"], tex
+    pdfs = ["*.pdf"] if "latexpdf" in builders else []
+    return [" ".join(command)], ["*.tar.gz", "sphinx-*.log", *pdfs], tex
 
 
 def builtin_stage_defaults(

@@ -266,6 +266,17 @@ def latex_to_pdf(directory: str, max_runs: int = 4) -> bool:
     return True
 
 
+def export_pdfs(build_dir: str, out: str, prefix: str) -> None:
+    """The PDFs themselves, what a release publishes: ``<name>-<version>.pdf``, or with each
+    document's name when conf.py's latex_documents makes several (the tarball keeps the LaTeX run)."""
+    pdfs = sorted(name for name in os.listdir(build_dir) if name.endswith(".pdf"))
+    if not pdfs:
+        fail(f"the LaTeX run wrote no PDF in {build_dir}")
+    for name in pdfs:
+        target = f"{prefix}.pdf" if len(pdfs) == 1 else f"{prefix}-{name}"
+        shutil.copyfile(os.path.join(build_dir, name), os.path.join(out, target))
+
+
 def docs(arguments: argparse.Namespace) -> None:
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-docs")
@@ -292,6 +303,8 @@ def docs(arguments: argparse.Namespace) -> None:
             continue
         prefix = f"{arguments.name}-{arguments.version}-docs-{builder}"
         write_tar_gz(build_dir, os.path.join(out, f"{prefix}.tar.gz"), prefix, epoch)
+        if builder == "latexpdf":
+            export_pdfs(build_dir, out, f"{arguments.name}-{arguments.version}")
     if failed:
         fail("Sphinx failed (see its output above)")
 

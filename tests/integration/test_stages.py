@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -88,6 +89,11 @@ def test_a_docs_pdf_stage_builds_the_pdf_with_tex_kept_out_of_the_other_stages(t
     assert document.startswith(b"%PDF-") and document.rstrip().endswith(b"%%EOF")
     assert "Output written on hello-pyrel.pdf" in tex_log
     assert "cannot open font map file" not in tex_log and "Rerun to get" not in tex_log
+    # The PDF itself is an artifact of the release, checksummed like the others.
+    exported = project / "dist/docs-pdf/hello_pyrel-1.0.0.pdf"
+    assert exported.read_bytes() == document
+    assert f"{hashlib.sha256(document).hexdigest()}  {exported.name}" in \
+        (project / "dist/docs-pdf/SHA256SUMS").read_text().splitlines()
     run_pyrel("build", "docs-pdf", "--check", "-C", str(project), check=True)  # byte for byte again
 
 

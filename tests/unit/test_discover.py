@@ -97,6 +97,10 @@ def test_docs_options_and_their_errors(tmp_path: Path) -> None:
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), config)
     command = project.stage("docs").run[0]
     assert "--builders html,epub" in command and "--fail-on-warning" in command and "--sphinx-dir doc" in command
+    assert project.stage("docs").outputs == ("*.tar.gz", "sphinx-*.log")
+    pdf = build_project(tmp_path, tmp_path / "pyproject.toml", _project(),
+                        {"stages": {"docs-pdf": {"builders": ["latexpdf"]}}}).stage("docs-pdf")
+    assert pdf.outputs == ("*.tar.gz", "sphinx-*.log", "*.pdf")  # the PDF is an artifact of its own
     with pytest.raises(ConfigError, match="unknown builder 'pdf'"):
         build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {"stages": {"docs": {"builders": ["pdf"]}}})
     with pytest.raises(ConfigError, match=r"unknown key 'tool.pyrel.stages.source.builders'"):

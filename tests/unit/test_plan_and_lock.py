@@ -15,6 +15,7 @@ from pywrap.lock import (
     check_fresh,
     lock_from_toml,
     lock_to_toml,
+    read_lock,
     read_pylock,
     stage_fingerprint,
     target_tags,
@@ -103,6 +104,19 @@ def test_edited_pylock_is_refused(tmp_path: Path) -> None:
     document["stages"]["source"].update({"python-lock": "pylock.source.toml", "python-lock-sha256": "0" * 64})
     with pytest.raises(LockError, match="was changed after `pyrel lock` wrote it"):
         lock_from_toml(document, tmp_path)
+
+
+def test_a_lock_read_for_some_stages_reads_only_their_pylocks(tmp_path: Path) -> None:
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
+    document = lock_to_toml(_lock(("source",), project))
+    # Another stage's pylock, edited since: refused when read, not read when the build does not need it.
+    (tmp_path / "pylock.docs.toml").write_text("edited by hand")
+    document["stages"]["docs"] = {**document["stages"]["source"], "python-lock": "pylock.docs.toml",
+                                  "python-lock-sha256": "0" * 64}
+    (tmp_path / "pyrel.lock.toml").write_text(tomli_w.dumps(document))
+    assert [stage.name for stage in read_lock(tmp_path, stages={"source"}).stages] == ["source"]
+    with pytest.raises(LockError, match=r"pylock\.docs\.toml was changed"):
+        read_lock(tmp_path)
 
 
 WHEEL_FILES = [
