@@ -462,7 +462,7 @@ def print_table(result: dict, runs: int) -> None:
         ("closure bytes (source stage)", bytes_text, f"<= {TARGETS['closure-bytes'] / 1e6:.0f} MB",
          verdict(closure["bytes-met"])),
         (f"bare host sdist build (median of {runs})", seconds(result["bare"]["median"]), "", ""),
-        ("  the stage's frontend (pep517.py), on the host", seconds(result["bare"]["frontend-median"]), "", ""),
+        ("  its frontend (pep517.py) on the host", seconds(result["bare"]["frontend-median"]), "", ""),
         ("stage derivation, nix-store --realise", seconds(stage["median-wall"]), "", ""),
         ("  of which Nix build activity", seconds(stage["median-build-activity"]), "", ""),
         ("stage / bare", _x(ratios["stage-over-bare"]), f"<= {TARGETS['stage-over-bare']}x",
