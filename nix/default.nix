@@ -16,5 +16,8 @@ let
 
   source = lib.projectSource { root = /. + projectRoot; files = plan.sourceFiles; };
 
-  stages = lib.mkStages { inherit plan busybox source; rootFor = stage: roots.${stage.toolchain}; };
+  stages = lib.mkStages {
+    inherit plan busybox source bootstrap;
+    rootFor = stage: roots.${stage.toolchain};
+  };
 in stages

@@ -131,7 +131,10 @@ let
       LDCXXSHARED = "${cxx} -shared";
     });
 
-  mkStage = { busybox, root, pythonEnv, source, inputs, stage }: derivation ({
+  # bootstrap: the pinned busybox binary pyrel mounts at /bin/sh in every sandbox
+  # (nix-build --option sandbox-paths /bin/sh=<bootstrap>/bin/busybox); a declared
+  # input, so that the .drv names it and the stage's closure counts it.
+  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap }: derivation ({
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
@@ -141,6 +144,7 @@ let
     consoleScripts = ./builders/console_scripts.py;
     python = if stage.python == "" then "" else "${root}/${stage.python}";
     inherit root;
+    sandboxShell = "${bootstrap}/bin/busybox";
     src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
     # pyrel's in-sandbox helpers (archive normalizer, test and docs runners):
@@ -162,7 +166,7 @@ let
   # a stage's system root (merged Debian packages, or nixpkgs attributes).
   # Stages are listed in dependency order by the planner, so every input stage
   # is already defined when a later stage refers to it.
-  mkStages = { plan, busybox, source, rootFor }: builtins.foldl' (built: stage:
+  mkStages = { plan, busybox, source, rootFor, bootstrap }: builtins.foldl' (built: stage:
     let
       root = rootFor stage;
       wheels = map (unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
@@ -173,9 +177,9 @@ let
         name = stage.derivationName;
       };
     in built // {
-      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage; };
+      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
-      "${stage.name}-inputs" = [ root busybox source ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
+      "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
         ++ builtins.attrValues inputs;
     }) { } plan.stages;
 

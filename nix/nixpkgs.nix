@@ -28,5 +28,10 @@ let
     packages = map (name: getAttr name pkgs) stage.nixpkgs;
   };
 
-  stages = lib.mkStages { inherit plan busybox source; rootFor = stage: mkRoot stage; };
+  # /bin/sh is pyrel's pinned busybox with either provider (what `pyrel build` mounts there).
+  stages = lib.mkStages {
+    inherit plan busybox source;
+    rootFor = stage: mkRoot stage;
+    bootstrap = lib.bootstrapFor plan.bootstrap;
+  };
 in stages

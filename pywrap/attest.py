@@ -72,6 +72,7 @@ def build_context(
     substituters: Sequence[str],
     source_date_epoch: int | None,
     stage_names: Sequence[str],
+    sandbox_paths: Sequence[str] = (),
 ) -> provenance.BuildContext:
     import uuid
 
@@ -89,6 +90,7 @@ def build_context(
         system=ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
         source_date_epoch=source_date_epoch,
         lock_files=tuple((name, _file_sha256(project.root / name)) for name in lock_files),
+        sandbox_paths=tuple(sandbox_paths),
     )
 
 
@@ -152,5 +154,6 @@ def attest_results(
         project, outcome.lock, source=source, started_on=started_on,
         finished_on=datetime.datetime.now(datetime.UTC), substituters=substituters,
         source_date_epoch=outcome.source_date_epoch, stage_names=[result.stage for result in exported],
+        sandbox_paths=outcome.sandbox_paths,
     )
     return write_attestations(project, outcome.lock, exported, dist, context)

@@ -340,7 +340,8 @@ def collect(
     """Instantiate the stages' derivations (no build) and ask the store about them."""
     from pywrap import build  # build imports this module for its closure summary
 
-    lock, stage_plan, ordered = build.prepare(project, stage_names, progress)
+    prepared = build.prepare(project, stage_names, progress)
+    lock, stage_plan, ordered = prepared.lock, prepared.plan, prepared.stages
     plan_file = build.write_plan(project, stage_plan)
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
     progress(f"instantiating {', '.join(ordered)}")

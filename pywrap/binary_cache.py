@@ -31,7 +31,7 @@ class ExportReport:
 
 def stage_outputs(project: Project, stage_names: Sequence[str], progress: Callable[[str], None]) -> dict[str, str]:
     """The built output path of each stage (the plan of the last build, evaluated again)."""
-    _, stage_plan, _ = executor.prepare(project, stage_names, progress)
+    stage_plan = executor.prepare(project, stage_names, progress).plan
     provider = provider_for(project)
     plan_file = executor.write_plan(project, provider.apply(stage_plan, project))
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}

@@ -64,6 +64,8 @@ class Outcome:
     results: tuple[Result, ...]
     lock: Lock
     source_date_epoch: int
+    #: What Nix mounted into every sandbox besides the declared inputs (``--option sandbox-paths``).
+    sandbox_paths: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -74,6 +76,11 @@ class Prepared:
     plan: dict[str, object]
     stages: list[str]  # the stages asked for and those they read, in build order
     source_date_epoch: int
+    bootstrap: fetch.Bootstrap  # in the store; its busybox is the sandboxes' /bin/sh
+
+    def nix_options(self, options: nix.NixOptions | None = None) -> nix.NixOptions:
+        """``options`` for building this plan: with its sandboxes' /bin/sh."""
+        return attrs.evolve(options or nix.NixOptions(), sandbox_shell=self.bootstrap.shell)
 
 
 def nix_library() -> Path:
@@ -98,10 +105,9 @@ def state_dir(project: Project) -> Path:
 def prepare(
     project: Project, stage_names: Sequence[str], progress: Callable[[str], None], *,
     lock_timeout: float | None = None,
-) -> tuple[Lock, dict[str, object], list[str]]:
+) -> Prepared:
     """Everything up to the plan; no stage is built yet."""
-    prepared = prepare_stages(project, read_lock(project.root), stage_names, progress, lock_timeout=lock_timeout)
-    return prepared.lock, prepared.plan, prepared.stages
+    return prepare_stages(project, read_lock(project.root), stage_names, progress, lock_timeout=lock_timeout)
 
 
 def prepare_stages(
@@ -121,7 +127,7 @@ def prepare_stages(
         files, epoch = tree.result()
     stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
                                 source_files=files, source_date_epoch=epoch)
-    return Prepared(lock, stage_plan, ordered, epoch)
+    return Prepared(lock, stage_plan, ordered, epoch, report.bootstrap)
 
 
 def _source_tree(project: Project) -> tuple[list[str], int]:
@@ -196,6 +202,7 @@ def _build_locked(
     plan_file = write_plan(project, provider.apply(stage_plan, project))
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
     library = nix_library() / provider.entry
+    build_options = prepared.nix_options(options)
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     failure: BuildError | None = None
     nix_log = NixLog()
@@ -214,7 +221,7 @@ def _build_locked(
                             side_closures[name] = side.submit(closure.derivation_closure, lock, name, started.drv)
                     refresh()
 
-                paths = nix.build(library, list(stage_names), args, options or nix.NixOptions(),
+                paths = nix.build(library, list(stage_names), args, build_options,
                                   out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
             outputs = dict(zip(stage_names, paths, strict=True))
         except BuildError as exc:
@@ -261,7 +268,7 @@ def _build_locked(
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
             derivation=derivation or "",
         ))
-    return Outcome(tuple(results), lock, prepared.source_date_epoch)
+    return Outcome(tuple(results), lock, prepared.source_date_epoch, build_options.sandbox_paths)
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.

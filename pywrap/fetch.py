@@ -40,6 +40,11 @@ class Bootstrap:
     nar_hash: str  # nix base32 sha256 of the NAR, as the derivation's outputHash
     store_path: str
 
+    @property
+    def shell(self) -> str:
+        """The binary every stage's sandbox has at /bin/sh (busybox picks `sh` from that name)."""
+        return f"{self.store_path}/bin/busybox"
+
 
 @attrs.frozen
 class FetchReport:

@@ -129,11 +129,10 @@ def _host_file(line: str, stage: str) -> Violation | None:
     if not _host_path(path):
         return None
     if path == "/bin/sh":
-        return Violation("host-file", "the stage ran a command through /bin/sh, which the sandbox does not "
-                         "have: its shell is busybox's `sh` on PATH (Python's subprocess with shell=True and "
-                         "os.popen use it; os.system and other programs hard-code /bin/sh). Tests that need it "
-                         "fail here; deselect them in the stage's run (pytest --deselect/-k), or run the command "
-                         "through subprocess", line)
+        return Violation("host-file", "the stage ran a command through /bin/sh, which this sandbox did not "
+                         "have: pyrel mounts its pinned busybox there (Nix's sandbox-paths), a setting Nix's daemon "
+                         "ignores for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf); "
+                         "the stage's own shell is busybox's `sh` on PATH", line)
     if path.startswith("/homeless-shelter"):
         where = "$HOME is /homeless-shelter in the sandbox, which does not exist: the host's home is not visible"
     else:

@@ -60,7 +60,7 @@ def backend_requires(
             [output] = nix.build(
                 nix_library / "default.nix", [SOURCE_STAGE],
                 {"planFile": str(plan_file), "projectRoot": str(project.root)},
-                nix.NixOptions(), out_link=Path(scratch) / "result",
+                nix.NixOptions(sandbox_shell=report.bootstrap.shell), out_link=Path(scratch) / "result",
             )
         except BuildError as exc:
             # The same failure will stop `pyrel build source`, which shows the log

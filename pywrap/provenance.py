@@ -7,7 +7,8 @@ What each field holds (documented in the README, "Verify and provenance"):
 * ``buildDefinition.buildType``: :data:`BUILD_TYPE`, "one pyrel stage built by
   nix-build in Nix's sandbox from a pyrel plan";
 * ``externalParameters``: project, stage, the source (commit, tag, clean tree);
-* ``internalParameters``: Nix's version, the sandbox settings, substituters,
+* ``internalParameters``: Nix's version, the sandbox settings (``sandboxPaths``: the
+  pinned /bin/sh, the one thing mounted besides the inputs), substituters,
   the system, provider, suite and SOURCE_DATE_EPOCH;
 * ``resolvedDependencies``: the source commit, pyrel's lock files, every locked
   artifact of the stage (its Debian packages, the bootstrap packages every stage
@@ -62,6 +63,8 @@ class BuildContext:
     system: str = ""
     source_date_epoch: int | None = None
     lock_files: tuple[tuple[str, str], ...] = ()  # (file name, sha256)
+    #: Nix's sandbox-paths for the build: what every sandbox had besides its declared inputs.
+    sandbox_paths: tuple[str, ...] = ()
 
 
 def timestamp(moment: datetime.datetime) -> str:
@@ -162,6 +165,7 @@ def statement(
         "nixVersion": context.nix_version,
         "sandbox": True,
         "sandboxFallback": False,
+        "sandboxPaths": list(context.sandbox_paths),
         "substituters": list(context.substituters),
     }
     if context.system:

@@ -104,11 +104,12 @@ def check_stages(
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[StageCheck]:
     """Build the stages if needed, rebuild each once more, and compare."""
-    _, stage_plan, _ = executor.prepare(project, stage_names, progress)
+    prepared = executor.prepare(project, stage_names, progress)
+    stage_plan = prepared.plan
     plan_file = executor.write_plan(project, stage_plan)
     args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
     library = executor.nix_library() / "default.nix"
-    options = options or nix.NixOptions()
+    options = prepared.nix_options(options)  # the sandboxes of the build it checks
     out_link = executor.state_dir(project) / "result"
     progress(f"building {', '.join(stage_names)} (if not built yet)")
     outputs = dict(zip(stage_names, nix.build(library, list(stage_names), args, options, out_link=out_link),

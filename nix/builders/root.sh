@@ -171,8 +171,9 @@ fi
 if [ -n "$python" ]; then
   interpreter="$out/$python"
   bindir=$(dirname "$interpreter")
-  # The sandbox has no /bin/sh, which subprocess hard-codes for shell=True
-  # (and os.popen): give it the stage's own shell, busybox, by store path.
+  # subprocess hard-codes /bin/sh for shell=True (and os.popen): give it the
+  # stage's own shell, busybox, by store path, so that it works in a sandbox
+  # without pyrel's /bin/sh too (a Nix that ignores pyrel's sandbox-paths).
   subprocess_py="$out/usr/lib/$(basename "$interpreter")/subprocess.py"
   if [ -f "$subprocess_py" ] && grep -q "else '/bin/sh')" "$subprocess_py"; then
     sed -i "s|else '/bin/sh')|else '$shell')|" "$subprocess_py"

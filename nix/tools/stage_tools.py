@@ -234,8 +234,8 @@ RERUN = ("Rerun to get", "Label(s) may have changed", "There were undefined refe
 def latex_to_pdf(directory: str, max_runs: int = 4) -> bool:
     """What Sphinx's latexpdf does through make and latexmk, without either.
 
-    Both run commands through /bin/sh, which the sandbox lacks; this runs the
-    engine Sphinx chose (latex_engine, which its Makefile passes to latexmk)
+    Neither is among the stage's locked tools (and both go through a shell);
+    this runs the engine Sphinx chose (latex_engine, which its Makefile passes to latexmk)
     and makeindex directly, until the log stops asking for another run.  The
     PDFs are left beside the .tex files.
     """

@@ -36,7 +36,8 @@ def add_busybox(busybox: str) -> Completed:
 def build_sandboxed(expression: Path, busybox_path: str) -> Completed:
     """A trivial derivation, sandbox forced on and no fallback (what pyrel requires of every build)."""
     return run(["nix-build", str(expression), "--no-out-link", "--option", "sandbox", "true",
-                "--option", "sandbox-fallback", "false", "--option", "substituters", "",
+                "--option", "sandbox-fallback", "false", "--option", "sandbox-paths", "",
+                "--option", "substituters", "",
                 "--argstr", "busybox", busybox_path, "--argstr", "nonce", f"{os.getpid()}-{time.time_ns()}"],
                check=False)
 

@@ -38,11 +38,21 @@ class NixOptions:
     builders: str | None = None
     #: Keep a failed build's directory and, with --check, the differing rebuild as `<out>.check`.
     keep_failed: bool = False
+    #: The pinned busybox mounted at /bin/sh in every sandbox ('': no /bin/sh).
+    sandbox_shell: str = ""
+
+    @property
+    def sandbox_paths(self) -> tuple[str, ...]:
+        """Everything bind-mounted into the sandbox besides the declared inputs: pyrel's /bin/sh and
+        nothing else, whatever nix.conf says (Debian's Nix mounts nothing, most other builds of
+        Nix their own unpinned /bin/sh, and `extra-sandbox-paths` may add host files)."""
+        return (f"/bin/sh={self.sandbox_shell}",) if self.sandbox_shell else ()
 
     def flags(self) -> list[str]:
         flags = [
             "--option", "sandbox", "true",
             "--option", "sandbox-fallback", "false",
+            "--option", "sandbox-paths", " ".join(self.sandbox_paths),
             "--option", "substituters", " ".join(self.substituters),
         ]
         if self.trusted_public_keys:
@@ -203,6 +213,12 @@ _SANDBOX_FAILURE = re.compile(
 )
 
 
+#: What a stage's builder says when it finds itself outside the sandbox (nix/builders/stage.sh).
+NOT_SANDBOXED = "pyrel: not in Nix's sandbox"
+#: Nix's warning for a setting a client may not change (the daemon's users that are not trusted).
+IGNORED_SETTING = re.compile(r"ignoring the client-specified setting '([^']+)'")
+
+
 def build(
     expression_file: Path,
     attributes: Sequence[str],
@@ -234,6 +250,15 @@ def build(
         result = run(argv, what="nix-build") if on_log_line is None else stream(argv, on_log_line, what="nix-build")
     except CommandFailed as exc:
         stderr = exc.completed.stderr if on_log_line is None else plain_text(exc.completed.stderr)
+        if NOT_SANDBOXED in stderr:
+            ignored = sorted(set(IGNORED_SETTING.findall(stderr)))
+            raise SandboxError(
+                "Nix built without its sandbox, so the stage refused to run (nothing was built)"
+                + (f"; Nix ignored pyrel's settings: {', '.join(ignored)}" if ignored else ""),
+                hint="Nix's daemon ignores these settings from users it does not trust: add yourself to "
+                "`trusted-users` in /etc/nix/nix.conf (or set `sandbox = true` there), restart nix-daemon, "
+                "and run `pyrel doctor`",
+            ) from exc
         if _SANDBOX_FAILURE.search(stderr) and "error: builder for" not in stderr:
             raise SandboxError(
                 "Nix could not enable its build sandbox; pyrel never builds without it:\n" + tail(stderr, 15),

@@ -3,16 +3,19 @@
 tests/packages/hermeticity declares one stage per escape (network by IP and by
 name, host files under /usr, the host's users, the host's home, undeclared
 tools, an undeclared import).  Every one must fail in pyrel's build and be
-reported as a hermeticity violation.  `test_without_the_sandbox_the_same_commands_succeed`
-builds some of the very same derivations with the sandbox off: they succeed,
-so these tests would fail if the sandbox were lost.
+reported as a hermeticity violation.  `test_the_same_commands_succeed_on_the_host`
+runs some of the very same commands where the host is in sight: they succeed,
+so the failures above are the sandbox's doing; and built with the sandbox off,
+a stage refuses to run at all (`test_without_the_sandbox_a_stage_refuses_to_run`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,8 +74,6 @@ def project(tmp_path_factory: pytest.TempPathFactory, home_probe: Path) -> Path:
 
 
 def _pyrel() -> list[str]:
-    import sys
-
     return [sys.executable, "-m", "pywrap"]
 
 
@@ -110,18 +111,18 @@ def test_the_host_home_file_never_reaches_an_output(built: tuple[dict[str, dict[
     assert "a secret of the host" not in stderr
 
 
-def test_without_the_sandbox_the_same_commands_succeed(
+def test_without_the_sandbox_a_stage_refuses_to_run(
     project: Path, built: tuple[dict[str, dict[str, object]], str]
 ) -> None:
-    """The control experiment: the tests above detect a lost sandbox.
+    """What a Nix that ignores pyrel's settings would do: build with the sandbox off.
 
     nix-build straight on pyrel's plan, sandbox *off* (never possible through
-    pyrel): reading /usr and the host's users now works, so the hermeticity
-    tests would fail.  The outputs are deleted at once, so no later build can
-    reuse a derivation output made without the sandbox.
+    pyrel): the stage's builder sees the host's /usr and stops before running
+    anything, so no output made without the sandbox exists for a later build
+    to reuse.
     """
     stages = ["read-usr", "read-passwd"]
-    argv = ["nix-build", str(REPO / "nix" / "default.nix"), "--no-out-link",
+    argv = ["nix-build", str(REPO / "nix" / "default.nix"), "--no-out-link", "--keep-going",
             "--option", "sandbox", "false", "--option", "substituters", "",
             "--argstr", "planFile", str(project / ".pyrel" / "plan.json"), "--argstr", "projectRoot", str(project)]
     for stage in stages:
@@ -129,11 +130,30 @@ def test_without_the_sandbox_the_same_commands_succeed(
     completed = subprocess.run(argv, capture_output=True, text=True, check=False)
     outputs = completed.stdout.split()
     try:
-        assert completed.returncode == 0, completed.stderr
-        usr, passwd = (Path(path) for path in outputs)
-        assert sorted((usr / "usr-bin.txt").read_text().split()) == sorted(p.name for p in Path("/usr/bin").iterdir())
-        assert "pw_name='daemon'" in (passwd / "daemon.txt").read_text()
+        assert completed.returncode != 0
+        assert outputs == []
+        assert completed.stderr.count("pyrel: not in Nix's sandbox: the host's /usr is visible") == len(stages)
     finally:
         if outputs:
             subprocess.run(["nix-store", "--delete", *outputs], capture_output=True, check=False)
 
+
+def test_the_same_commands_succeed_on_the_host(project: Path, tmp_path: Path) -> None:
+    """The control experiment: the commands that fail in the sandbox work where the host is in sight,
+    so the tests above see the sandbox at work, not commands broken some other way."""
+    import tomllib
+
+    stages = tomllib.loads((project / "pyrel.toml").read_text())["stages"]
+    host_python = tmp_path / "bin"
+    host_python.mkdir()
+    (host_python / "python").symlink_to(sys.executable)
+    for stage in ("read-usr", "read-passwd"):
+        out = tmp_path / stage
+        out.mkdir()
+        [command] = stages[stage]["run"]
+        completed = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
+                                   env={**os.environ, "out": str(out), "PATH": f"{host_python}:{os.environ['PATH']}"})
+        assert completed.returncode == 0, completed.stderr
+    usr_bin = (tmp_path / "read-usr" / "usr-bin.txt").read_text().split()
+    assert sorted(usr_bin) == sorted(path.name for path in Path("/usr/bin").iterdir())
+    assert "pw_name='daemon'" in (tmp_path / "read-passwd" / "daemon.txt").read_text()

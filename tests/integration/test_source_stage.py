@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -189,3 +190,23 @@ def test_fetched_artifacts_are_gc_roots_and_a_rebuild_asks_the_store_nothing(exa
     again = run_pyrel("-v", "build", "source", "-C", str(example), check=True)
     assert "nix-build" in again.stderr
     assert "--check-validity" not in again.stderr
+
+
+def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Run) -> None:
+    # os.system and programs that hard-code /bin/sh work, with the locked busybox-static's binary
+    # (the same on every machine: Debian's Nix mounts nothing there, most other Nix builds their own).
+    pyproject = example / "pyproject.toml"
+    system = 'python -c \'import os, sys; sys.exit(os.system(\\"echo hi > $out/os-system.txt\\") >> 8)\''
+    pyproject.write_text(pyproject.read_text() + f'\n[tool.pyrel.stages.shell]\nrun = [\n  "{system}",\n'
+                         '  "sha256sum /bin/sh > $out/bin-sh.sha256",\n]\noutputs = ["*.txt", "*.sha256"]\n')
+    run_pyrel("lock", "-C", str(example), check=True)
+    run_pyrel("build", "shell", "-C", str(example), check=True)
+    assert (example / "dist/shell/os-system.txt").read_text() == "hi\n"
+    statement = json.loads((example / "dist/shell/os-system.txt.intoto.json").read_text())
+    [mount] = statement["predicate"]["buildDefinition"]["internalParameters"]["sandboxPaths"]
+    target, busybox = mount.split("=", 1)
+    from pywrap.fetch import BOOTSTRAP_NAME
+
+    assert target == "/bin/sh" and BOOTSTRAP_NAME in busybox
+    assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == \
+        hashlib.sha256(Path(busybox).read_bytes()).hexdigest()

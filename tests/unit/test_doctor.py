@@ -13,6 +13,10 @@ from pywrap.adapters import host
 from pywrap.adapters.run import Completed
 from pywrap.cli import app
 
+#: What Nix's daemon says to a user it does not trust.
+IGNORED = "".join(f"warning: ignoring the client-specified setting '{name}', because it is a restricted setting "
+                  "and you are not a trusted user\n" for name in ("sandbox", "sandbox-paths"))
+
 
 def _done(stdout: str = "", stderr: str = "", code: int = 0) -> Completed:
     return Completed(("fake",), code, stdout, stderr)
@@ -45,6 +49,8 @@ def test_a_healthy_machine_passes(healthy: pytest.MonkeyPatch) -> None:
      "unprivileged user namespaces"),
     ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr="pyrel-doctor: /usr/bin is visible", code=1)),
      "sandbox-paths"),
+    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr=IGNORED + "pyrel-doctor: /usr/bin is visible", code=1)),
+     "ignored pyrel's settings (sandbox, sandbox-paths) and built without the sandbox"),
     ("apt", ("apt_policy", lambda name: _done("busybox-static:\n  Candidate: (none)\n")), "apt-get update"),
     ("pip", ("pip_index_versions", lambda name: _done(stderr="ERROR: Could not connect", code=1)), "proxy"),
 ])
@@ -68,3 +74,11 @@ def test_nix_versions_are_read() -> None:
     assert doctor.parse_nix_version("nix-build (Nix) 2.8.0") == (2, 8, 0)
     assert doctor.parse_nix_version("nix-build (Nix) 2.18") == (2, 18)
     assert doctor.parse_nix_version("garbage") is None
+
+
+def test_settings_the_daemon_ignores_are_a_warning_even_when_the_sandbox_held(healthy: pytest.MonkeyPatch) -> None:
+    healthy.setattr(host, "build_sandboxed", lambda expression, busybox: _done("/nix/store/def-out\n", IGNORED))
+    check = doctor.check_sandbox(Path("sandbox.nix"))
+    assert check.level is doctor.Level.WARNING
+    assert "ignores pyrel's settings for you: sandbox, sandbox-paths" in check.detail
+    assert "trusted-users" in check.fix

@@ -206,3 +206,39 @@ def test_failed_tests_are_explained_from_their_own_log(tmp_path: Path) -> None:
         ("undeclared-import", "E   ModuleNotFoundError: No module named 'six'")]
     (tmp_path / "exit-code").write_text("0\n")
     assert recorded_result(tmp_path, "exit-code", "test") == (Status.SUCCESS, "", ())
+
+
+def test_a_build_nix_ran_without_its_sandbox_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    # A daemon that does not trust the user ignores pyrel's settings; the stage's builder then
+    # sees the host and refuses (nix/builders/stage.sh): pyrel says why and how to fix it, exit 6.
+    from pywrap.adapters import nix
+    from pywrap.adapters.run import CommandFailed, Completed
+    from pywrap.errors import SandboxError
+
+    stderr = ("warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting "
+              "and you are not a trusted user\n"
+              "warning: ignoring the client-specified setting 'sandbox-paths', because it is a restricted "
+              "setting and you are not a trusted user\n"
+              "pyrel: not in Nix's sandbox: the host's /usr is visible, so this stage refuses to run\n"
+              "error: builder for '/nix/store/aaa-demo-source.drv' failed with exit code 1\n")
+
+    def failing(argv: list[str], **kwargs: object) -> Completed:
+        raise CommandFailed(Completed(tuple(argv), 1, "", stderr), "nix-build")
+
+    monkeypatch.setattr(nix, "run", failing)
+    monkeypatch.setattr(nix, "nix_build_path", lambda: "nix-build")
+    with pytest.raises(SandboxError, match="Nix ignored pyrel's settings: sandbox, sandbox-paths") as info:
+        nix.build(tmp_path / "default.nix", ["source"], {}, nix.NixOptions(), out_link=tmp_path / "result")
+    assert info.value.exit_code == 6
+    assert "trusted-users" in (info.value.hint or "")
+
+
+def test_every_build_sets_the_sandboxes_mounts_itself() -> None:
+    from pywrap.adapters import nix
+
+    flags = nix.NixOptions().flags()
+    # Nothing from nix.conf's sandbox-paths (an unpinned /bin/sh, host files): with no shell, none at all.
+    assert flags[flags.index("sandbox-paths") + 1] == ""
+    flags = nix.NixOptions(sandbox_shell="/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox").flags()
+    assert flags[flags.index("sandbox-paths") + 1] == "/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox"

@@ -22,7 +22,7 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
      "undeclared-import", "add 'setuptools<81' to [tool.pyrel.stages.docs].requires"),
     ("E   ModuleNotFoundError: No module named 'six'", "undeclared-import", "keep those too"),
     ("E   FileNotFoundError: [Errno 2] No such file or directory: '/bin/sh'", "host-file",
-     "through /bin/sh, which the sandbox does not have"),
+     "through /bin/sh, which this sandbox did not have: pyrel mounts its pinned busybox there"),
     (f"{RUN}: line 1: git: not found", "undeclared-tool", "the stage ran 'git', which is not among its declared"),
     ("sh: gcc: not found", "undeclared-tool", "[tool.pyrel.stages.docs].system"),
     ("bash: line 3: curl: command not found", "undeclared-tool", "the stage ran 'curl'"),

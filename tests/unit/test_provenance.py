@@ -42,6 +42,7 @@ def _context(source: SourceInfo) -> provenance.BuildContext:
         finished_on=moment + datetime.timedelta(seconds=42), builder_id=provenance.DEFAULT_BUILDER_ID,
         pyrel_version="0.1.0", nix_version="2.8.0", source=source, substituters=(), system="x86_64-linux",
         source_date_epoch=1700000000, lock_files=(("pyrel.lock.toml", "11" * 32), ("pylock.source.toml", "22" * 32)),
+        sandbox_paths=("/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox",),
     )
 
 
@@ -95,6 +96,9 @@ def test_the_statement_records_the_build() -> None:
     }
     assert definition["internalParameters"]["sandbox"] is True
     assert definition["internalParameters"]["nixVersion"] == "2.8.0"
+    # What the sandbox had besides the declared inputs: pyrel's pinned /bin/sh, nothing else.
+    assert definition["internalParameters"]["sandboxPaths"] == [
+        "/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox"]
     dependencies = definition["resolvedDependencies"]
     # The source first, with the remote's credentials removed, then the lock files, then every artifact.
     assert dependencies[0] == {"name": "source", "digest": {"gitCommit": "a" * 40},
