@@ -45,8 +45,9 @@ class NixOptions:
     def sandbox_paths(self) -> tuple[str, ...]:
         """Everything bind-mounted into the sandbox besides the declared inputs: pyrel's /bin/sh and
         nothing else, whatever nix.conf says (Debian's Nix mounts nothing, most other builds of
-        Nix their own unpinned /bin/sh, and `extra-sandbox-paths` may add host files)."""
-        return (f"/bin/sh={self.sandbox_shell}",) if self.sandbox_shell else ()
+        Nix their own unpinned /bin/sh, and `extra-sandbox-paths` may add host files).  The mount's
+        source is a file on this machine: in a chroot store (`--store DIR`), under DIR."""
+        return (f"/bin/sh={real_path(self.sandbox_shell)}",) if self.sandbox_shell else ()
 
     def flags(self) -> list[str]:
         flags = [

@@ -242,3 +242,11 @@ def test_every_build_sets_the_sandboxes_mounts_itself() -> None:
     assert flags[flags.index("sandbox-paths") + 1] == ""
     flags = nix.NixOptions(sandbox_shell="/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox").flags()
     assert flags[flags.index("sandbox-paths") + 1] == "/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox"
+
+
+def test_in_a_chroot_store_the_shell_is_mounted_from_where_its_file_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pywrap.adapters import nix
+
+    monkeypatch.setenv("NIX_REMOTE", "/tmp/store2")
+    options = nix.NixOptions(sandbox_shell="/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox")
+    assert options.sandbox_paths == ("/bin/sh=/tmp/store2/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox",)
