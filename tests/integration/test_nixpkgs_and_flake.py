@@ -27,6 +27,8 @@ def _plan(project_root: Path) -> dict[str, object]:
     }
     return {
         "schemaVersion": 1, "system": "x86_64-linux", "sourceFiles": ["pyrel.toml"],
+        # pyrel's busybox from the locked busybox-static, whatever the provider: the sandboxes' /bin/sh.
+        "bootstrap": {"storeName": "pyrel-bootstrap-busybox", "narHash": "0" * 52},
         "stages": [
             {**stage, "name": "source", "derivationName": "demo-source", "inputs": []},
             {**stage, "name": "test", "derivationName": "demo-test", "inputs": ["source"]},
@@ -51,6 +53,9 @@ def test_nixpkgs_provider_evaluates_against_a_fixture(tmp_path: Path) -> None:
     path = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", entry, "-A", "source.PATH", *args],
                           capture_output=True, text=True, check=True).stdout
     assert "-pyrel-nixpkgs-root-source/usr/bin" in path and "-busybox-1.36.1/bin" in path
+    shell = subprocess.run(["nix-instantiate", "--eval", "--json", entry, "-A", "source.sandboxShell", *args],
+                           capture_output=True, text=True, check=True).stdout
+    assert json.loads(shell).endswith("-pyrel-bootstrap-busybox/bin/busybox")
     references = subprocess.run(["nix-store", "--query", "--references", drvs[0]],
                                 capture_output=True, text=True, check=True).stdout
     root = next(line for line in references.splitlines() if "pyrel-nixpkgs-root-source" in line)
