@@ -41,7 +41,7 @@ let
     name = "pyrel-busybox";
     inherit system;
     builder = "${bootstrapPath}/bin/busybox";
-    args = [ "sh" "-eu" ./builders/busybox.sh ];
+    args = [ "sh" "-eu" ./builders/sandboxed.sh ./builders/busybox.sh ];
     busybox = "${bootstrapPath}/bin/busybox";
   };
 
@@ -49,7 +49,7 @@ let
     name = "${artifact.package}-${artifact.versionName}";
     inherit system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/unpack-deb.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/unpack-deb.sh ];
     PATH = "${busybox}/bin";
     deb = fetchArtifact artifact;
   };
@@ -61,7 +61,7 @@ let
     name = "pyrel-root-${toolchain.id}";
     inherit system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/root.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/root.sh ];
     PATH = "${busybox}/bin";
     shell = "${busybox}/bin/sh";
     debs = map (unpackDeb busybox) toolchain.debs;
@@ -80,7 +80,7 @@ let
     name = "${artifact.package}-${artifact.versionName}-unpacked";
     inherit system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/unpack-wheel.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/unpack-wheel.sh ];
     PATH = "${busybox}/bin";
     wheel = fetchArtifact artifact;
     python = "${root}/${python}";
@@ -90,7 +90,7 @@ let
     name = "${name}-python";
     inherit system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/python-env.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/python-env.sh ];
     PATH = "${busybox}/bin";
     python = "${root}/${python}";
     wheelSites = map (w: "${w}/site") wheels;
@@ -138,7 +138,7 @@ let
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/stage.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/stage.sh ];
     PATH = concatStringsSep ":" (stage.pathDirs ++ (if pythonEnv == null then [ ] else [ "${pythonEnv}/bin" ])
       ++ [ "${root}/usr/bin" "${root}/bin" "${busybox}/bin" ]);
     consoleScripts = ./builders/console_scripts.py;

@@ -23,7 +23,7 @@ let
     name = "pyrel-nixpkgs-root-${stage.name}";
     system = plan.system;
     builder = "${busybox}/bin/sh";
-    args = [ "-eu" ./builders/nixpkgs-root.sh ];
+    args = [ "-eu" ./builders/sandboxed.sh ./builders/nixpkgs-root.sh ];
     PATH = "${busybox}/bin";
     packages = map (name: getAttr name pkgs) stage.nixpkgs;
   };

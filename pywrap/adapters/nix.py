@@ -214,7 +214,7 @@ _SANDBOX_FAILURE = re.compile(
 )
 
 
-#: What a stage's builder says when it finds itself outside the sandbox (nix/builders/stage.sh).
+#: What pyrel's builders say when they find themselves outside the sandbox (nix/builders/sandboxed.sh).
 NOT_SANDBOXED = "pyrel: not in Nix's sandbox"
 #: Nix's warning for a setting a client may not change (the daemon's users that are not trusted).
 IGNORED_SETTING = re.compile(r"ignoring the client-specified setting '([^']+)'")
@@ -254,7 +254,7 @@ def build(
         if NOT_SANDBOXED in stderr:
             ignored = sorted(set(IGNORED_SETTING.findall(stderr)))
             raise SandboxError(
-                "Nix built without its sandbox, so the stage refused to run (nothing was built)"
+                "Nix built without its sandbox, so pyrel's builders refused to run (nothing was built)"
                 + (f"; Nix ignored pyrel's settings: {', '.join(ignored)}" if ignored else ""),
                 hint="Nix's daemon ignores these settings from users it does not trust: add yourself to "
                 "`trusted-users` in /etc/nix/nix.conf (or set `sandbox = true` there), restart nix-daemon, "
