@@ -111,7 +111,16 @@ def pkg_info_version(sdist: Path) -> str:
 def unpack(sdist: Path, destination: Path) -> Path:
     destination.mkdir()
     with tarfile.open(sdist, "r:gz") as archive:
-        archive.extractall(destination, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(destination, filter="data")
+        else:  # Python before 3.11.4 (Debian 12's python3 is 3.11.2): the same refusals, by hand
+            for member in archive.getmembers():
+                parts = Path(member.name).parts
+                if member.name.startswith("/") or ".." in parts or member.isdev() or (
+                        (member.issym() or member.islnk()) and (member.linkname.startswith("/") or ".." in
+                                                                Path(member.linkname).parts)):
+                    raise AssertionError(f"{sdist.name}: refusing to unpack {member.name!r}")
+            archive.extractall(destination)
     (top,) = destination.iterdir()
     return top
 
