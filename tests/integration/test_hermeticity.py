@@ -157,3 +157,16 @@ def test_the_same_commands_succeed_on_the_host(project: Path, tmp_path: Path) ->
     usr_bin = (tmp_path / "read-usr" / "usr-bin.txt").read_text().split()
     assert sorted(usr_bin) == sorted(path.name for path in Path("/usr/bin").iterdir())
     assert "pw_name='daemon'" in (tmp_path / "read-passwd" / "daemon.txt").read_text()
+
+
+def test_host_paths_nix_conf_adds_never_enter_a_stage(project: Path,
+                                                      built: tuple[dict[str, dict[str, object]], str]) -> None:
+    # `extra-sandbox-paths` in nix.conf (NIX_CONFIG here) mounts host files into every sandbox
+    # of a plain nix-build; pyrel sets sandbox-paths itself, so the stage still sees no /usr.
+    completed = subprocess.run([*_pyrel(), "build", "read-usr", "--json", "-C", str(project)],
+                               capture_output=True, text=True, check=False,
+                               env={**os.environ, "NIX_CONFIG": "extra-sandbox-paths = /usr/bin"})
+    assert completed.returncode == 1, completed.stderr
+    [stage] = json.loads(completed.stdout)["stages"]
+    assert [violation["kind"] for violation in stage["hermeticity-violations"]] == ["host-file"]
+    assert "'/usr/bin', a file of the host" in stage["hermeticity-violations"][0]["explanation"]
