@@ -250,7 +250,8 @@ def _build_locked(
                           else "") else "the build failed in the sandbox; dist/ was not changed"
                 results.append(Result(name, Status.FAILED, reason,
                                       duration, log_tail=log_tail,
-                                      violations=tuple(hermeticity.classify(own_log or log_tail, name, project.name))))
+                                      violations=tuple(hermeticity.classify(own_log or log_tail, name, project.name,
+                                                                            project.extras))))
             continue
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
@@ -262,7 +263,7 @@ def _build_locked(
         violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
             status, reason, violations = recorded_result(nixcache.real_path(store_path), stage.status_file, name,
-                                                         project.name)
+                                                         project.name, project.extras)
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
@@ -299,7 +300,8 @@ RECORDED_LOGS = ("pytest.log",)
 
 
 def recorded_result(
-    store_output: Path, status_file: str, stage: str, project: str = ""
+    store_output: Path, status_file: str, stage: str, project: str = "",
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> tuple[Status, str, tuple[hermeticity.Violation, ...]]:
     """The recorded status, and what the failed commands' own log shows them reaching for.
 
@@ -314,7 +316,7 @@ def recorded_result(
             log = (store_output / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        return status, reason, tuple(hermeticity.classify(log, stage, project))
+        return status, reason, tuple(hermeticity.classify(log, stage, project, extras))
     return status, reason, ()
 
 

@@ -471,4 +471,5 @@ def build_project(
         source_date_epoch=config.get("source-date-epoch"),
         exclude_newer=exclude_newer,
         stages=tuple(stages),
+        extras=discover.extra_distributions(pyproject, str(name)),
     )

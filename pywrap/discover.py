@@ -95,6 +95,22 @@ def expand_self(requirements: Iterable[str], project_name: str, extras: Mapping[
     return list(dict.fromkeys(result))
 
 
+def extra_distributions(pyproject: Mapping[str, Any], project_name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each extra of ``[project.optional-dependencies]`` and the distributions it requires (normalized
+    names; the project's own extras expanded), in the table's order."""
+    extras = _extras(pyproject)
+    found = []
+    for extra in extras:
+        names = []
+        for text in expand_self([f"{project_name}[{extra}]"], project_name, extras):
+            try:
+                names.append(canonicalize_name(Requirement(text).name))
+            except InvalidRequirement:
+                continue
+        found.append((str(extra), tuple(dict.fromkeys(names))))
+    return tuple(found)
+
+
 def _extras(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
     project = pyproject.get("project", {})
     extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else {}

@@ -47,7 +47,7 @@ _DISTRIBUTIONS = {
     "pkg_resources": "setuptools<81",  # setuptools 81 dropped pkg_resources
     "yaml": "PyYAML", "PIL": "Pillow", "attr": "attrs", "dateutil": "python-dateutil", "bs4": "beautifulsoup4",
     "sklearn": "scikit-learn", "cv2": "opencv-python", "OpenSSL": "pyOpenSSL", "jwt": "PyJWT", "zmq": "pyzmq",
-    "serial": "pyserial", "git": "GitPython", "Crypto": "pycryptodome", "google": "protobuf",
+    "serial": "pyserial", "git": "GitPython", "Crypto": "pycryptodome", "google": "protobuf", "bson": "pymongo",
 }
 #: The dynamic loader's message when a library is not in the stage's closure.
 _MISSING_LIBRARY = re.compile(r"(lib[A-Za-z0-9_+.-]*\.so[0-9.]*): cannot open shared object file")
@@ -79,7 +79,8 @@ def _network(line: str, stage: str) -> Violation | None:
                      "Debian packages to its system", line)
 
 
-def _module(line: str, stage: str, project: str = "") -> Violation | None:
+def _module(line: str, stage: str, project: str = "",
+            extras: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Violation | None:
     match = _MISSING_MODULE.search(line)
     if not match:
         return None
@@ -91,6 +92,12 @@ def _module(line: str, stage: str, project: str = "") -> Violation | None:
                          "a library's headers were missing; add the Debian -dev package it needs to "
                          f"[tool.pyrel.stages.{stage}].system and run `pyrel lock`", line)
     wanted = f"'{_DISTRIBUTIONS[top]}'" if top in _DISTRIBUTIONS else f"'{top}' (or the distribution that provides it)"
+    distribution = _canonical(_DISTRIBUTIONS.get(top, top))
+    extra = next((name for name, requires in extras if distribution in requires), None)
+    if project and extra is not None:
+        # The project declares it as optional: its tests use that extra (a requirement on the
+        # project itself is expanded to the extra's contents, never fetched).
+        wanted = f"'{project}[{extra}]' (the project's extra that requires it)"
     return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
                      f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].requires (a declared list "
                      "replaces the stage's default requirements: keep those too) and run `pyrel lock`", line)
@@ -171,10 +178,12 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name.split("<")[0]).lower()
 
 
-def classify(log: str, stage: str, project: str = "") -> list[Violation]:
+def classify(log: str, stage: str, project: str = "",
+             extras: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> list[Violation]:
     """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order.
 
-    ``project`` (its distribution name) tells a module of the project itself from an undeclared one.
+    ``project`` (its distribution name) tells a module of the project itself from an undeclared one;
+    ``extras`` (:attr:`pywrap.model.Project.extras`) name the extra that would provide a missing module.
     """
     found: list[Violation] = []
     seen: set[tuple[str, str]] = set()
@@ -183,7 +192,7 @@ def classify(log: str, stage: str, project: str = "") -> list[Violation]:
         if not line or line.startswith(("error: builder for", "error: build of", "these ", "building '")):
             continue
         for rule in _RULES:
-            violation = _module(line, stage, project) if rule is _module else rule(line, stage)
+            violation = _module(line, stage, project, extras) if rule is _module else rule(line, stage)
             if violation is None:
                 continue
             key = (violation.kind, violation.explanation)

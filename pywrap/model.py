@@ -69,6 +69,9 @@ class Project:
     #: Resolve Python requirements as of this date (uv's --exclude-newer): how a
     #: release manager rebuilds an old release with the tools of its day.
     exclude_newer: str | None = None
+    #: The project's extras ([project.optional-dependencies]) and the distributions each
+    #: requires (normalized names): what a failed stage's hint may point to.
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

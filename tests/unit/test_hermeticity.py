@@ -79,3 +79,22 @@ def test_a_missing_module_of_the_project_itself_is_an_extension_not_built() -> N
     assert "add 'PyYAML'" in other.explanation
     [own] = classify("No module named 'demo._speedups'", "test", "demo")
     assert "a module of the project itself" in own.explanation
+
+
+def test_a_missing_module_an_extra_of_the_project_provides_names_that_extra() -> None:
+    # cattrs's tests import its optional backends; its CI installs every extra, no test group lists them.
+    extras = (("ujson", ("ujson",)), ("msgspec", ("msgspec",)), ("pyyaml", ("pyyaml",)))
+    [violation] = classify("E   ModuleNotFoundError: No module named 'yaml'", "test", "cattrs", extras)
+    assert "add 'cattrs[pyyaml]' (the project's extra that requires it) to [tool.pyrel.stages.test].requires" \
+        in violation.explanation
+    [other] = classify("E   ModuleNotFoundError: No module named 'hypothesis'", "test", "cattrs", extras)
+    assert "add 'hypothesis' (or the distribution that provides it)" in other.explanation
+
+
+def test_the_extras_are_read_from_the_project_table() -> None:
+    from pywrap.discover import extra_distributions
+
+    pyproject = {"project": {"name": "demo", "optional-dependencies": {
+        "yaml": ["PyYAML>=6"], "all": ["demo[yaml]", "Ujson; python_version < '4'"], "broken": ["not a req !"]}}}
+    assert extra_distributions(pyproject, "demo") == (
+        ("yaml", ("pyyaml",)), ("all", ("ujson", "pyyaml")), ("broken", ()))
