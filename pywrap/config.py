@@ -49,6 +49,7 @@ STAGE_KEYS = {
     "system": list,
     "system-exclude": list,
     "requires": list,
+    "extra-requires": list,
     "requires-file": str,
     "inputs": list,
     "run": list,
@@ -193,7 +194,9 @@ def _parse_stage(
         status_file=merged.get("status-file", ""),
         system=_string_list(merged.get("system", []), file, f"{where}.system"),
         system_exclude=_package_patterns(merged.get("system-exclude", []), file, f"{where}.system-exclude"),
-        requires=_string_list(merged.get("requires", []), file, f"{where}.requires"),
+        # extra-requires adds to the requirements, declared or default (a declared `requires` replaces them).
+        requires=(*_string_list(merged.get("requires", []), file, f"{where}.requires"),
+                  *_string_list(merged.get("extra-requires", []), file, f"{where}.extra-requires")),
         requires_file=merged.get("requires-file", ""),
         inputs=_string_list(merged.get("inputs", []), file, f"{where}.inputs"),
         run=_string_list(merged["run"], file, f"{where}.run"),
@@ -447,6 +450,11 @@ def build_project(
         base = builtin.get(stage_name, {})
         stage = _parse_stage(stage_name, table, base, config_file)
         stages.append(attrs.evolve(stage, implicit=stage_name in implicit))
+    # A requirement on the project itself (`demo[yaml]`) is its extra's contents: the stage builds
+    # the project from source, it never fetches it from a registry.
+    extras = discover.optional_dependencies(pyproject)
+    stages = [attrs.evolve(stage, requires=tuple(discover.expand_self(stage.requires, str(name), extras)))
+              for stage in stages]
     if not stages:
         raise ConfigError(
             f"{config_file}: no stages are declared",

@@ -98,7 +98,7 @@ def expand_self(requirements: Iterable[str], project_name: str, extras: Mapping[
 def extra_distributions(pyproject: Mapping[str, Any], project_name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Each extra of ``[project.optional-dependencies]`` and the distributions it requires (normalized
     names; the project's own extras expanded), in the table's order."""
-    extras = _extras(pyproject)
+    extras = optional_dependencies(pyproject)
     found = []
     for extra in extras:
         names = []
@@ -111,7 +111,7 @@ def extra_distributions(pyproject: Mapping[str, Any], project_name: str) -> tupl
     return tuple(found)
 
 
-def _extras(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
+def optional_dependencies(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
     project = pyproject.get("project", {})
     extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else {}
     return extras if isinstance(extras, dict) else {}
@@ -232,7 +232,7 @@ def stage_requirements(
     """
     file = root / "pyproject.toml"
     dependency_groups = pyproject.get("dependency-groups", {})
-    extras = _extras(pyproject)
+    extras = optional_dependencies(pyproject)
 
     def found(lines: Iterable[str], origin: str) -> Requirements:
         return Requirements(tuple(expand_self(lines, project_name, extras)), origin=origin)
@@ -274,7 +274,8 @@ def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name:
     if isinstance(project, dict) and "dependencies" not in project.get("dynamic", []):
         dependencies = project.get("dependencies", [])
         if isinstance(dependencies, list):
-            return expand_self([str(d) for d in dependencies], project_name, _extras(pyproject)), "[project]"
+            extras = optional_dependencies(pyproject)
+            return expand_self([str(d) for d in dependencies], project_name, extras), "[project]"
     pkg_info = root / "PKG-INFO"
     if pkg_info.is_file():
         import email.parser  # only for an unpacked sdist; most projects never load it

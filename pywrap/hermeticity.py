@@ -99,8 +99,8 @@ def _module(line: str, stage: str, project: str = "",
         # project itself is expanded to the extra's contents, never fetched).
         wanted = f"'{project}[{extra}]' (the project's extra that requires it)"
     return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
-                     f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].requires (a declared list "
-                     "replaces the stage's default requirements: keep those too) and run `pyrel lock`", line)
+                     f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (added to the "
+                     "stage's requirements, the defaults included) and run `pyrel lock`", line)
 
 
 def _library(line: str, stage: str) -> Violation | None:

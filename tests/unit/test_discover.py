@@ -266,3 +266,21 @@ def test_tox_toml_environments(tmp_path: Path) -> None:
     pyproject = _project(project={"name": "demo", "optional-dependencies": {"cli": ["click"]}})
     found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS)
     assert (found.lines, found.file, found.origin) == (("pytest", "click"), "", "tox [testenv]")
+
+
+def test_extra_requires_adds_to_the_defaults_and_the_projects_extras_are_expanded(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    pyproject = _project(**{"dependency-groups": {"test": ["pytest>=8"]}, "project": {
+        "name": "demo", "version": "1.2", "optional-dependencies": {"yaml": ["PyYAML>=6"], "fast": ["orjson"]}}})
+    name = "demo"
+    config = {"stages": {"test": {"extra-requires": [f"{name}[yaml]", "hypothesis"]}}}
+    test = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, config).stage("test")
+    default = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {}).stage("test")
+    # The defaults stay; the project's own extra is its contents, never the project from a registry.
+    assert test.requires == (*default.requires, "hypothesis", "PyYAML>=6")
+    declared = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject,
+                             {"stages": {"test": {"requires": ["pytest", f"{name}[fast]"]}}}).stage("test")
+    assert declared.requires == ("pytest", "orjson")
+    with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.test.extra-requires' must be a list of strings"):
+        build_project(tmp_path, tmp_path / "pyproject.toml", pyproject,
+                      {"stages": {"test": {"extra-requires": [3]}}})

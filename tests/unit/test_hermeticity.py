@@ -16,11 +16,11 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     ("wget: bad address 'example.invalid'", "network", "(example.invalid)"),
     ("ModuleNotFoundError: No module named 'requests'", "undeclared-import",
      "the stage imported 'requests', which is not among its pinned requirements: add 'requests' "
-     "(or the distribution that provides it) to [tool.pyrel.stages.docs].requires"),
+     "(or the distribution that provides it) to [tool.pyrel.stages.docs].extra-requires"),
     ("ModuleNotFoundError: No module named 'yaml.constructor'", "undeclared-import", "add 'PyYAML'"),
     ("Could not import extension sphinx_tabs.tabs (exception: No module named 'pkg_resources')",
-     "undeclared-import", "add 'setuptools<81' to [tool.pyrel.stages.docs].requires"),
-    ("E   ModuleNotFoundError: No module named 'six'", "undeclared-import", "keep those too"),
+     "undeclared-import", "add 'setuptools<81' to [tool.pyrel.stages.docs].extra-requires"),
+    ("E   ModuleNotFoundError: No module named 'six'", "undeclared-import", "the defaults included"),
     ("E   FileNotFoundError: [Errno 2] No such file or directory: '/bin/sh'", "host-file",
      "through /bin/sh, which this sandbox did not have: pyrel mounts its pinned busybox there"),
     (f"{RUN}: line 1: git: not found", "undeclared-tool", "the stage ran 'git', which is not among its declared"),
@@ -85,7 +85,7 @@ def test_a_missing_module_an_extra_of_the_project_provides_names_that_extra() ->
     # cattrs's tests import its optional backends; its CI installs every extra, no test group lists them.
     extras = (("ujson", ("ujson",)), ("msgspec", ("msgspec",)), ("pyyaml", ("pyyaml",)))
     [violation] = classify("E   ModuleNotFoundError: No module named 'yaml'", "test", "cattrs", extras)
-    assert "add 'cattrs[pyyaml]' (the project's extra that requires it) to [tool.pyrel.stages.test].requires" \
+    assert "add 'cattrs[pyyaml]' (the project's extra that requires it) to [tool.pyrel.stages.test].extra-requires" \
         in violation.explanation
     [other] = classify("E   ModuleNotFoundError: No module named 'hypothesis'", "test", "cattrs", extras)
     assert "add 'hypothesis' (or the distribution that provides it)" in other.explanation
