@@ -13,7 +13,7 @@ import hashlib
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -79,23 +79,40 @@ def compiler_packages(python_version: str, with_python: bool) -> list[str]:
     return ["gcc", "libc6-dev", *([f"libpython{python_version}-dev"] if with_python else [])]
 
 
-def stage_system_roots(stage: Stage, python_version: str) -> list[str]:
+#: What the manylinux policies let a binary wheel load from the system besides glibc's libraries
+#: (which libc6 ships): the C++ runtime and libgcc_s.  A stage with such a wheel gets them.
+BINARY_WHEEL_RUNTIME = ("libgcc-s1", "libstdc++6")
+
+
+def binary_wheel_runtime(wheels: Sequence[WheelEntry]) -> list[str]:
+    """The Debian packages a stage's binary wheels may load (none when every wheel is pure Python)."""
+    for wheel in wheels:
+        platforms = wheel.filename.removesuffix(".whl").rsplit("-", 1)[-1].split(".")
+        if any(platform != "any" for platform in platforms):
+            return list(BINARY_WHEEL_RUNTIME)
+    return []
+
+
+def stage_system_roots(stage: Stage, python_version: str, runtime: Sequence[str] = ()) -> list[str]:
     roots = python_packages(python_version) if stage.python else []
     if stage.compiler:
         roots += compiler_packages(python_version, stage.python)
+    roots += [name for name in runtime if name not in roots]
     return roots + [name for name in stage.system if name not in roots]
 
 
 def debian_closure(
-    index: debian.PackageIndex, stage: Stage, python_version: str, architecture: str, essential: frozenset[str]
+    index: debian.PackageIndex, stage: Stage, python_version: str, architecture: str, essential: frozenset[str],
+    runtime: Sequence[str] = (),
 ) -> tuple[list[debian.ResolvedPackage], tuple[str, ...]]:
     """The stage's Debian closure, and the names its `system-exclude` cut from it.
 
     Excluding a package also drops what only it pulled in.  What the stage
     lists in `system` keeps its whole closure, so a default pattern never
-    takes a library from a package the user asked for.
+    takes a library from a package the user asked for.  ``runtime``: what its
+    binary wheels load (:func:`binary_wheel_runtime`), kept like Python itself.
     """
-    roots = stage_system_roots(stage, python_version)
+    roots = stage_system_roots(stage, python_version, runtime)
     left_out = essential - frozenset(roots)
     full = debian.resolve_closure(index, roots, architecture, left_out)
     if not stage.system_exclude:
@@ -226,47 +243,55 @@ def create_lock(
     glibc_major, glibc_minor = debian.glibc_version_of(index)
 
     essential = essential_packages(index)
-    closures: dict[str, list[debian.ResolvedPackage]] = {}
-    trimmed: dict[str, tuple[str, ...]] = {}
     bootstrap = debian.resolve_closure(index, list(BOOTSTRAP_PACKAGES), architecture, essential)
-    for stage in project.stages:
-        closures[stage.name], trimmed[stage.name] = debian_closure(index, stage, python_version, architecture,
-                                                                  essential)
-    resolved = {package.name: package for package in bootstrap}
-    for closure in closures.values():
-        resolved.update({package.name: package for package in closure})
-    uris = apt.print_uris(context, [(p.name, p.version) for p in resolved.values()])
-    packages = tuple(
-        DebEntry(
-            name=deb.name, version=deb.version, architecture=deb.architecture, sha256=deb.sha256,
-            size=deb.size, filename=deb.filename, url=deb.url, depends=tuple(deb.depends),
-            source=deb.source,
-        )
-        for deb in sorted(debian.with_urls(resolved.values(), uris), key=lambda deb: deb.name)
-    )
-
     platform = resolver_platform(architecture, (glibc_major, glibc_minor))
     pylocks: dict[str, bytes] = {}
     stage_locks = []
     with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:
+        # Python first: a stage's binary wheels decide part of its Debian closure.
+        pythons: dict[str, ResolvedPython | None] = {}
+        skipped: dict[str, str] = {}
         for stage in project.stages:
             try:
-                resolved_python = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
+                pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
             except LockError as exc:
                 if not stage.implicit or stage.name == SOURCE_STAGE:
                     raise
                 # A stage pyrel found (not one the user declared) must not block the others.
                 progress(f"warning: skipping stage '{stage.name}', which cannot be locked: {exc.message}")
-                stage_locks.append(StageLock(
-                    name=stage.name, fingerprint=stage_fingerprint(project, stage, suite, architecture),
-                    system=(), python_lock="", python_lock_sha256="", skipped=exc.message.splitlines()[0],
-                ))
+                skipped[stage.name] = exc.message.splitlines()[0]
+        closures: dict[str, list[debian.ResolvedPackage]] = {}
+        trimmed: dict[str, tuple[str, ...]] = {}
+        for stage in project.stages:
+            if stage.name not in skipped:
+                resolved_python = pythons[stage.name]
+                runtime = binary_wheel_runtime(resolved_python.wheels if resolved_python else ())
+                closures[stage.name], trimmed[stage.name] = debian_closure(index, stage, python_version, architecture,
+                                                                          essential, runtime)
+        resolved = {package.name: package for package in bootstrap}
+        for closure in closures.values():
+            resolved.update({package.name: package for package in closure})
+        uris = apt.print_uris(context, [(p.name, p.version) for p in resolved.values()])
+        packages = tuple(
+            DebEntry(
+                name=deb.name, version=deb.version, architecture=deb.architecture, sha256=deb.sha256,
+                size=deb.size, filename=deb.filename, url=deb.url, depends=tuple(deb.depends),
+                source=deb.source,
+            )
+            for deb in sorted(debian.with_urls(resolved.values(), uris), key=lambda deb: deb.name)
+        )
+        for stage in project.stages:
+            fingerprint = stage_fingerprint(project, stage, suite, architecture)
+            if stage.name in skipped:
+                stage_locks.append(StageLock(name=stage.name, fingerprint=fingerprint, system=(), python_lock="",
+                                             python_lock_sha256="", skipped=skipped[stage.name]))
                 continue
+            resolved_python = pythons[stage.name]
             if resolved_python is not None:
                 pylocks[resolved_python.file_name] = resolved_python.content
             stage_locks.append(StageLock(
                 name=stage.name,
-                fingerprint=stage_fingerprint(project, stage, suite, architecture),
+                fingerprint=fingerprint,
                 system=tuple(sorted(package.name for package in closures[stage.name])),
                 python_lock=resolved_python.file_name if resolved_python else "",
                 python_lock_sha256=resolved_python.digest if resolved_python else "",

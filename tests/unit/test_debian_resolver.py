@@ -9,7 +9,8 @@ import pytest
 
 from pywrap.adapters import apt
 from pywrap.errors import ResolutionError
-from pywrap.locker import debian_closure
+from pywrap.lock import WheelEntry
+from pywrap.locker import binary_wheel_runtime, debian_closure
 from pywrap.model import Stage
 from pywrap.providers.debian import (
     PackageIndex,
@@ -300,6 +301,8 @@ def _python_index() -> PackageIndex:
         para("zlib1g", Depends="libc6"),
         para("libc6"),
         para("gdb", Depends="libreadline8, libc6"),
+        para("libstdc++6", Depends="libgcc-s1, libc6"),
+        para("libgcc-s1", Depends="libc6"),
     )
 
 
@@ -328,3 +331,23 @@ def test_no_system_exclude_keeps_debians_closure() -> None:
     closure, trimmed = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
     assert trimmed == ()
     assert len(closure) == 11
+
+
+def _wheel(filename: str) -> WheelEntry:
+    return WheelEntry(name=filename.split("-")[0], version="1", filename=filename,
+                      url=f"http://mirror.invalid/{filename}", sha256="0" * 64)
+
+
+def test_a_binary_wheel_brings_the_runtime_manylinux_lets_it_load() -> None:
+    pure = [_wheel("attrs-25.3.0-py3-none-any.whl")]
+    binary = [*pure, _wheel("ujson-5.10.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")]
+    assert binary_wheel_runtime(pure) == []
+    assert binary_wheel_runtime(binary) == ["libgcc-s1", "libstdc++6"]
+    # Kept like Python itself: a default system-exclude never cuts it.
+    stage = _stage(system_exclude=("libstdc*", "libreadline*"))
+    closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset(),
+                                      binary_wheel_runtime(binary))
+    assert {"libstdc++6", "libgcc-s1"} <= set(names(closure))
+    assert "libstdc++6" not in trimmed
+    plain, _ = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
+    assert "libstdc++6" not in names(plain)
