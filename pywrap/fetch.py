@@ -71,6 +71,12 @@ def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Pat
     return pip.download(artifact.url, scratch, filename=artifact.filename, python_version=lock.python_version)
 
 
+def ensure_wheel_cached(wheel: WheelEntry, python_version: str) -> Path:
+    """The verified cache file of a locked wheel, before a whole lock exists (`pyrel lock` reads binary wheels)."""
+    return _ensure_cached(wheel, lambda scratch: pip.download(wheel.url, scratch, filename=wheel.filename,
+                                                              python_version=python_version))
+
+
 def _label(artifact: DebEntry | WheelEntry) -> str:
     kind = "Debian package" if isinstance(artifact, DebEntry) else "wheel"
     return f"{kind} {artifact.name} {artifact.version} ({artifact.filename})"
@@ -78,6 +84,10 @@ def _label(artifact: DebEntry | WheelEntry) -> str:
 
 def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
     """The verified cache file of ``artifact``, downloading it if needed."""
+    return _ensure_cached(artifact, lambda scratch: _download(artifact, lock, scratch))
+
+
+def _ensure_cached(artifact: DebEntry | WheelEntry, download: Callable[[Path], Path]) -> Path:
     target = _cache_file(artifact)
     if target.is_file():
         if file_sha256(target) == artifact.sha256:
@@ -88,7 +98,7 @@ def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
         # Scratch in the cache's one temporary folder (same file system, so the move is a rename):
         # a killed download leaves nothing among the artifacts for every later run to look for.
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=recovery.scratch_dir(cache_dir())) as scratch:
-            downloaded = _download(artifact, lock, Path(scratch))
+            downloaded = download(Path(scratch))
             actual = file_sha256(downloaded)
             if actual != artifact.sha256:
                 raise HashMismatchError(_label(artifact), artifact.sha256, actual)

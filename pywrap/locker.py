@@ -20,7 +20,7 @@ import attrs
 import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from pywrap import probe
+from pywrap import binaries, fetch, probe
 from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
 from pywrap.errors import ConfigError, LockError
@@ -79,18 +79,20 @@ def compiler_packages(python_version: str, with_python: bool) -> list[str]:
     return ["gcc", "libc6-dev", *([f"libpython{python_version}-dev"] if with_python else [])]
 
 
-#: What the manylinux policies let a binary wheel load from the system besides glibc's libraries
-#: (which libc6 ships): the C++ runtime and libgcc_s.  A stage with such a wheel gets them.
-BINARY_WHEEL_RUNTIME = ("libgcc-s1", "libstdc++6")
+def is_binary(wheel: WheelEntry) -> bool:
+    """A wheel for some platform (shared objects inside), not one for any."""
+    return any(platform != "any" for platform in wheel.filename.removesuffix(".whl").rsplit("-", 1)[-1].split("."))
 
 
-def binary_wheel_runtime(wheels: Sequence[WheelEntry]) -> list[str]:
-    """The Debian packages a stage's binary wheels may load (none when every wheel is pure Python)."""
+def binary_wheel_runtime(wheels: Sequence[WheelEntry], needed_by: Callable[[WheelEntry], set[str]]) -> list[str]:
+    """The Debian packages a stage's binary wheels load from the system (pywrap.binaries): the C++
+    runtime and libgcc_s, when a wheel's shared objects ask for them.  ``needed_by``: what one wheel's
+    shared objects load (its file is read); pure-Python wheels are not opened."""
+    needed: set[str] = set()
     for wheel in wheels:
-        platforms = wheel.filename.removesuffix(".whl").rsplit("-", 1)[-1].split(".")
-        if any(platform != "any" for platform in platforms):
-            return list(BINARY_WHEEL_RUNTIME)
-    return []
+        if is_binary(wheel):
+            needed |= needed_by(wheel)
+    return binaries.system_runtime(needed)
 
 
 def stage_system_roots(stage: Stage, python_version: str, runtime: Sequence[str] = ()) -> list[str]:
@@ -262,10 +264,15 @@ def create_lock(
                 skipped[stage.name] = exc.message.splitlines()[0]
         closures: dict[str, list[debian.ResolvedPackage]] = {}
         trimmed: dict[str, tuple[str, ...]] = {}
+
+        def needed_by(wheel: WheelEntry) -> set[str]:
+            # Downloaded and verified now, into the cache the build fetches from.
+            return binaries.needed_libraries(fetch.ensure_wheel_cached(wheel, python_version))
+
         for stage in project.stages:
             if stage.name not in skipped:
                 resolved_python = pythons[stage.name]
-                runtime = binary_wheel_runtime(resolved_python.wheels if resolved_python else ())
+                runtime = binary_wheel_runtime(resolved_python.wheels if resolved_python else (), needed_by)
                 closures[stage.name], trimmed[stage.name] = debian_closure(index, stage, python_version, architecture,
                                                                           essential, runtime)
         resolved = {package.name: package for package in bootstrap}

@@ -338,15 +338,24 @@ def _wheel(filename: str) -> WheelEntry:
                       url=f"http://mirror.invalid/{filename}", sha256="0" * 64)
 
 
-def test_a_binary_wheel_brings_the_runtime_manylinux_lets_it_load() -> None:
-    pure = [_wheel("attrs-25.3.0-py3-none-any.whl")]
-    binary = [*pure, _wheel("ujson-5.10.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")]
-    assert binary_wheel_runtime(pure) == []
-    assert binary_wheel_runtime(binary) == ["libgcc-s1", "libstdc++6"]
+def test_a_binary_wheel_that_loads_the_cpp_runtime_brings_it() -> None:
+    pure = _wheel("attrs-25.3.0-py3-none-any.whl")
+    cpp = _wheel("ujson-5.10.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    c_only = _wheel("tomli-2.2.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    loads = {cpp.filename: {"libstdc++.so.6", "libgcc_s.so.1", "libc.so.6"}, c_only.filename: {"libc.so.6"}}
+    opened: list[str] = []
+
+    def needed_by(wheel: WheelEntry) -> set[str]:
+        opened.append(wheel.filename)
+        return loads[wheel.filename]
+
+    assert binary_wheel_runtime([pure, c_only], needed_by) == []  # glibc comes with libc6
+    assert binary_wheel_runtime([pure, c_only, cpp], needed_by) == ["libgcc-s1", "libstdc++6"]
+    assert pure.filename not in opened  # a pure-Python wheel is never downloaded to be read
     # Kept like Python itself: a default system-exclude never cuts it.
     stage = _stage(system_exclude=("libstdc*", "libreadline*"))
     closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset(),
-                                      binary_wheel_runtime(binary))
+                                      binary_wheel_runtime([cpp], needed_by))
     assert {"libstdc++6", "libgcc-s1"} <= set(names(closure))
     assert "libstdc++6" not in trimmed
     plain, _ = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
