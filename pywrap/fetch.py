@@ -68,13 +68,16 @@ def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Pat
 
         context = apt.prepare(lock.suite, lock.architecture, cache_dir())
         return apt.download(context, artifact.name, artifact.version, scratch)
-    return pip.download(artifact.url, scratch, filename=artifact.filename, python_version=lock.python_version)
+    return _download_wheel(artifact, lock.python_version, scratch)
+
+
+def _download_wheel(wheel: WheelEntry, python_version: str, scratch: Path) -> Path:
+    return pip.download(wheel.url, scratch, filename=wheel.filename, python_version=python_version)
 
 
 def ensure_wheel_cached(wheel: WheelEntry, python_version: str) -> Path:
     """The verified cache file of a locked wheel, before a whole lock exists (`pyrel lock` reads binary wheels)."""
-    return _ensure_cached(wheel, lambda scratch: pip.download(wheel.url, scratch, filename=wheel.filename,
-                                                              python_version=python_version))
+    return _ensure_cached(wheel, lambda scratch: _download_wheel(wheel, python_version, scratch))
 
 
 def _label(artifact: DebEntry | WheelEntry) -> str:
