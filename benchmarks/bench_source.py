@@ -302,7 +302,7 @@ INSTRUMENTED_NOOP = r"""
 import gc, json, subprocess, sys, time
 started = time.perf_counter()
 gc.disable()  # as the console script (pywrap/__main__.py) loads the CLI
-from pywrap.cli import app
+from pywrap.cli.app import app
 gc.freeze()
 gc.enable()
 imported = time.perf_counter()
@@ -356,7 +356,7 @@ def startup_costs(pyrel: list[str], runs: int) -> dict:
 
     result: dict[str, object] = {
         "python -c pass": med([sys.executable, "-c", "pass"]),
-        "python -c 'import pywrap.cli'": med([sys.executable, "-c", "import pywrap.cli"]),
+        "python -c 'import pywrap.cli.app'": med([sys.executable, "-c", "import pywrap.cli.app"]),
         "pyrel --help": med([*pyrel, "--help"]),
     }
     on_path = shutil.which("pyrel")
@@ -483,7 +483,7 @@ def print_table(result: dict, runs: int) -> None:
         phases = ", ".join(f"{k} {v:.3f}" for k, v in stage["median-phases"].items())
         print(f"  stage build phases (s, median): {phases}")
     inside = noop["in-process"]
-    print(f"  no-op in-process: total {inside['total']:.3f} s = import pywrap.cli {inside['import-pywrap-cli']:.3f}"
+    print(f"  no-op in-process: total {inside['total']:.3f} s = import pywrap.cli.app {inside['import-pywrap-cli']:.3f}"
           f" + external commands {inside['external-commands']:.3f} + python {inside['python-rest']:.3f}")
     for name, secs in inside["calls"]:
         print(f"    {secs:7.3f} s  {name}")

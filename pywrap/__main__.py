@@ -14,7 +14,7 @@ import gc
 def main() -> None:
     gc.disable()
     try:
-        from pywrap.cli import app
+        from pywrap.cli.app import app
     finally:
         gc.freeze()
         gc.enable()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pywrap.model import Project, Stage
+from pywrap.config.model import Project, Stage
 
 
 class Provider(Protocol):

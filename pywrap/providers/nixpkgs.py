@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
+from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
-from pywrap.model import Project, Stage
 
 #: The archive of a revision; `url` in the pin overrides it (a mirror).
 DEFAULT_URL = "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pywrap import sbom
+from pywrap.audit import sbom
 from tests.conftest import copy_example
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from pywrap.config import build_project
+from pywrap.config.loader import build_project
 from pywrap.providers.base import provider_for
 from tests.conftest import REPO
 

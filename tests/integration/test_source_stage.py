@@ -175,8 +175,8 @@ def test_not_a_python_project(tmp_path: Path, run_pyrel: Run) -> None:
 
 
 def test_fetched_artifacts_are_gc_roots_and_a_rebuild_asks_the_store_nothing(example: Path, run_pyrel: Run) -> None:
-    from pywrap.fetch import artifact_store_path, artifacts_of, roots_dir
-    from pywrap.lock import read_lock
+    from pywrap.execution.fetch import artifact_store_path, artifacts_of, roots_dir
+    from pywrap.locking.lockfile import read_lock
 
     run_pyrel("build", "source", "-C", str(example), check=True)
     locked = {artifact_store_path(artifact) for artifact in artifacts_of(read_lock(example), ["source"])}
@@ -205,7 +205,7 @@ def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Ru
     statement = json.loads((example / "dist/shell/os-system.txt.intoto.json").read_text())
     [mount] = statement["predicate"]["buildDefinition"]["internalParameters"]["sandboxPaths"]
     target, busybox = mount.split("=", 1)
-    from pywrap.fetch import BOOTSTRAP_NAME
+    from pywrap.execution.fetch import BOOTSTRAP_NAME
 
     assert target == "/bin/sh" and BOOTSTRAP_NAME in busybox
     assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == \

@@ -8,12 +8,13 @@ from pathlib import Path
 import attrs
 import pytest
 
-from pywrap import audit, report, sbom
+from pywrap.audit import closures as audit
+from pywrap.audit import report, sbom
+from pywrap.config.model import Budget, Project, Stage
 from pywrap.errors import BudgetExceededError
-from pywrap.fetch import artifact_store_path
-from pywrap.lock import DebEntry, Lock, StageLock, WheelEntry
-from pywrap.model import Budget, Project, Stage
-from pywrap.plan import toolchain_id
+from pywrap.execution.fetch import artifact_store_path
+from pywrap.execution.plan import toolchain_id
+from pywrap.locking.lockfile import DebEntry, Lock, StageLock, WheelEntry
 
 STORE = "/nix/store"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pywrap import report
+from pywrap.audit import report
 from tests.unit.test_audit import make_report
 
 pytestmark = pytest.mark.browser

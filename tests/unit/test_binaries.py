@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pywrap.binaries import needed_libraries, system_runtime
+from pywrap.locking.wheel_libraries import needed_libraries, system_runtime
 
 
 def _host_library(name: str) -> Path:

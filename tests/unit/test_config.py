@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pywrap.config import build_project, load_project, parse_size
+from pywrap.config.loader import build_project, load_project, parse_size
+from pywrap.config.model import PEP517_DEFAULT_BACKEND
 from pywrap.errors import ConfigError, NotAProjectError
-from pywrap.model import PEP517_DEFAULT_BACKEND
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from pywrap.adapters import apt
+from pywrap.config.model import Stage
 from pywrap.errors import ResolutionError
-from pywrap.lock import WheelEntry
-from pywrap.locker import binary_wheel_runtime, debian_closure
-from pywrap.model import Stage
+from pywrap.locking.lockfile import WheelEntry
+from pywrap.locking.resolver import binary_wheel_runtime, debian_closure
 from pywrap.providers.debian import (
     PackageIndex,
     ResolvedPackage,

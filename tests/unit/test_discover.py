@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pywrap.config import build_project
-from pywrap.discover import (
+from pywrap.config.discovery import (
     DEV_FILES,
     DEV_GROUPS,
     DOCS_FILES,
@@ -21,6 +20,7 @@ from pywrap.discover import (
     runtime_requirements,
     stage_requirements,
 )
+from pywrap.config.loader import build_project
 from pywrap.errors import ConfigError
 
 FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"}}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pywrap import doctor
 from pywrap.adapters import host
 from pywrap.adapters.run import Completed
-from pywrap.cli import app
+from pywrap.cli.app import app
+from pywrap.execution import doctor
 
 #: What Nix's daemon says to a user it does not trust.
 IGNORED = "".join(f"warning: ignoring the client-specified setting '{name}', because it is a restricted setting "

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pywrap import export, fetch, locking, recovery
+from pywrap import mutex
 from pywrap.errors import ExportError, FetchError
-from pywrap.lock import Lock, WheelEntry
+from pywrap.execution import export, fetch, recovery
+from pywrap.locking.lockfile import Lock, WheelEntry
 
 CONTENT = b"the wheel's bytes"
 WHEEL = WheelEntry(name="demo", version="1.0", filename="demo-1.0-py3-none-any.whl",
@@ -151,7 +152,7 @@ def test_a_second_run_waits_for_the_first_and_says_why(tmp_path: Path) -> None:
     first_holds = threading.Event()
 
     def first() -> None:
-        with locking.project_lock(tmp_path):
+        with mutex.project_lock(tmp_path):
             order.append("first in")
             first_holds.set()
             time.sleep(0.5)
@@ -160,7 +161,7 @@ def test_a_second_run_waits_for_the_first_and_says_why(tmp_path: Path) -> None:
     thread = threading.Thread(target=first)
     thread.start()
     first_holds.wait()
-    with locking.project_lock(tmp_path, progress=messages.append):
+    with mutex.project_lock(tmp_path, progress=messages.append):
         order.append("second in")
     thread.join()
     assert order == ["first in", "first out", "second in"]
@@ -169,14 +170,14 @@ def test_a_second_run_waits_for_the_first_and_says_why(tmp_path: Path) -> None:
 
 
 def test_a_second_run_gives_up_after_the_timeout(tmp_path: Path) -> None:
-    with locking.project_lock(tmp_path):
+    with mutex.project_lock(tmp_path):
         done: list[BaseException] = []
 
         def second() -> None:
             try:
-                with locking.project_lock(tmp_path, timeout=0.3):
+                with mutex.project_lock(tmp_path, timeout=0.3):
                     pass
-            except locking.BusyError as error:
+            except mutex.BusyError as error:
                 done.append(error)
 
         thread = threading.Thread(target=second)
@@ -189,14 +190,14 @@ def test_a_second_run_gives_up_after_the_timeout(tmp_path: Path) -> None:
 
 def test_the_lock_timeout_default_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYREL_LOCK_TIMEOUT", "2.5")
-    assert locking.timeout_from_env() == 2.5
+    assert mutex.timeout_from_env() == 2.5
     monkeypatch.setenv("PYREL_LOCK_TIMEOUT", "")
-    assert locking.timeout_from_env() is None
+    assert mutex.timeout_from_env() is None
 
 
 def test_failed_tests_are_explained_from_their_own_log(tmp_path: Path) -> None:
     # python-dateutil's tests import six, an undeclared requirement: pytest.log shows it, the build log does not.
-    from pywrap.build import Status, recorded_result
+    from pywrap.execution.build import Status, recorded_result
 
     (tmp_path / "exit-code").write_text("2\n")
     (tmp_path / "pytest.log").write_text("ERROR tests/test_tz.py\nE   ModuleNotFoundError: No module named 'six'\n")

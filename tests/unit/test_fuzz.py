@@ -13,9 +13,9 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pywrap.config import build_project, load_project
+from pywrap.config.loader import build_project, load_project
 from pywrap.errors import ConfigError, LockError
-from pywrap.lock import LOCK_FILE, lock_from_toml, read_lock, read_pylock
+from pywrap.locking.lockfile import LOCK_FILE, lock_from_toml, read_lock, read_pylock
 
 SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

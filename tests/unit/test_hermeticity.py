@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pywrap.hermeticity import classify, describe
+from pywrap.execution.hermeticity import classify, describe
 
 RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
 
@@ -92,7 +92,7 @@ def test_a_missing_module_an_extra_of_the_project_provides_names_that_extra() ->
 
 
 def test_the_extras_are_read_from_the_project_table() -> None:
-    from pywrap.discover import extra_distributions
+    from pywrap.config.discovery import extra_distributions
 
     pyproject = {"project": {"name": "demo", "optional-dependencies": {
         "yaml": ["PyYAML>=6"], "all": ["demo[yaml]", "Ujson; python_version < '4'"], "broken": ["not a req !"]}}}

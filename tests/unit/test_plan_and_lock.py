@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from pywrap.config import build_project
+from pywrap.config.loader import build_project
 from pywrap.errors import ConfigError, LockError
-from pywrap.fetch import Bootstrap
-from pywrap.lock import (
+from pywrap.execution.fetch import Bootstrap
+from pywrap.execution.plan import make_plan, source_paths, stage_order
+from pywrap.locking.lockfile import (
     DebEntry,
     Lock,
     StageLock,
@@ -20,8 +21,7 @@ from pywrap.lock import (
     stage_fingerprint,
     target_tags,
 )
-from pywrap.locker import write_lock_files
-from pywrap.plan import make_plan, source_paths, stage_order
+from pywrap.locking.resolver import write_lock_files
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"

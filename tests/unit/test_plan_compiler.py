@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pywrap.config import build_project
-from pywrap.fetch import Bootstrap
-from pywrap.lock import DebEntry, Lock, StageLock, stage_fingerprint
-from pywrap.plan import c_compiler, compiler_env, make_plan
+from pywrap.config.loader import build_project
+from pywrap.execution.fetch import Bootstrap
+from pywrap.execution.plan import c_compiler, compiler_env, make_plan
+from pywrap.locking.lockfile import DebEntry, Lock, StageLock, stage_fingerprint
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"

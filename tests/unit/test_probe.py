@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from pywrap.errors import LockError
-from pywrap.lock import WheelEntry
-from pywrap.probe import probe_requirements, unsatisfied
+from pywrap.locking.backend_probe import probe_requirements, unsatisfied
+from pywrap.locking.lockfile import WheelEntry
 
 
 def _wheel(name: str, version: str) -> WheelEntry:
@@ -29,8 +29,8 @@ def test_a_probe_answer_is_a_list_of_requirement_strings() -> None:
 
 
 def test_only_the_stages_that_build_the_projects_wheel_get_its_requirements() -> None:
-    from pywrap.locker import builds_project_wheel
-    from pywrap.model import Stage
+    from pywrap.config.model import Stage
+    from pywrap.locking.resolver import builds_project_wheel
 
     def stage(run: str) -> Stage:
         return Stage(name="x", python=True, system=(), requires=(), requires_file="", inputs=(), run=(run,),

@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pywrap import provenance
-from pywrap.lock import DebEntry, Lock, StageLock, WheelEntry
-from pywrap.release_inputs import SourceInfo, dirty_entries
+from pywrap.locking.lockfile import DebEntry, Lock, StageLock, WheelEntry
+from pywrap.release import provenance
+from pywrap.release.source_state import SourceInfo, dirty_entries
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "intoto-statement-v1-slsa-provenance-v1.schema.json"
 SHA = "ab" * 32
@@ -153,8 +153,8 @@ def test_pyrels_own_files_do_not_make_a_tree_dirty() -> None:
 
 
 def test_the_nix_version_is_asked_once_per_nix_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pywrap import attest
     from pywrap.adapters import nix
+    from pywrap.release import attest
 
     binary = tmp_path / "nix-build"
     binary.write_text("v1")

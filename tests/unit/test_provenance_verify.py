@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pywrap import provenance, verify
-from pywrap.release_inputs import SourceInfo
-from pywrap.reproduce import parse_check_log
+from pywrap.release import provenance, verify
+from pywrap.release.reproduce import parse_check_log
+from pywrap.release.source_state import SourceInfo
 
 ARTIFACT = "hello-1.0.tar.gz"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pywrap.config import build_project
+from pywrap.config.loader import build_project
 from pywrap.errors import ConfigError
 from pywrap.providers import nixpkgs
 from pywrap.providers.base import DebianProvider, Provider, provider_for

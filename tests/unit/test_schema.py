@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pywrap.config import BUDGET_KEYS, SPHINX_BUILDERS, SPHINX_KEYS, STAGE_KEYS, TOP_LEVEL_KEYS, build_project
+from pywrap.config.loader import BUDGET_KEYS, SPHINX_BUILDERS, SPHINX_KEYS, STAGE_KEYS, TOP_LEVEL_KEYS, build_project
 from pywrap.errors import ConfigError
 
 SCHEMA: dict[str, Any] = json.loads(

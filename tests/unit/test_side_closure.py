@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-from pywrap.build import _side_closure
-from pywrap.closure import ClosureSummary, DerivationClosure
 from pywrap.errors import PyrelError
+from pywrap.execution.build import _side_closure
+from pywrap.execution.closure import ClosureSummary, DerivationClosure
 
 SUMMARY = ClosureSummary(packages=("deb:libc6=2.36-9",), store_paths=("/nix/store/aaa-root",), bytes=10)
 OUT = "/nix/store/bbb-demo-source"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pywrap.config import load_project
-from pywrap.source import generated_files, source_files
+from pywrap.config.loader import load_project
+from pywrap.config.source_tree import generated_files, source_files
 
 
 def _tree(root: Path, names: list[str]) -> None:

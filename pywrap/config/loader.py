@@ -1,4 +1,4 @@
-"""Read ``[tool.pyrel]`` (or ``pyrel.toml``) into the :mod:`pywrap.model`.
+"""Read ``[tool.pyrel]`` (or ``pyrel.toml``) into the :mod:`pywrap.config.model`.
 
 Validation happens here, once, at the edge: every unknown key or wrong type is
 a :class:`ConfigError` naming the file, the key and what is allowed.
@@ -20,9 +20,8 @@ import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pywrap import discover
-from pywrap.errors import ConfigError, NotAProjectError
-from pywrap.model import (
+from pywrap.config import discovery
+from pywrap.config.model import (
     DOCS_STAGE,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
@@ -33,12 +32,13 @@ from pywrap.model import (
     Project,
     Stage,
 )
+from pywrap.errors import ConfigError, NotAProjectError
 
 #: A project with only setup.py (no pyproject.toml) is still a Python project.
 LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {
     "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
-    # Read by their own modules: pywrap.ci ([tool.pyrel.ci]) and pywrap.providers.nixpkgs (the pin).
+    # Read by their own modules: pywrap.release.ci ([tool.pyrel.ci]) and pywrap.providers.nixpkgs (the pin).
     "ci": dict, "nixpkgs": dict,
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
@@ -229,7 +229,7 @@ def _sphinx_run(
     for key, expected in SPHINX_KEYS.items():
         if key in table:
             _check_type(table[key], expected, file, f"{where}.{key}")
-    directory = table.get("sphinx-dir") or discover.sphinx_dir(root)
+    directory = table.get("sphinx-dir") or discovery.sphinx_dir(root)
     if directory is None:
         return None
     if not (root / directory / "conf.py").is_file():
@@ -266,17 +266,17 @@ def builtin_stage_defaults(
     if build_system is None:
         return {}
     install = list(build_system.requires)
-    runtime, _ = discover.runtime_requirements(root, pyproject, name)
-    dist_name = discover.normalized_name(name)
-    version = discover.project_version(root, pyproject)
+    runtime, _ = discovery.runtime_requirements(root, pyproject, name)
+    dist_name = discovery.normalized_name(name)
+    version = discovery.project_version(root, pyproject)
     defaults: dict[str, dict[str, Any]] = {}
     # The docs and test stages build the project's wheel: C sources need a compiler there, C++ sources g++.
     files = _project_files(root)
-    build_tools: dict[str, Any] = {"compiler": discover.has_c_sources(files),
-                                   "system": discover.compiler_system(files)}
+    build_tools: dict[str, Any] = {"compiler": discovery.has_c_sources(files),
+                                   "system": discovery.compiler_system(files)}
     # Every Sphinx stage (docs, and docs-pdf or any docs-* declared) builds the same documents.
-    docs = discover.stage_requirements(root, pyproject, name, discover.DOCS_GROUPS, discover.DOCS_FILES,
-                                       tox_envs=discover.DOCS_TOX_ENVS)
+    docs = discovery.stage_requirements(root, pyproject, name, discovery.DOCS_GROUPS, discovery.DOCS_FILES,
+                                       tox_envs=discovery.DOCS_TOX_ENVS)
     for stage_name in [DOCS_STAGE, *(n for n in stage_tables if is_sphinx_stage(n) and n != DOCS_STAGE)]:
         table = stage_tables.get(stage_name, {})
         sphinx = _sphinx_run(table if isinstance(table, dict) else {}, root, dist_name, version, file,
@@ -290,9 +290,9 @@ def builtin_stage_defaults(
                 "run": sphinx[0],
                 "outputs": sphinx[1],
             }
-    tests = discover.stage_requirements(root, pyproject, name, discover.TEST_GROUPS, discover.TEST_FILES,
-                                        discover.DEV_GROUPS, discover.DEV_FILES, discover.TEST_TOX_ENVS)
-    test_tree = discover.test_dir(root)
+    tests = discovery.stage_requirements(root, pyproject, name, discovery.TEST_GROUPS, discovery.TEST_FILES,
+                                        discovery.DEV_GROUPS, discovery.DEV_FILES, discovery.TEST_TOX_ENVS)
+    test_tree = discovery.test_dir(root)
     # Development requirements alone do not make a test stage: they often hold only linters.
     if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
         defaults[TEST_STAGE] = {
@@ -308,7 +308,7 @@ def builtin_stage_defaults(
 
 
 def _project_files(root: Path) -> list[str]:
-    from pywrap.source import IGNORED_DIRS
+    from pywrap.config.source_tree import IGNORED_DIRS
 
     found = []
     for directory, subdirs, names in os.walk(root):
@@ -423,7 +423,7 @@ def build_project(
     project_table = pyproject.get("project", {})
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
-    name = discover.project_name(root, pyproject)
+    name = discovery.project_name(root, pyproject)
     requires_python = project_table.get("requires-python")
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
@@ -452,8 +452,8 @@ def build_project(
         stages.append(attrs.evolve(stage, implicit=stage_name in implicit))
     # A requirement on the project itself (`demo[yaml]`) is its extra's contents: the stage builds
     # the project from source, it never fetches it from a registry.
-    extras = discover.optional_dependencies(pyproject)
-    stages = [attrs.evolve(stage, requires=tuple(discover.expand_self(stage.requires, str(name), extras)))
+    extras = discovery.optional_dependencies(pyproject)
+    stages = [attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, str(name), extras)))
               for stage in stages]
     if not stages:
         raise ConfigError(
@@ -479,5 +479,5 @@ def build_project(
         source_date_epoch=config.get("source-date-epoch"),
         exclude_newer=exclude_newer,
         stages=tuple(stages),
-        extras=discover.extra_distributions(pyproject, str(name)),
+        extras=discovery.extra_distributions(pyproject, str(name)),
     )

@@ -22,9 +22,9 @@ from pathlib import Path
 import attrs
 
 from pywrap.adapters import git
+from pywrap.config.model import Project
+from pywrap.config.source_tree import generated_files
 from pywrap.errors import InputVerificationError
-from pywrap.model import Project
-from pywrap.source import generated_files
 
 STATE_DIR = ".pyrel"
 

@@ -17,8 +17,8 @@ import attrs
 import jinja2
 from rich.table import Table
 
-from pywrap.audit import CLOSURE_KINDS, SANDBOX, SUPPLY_CHAIN, AuditReport, Closure, StageDiff, ratio
-from pywrap.lock import write_atomically
+from pywrap.audit.closures import CLOSURE_KINDS, SANDBOX, SUPPLY_CHAIN, AuditReport, Closure, StageDiff, ratio
+from pywrap.locking.lockfile import write_atomically
 from pywrap.logger import human_bytes
 
 TEMPLATE = "audit.html.j2"
@@ -224,7 +224,7 @@ def write_reports(
     violations: Sequence[str] = (),
 ) -> list[Path]:
     """audit.json, audit.html and the SBOMs, each written atomically under ``output``."""
-    from pywrap import sbom
+    from pywrap.audit import sbom
 
     output.mkdir(parents=True, exist_ok=True)
     document = report.to_json()

@@ -15,10 +15,10 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
-from pywrap.fetch import Bootstrap
-from pywrap.lock import DebEntry, Lock, WheelEntry
-from pywrap.model import Project, Stage
+from pywrap.execution.fetch import Bootstrap
+from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
 from pywrap.storepath import store_name
 
 PLAN_SCHEMA_VERSION = 1

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import build as executor
-from pywrap import verify
 from pywrap.adapters import diffoscope, nix
 from pywrap.adapters.run import CommandFailed
+from pywrap.config.model import Project
 from pywrap.errors import BuildError
-from pywrap.model import Project
+from pywrap.execution import build as executor
+from pywrap.release import verify
 
 _DIFFERS = re.compile(r"may not be deterministic: output '(/[^']+)' differs from '(/[^']+)'")
 _KEPT_DIRECTORY = re.compile(r"keeping build directory '(/[^']+)'")

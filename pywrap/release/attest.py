@@ -1,6 +1,6 @@
 """Write provenance: one in-toto statement beside each exported artifact, atomically.
 
-Runs after export; the statements are built by :mod:`pywrap.provenance` (pure).
+Runs after export; the statements are built by :mod:`pywrap.release.provenance` (pure).
 SHA256SUMS keeps listing only the artifacts: a statement records one build
 invocation (its id and times), so it is not part of what two builds compare.
 """
@@ -17,17 +17,18 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import __version__, provenance
+from pywrap import __version__
 from pywrap.adapters import nix
 from pywrap.cache import cache_dir
+from pywrap.config.model import Project
 from pywrap.digest import file_sha256
-from pywrap.lock import Lock, write_atomically
-from pywrap.model import Project
-from pywrap.plan import ARCH_TO_SYSTEM
-from pywrap.release_inputs import SourceInfo
+from pywrap.execution.plan import ARCH_TO_SYSTEM
+from pywrap.locking.lockfile import Lock, write_atomically
+from pywrap.release import provenance
+from pywrap.release.source_state import SourceInfo
 
 if TYPE_CHECKING:
-    from pywrap.build import Outcome, Result
+    from pywrap.execution.build import Outcome, Result
 
 BUILDER_ID_VARIABLE = "PYREL_BUILDER_ID"
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import recovery, testhooks
+from pywrap import testhooks
 from pywrap.digest import file_sha256
 from pywrap.errors import ExportError
+from pywrap.execution import recovery
 
 CHECKSUMS = "SHA256SUMS"
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import provenance
 from pywrap.digest import file_sha256
-from pywrap.export import CHECKSUMS
+from pywrap.execution.export import CHECKSUMS
+from pywrap.release import provenance
 
 SIGNATURE_SUFFIX = ".sig"
 _CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import recovery, testhooks
+from pywrap import testhooks
 from pywrap.adapters import dpkg, nix, pip
 from pywrap.cache import cache_dir
 from pywrap.digest import file_sha256
 from pywrap.errors import FetchError, HashMismatchError
-from pywrap.lock import DebEntry, Lock, WheelEntry, write_atomically
+from pywrap.execution import recovery
+from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry, write_atomically
 from pywrap.logger import human_bytes
 from pywrap.progress import fetch_item, fetch_summary
 from pywrap.storepath import fixed_output_path, nix_base32, store_name

@@ -7,7 +7,7 @@ Two kinds of files at the project root:
   which, a fingerprint of the configuration each stage was locked from, and
   the sha256 of each pylock file, so a stale or hand-edited lock is refused.
 
-This module is the data model, the reader and the writer; :mod:`pywrap.locker`
+This module is the data model, the reader and the writer; :mod:`pywrap.locking.resolver`
 creates a lock by calling the package managers.
 """
 
@@ -28,8 +28,8 @@ import tomli_w
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from pywrap.config.model import Project, Stage
 from pywrap.errors import LockError
-from pywrap.model import Project, Stage
 from pywrap.storepath import store_name
 
 LOCK_FILE = "pyrel.lock.toml"

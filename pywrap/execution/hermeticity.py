@@ -183,7 +183,7 @@ def classify(log: str, stage: str, project: str = "",
     """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order.
 
     ``project`` (its distribution name) tells a module of the project itself from an undeclared one;
-    ``extras`` (:attr:`pywrap.model.Project.extras`) name the extra that would provide a missing module.
+    ``extras`` (:attr:`pywrap.config.model.Project.extras`) name the extra that would provide a missing module.
     """
     found: list[Violation] = []
     seen: set[tuple[str, str]] = set()

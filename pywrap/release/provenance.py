@@ -33,9 +33,9 @@ from typing import Any
 
 import attrs
 
-from pywrap.lock import LOCK_FILE, DebEntry, Lock, WheelEntry
+from pywrap.locking.lockfile import LOCK_FILE, DebEntry, Lock, WheelEntry
 from pywrap.purl import deb_purl, pypi_purl
-from pywrap.release_inputs import SourceInfo
+from pywrap.release.source_state import SourceInfo
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"

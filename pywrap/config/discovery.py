@@ -15,7 +15,7 @@ import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pywrap import poetry as poetry_tables
+from pywrap.config import poetry as poetry_tables
 from pywrap.errors import ConfigError
 
 SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source")

@@ -21,7 +21,7 @@ derivation closure and the valid outputs.  Such a closure is marked
 ``complete = false`` and its bytes count only the valid paths.
 
 This module is pure except for :func:`query_stage`, which asks the store through
-:mod:`pywrap.adapters.nix`.  The build's short summary is :mod:`pywrap.closure`.
+:mod:`pywrap.adapters.nix`.  The build's short summary is :mod:`pywrap.execution.closure`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pywrap.adapters import nix
+from pywrap.config.model import Budget, Project
 from pywrap.errors import BudgetExceededError, PyrelError
-from pywrap.lock import DebEntry, Lock, WheelEntry
-from pywrap.model import Budget, Project
-from pywrap.plan import derivation_name, toolchain_id
+from pywrap.execution.plan import derivation_name, toolchain_id
+from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
 from pywrap.purl import deb_purl, pypi_purl
 from pywrap.storepath import store_name
 
@@ -338,7 +338,7 @@ def collect(
     project: Project, stage_names: Sequence[str], progress: Callable[[str], None] = lambda message: None
 ) -> tuple[Lock, AuditReport]:
     """Instantiate the stages' derivations (no build) and ask the store about them."""
-    from pywrap import build  # build imports this module for its closure summary
+    from pywrap.execution import build  # build imports this module for its closure summary
 
     prepared = build.prepare(project, stage_names, progress)
     lock, stage_plan, ordered = prepared.lock, prepared.plan, prepared.stages

@@ -1,7 +1,7 @@
 """`pyrel sign`: SSH signatures over each stage's SHA256SUMS and every attestation.
 
 SHA256SUMS covers the artifacts; each attestation is signed on its own (it is
-not listed in SHA256SUMS, see :mod:`pywrap.attest`).  Signatures are written
+not listed in SHA256SUMS, see :mod:`pywrap.release.attest`).  Signatures are written
 beside the file as ``<file>.sig`` (atomically) and checked by
 ``pyrel verify --artifacts DIST --allowed-signers FILE --identity ID``.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pywrap import verify
 from pywrap.adapters import ssh
 from pywrap.errors import VerificationError
-from pywrap.lock import write_atomically
+from pywrap.locking.lockfile import write_atomically
+from pywrap.release import verify
 
 
 def sign_dist(dist: Path, key: Path, stages: Iterable[str] = ()) -> list[Path]:

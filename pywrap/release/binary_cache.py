@@ -15,10 +15,10 @@ from pathlib import Path
 
 import attrs
 
-from pywrap import build as executor
 from pywrap.adapters import nix, nixcache
+from pywrap.config.model import Project
 from pywrap.errors import PyrelError
-from pywrap.model import Project
+from pywrap.execution import build as executor
 from pywrap.providers.base import provider_for
 
 

@@ -31,8 +31,8 @@ import attrs
 import jinja2
 
 from pywrap import __version__
+from pywrap.config.model import Project
 from pywrap.errors import ConfigError
-from pywrap.model import Project
 
 WORKFLOW_PATH = Path(".github/workflows/release.yml")
 TEMPLATE = "release.yml.j2"

@@ -2,7 +2,7 @@
 
 The flow is config -> model -> *lock*: this module asks apt (through
 :mod:`pywrap.adapters.apt`) and uv (through :mod:`pywrap.adapters.uv`) and
-returns a :class:`~pywrap.lock.Lock`; it writes the files only once every stage
+returns a :class:`~pywrap.locking.lockfile.Lock`; it writes the files only once every stage
 resolved, so a failure leaves the previous lock in place.
 """
 
@@ -20,11 +20,13 @@ import attrs
 import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from pywrap import binaries, fetch, probe
 from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
+from pywrap.config.model import SOURCE_STAGE, Project, Stage
 from pywrap.errors import ConfigError, LockError
-from pywrap.lock import (
+from pywrap.execution import fetch
+from pywrap.locking import backend_probe, wheel_libraries
+from pywrap.locking.lockfile import (
     ARCH_TO_MACHINE,
     LOCK_FILE,
     DebEntry,
@@ -37,7 +39,6 @@ from pywrap.lock import (
     stage_fingerprint,
     write_atomically,
 )
-from pywrap.model import SOURCE_STAGE, Project, Stage
 from pywrap.providers import debian
 
 #: Always in the supply chain: busybox is every stage's shell and coreutils,
@@ -85,14 +86,14 @@ def is_binary(wheel: WheelEntry) -> bool:
 
 
 def binary_wheel_runtime(wheels: Sequence[WheelEntry], needed_by: Callable[[WheelEntry], set[str]]) -> list[str]:
-    """The Debian packages a stage's binary wheels load from the system (pywrap.binaries): the C++
+    """The Debian packages a stage's binary wheels load from the system (pywrap.locking.wheel_libraries): the C++
     runtime and libgcc_s, when a wheel's shared objects ask for them.  ``needed_by``: what one wheel's
     shared objects load (its file is read); pure-Python wheels are not opened."""
     needed: set[str] = set()
     for wheel in wheels:
         if is_binary(wheel):
             needed |= needed_by(wheel)
-    return binaries.system_runtime(needed)
+    return wheel_libraries.system_runtime(needed)
 
 
 def stage_system_roots(stage: Stage, python_version: str, runtime: Sequence[str] = ()) -> list[str]:
@@ -200,9 +201,9 @@ def _add_backend_requires(
     progress: Callable[[str], None],
 ) -> Lock:
     """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
-    from pywrap.build import nix_library
+    from pywrap.execution.build import nix_library
 
-    asked, asked_for_wheel = probe.backend_requires(project, lock, nix_library(), progress)
+    asked, asked_for_wheel = backend_probe.backend_requires(project, lock, nix_library(), progress)
     updated = {}
     # The source stage builds the sdist; the built-in docs and test stages build the project's wheel.
     for stage in project.stages:
@@ -210,7 +211,7 @@ def _add_backend_requires(
         wanted = asked if stage.name == SOURCE_STAGE else asked_for_wheel
         if stage_lock.skipped or (stage.name != SOURCE_STAGE and not builds_project_wheel(stage)):
             continue
-        missing = probe.unsatisfied(wanted, stage_lock.wheels, lock.python_full_version)
+        missing = backend_probe.unsatisfied(wanted, stage_lock.wheels, lock.python_full_version)
         if missing:
             what = "the build backend" if stage.name == SOURCE_STAGE else f"stage '{stage.name}' (a wheel build)"
             progress(f"{what} also needs: {', '.join(missing)}")
@@ -267,7 +268,7 @@ def create_lock(
 
         def needed_by(wheel: WheelEntry) -> set[str]:
             # Downloaded and verified now, into the cache the build fetches from.
-            return binaries.needed_libraries(fetch.ensure_wheel_cached(wheel, python_version))
+            return wheel_libraries.needed_libraries(fetch.ensure_wheel_cached(wheel, python_version))
 
         for stage in project.stages:
             if stage.name not in skipped:

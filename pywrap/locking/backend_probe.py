@@ -18,11 +18,12 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pywrap import fetch, plan, source
 from pywrap.adapters import nix
+from pywrap.config import source_tree
+from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, SOURCE_STAGE, Project
 from pywrap.errors import BuildError, LockError
-from pywrap.lock import Lock, WheelEntry
-from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, SOURCE_STAGE, Project
+from pywrap.execution import fetch, plan
+from pywrap.locking.lockfile import Lock, WheelEntry
 
 #: The probe's answers, one file per distribution: the sdist's must come, the wheel's may fail.
 PROBE_OUTPUTS = {"sdist": "requires-sdist.json", "wheel": "requires-wheel.json"}
@@ -49,7 +50,7 @@ def backend_requires(
     report = fetch.fetch(lock, [SOURCE_STAGE], progress)
     stage_plan = plan.make_plan(
         probe_project, lock, [SOURCE_STAGE], bootstrap=report.bootstrap,
-        source_files=source.source_files(project.root, source.generated_files(project)),
+        source_files=source_tree.source_files(project.root, source_tree.generated_files(project)),
         source_date_epoch=FALLBACK_SOURCE_DATE_EPOCH,
     )
     progress("asking the build backend for its sdist requirements (in the sandbox)")

@@ -1,6 +1,6 @@
 """The build's short summary of a stage's sandbox closure: its packages, store paths and bytes.
 
-``pyrel build`` prints it for every stage; ``pyrel audit`` (:mod:`pywrap.audit`)
+``pyrel build`` prints it for every stage; ``pyrel audit`` (:mod:`pywrap.audit.closures`)
 reports the same closure in full.  Kept apart from the audit so that a build
 imports only this.  The closure is ``nix-store -qR`` of the inputs of the
 derivation that built the stage, read from its ``.drv`` file, so it is exact
@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from pywrap.adapters import nix
-from pywrap.lock import Lock
+from pywrap.locking.lockfile import Lock
 
 
 @attrs.frozen

@@ -15,13 +15,13 @@ import typer
 
 from pywrap import logger
 from pywrap.adapters import nix, run
-from pywrap.config import load_project
+from pywrap.config.loader import load_project
+from pywrap.config.model import Project
 from pywrap.errors import PyrelError
-from pywrap.model import Project
 
 if TYPE_CHECKING:
-    from pywrap.build import Result
-    from pywrap.lock import Lock
+    from pywrap.execution.build import Result
+    from pywrap.locking.lockfile import Lock
 
 app = typer.Typer(
     name="pyrel",
@@ -63,7 +63,7 @@ def main(
 ) -> None:
     run.VERBOSE = verbose
     _State.debug = debug
-    from pywrap.recovery import interrupt_on_sigterm
+    from pywrap.execution.recovery import interrupt_on_sigterm
 
     interrupt_on_sigterm()
 
@@ -85,17 +85,18 @@ def lock(
     lock_timeout: LockTimeoutOption = None,
 ) -> None:
     """Resolve and pin every dependency of every stage, by sha256."""
-    from pywrap import locker, locking  # locker: python-debian and uv, only needed to lock
+    from pywrap import mutex
     from pywrap.cache import cache_dir
+    from pywrap.locking import resolver  # python-debian and uv, only needed to lock
 
-    timeout = lock_timeout if lock_timeout is not None else locking.timeout_from_env()
+    timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
     try:
         project = load_project(project_dir)
-        with (locking.project_lock(project.root, timeout=timeout, progress=logger.step),
-              locking.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
+        with (mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
+              mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
             logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
-            new_lock, pylocks = locker.create_lock(project, refresh=refresh, progress=logger.step)
-            written = locker.write_lock_files(project.root, new_lock, pylocks)
+            new_lock, pylocks = resolver.create_lock(project, refresh=refresh, progress=logger.step)
+            written = resolver.write_lock_files(project.root, new_lock, pylocks)
     except PyrelError as error:
         _fail(error)
     if as_json:
@@ -135,8 +136,8 @@ def build_command(
     import datetime
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from pywrap import attest, release_inputs
-    from pywrap import build as executor
+    from pywrap.execution import build as executor
+    from pywrap.release import attest, source_state
 
     started = time.monotonic()
     started_on = datetime.datetime.now(datetime.UTC)
@@ -144,13 +145,13 @@ def build_command(
         project = load_project(project_dir)
         export_dir = dist or project.root / "dist"
         with ThreadPoolExecutor(max_workers=1) as background:
-            source: Future[release_inputs.SourceInfo] = Future()
+            source: Future[source_state.SourceInfo] = Future()
             if tag is None:
                 # Nothing to refuse: the commit and the tree's state as the build starts are only recorded,
                 # so git answers on the side while the build goes on.
-                source = background.submit(release_inputs.source_info, project, export_dir)
+                source = background.submit(source_state.source_info, project, export_dir)
             else:  # a dirty tree or a misplaced tag is refused before anything is built
-                source.set_result(release_inputs.source_info(project, export_dir, tag))
+                source.set_result(source_state.source_info(project, export_dir, tag))
             options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
             options = _scale_out(options, from_cache, trusted_key, store)
             outcome = executor.build(
@@ -190,7 +191,7 @@ def build_command(
         for result in failures:
             logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
             if result.violations:
-                from pywrap.hermeticity import describe
+                from pywrap.execution.hermeticity import describe
 
                 logger.console.print(describe(list(result.violations)), style="bold yellow", markup=False,
                                      highlight=False, soft_wrap=True)
@@ -205,8 +206,8 @@ def _scale_out(
 ) -> nix.NixOptions:
     if not (caches or keys or store):
         return options  # the usual build: no binary cache module to load
-    from pywrap import binary_cache
     from pywrap.adapters import nixcache
+    from pywrap.release import binary_cache
 
     if store:
         nixcache.use_store(store)
@@ -215,8 +216,8 @@ def _scale_out(
 
 def _all_stages(project: Project) -> list[str]:
     """Every stage, less those `pyrel lock` had to skip (said out loud)."""
-    from pywrap.build import locked_stages
-    from pywrap.lock import read_lock
+    from pywrap.execution.build import locked_stages
+    from pywrap.locking.lockfile import read_lock
 
     return locked_stages(project, read_lock(project.root), logger.step)
 
@@ -249,10 +250,10 @@ def audit(
     output: Annotated[Path | None, typer.Option(help="Report directory (default: <project>/dist/audit).")] = None,
 ) -> None:
     """Count each stage's sandbox and supply-chain closure; write the report, HTML page and SBOMs."""
-    from pywrap import audit as auditing
-    from pywrap import report as reporting
-    from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH
-    from pywrap.source import source_date_epoch
+    from pywrap.audit import closures as auditing
+    from pywrap.audit import report as reporting
+    from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH
+    from pywrap.config.source_tree import source_date_epoch
 
     try:
         project = load_project(project_dir)
@@ -291,7 +292,7 @@ def why(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
     """Which stages pull a package in, and through which chain."""
-    from pywrap import audit as auditing
+    from pywrap.audit import closures as auditing
 
     try:
         project = load_project(project_dir)
@@ -326,9 +327,9 @@ def verify(
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
 ) -> None:
     """Rebuild stages: "reproducible" or "differs" (exit 10). --artifacts: check sums, signatures (exit 11)."""
-    from pywrap import reproduce, signing
-    from pywrap import verify as verifying
     from pywrap.errors import NotReproducibleError, VerificationError
+    from pywrap.release import reproduce, signing
+    from pywrap.release import verify as verifying
 
     if artifacts is not None:
         if (allowed_signers is None) != (identity is None):
@@ -395,7 +396,7 @@ def sign(
     stage: Annotated[list[str] | None, typer.Option(help="Sign only this stage (repeatable).")] = None,
 ) -> None:
     """Sign each stage's SHA256SUMS and every attestation with an SSH key (<file>.sig, namespace "pyrel")."""
-    from pywrap import signing
+    from pywrap.release import signing
 
     try:
         written = signing.sign_dist(dist or project_dir / "dist", key.expanduser(), stage or ())
@@ -430,8 +431,8 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON (schema-version 1).")] = False,
 ) -> None:
     """Check that this machine can build hermetically (Nix, its sandbox, the store, apt, pip); say what to fix."""
-    from pywrap import doctor as checks
-    from pywrap.build import nix_library
+    from pywrap.execution import doctor as checks
+    from pywrap.execution.build import nix_library
 
     try:
         expression = nix_library() / "doctor" / "sandbox.nix"
@@ -455,7 +456,7 @@ def doctor(
         raise typer.Exit(1)
 
 
-from pywrap.cli_release import register as _register_release_commands  # noqa: E402
+from pywrap.cli.release_commands import register as _register_release_commands  # noqa: E402
 
 _register_release_commands(app)  # `ci github`, `export`, `keygen`
 

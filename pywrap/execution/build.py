@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap import closure, export, fetch, locking, logger, plan, recovery, source, testhooks
+from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import CommandFailed, tail
 from pywrap.cache import cache_dir
+from pywrap.config import source_tree
+from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.errors import BuildError, PyrelError
-from pywrap.lock import Lock, check_fresh, read_lock, write_atomically
-from pywrap.model import FALLBACK_SOURCE_DATE_EPOCH, Project
+from pywrap.execution import closure, export, fetch, plan, recovery
+from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
 from pywrap.progress import NixLog
 from pywrap.providers.base import provider_for
 
 if TYPE_CHECKING:
-    from pywrap import hermeticity
+    from pywrap.execution import hermeticity
 
 STATE_DIR = ".pyrel"
 
@@ -48,7 +50,7 @@ class Result:
     outputs: tuple[export.ExportedFile, ...] = ()
     closure: closure.ClosureSummary | None = None
     log_tail: str = ""
-    #: What the failed log shows the stage reaching for outside its sandbox (pywrap.hermeticity).
+    #: What the failed log shows the stage reaching for outside its sandbox (pywrap.execution.hermeticity).
     violations: tuple[hermeticity.Violation, ...] = ()
     #: The .drv that built ``store_path``, when this run learned it (the provenance names it).
     derivation: str = ""
@@ -85,11 +87,11 @@ class Prepared:
 
 def nix_library() -> Path:
     """The static Nix library: shipped inside the package, or beside it in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_nix", here.parent / "nix"):
+    here = Path(__file__).resolve().parent  # pywrap/execution
+    for candidate in (here.parent / "_nix", here.parent.parent / "nix"):
         if (candidate / "default.nix").is_file():
             return candidate
-    raise PyrelError(f"pyrel's Nix library is missing (looked in {here / '_nix'})",
+    raise PyrelError(f"pyrel's Nix library is missing (looked in {here.parent / '_nix'})",
                      hint="reinstall pyrel")
 
 
@@ -121,7 +123,7 @@ def prepare_stages(
     with ThreadPoolExecutor(max_workers=1) as background:
         # git lists the source tree while Nix checks its store for the locked artifacts.
         tree = background.submit(_source_tree, project)
-        with locking.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
+        with mutex.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
             recovery.clean_cache(cache_dir())
             report = fetch.fetch(lock, ordered, progress)
         files, epoch = tree.result()
@@ -132,8 +134,8 @@ def prepare_stages(
 
 def _source_tree(project: Project) -> tuple[list[str], int]:
     """The files a stage builds from, and the date its archives carry."""
-    files = source.source_files(project.root, source.generated_files(project))
-    return files, source.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    files = source_tree.source_files(project.root, source_tree.generated_files(project))
+    return files, source_tree.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
 
 
 def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
@@ -170,8 +172,8 @@ def build(
     Holds the project's lock (``.pyrel/lock``) throughout: a second run waits,
     and the lock files are read once, under it.
     """
-    timeout = lock_timeout if lock_timeout is not None else locking.timeout_from_env()
-    with locking.project_lock(project.root, timeout=timeout, progress=progress):
+    timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
+    with mutex.project_lock(project.root, timeout=timeout, progress=progress):
         return _build_locked(project, stage_names, dist=dist, options=options, check=check, progress=progress,
                              lock_timeout=timeout)
 
@@ -241,7 +243,7 @@ def _build_locked(
             if upstream and name not in failed:
                 results.append(Result(name, Status.ABORTED, f"input stage {', '.join(upstream)} failed"))
             else:
-                from pywrap import hermeticity  # only a failed stage's log is read for violations
+                from pywrap.execution import hermeticity  # only a failed stage's log is read for violations
 
                 own_log = nix_log.log_of(_derivation_name(stage_plan, name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
@@ -310,7 +312,7 @@ def recorded_result(
     status, reason = _recorded_status(store_output, status_file)
     if status is not Status.FAILED:
         return status, reason, ()
-    from pywrap import hermeticity
+    from pywrap.execution import hermeticity
     for name in RECORDED_LOGS:
         try:
             log = (store_output / name).read_text(encoding="utf-8", errors="replace")

@@ -21,12 +21,12 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from pywrap import audit
+from pywrap.audit import closures
 
 PROPERTY_PREFIX = "pyrel"
 
 
-def _component(component: audit.Component, in_sandbox: bool) -> Component:
+def _component(component: closures.Component, in_sandbox: bool) -> Component:
     return Component(
         name=component.name,
         version=component.version,
@@ -42,7 +42,7 @@ def _component(component: audit.Component, in_sandbox: bool) -> Component:
     )
 
 
-def _bom(subject: Component, stage: audit.StageAudit, timestamp: datetime.datetime) -> Bom:
+def _bom(subject: Component, stage: closures.StageAudit, timestamp: datetime.datetime) -> Bom:
     sandbox_ids = stage.sandbox.component_ids()
     components = {c.id: _component(c, c.id in sandbox_ids) for c in stage.supply_chain.components}
     by_name = {c.name: c for c in stage.supply_chain.components if c.kind == "deb"}
@@ -72,7 +72,7 @@ def _timestamp(source_date_epoch: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(source_date_epoch, tz=datetime.UTC)
 
 
-def stage_sbom(project: str, stage: audit.StageAudit, *, source_date_epoch: int) -> str:
+def stage_sbom(project: str, stage: closures.StageAudit, *, source_date_epoch: int) -> str:
     subject = Component(
         name=f"{project}-{stage.name}",
         type=ComponentType.APPLICATION,
@@ -85,7 +85,7 @@ def stage_sbom(project: str, stage: audit.StageAudit, *, source_date_epoch: int)
 
 
 def artifact_sbom(
-    project: str, stage: audit.StageAudit, artifact_name: str, artifact_sha256: str, *, source_date_epoch: int
+    project: str, stage: closures.StageAudit, artifact_name: str, artifact_sha256: str, *, source_date_epoch: int
 ) -> str:
     subject = Component(
         name=artifact_name,

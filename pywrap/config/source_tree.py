@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 from pywrap.adapters import git
+from pywrap.config.model import Project
 from pywrap.errors import ConfigError
-from pywrap.lock import LOCK_FILE, pylock_name
-from pywrap.model import Project
+from pywrap.locking.lockfile import LOCK_FILE, pylock_name
 
 IGNORED_DIRS = frozenset({
     ".git", ".hg", ".svn", ".pyrel", "dist", "build", "__pycache__", ".venv", "venv",

@@ -1,5 +1,5 @@
 """`pyrel ci github`, `pyrel export`, `pyrel keygen`: a thin typer layer over
-:mod:`pywrap.ci` and :mod:`pywrap.binary_cache`, registered on the main app."""
+:mod:`pywrap.release.ci` and :mod:`pywrap.release.binary_cache`, registered on the main app."""
 
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -7,7 +7,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pywrap import logger
-from pywrap.config import load_project
+from pywrap.config.loader import load_project
 from pywrap.errors import PyrelError
 
 ProjectOption = Annotated[
@@ -16,7 +16,7 @@ ProjectOption = Annotated[
 
 
 def _fail(error: PyrelError) -> NoReturn:
-    from pywrap import cli
+    from pywrap.cli import app as cli
 
     cli._fail(error)
 
@@ -43,8 +43,8 @@ def github(
     runs_on: Annotated[str | None, typer.Option(help="The runner label (default: ubuntu-latest).")] = None,
 ) -> None:
     """Write .github/workflows/release.yml: one job per stage, `needs` mirroring the stage inputs."""
-    from pywrap import ci
-    from pywrap.lock import write_atomically
+    from pywrap.locking.lockfile import write_atomically
+    from pywrap.release import ci
 
     try:
         project = load_project(project_dir)
@@ -78,8 +78,8 @@ def export_command(
     store: Annotated[str | None, typer.Option(help="The Nix store the stages were built in.")] = None,
 ) -> None:
     """Copy built stage outputs and their closures to a Nix binary cache, signed."""
-    from pywrap import binary_cache
     from pywrap.adapters import nixcache
+    from pywrap.release import binary_cache
 
     try:
         if store:
