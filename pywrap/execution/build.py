@@ -18,20 +18,16 @@ import attrs
 
 from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
-from pywrap.adapters.run import CommandFailed, tail
-from pywrap.cache import cache_dir
-from pywrap.config import source_tree
-from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
-from pywrap.errors import BuildError, PyrelError
-from pywrap.execution import closure, export, fetch, plan, recovery
-from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
+from pywrap.adapters.run import tail
+from pywrap.config.model import Project
+from pywrap.errors import BuildError, CommandFailed, PyrelError
+from pywrap.execution import closure, export, plan, recovery
+from pywrap.execution.graph import StageGraph, stage_graph, state_dir
+from pywrap.locking.lockfile import Lock, read_lock, write_atomically
 from pywrap.progress import NixLog
-from pywrap.providers.base import provider_for
 
 if TYPE_CHECKING:
     from pywrap.execution import hermeticity
-
-STATE_DIR = ".pyrel"
 
 
 class Status(enum.Enum):
@@ -70,88 +66,12 @@ class Outcome:
     sandbox_paths: tuple[str, ...] = ()
 
 
-@attrs.frozen
-class Prepared:
-    """Everything up to the plan: the lock, the artifacts in the store, the plan of the stages."""
-
-    lock: Lock
-    plan: dict[str, object]
-    stages: list[str]  # the stages asked for and those they read, in build order
-    source_date_epoch: int
-    bootstrap: fetch.Bootstrap  # in the store; its busybox is the sandboxes' /bin/sh
-
-    def nix_options(self, options: nix.NixOptions | None = None) -> nix.NixOptions:
-        """``options`` for building this plan: with its sandboxes' /bin/sh."""
-        return attrs.evolve(options or nix.NixOptions(), sandbox_shell=self.bootstrap.shell)
-
-
-def nix_library() -> Path:
-    """The static Nix library: shipped inside the package, or beside it in a checkout."""
-    here = Path(__file__).resolve().parent  # pywrap/execution
-    for candidate in (here.parent / "_nix", here.parent.parent / "nix"):
-        if (candidate / "default.nix").is_file():
-            return candidate
-    raise PyrelError(f"pyrel's Nix library is missing (looked in {here.parent / '_nix'})",
-                     hint="reinstall pyrel")
-
-
-def state_dir(project: Project) -> Path:
-    directory = project.root / STATE_DIR
-    directory.mkdir(exist_ok=True)
-    ignore = directory / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# written by pyrel: plans and GC roots of the last build\n*\n")
-    return directory
-
-
-def prepare(
-    project: Project, stage_names: Sequence[str], progress: Callable[[str], None], *,
-    lock_timeout: float | None = None,
-) -> Prepared:
-    """Everything up to the plan; no stage is built yet."""
-    return prepare_stages(project, read_lock(project.root), stage_names, progress, lock_timeout=lock_timeout)
-
-
-def prepare_stages(
-    project: Project, lock: Lock, stage_names: Sequence[str], progress: Callable[[str], None], *,
-    lock_timeout: float | None = None,
-) -> Prepared:
-    """:func:`prepare` with a lock already read: a build reads it once, under the project lock."""
-    ordered = [stage.name for stage in plan.stage_order(project, stage_names)]
-    check_fresh(project, lock, ordered)
-    nix.check_available()
-    with ThreadPoolExecutor(max_workers=1) as background:
-        # git lists the source tree while Nix checks its store for the locked artifacts.
-        tree = background.submit(_source_tree, project)
-        with mutex.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
-            recovery.clean_cache(cache_dir())
-            report = fetch.fetch(lock, ordered, progress)
-        files, epoch = tree.result()
-    stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
-                                source_files=files, source_date_epoch=epoch)
-    return Prepared(lock, stage_plan, ordered, epoch, report.bootstrap)
-
-
-def _source_tree(project: Project) -> tuple[list[str], int]:
-    """The files a stage builds from, and the date its archives carry."""
-    files = source_tree.source_files(project.root, source_tree.generated_files(project))
-    return files, source_tree.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
-
-
 def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
     """Every stage, less those `pyrel lock` had to skip (said out loud)."""
     skipped = lock.skipped_stages()
     for name, reason in skipped.items():
         progress(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
     return [name for name in project.stage_names if name not in skipped]
-
-
-def write_plan(project: Project, stage_plan: dict[str, object]) -> Path:
-    path = state_dir(project) / "plan.json"
-    data = json.dumps(stage_plan, indent=1, sort_keys=True).encode()
-    if not path.is_file() or path.read_bytes() != data:
-        write_atomically(path, data)
-    return path
 
 
 def build(
@@ -174,41 +94,34 @@ def build(
     """
     timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
     with mutex.project_lock(project.root, timeout=timeout, progress=progress):
-        return _build_locked(project, stage_names, dist=dist, options=options, check=check, progress=progress,
-                             lock_timeout=timeout)
+        started = time.monotonic()
+        recovery.clean_dist(dist)
+        recovery.clean_state(state_dir(project))
+        lock = None
+        if stage_names is None:
+            lock = read_lock(project.root)
+            stage_names = locked_stages(project, lock, progress)
+        # Else only the stages built, and those they read, have their pylocks parsed.
+        with stage_graph(project, stage_names, lock=lock, progress=progress, lock_timeout=timeout) as graph:
+            return _build_graph(graph, list(stage_names), dist=dist, options=graph.nix_options(options),
+                                check=check, progress=progress, started=started)
 
 
-def _build_locked(
-    project: Project,
-    wanted: Sequence[str] | None,
+def _build_graph(
+    graph: StageGraph,
+    stage_names: list[str],
     *,
     dist: Path,
-    options: nix.NixOptions | None,
+    options: nix.NixOptions,
     check: bool,
     progress: Callable[[str], None],
-    lock_timeout: float | None,
+    started: float,
 ) -> Outcome:
-    started = time.monotonic()
-    recovery.clean_dist(dist)
-    recovery.clean_state(state_dir(project))
-    if wanted is None:
-        lock = read_lock(project.root)
-        stage_names = locked_stages(project, lock, progress)
-    else:
-        # Only the stages built, and those they read: the other stages' pylocks are not parsed.
-        stage_names = list(wanted)
-        lock = read_lock(project.root, stages={stage.name for stage in plan.stage_order(project, stage_names)})
-    prepared = prepare_stages(project, lock, stage_names, progress, lock_timeout=lock_timeout)
-    stage_plan = prepared.plan
-    provider = provider_for(project)  # debian (default.nix) or a pinned nixpkgs (nixpkgs.nix)
-    plan_file = write_plan(project, provider.apply(stage_plan, project))
-    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
-    library = nix_library() / provider.entry
-    build_options = prepared.nix_options(options)
+    project, lock = graph.project, graph.lock
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     failure: BuildError | None = None
     nix_log = NixLog()
-    stage_of_derivation = {_derivation_name(stage_plan, name): name for name in stage_names}
+    stage_of_derivation = {graph.derivation_name(name): name for name in stage_names}
     # A stage's closure, computed from its .drv while Nix builds it (its inputs are valid by then).
     side_closures: dict[str, Future[closure.DerivationClosure | None]] = {}
     with ThreadPoolExecutor(max_workers=1) as side:
@@ -223,14 +136,13 @@ def _build_locked(
                             side_closures[name] = side.submit(closure.derivation_closure, lock, name, started.drv)
                     refresh()
 
-                paths = nix.build(library, list(stage_names), args, build_options,
-                                  out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
-            outputs = dict(zip(stage_names, paths, strict=True))
+                outputs = graph.build(stage_names, options, out_link=state_dir(project) / "result", check=check,
+                                      on_log_line=on_line)
         except BuildError as exc:
             failure = exc
-            outputs = nix.built_outputs(library, list(stage_names), args)
+            outputs = graph.built_outputs(stage_names)
     duration = time.monotonic() - started
-    failed = _failed_stages(failure.log_tail, stage_plan) if failure else set()
+    failed = _failed_stages(failure.log_tail, graph) if failure else set()
     if check and failure is not None:
         # --check: a stage whose rebuild differs still has its old, valid output;
         # it must fail, not be exported as if it had been confirmed.
@@ -245,7 +157,7 @@ def _build_locked(
             else:
                 from pywrap.execution import hermeticity  # only a failed stage's log is read for violations
 
-                own_log = nix_log.log_of(_derivation_name(stage_plan, name))
+                own_log = nix_log.log_of(graph.derivation_name(name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
                 reason = ("not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
                           "files); dist/ was not changed") if check and NONDETERMINISM in (failure.log_tail if failure
@@ -258,8 +170,8 @@ def _build_locked(
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
         exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
-        summary, derivation = _closure(project, lock, name, store_path, library, args,
-                                       built=nix_log.derivation_path(_derivation_name(stage_plan, name)),
+        summary, derivation = _closure(graph, name, store_path,
+                                       built=nix_log.derivation_path(graph.derivation_name(name)),
                                        side=side_closures.get(name))
         status, reason = Status.SUCCESS, ""
         violations: tuple[hermeticity.Violation, ...] = ()
@@ -271,7 +183,7 @@ def _build_locked(
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
             derivation=derivation or "",
         ))
-    return Outcome(tuple(results), lock, prepared.source_date_epoch, build_options.sandbox_paths)
+    return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths)
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.
@@ -345,7 +257,7 @@ def junit_summary(path: Path, limit: int = 20) -> str:
 
 
 def _closure(
-    project: Project, lock: Lock, stage: str, store_path: str, library: Path, args: dict[str, str], *,
+    graph: StageGraph, stage: str, store_path: str, *,
     built: str | None, side: Future[closure.DerivationClosure | None] | None = None,
 ) -> tuple[closure.ClosureSummary, str | None]:
     """The stage's sandbox closure, and the derivation that built the output if known.
@@ -354,7 +266,7 @@ def _closure(
     run's nix-build built under the stage's name, if it built one; ``side``: its
     closure, computed while it built.
     """
-    cache = state_dir(project) / "closures" / f"{Path(store_path).name}.json"
+    cache = state_dir(graph.project) / "closures" / f"{Path(store_path).name}.json"
     if cache.is_file():
         try:
             cached = json.loads(cache.read_text())
@@ -367,15 +279,12 @@ def _closure(
         # second evaluation that could see a source tree changed in the meantime.
         derivation, inputs = _derivation_inputs(store_path, built)
         if inputs is None:
-            evaluated = nix.evaluate_json(library, f"{stage}-inputs", args)
-            if not isinstance(evaluated, list):
-                raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
-            inputs = [str(path) for path in evaluated]
+            inputs = graph.stage_inputs(stage)
         try:
-            summary = closure.stage_closure(lock, stage, inputs)
+            summary = closure.stage_closure(graph.lock, stage, inputs)
         except CommandFailed:
             # An input is no longer in the store (collected since that build): count what is left.
-            summary = closure.stage_closure(lock, stage, sorted(nix.valid_paths(inputs)))
+            summary = closure.stage_closure(graph.lock, stage, sorted(nix.valid_paths(inputs)))
     cache.parent.mkdir(exist_ok=True)
     write_atomically(cache, json.dumps({**summary.to_json(), "derivation": derivation}).encode())
     return summary, derivation
@@ -411,19 +320,11 @@ def _derivation_inputs(store_path: str, built: str | None) -> tuple[str | None, 
     return recorded, (nix.sandbox_inputs(derivation) if derivation else None)
 
 
-def _failed_stages(log: str, stage_plan: dict[str, object]) -> set[str]:
+def _failed_stages(log: str, graph: StageGraph) -> set[str]:
     """Stages Nix reports as failed ("builder for ... failed") or, with --check, as differing."""
-    stages = stage_plan.get("stages", [])
-    assert isinstance(stages, list)
     failed = set()
-    for stage in stages:
+    for stage in graph.plan["stages"]:
         drv = re.escape(f"-{stage['derivationName']}.drv'")
         if re.search(rf"error: (builder for|derivation) '[^']*{drv} (failed|may not be deterministic)", log):
-            failed.add(str(stage["name"]))
+            failed.add(stage["name"])
     return failed
-
-
-def _derivation_name(stage_plan: dict[str, object], name: str) -> str:
-    stages = stage_plan.get("stages", [])
-    assert isinstance(stages, list)
-    return next((str(stage["derivationName"]) for stage in stages if stage["name"] == name), name)

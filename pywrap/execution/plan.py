@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
@@ -33,6 +33,58 @@ ARCH_TO_TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 #: Debian's versioned compiler packages (the real drivers; `gcc`/`g++` only link to them).
 GCC_PACKAGE = re.compile(r"^gcc-(\d+)$")
 GXX_PACKAGE = re.compile(r"^g\+\+-(\d+)$")
+
+
+class Artifact(TypedDict):
+    """A pinned file the Nix library fetches as a fixed-output path."""
+
+    package: str
+    versionName: str
+    storeName: str
+    url: str
+    sha256: str
+
+
+class Toolchain(TypedDict):
+    """A stage's merged root: its Debian packages, unpacked and patched."""
+
+    id: str
+    debs: list[Artifact]
+    python: str
+    compiler: dict[str, str] | None
+    compile: list[str]
+    drop: list[str]
+
+
+class StagePlan(TypedDict):
+    name: str
+    derivationName: str
+    toolchain: str
+    python: str
+    wheels: list[Artifact]
+    inputs: list[str]
+    pathDirs: list[str]
+    compiler: dict[str, str] | None
+    env: dict[str, str]
+    sourceDateEpoch: int
+    run: list[str]
+    outputs: list[str]
+    #: nixpkgs provider: the stage's tools as nixpkgs attributes.
+    nixpkgs: NotRequired[list[str]]
+
+
+class Plan(TypedDict):
+    """What the Nix library reads (``builtins.fromJSON``); it refuses another ``schemaVersion``."""
+
+    schemaVersion: int
+    system: str
+    bootstrap: dict[str, str]
+    patchelf: list[Artifact]
+    toolchains: list[Toolchain]
+    sourceFiles: list[str]
+    stages: list[StagePlan]
+    #: nixpkgs provider: the pinned nixpkgs (``url`` + ``sha256``, or a local ``path``).
+    nixpkgs: NotRequired[dict[str, str]]
 
 
 def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
@@ -67,7 +119,7 @@ def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
     return order
 
 
-def _deb_artifact(entry: DebEntry) -> dict[str, str]:
+def _deb_artifact(entry: DebEntry) -> Artifact:
     return {
         "package": entry.name,
         "versionName": store_name(entry.version),
@@ -77,7 +129,7 @@ def _deb_artifact(entry: DebEntry) -> dict[str, str]:
     }
 
 
-def _wheel_artifact(entry: WheelEntry) -> dict[str, str]:
+def _wheel_artifact(entry: WheelEntry) -> Artifact:
     return {
         "package": store_name(entry.name),
         "versionName": store_name(entry.version),
@@ -163,11 +215,11 @@ def make_plan(
     bootstrap: Bootstrap,
     source_files: Sequence[str],
     source_date_epoch: int,
-) -> dict[str, Any]:
+) -> Plan:
     stages = stage_order(project, stage_names)
     python_binary = f"usr/bin/python{lock.python_version}"
-    toolchains: dict[str, dict[str, Any]] = {}
-    stage_plans = []
+    toolchains: dict[str, Toolchain] = {}
+    stage_plans: list[StagePlan] = []
     for stage in stages:
         stage_lock = lock.stage(stage.name)
         packages = [lock.package(name) for name in stage_lock.system]

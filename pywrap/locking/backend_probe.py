@@ -18,11 +18,8 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pywrap.adapters import nix
-from pywrap.config import source_tree
-from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, SOURCE_STAGE, Project
+from pywrap.config.model import SOURCE_STAGE, Project
 from pywrap.errors import BuildError, LockError
-from pywrap.execution import fetch, plan
 from pywrap.locking.lockfile import Lock, WheelEntry
 
 #: The probe's answers, one file per distribution: the sdist's must come, the wheel's may fail.
@@ -42,27 +39,19 @@ def probe_stage_project(project: Project) -> Project:
     return attrs.evolve(project, stages=(probe,))
 
 
-def backend_requires(
-    project: Project, lock: Lock, nix_library: Path, progress: Callable[[str], None]
-) -> tuple[list[str], list[str]]:
-    """The backend's extra requirements for building an sdist, and for a wheel (either may be empty)."""
-    probe_project = probe_stage_project(project)
-    report = fetch.fetch(lock, [SOURCE_STAGE], progress)
-    stage_plan = plan.make_plan(
-        probe_project, lock, [SOURCE_STAGE], bootstrap=report.bootstrap,
-        source_files=source_tree.source_files(project.root, source_tree.generated_files(project)),
-        source_date_epoch=FALLBACK_SOURCE_DATE_EPOCH,
-    )
+def backend_requires(project: Project, lock: Lock, progress: Callable[[str], None]) -> tuple[list[str], list[str]]:
+    """The backend's extra requirements for building an sdist, and for a wheel (either may be empty).
+
+    ``lock``: the lock being made (not written yet, so not checked for freshness).
+    """
+    from pywrap.execution.graph import stage_graph  # the lock-time probe is a one-off build
+
     progress("asking the build backend for its sdist requirements (in the sandbox)")
-    with tempfile.TemporaryDirectory(prefix="pyrel-probe-") as scratch:
-        plan_file = Path(scratch) / "plan.json"
-        plan_file.write_text(json.dumps(stage_plan))
+    with (tempfile.TemporaryDirectory(prefix="pyrel-probe-") as scratch,
+          stage_graph(probe_stage_project(project), [SOURCE_STAGE], lock=lock, check_lock=False,
+                      plan_file=Path(scratch) / "plan.json", progress=progress) as graph):
         try:
-            [output] = nix.build(
-                nix_library / "default.nix", [SOURCE_STAGE],
-                {"planFile": str(plan_file), "projectRoot": str(project.root)},
-                nix.NixOptions(sandbox_shell=report.bootstrap.shell), out_link=Path(scratch) / "result",
-            )
+            output = graph.build([SOURCE_STAGE], out_link=Path(scratch) / "result")[SOURCE_STAGE]
         except BuildError as exc:
             # The same failure will stop `pyrel build source`, which shows the log
             # and leaves dist/ alone; the lock of build-system.requires stands.

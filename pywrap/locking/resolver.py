@@ -201,9 +201,7 @@ def _add_backend_requires(
     progress: Callable[[str], None],
 ) -> Lock:
     """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
-    from pywrap.execution.build import nix_library
-
-    asked, asked_for_wheel = backend_probe.backend_requires(project, lock, nix_library(), progress)
+    asked, asked_for_wheel = backend_probe.backend_requires(project, lock, progress)
     updated = {}
     # The source stage builds the sdist; the built-in docs and test stages build the project's wheel.
     for stage in project.stages:

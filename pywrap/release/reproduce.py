@@ -20,10 +20,9 @@ from pathlib import Path
 import attrs
 
 from pywrap.adapters import diffoscope, nix
-from pywrap.adapters.run import CommandFailed
 from pywrap.config.model import Project
-from pywrap.errors import BuildError
-from pywrap.execution import build as executor
+from pywrap.errors import BuildError, CommandFailed
+from pywrap.execution.graph import stage_graph, state_dir
 from pywrap.release import verify
 
 _DIFFERS = re.compile(r"may not be deterministic: output '(/[^']+)' differs from '(/[^']+)'")
@@ -104,29 +103,21 @@ def check_stages(
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[StageCheck]:
     """Build the stages if needed, rebuild each once more, and compare."""
-    prepared = executor.prepare(project, stage_names, progress)
-    stage_plan = prepared.plan
-    plan_file = executor.write_plan(project, stage_plan)
-    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
-    library = executor.nix_library() / "default.nix"
-    options = prepared.nix_options(options)  # the sandboxes of the build it checks
-    out_link = executor.state_dir(project) / "result"
-    progress(f"building {', '.join(stage_names)} (if not built yet)")
-    outputs = dict(zip(stage_names, nix.build(library, list(stage_names), args, options, out_link=out_link),
-                       strict=True))
-    progress(f"rebuilding {', '.join(stage_names)} to compare (nix-build --check)")
-    log = ""
-    try:
-        nix.build(library, list(stage_names), args, attrs.evolve(options, keep_failed=True),
-                  out_link=out_link, check=True)
-    except BuildError as error:
-        cause = error.__cause__
-        log = cause.completed.stderr if isinstance(cause, CommandFailed) else error.log_tail
+    with stage_graph(project, stage_names, progress=progress) as graph:
+        out_link = state_dir(project) / "result"
+        progress(f"building {', '.join(stage_names)} (if not built yet)")
+        outputs = graph.build(stage_names, options, out_link=out_link)
+        progress(f"rebuilding {', '.join(stage_names)} to compare (nix-build --check)")
+        log = ""
+        try:
+            graph.build(stage_names, attrs.evolve(options or nix.NixOptions(), keep_failed=True),
+                        out_link=out_link, check=True)
+        except BuildError as error:
+            cause = error.__cause__
+            log = cause.completed.stderr if isinstance(cause, CommandFailed) else error.log_tail
+        derivation_names = {name: graph.derivation_name(name) for name in stage_names}
     differing, kept = parse_check_log(log)
     _remove_kept_directories(kept)
-    planned = stage_plan.get("stages", [])
-    assert isinstance(planned, list)
-    derivation_names = {str(stage["name"]): str(stage["derivationName"]) for stage in planned}
     checks = []
     for name in stage_names:
         output = outputs[name]
