@@ -22,13 +22,17 @@ from packaging.utils import canonicalize_name
 
 from pywrap.config import discovery
 from pywrap.config.model import (
+    CI_ACTIONS,
     DOCS_STAGE,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
     SOURCE_STAGE,
     TEST_STAGE,
+    Action,
     Budget,
     BuildSystem,
+    CISettings,
+    NixpkgsPin,
     Project,
     Stage,
 )
@@ -38,7 +42,6 @@ from pywrap.errors import ConfigError, NotAProjectError
 LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {
     "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
-    # Read by their own modules: pywrap.release.ci ([tool.pyrel.ci]) and pywrap.providers.nixpkgs (the pin).
     "ci": dict, "nixpkgs": dict,
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
@@ -66,6 +69,16 @@ TEX_BUILDERS = ("latexpdf",)
 TEX_SYSTEM = ("texlive-latex-recommended", "texlive-latex-extra", "texlive-fonts-recommended", "tex-gyre")
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
+#: [tool.pyrel.ci]; pywrap.release.ci lays it over resources/ci.toml.
+CI_KEYS = {"runs-on": str, "install": str, "actions": dict, "cache": dict}
+CI_ACTION_KEYS = {"uses": str, "version": str}
+CI_CACHE_KEYS = {"url": str, "public-key": str}
+#: owner/repo[/path]@<40 hex>: a tag or branch can be moved, a commit cannot.
+PINNED_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$")
+#: The pin of the nixpkgs provider: a revision and the sha256 of its unpacked tarball, or a local tree.
+NIXPKGS_KEYS = {"rev": str, "sha256": str, "url": str, "path": str}
+NIXPKGS_REVISION = re.compile(r"^[0-9a-f]{40}$")
+NIXPKGS_SHA256 = re.compile(r"^([0-9a-df-np-sv-z]{52}|sha256-[A-Za-z0-9+/]{43}=)$")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 #: A Debian package name (lower case, digits, + - .), or an fnmatch pattern of one.
 DEBIAN_PATTERN = re.compile(r"^[a-z0-9*?\[][a-z0-9+.\-*?\[\]]*$")
@@ -80,9 +93,13 @@ SIZE_UNITS = {
 }
 
 
+def load_resource(name: str) -> dict[str, Any]:
+    """A TOML file shipped in ``pywrap/resources`` (pyrel's defaults, never the project's configuration)."""
+    return tomllib.loads(importlib.resources.files("pywrap.resources").joinpath(name).read_text())
+
+
 def load_defaults() -> dict[str, Any]:
-    text = importlib.resources.files("pywrap.resources").joinpath("defaults.toml").read_text()
-    return tomllib.loads(text)
+    return load_resource("defaults.toml")
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -204,6 +221,80 @@ def _parse_stage(
         env=tuple(sorted(env)),
         budget=_parse_budget(merged.get("budget", {}), file, f"{where}.budget"),
     )
+
+
+def plain_value(value: str, file: Path, key: str) -> str:
+    """A value the release workflow embeds: GitHub would evaluate a ``${{`` in it, inside a script."""
+    if "${{" in value or "\n" in value or "\r" in value:
+        raise ConfigError(f"{file}: '{key}' may not contain '${{{{' or a line break", hint="write a plain value")
+    return value
+
+
+def pinned_action(name: str, value: object, file: Path, where: str) -> Action:
+    """``<where>.actions.<name>``: ``"OWNER/REPO@SHA"`` or ``{ uses = ..., version = ... }`` (also `--action`)."""
+    key = f"{where}.actions.{name}"
+    if name not in CI_ACTIONS:
+        close = difflib.get_close_matches(name, CI_ACTIONS, n=1)
+        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{file}: unknown action '{key}'{suggestion}", hint=f"actions: {', '.join(CI_ACTIONS)}")
+    uses, version = value, ""
+    if isinstance(value, dict):
+        _check_keys(value, CI_ACTION_KEYS, file, key)
+        uses, version = value.get("uses"), value.get("version", "")
+        _check_type(version, str, file, f"{key}.version")
+    if not isinstance(uses, str) or not PINNED_ACTION.fullmatch(uses):
+        raise ConfigError(
+            f"{file}: '{key}' = {uses!r} is not pinned by a full commit SHA",
+            hint="write OWNER/REPO@<40 hex digits> (the commit of the release you reviewed)",
+        )
+    return Action(name, uses, plain_value(version, file, f"{key}.version"))
+
+
+def parse_ci(table: Mapping[str, Any], file: Path, where: str) -> CISettings:
+    """``[tool.pyrel.ci]`` (``[ci]`` of pyrel.toml), checked as far as it goes without the defaults."""
+    _check_keys(table, CI_KEYS, file, where)
+    for key, expected in CI_KEYS.items():
+        if key in table:
+            _check_type(table[key], expected, file, f"{where}.{key}")
+    actions = sorted((pinned_action(name, value, file, where) for name, value in table.get("actions", {}).items()),
+                     key=lambda action: CI_ACTIONS.index(action.name))
+    cache = table.get("cache", {})
+    _check_keys(cache, CI_CACHE_KEYS, file, f"{where}.cache")
+    for key, expected in CI_CACHE_KEYS.items():
+        if key in cache:
+            _check_type(cache[key], expected, file, f"{where}.cache.{key}")
+    cache_url = plain_value(cache.get("url", ""), file, f"{where}.cache.url")
+    cache_key = plain_value(cache.get("public-key", ""), file, f"{where}.cache.public-key")
+    if bool(cache_url) != bool(cache_key):
+        raise ConfigError(f"{file}: '{where}.cache' needs both 'url' and 'public-key'",
+                          hint="pyrel substitutes only from a cache whose signatures it can check")
+    runs_on, install = table.get("runs-on"), table.get("install")
+    return CISettings(
+        runs_on=plain_value(runs_on, file, f"{where}.runs-on") if runs_on is not None else None,
+        install=plain_value(install, file, f"{where}.install") if install is not None else None,
+        actions=tuple(actions),
+        cache_url=cache_url,
+        cache_public_key=cache_key,
+    )
+
+
+def parse_nixpkgs_pin(table: object, file: Path, where: str, root: Path) -> NixpkgsPin:
+    """The ``nixpkgs`` provider's pin; a ``path`` is relative to the project root."""
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{file}: provider \"nixpkgs\" needs '{where}' = {{ rev = \"...\", sha256 = \"...\" }}",
+                          hint="pin the nixpkgs revision and the sha256 of its tarball (nix-prefetch-url --unpack)")
+    _check_keys(table, NIXPKGS_KEYS, file, where)
+    for key, value in table.items():
+        _check_type(value, NIXPKGS_KEYS[key], file, f"{where}.{key}")
+    if "path" in table:
+        return NixpkgsPin(path=str((root / table["path"]).resolve()))
+    rev, sha256 = table.get("rev", ""), table.get("sha256", "")
+    if not NIXPKGS_REVISION.fullmatch(rev):
+        raise ConfigError(f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)")
+    if not NIXPKGS_SHA256.fullmatch(sha256):
+        raise ConfigError(f"{file}: '{where}.sha256' = {sha256!r} is not a sha256",
+                          hint="the unpacked tarball's hash: nix base32 (52 characters) or sha256-<base64>")
+    return NixpkgsPin(rev=rev, sha256=sha256, url=table.get("url", ""))
 
 
 def is_sphinx_stage(name: str) -> bool:
@@ -415,6 +506,12 @@ def build_project(
             f"{config_file}: '{where}.provider' = {provider!r} is not a provider",
             hint=f"choose one of: {', '.join(PROVIDERS)}",
         )
+    # The ci and nixpkgs tables keep the key they have in the file ([ci] at the top of pyrel.toml).
+    table_prefix = "tool.pyrel." if config_file.name == "pyproject.toml" else ""
+    ci = parse_ci(config.get("ci", {}), config_file, f"{table_prefix}ci")
+    nixpkgs_table = config.get("nixpkgs")
+    nixpkgs = (parse_nixpkgs_pin(nixpkgs_table, config_file, f"{table_prefix}nixpkgs", root)
+               if nixpkgs_table or provider == "nixpkgs" else None)
 
     exclude_newer = config.get("exclude-newer")
     if exclude_newer is not None and not DATE.match(exclude_newer):
@@ -480,4 +577,6 @@ def build_project(
         exclude_newer=exclude_newer,
         stages=tuple(stages),
         extras=discovery.extra_distributions(pyproject, str(name)),
+        ci=ci,
+        nixpkgs=nixpkgs,
     )

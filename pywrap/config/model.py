@@ -15,6 +15,11 @@ FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can 
 PEP517_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 PEP517_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 
+#: The GitHub Actions the release workflow uses (`pyrel ci github`), each pinned by commit SHA.
+CI_ACTIONS = ("checkout", "upload-artifact", "download-artifact", "nix-installer")
+#: The archive of a nixpkgs revision; `url` in the pin overrides it (a mirror).
+NIXPKGS_DEFAULT_URL = "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
+
 
 @attrs.frozen
 class Budget:
@@ -56,6 +61,46 @@ class Stage:
 
 
 @attrs.frozen
+class Action:
+    """A GitHub Action of the release workflow."""
+
+    name: str  # one of CI_ACTIONS
+    uses: str  # owner/repo@sha
+    version: str = ""  # the release the sha was taken from, shown as a comment
+
+
+@attrs.frozen
+class CISettings:
+    """``[tool.pyrel.ci]`` as declared: ``None`` or empty where ``resources/ci.toml``'s default applies.
+
+    :mod:`pywrap.release.ci` lays it over those defaults and the command line's overrides.
+    """
+
+    runs_on: str | None = None
+    #: May hold ``{pyrel-version}``, replaced by the running pyrel's version.
+    install: str | None = None
+    actions: tuple[Action, ...] = ()
+    #: A binary cache the jobs substitute from: both set or both empty.
+    cache_url: str = ""
+    cache_public_key: str = ""
+
+
+@attrs.frozen
+class NixpkgsPin:
+    """The nixpkgs of the ``nixpkgs`` provider: a revision and its tarball's sha256, or a local tree."""
+
+    rev: str = ""
+    sha256: str = ""
+    url: str = ""
+    path: str = ""  # absolute, when a local tree replaces the tarball
+
+    def to_plan(self) -> dict[str, str]:
+        if self.path:
+            return {"path": self.path}
+        return {"url": self.url or NIXPKGS_DEFAULT_URL.format(rev=self.rev), "sha256": self.sha256}
+
+
+@attrs.frozen
 class Project:
     root: Path
     config_file: Path
@@ -72,6 +117,10 @@ class Project:
     #: The project's extras ([project.optional-dependencies]) and the distributions each
     #: requires (normalized names): what a failed stage's hint may point to.
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: [tool.pyrel.ci]: what `pyrel ci github` renders the workflow from.
+    ci: CISettings = CISettings()
+    #: The pinned nixpkgs: always set when ``provider`` is "nixpkgs", else only if declared.
+    nixpkgs: NixpkgsPin | None = None
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

