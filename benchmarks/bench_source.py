@@ -49,6 +49,7 @@ import time
 import tomllib
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 NIX_LIBRARY = REPO / "nix" / "default.nix"
@@ -113,15 +114,17 @@ def pyrel_command() -> list[str]:
     return [sys.executable, "-m", "pywrap"]
 
 
-def parse_json_output(text: str) -> dict:
+def parse_json_output(text: str) -> dict[str, Any]:
     start = text.find("{")
     if start < 0:
         raise RuntimeError(f"pyrel printed no JSON:\n{text[-2000:]}")
-    return json.loads(text[start:])
+    report: dict[str, Any] = json.loads(text[start:])
+    return report
 
 
-def source_stage(report: dict) -> dict:
-    for stage in report.get("stages", []):
+def source_stage(report: dict[str, Any]) -> dict[str, Any]:
+    stages: list[dict[str, Any]] = report.get("stages", [])
+    for stage in stages:
         if stage.get("stage") == "source":
             return stage
     raise RuntimeError(f"no source stage in pyrel's JSON: {report}")
@@ -179,12 +182,12 @@ def locked_pins(root: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- measurements
 
-def pyrel_build_json(pyrel: list[str], work: Path) -> tuple[float, dict]:
+def pyrel_build_json(pyrel: list[str], work: Path) -> tuple[float, dict[str, Any]]:
     seconds, proc = timed([*pyrel, "build", "source", "-C", str(work), "--json"])
     return seconds, parse_json_output(proc.stdout)
 
 
-def prepare(pyrel: list[str], work: Path) -> dict:
+def prepare(pyrel: list[str], work: Path) -> dict[str, Any]:
     """Lock when needed, then build once: artifacts fetched, toolchain built."""
     locked = False
     if not (work / "pyrel.lock.toml").is_file():
@@ -202,7 +205,7 @@ def prepare(pyrel: list[str], work: Path) -> dict:
     return report
 
 
-def cold_builds(pyrel: list[str], work: Path, target: Path, runs: int, seen: set[str]) -> list[dict]:
+def cold_builds(pyrel: list[str], work: Path, target: Path, runs: int, seen: set[str]) -> list[dict[str, Any]]:
     samples = []
     for _ in range(runs):
         mutate(target)
@@ -215,7 +218,7 @@ def cold_builds(pyrel: list[str], work: Path, target: Path, runs: int, seen: set
     return samples
 
 
-def realise_stage(work: Path, target: Path) -> dict:
+def realise_stage(work: Path, target: Path) -> dict[str, Any]:
     """Instantiate the mutated stage and realise only it, timing Nix's build activity."""
     mutate(target)
     args = ["--argstr", "planFile", str(work / ".pyrel" / "plan.json"), "--argstr", "projectRoot", str(work)]
@@ -261,7 +264,7 @@ def realise_stage(work: Path, target: Path) -> dict:
     return sample
 
 
-def bare_builds(project: Path, pins: list[str], scratch: Path, runs: int, epoch: str) -> dict:
+def bare_builds(project: Path, pins: list[str], scratch: Path, runs: int, epoch: str) -> dict[str, Any]:
     """`python -m build --sdist --no-isolation` on the host, in a throwaway uv venv."""
     venv = scratch / "venv"
     log(f"uv venv + uv pip install {' '.join(pins)}")
@@ -327,7 +330,7 @@ finally:
 """
 
 
-def noop_builds(pyrel: list[str], work: Path, runs: int) -> dict:
+def noop_builds(pyrel: list[str], work: Path, runs: int) -> dict[str, Any]:
     run([*pyrel, "build", "source", "-C", str(work)])  # settle: the stage-alone runs changed the source
     samples = [round(timed([*pyrel, "build", "source", "-C", str(work)])[0], 4) for _ in range(runs)]
     breakdowns = []
@@ -350,7 +353,7 @@ def noop_builds(pyrel: list[str], work: Path, runs: int) -> dict:
     }
 
 
-def startup_costs(pyrel: list[str], runs: int) -> dict:
+def startup_costs(pyrel: list[str], runs: int) -> dict[str, Any]:
     def med(argv: list[str]) -> float | None:
         return median([timed(argv)[0] for _ in range(runs)])
 
@@ -376,7 +379,7 @@ def startup_costs(pyrel: list[str], runs: int) -> dict:
 
 # --------------------------------------------------------------------------- one project
 
-def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: list[str]) -> dict:
+def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: list[str]) -> dict[str, Any]:
     work = scratch / "project"
     shutil.copytree(origin, work, symlinks=True, ignore=COPY_IGNORE)
     log(f"[{label}] preparing {work} (lock if needed, fetch, build the toolchain)")
@@ -452,7 +455,7 @@ def seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f} s"
 
 
-def print_table(result: dict, runs: int) -> None:
+def print_table(result: dict[str, Any], runs: int) -> None:
     closure, ratios = result["closure"], result["ratios"]
     stage, cold, noop = result["stage-derivation"], result["cold-end-to-end"], result["noop"]
     bytes_text = "n/a" if closure["bytes"] is None else f"{closure['bytes'] / 1e6:.1f} MB"

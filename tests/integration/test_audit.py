@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,9 +45,10 @@ def _sandbox_inputs(derivation: str) -> list[str]:
     return [p for p in references if not p.endswith(".drv")] + _nix("-q", "--outputs", *derivations)
 
 
-def _audit(run_pyrel: Run, project: Path, *args: str) -> dict[str, object]:
+def _audit(run_pyrel: Run, project: Path, *args: str) -> dict[str, Any]:
     completed = run_pyrel("audit", "-C", str(project), "--json", *args, check=True)
-    return dict(json.loads(completed.stdout))
+    report: dict[str, Any] = json.loads(completed.stdout)
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
     before = _audit(run_pyrel, project)
     run_pyrel("build", "source", "check", "-C", str(project), check=True)
     after = _audit(run_pyrel, project)
-    stages = {stage["name"]: stage for stage in after["stages"]}  # type: ignore[union-attr]
+    stages = {stage["name"]: stage for stage in after["stages"]}
     assert set(stages) == {"source", "check"}
     for name, stage in stages.items():
         assert stage["built"] is True
@@ -80,7 +82,7 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
         assert all(p["components"] or p["role"] in {"source", "script", "derivation", "stage-output", "other"}
                    for p in stage["supply-chain"]["store-paths"])
         # Without the build the package counts were already exact.
-        [unbuilt] = [s for s in before["stages"] if s["name"] == name]  # type: ignore[union-attr]
+        [unbuilt] = [s for s in before["stages"] if s["name"] == name]
         assert unbuilt["sandbox"]["packages"] == stage["sandbox"]["packages"]
     check = stages["check"]
     wheels = {c["name"] for c in check["sandbox"]["components"] if c["kind"] == "wheel"}
@@ -89,7 +91,7 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
     # The check stage's supply chain holds the source stage's build.
     assert {c["id"] for c in stages["source"]["sandbox"]["components"]} <= {
         c["id"] for c in check["supply-chain"]["components"]}
-    monolithic = after["monolithic"]["sandbox"]  # type: ignore[index]
+    monolithic = after["monolithic"]["sandbox"]
     assert monolithic["packages"] == len({c["id"] for s in stages.values() for c in s["sandbox"]["components"]})
 
     audit_dir = project / "dist" / "audit"
@@ -113,7 +115,7 @@ def test_budget_gate_fails_when_a_dependency_is_added(project: Path, run_pyrel: 
     baseline = tmp_path / "baseline.json"
     first = _audit(run_pyrel, project)
     baseline.write_text(json.dumps(first))
-    [check] = [s for s in first["stages"] if s["name"] == "check"]  # type: ignore[union-attr]
+    [check] = [s for s in first["stages"] if s["name"] == "check"]
     budget = f'budget = {{ packages = {check["sandbox"]["packages"]} }}'
     _configure(project, '"packaging"', budget)
     run_pyrel("lock", "-C", str(project), check=True)
@@ -125,5 +127,5 @@ def test_budget_gate_fails_when_a_dependency_is_added(project: Path, run_pyrel: 
     assert "stage 'check'" in failed.stderr and f"budget of {check['sandbox']['packages']}" in failed.stderr
     assert "wheel:tomli=" in failed.stderr
     diff = _audit(run_pyrel, project, "--baseline", str(baseline))["baseline-diff"]
-    [check_diff] = [d for d in diff if d["stage"] == "check"]  # type: ignore[union-attr]
+    [check_diff] = [d for d in diff if d["stage"] == "check"]
     assert [a.split("=")[0] for a in check_diff["sandbox"]["added"]] == ["wheel:tomli"]

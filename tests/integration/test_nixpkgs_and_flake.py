@@ -12,6 +12,7 @@ import pytest
 import tomli_w
 
 from pywrap.config.loader import build_project
+from pywrap.execution.plan import Plan, StagePlan
 from pywrap.providers.base import provider_for
 from tests.conftest import REPO
 
@@ -20,15 +21,17 @@ FIXTURES = REPO / "tests" / "packages"
 FLAKES = ["--extra-experimental-features", "nix-command flakes"]
 
 
-def _plan(project_root: Path) -> dict[str, object]:
-    stage = {
-        "derivationName": "demo-{name}", "python": "usr/bin/python3.11", "wheels": [], "pathDirs": [],
-        "compiler": None, "env": {}, "sourceDateEpoch": 315532800, "run": ["make"], "outputs": ["*"],
+def _plan(project_root: Path) -> Plan:
+    stage: StagePlan = {
+        "name": "", "derivationName": "demo-{name}", "toolchain": "", "python": "usr/bin/python3.11", "wheels": [],
+        "inputs": [], "pathDirs": [], "compiler": None, "env": {}, "sourceDateEpoch": 315532800, "run": ["make"],
+        "outputs": ["*"],
     }
     return {
         "schemaVersion": 1, "system": "x86_64-linux", "sourceFiles": ["pyrel.toml"],
         # pyrel's busybox from the locked busybox-static, whatever the provider: the sandboxes' /bin/sh.
         "bootstrap": {"storeName": "pyrel-bootstrap-busybox", "narHash": "0" * 52},
+        "patchelf": [], "toolchains": [],  # the Debian provider's; nixpkgs.nix reads neither
         "stages": [
             {**stage, "name": "source", "derivationName": "demo-source", "inputs": []},
             {**stage, "name": "test", "derivationName": "demo-test", "inputs": ["source"]},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -41,7 +42,7 @@ PACKAGES = (
 SYSTEM = ("libc6", "python3.11-minimal", "zlib1g")
 
 
-def make_stage(name: str, **changes: object) -> Stage:
+def make_stage(name: str, **changes: Any) -> Stage:
     stage = Stage(name=name, python=True, system=(), requires=("build",), requires_file="", inputs=(),
                   run=("true",), outputs=("*",))
     return attrs.evolve(stage, **changes)

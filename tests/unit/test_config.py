@@ -10,8 +10,10 @@ from pywrap.errors import ConfigError, NotAProjectError
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"
-FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
-        "project": {"name": "demo", "requires-python": ">=3.9"}}
+FLIT: dict[str, dict[str, object]] = {
+    "build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+    "project": {"name": "demo", "requires-python": ">=3.9"},
+}
 
 
 def test_zero_config_gives_the_source_stage() -> None:

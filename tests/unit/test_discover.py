@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_project_name_from_setup_cfg_else_the_directory(tmp_path: Path) -> None:
     assert project_name(tmp_path, {"project": {"name": "own"}}) == "own"
 
 
-def _tests(root: Path, pyproject: dict[str, object], name: str = "demo") -> tuple[tuple[str, ...], str, str]:
+def _tests(root: Path, pyproject: Mapping[str, object], name: str = "demo") -> tuple[tuple[str, ...], str, str]:
     found = stage_requirements(root, pyproject, name, TEST_GROUPS, TEST_FILES, DEV_GROUPS, DEV_FILES)
     return found.lines, found.file, found.origin
 

@@ -6,6 +6,7 @@ import pytest
 import tomli_w
 
 from pywrap.config.loader import build_project
+from pywrap.config.model import Project
 from pywrap.errors import ConfigError, LockError
 from pywrap.execution.fetch import Bootstrap
 from pywrap.execution.plan import make_plan, source_paths, stage_order
@@ -34,10 +35,10 @@ def _deb(name: str) -> DebEntry:
                     filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
 
 
-def _lock(project_stages: tuple[str, ...], project: object) -> Lock:
+def _lock(project_stages: tuple[str, ...], project: Project) -> Lock:
     debs = tuple(_deb(name) for name in ("busybox-static", "libc6", "patchelf", "python3.11-minimal"))
     stages = tuple(
-        StageLock(name=name, fingerprint=stage_fingerprint(project, project.stage(name), "bookworm", "amd64"),  # type: ignore[attr-defined]
+        StageLock(name=name, fingerprint=stage_fingerprint(project, project.stage(name), "bookworm", "amd64"),
                   system=("libc6", "python3.11-minimal"), python_lock="", python_lock_sha256="")
         for name in project_stages
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pywrap.config.loader import build_project
 from pywrap.execution.fetch import Bootstrap
-from pywrap.execution.plan import c_compiler, compiler_env, make_plan
+from pywrap.execution.plan import Plan, StagePlan, c_compiler, compiler_env, make_plan
 from pywrap.locking.lockfile import DebEntry, Lock, StageLock, stage_fingerprint
 
 ROOT = Path("/project")
@@ -26,7 +26,7 @@ def _deb(name: str) -> DebEntry:
                     filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
 
 
-def _plan(config: dict[str, Any], systems: dict[str, tuple[str, ...]], architecture: str = "amd64") -> dict[str, Any]:
+def _plan(config: dict[str, Any], systems: dict[str, tuple[str, ...]], architecture: str = "amd64") -> Plan:
     project = build_project(ROOT, PYPROJECT, SETUPTOOLS, config)
     names = sorted({*BASE, *(name for system in systems.values() for name in system)})
     stages = tuple(
@@ -43,7 +43,7 @@ def _plan(config: dict[str, Any], systems: dict[str, tuple[str, ...]], architect
                      source_files=["pyproject.toml"], source_date_epoch=1700000000)
 
 
-def _stage(plan: dict[str, Any], name: str) -> dict[str, Any]:
+def _stage(plan: Plan, name: str) -> StagePlan:
     [stage] = [stage for stage in plan["stages"] if stage["name"] == name]
     return stage
 

@@ -161,7 +161,12 @@ def test_the_nix_version_is_asked_once_per_nix_binary(tmp_path: Path, monkeypatc
     asked: list[str] = []
     monkeypatch.setenv("PYREL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(nix, "nix_build_path", lambda: str(binary))
-    monkeypatch.setattr(nix, "version", lambda: asked.append("?") or f"2.{len(asked)}.0")
+
+    def version() -> str:
+        asked.append("?")
+        return f"2.{len(asked)}.0"
+
+    monkeypatch.setattr(nix, "version", version)
     assert attest.nix_version() == "2.1.0"
     assert attest.nix_version() == "2.1.0" and len(asked) == 1
     binary.write_text("v2, upgraded")  # another size and mtime: asked again
