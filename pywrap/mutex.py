@@ -17,17 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from pywrap.errors import PyrelError
+from pywrap.errors import BusyError
 
 PROJECT_LOCK = "lock"
 CACHE_LOCK = ".lock"
 _POLL_SECONDS = 0.2
-
-
-class BusyError(PyrelError):
-    """Another pyrel run holds the lock, and ``--lock-timeout`` ran out."""
-
-    exit_code = 12
 
 
 def _owner_file(lock_path: Path) -> Path:

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 import attrs
 from debian.deb822 import Deb822
 
-from pywrap.adapters.run import CommandFailed, require_tool, run
-from pywrap.errors import ResolutionError
+from pywrap.adapters.run import require_tool, run
+from pywrap.errors import CommandFailed, ResolutionError
 
 APT_HINT = (
     'pywrap\'s `debian` provider needs apt (Debian/Ubuntu); elsewhere use provider = "nixpkgs"'

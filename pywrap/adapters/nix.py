@@ -19,8 +19,8 @@ import attrs
 
 from pywrap.adapters import nixcache
 from pywrap.adapters.nixcache import real_path
-from pywrap.adapters.run import CommandFailed, require_tool, run, stream, tail
-from pywrap.errors import BuildError, FetchError, SandboxError, ToolMissingError
+from pywrap.adapters.run import require_tool, run, stream, tail
+from pywrap.errors import BuildError, CommandFailed, FetchError, SandboxError, ToolMissingError
 from pywrap.progress import plain_text
 from pywrap.storepath import Derivation, parse_derivation
 

@@ -17,18 +17,12 @@ from pathlib import Path
 import attrs
 
 from pywrap.adapters.run import require_tool, run
-from pywrap.errors import PyrelError
+from pywrap.errors import CacheError
 
 INSTALL_HINT = "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu (or the official installer)"
 EXPERIMENTAL = ("--extra-experimental-features", "nix-command")
 #: The environment variable every Nix command reads its default store from.
 STORE_VARIABLE = "NIX_REMOTE"
-
-
-class CacheError(PyrelError):
-    """A binary cache could not be written, or a key not made."""
-
-    exit_code = 7
 
 
 def use_store(store: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from pywrap.adapters.run import CommandFailed, run
-from pywrap.errors import FetchError
+from pywrap.adapters.run import run
+from pywrap.errors import CommandFailed, FetchError
 
 
 def target_options(filename: str, python_version: str) -> list[str]:

@@ -18,12 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from pywrap.errors import PyrelError, ToolMissingError
+from pywrap.errors import TAIL_LINES, CommandFailed, ToolMissingError
 
 #: Set by the CLI's ``-v``; adapters never print on their own otherwise.
 VERBOSE = False
-
-TAIL_LINES = 40
 
 
 @attrs.frozen
@@ -32,15 +30,6 @@ class Completed:
     returncode: int
     stdout: str
     stderr: str
-
-
-class CommandFailed(PyrelError):
-    def __init__(self, completed: Completed, what: str) -> None:
-        tail = "\n".join((completed.stderr or completed.stdout).splitlines()[-TAIL_LINES:])
-        super().__init__(
-            f"{what} failed (exit {completed.returncode}): $ {shlex.join(completed.args)}\n{tail}"
-        )
-        self.completed = completed
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:

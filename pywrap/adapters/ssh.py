@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pywrap.adapters.run import require_tool, run, tail
-from pywrap.errors import PyrelError
+from pywrap.errors import SigningError
 
 NAMESPACE = "pyrel"
 INSTALL_HINT = "install OpenSSH's client tools: `sudo apt-get install openssh-client`"
@@ -23,8 +23,8 @@ def sign(key: Path, data: Path, namespace: str = NAMESPACE) -> str:
     """The armored signature of ``data`` by ``key`` (a private key, or a public key held by ssh-agent)."""
     result = run([ssh_keygen(), "-Y", "sign", "-f", str(key), "-n", namespace], stdin_path=data, check=False)
     if result.returncode != 0 or "BEGIN SSH SIGNATURE" not in result.stdout:
-        raise PyrelError(f"ssh-keygen could not sign {data} with {key}:\n{tail(result.stderr, 10)}",
-                         hint="check the key's path (and that ssh-agent holds it, for a public key)")
+        raise SigningError(f"ssh-keygen could not sign {data} with {key}:\n{tail(result.stderr, 10)}",
+                          hint="check the key's path (and that ssh-agent holds it, for a public key)")
     return result.stdout
 
 

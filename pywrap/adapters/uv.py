@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pywrap.adapters.run import CommandFailed, require_tool, run
-from pywrap.errors import ResolutionError
+from pywrap.adapters.run import require_tool, run
+from pywrap.errors import CommandFailed, ResolutionError
 
 INSTALL_HINT = "uv is a dependency of pyrel: reinstall pyrel (`pip install .`) or `pip install uv`"
 

@@ -27,7 +27,9 @@ This module is pure except for :func:`query_stage`, which asks the store through
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -36,7 +38,7 @@ from packaging.utils import canonicalize_name
 
 from pywrap.adapters import nix
 from pywrap.config.model import Budget, Project
-from pywrap.errors import BudgetExceededError, PyrelError
+from pywrap.errors import BaselineError, BudgetExceededError
 from pywrap.execution.plan import derivation_name, toolchain_id
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
 from pywrap.purl import deb_purl, pypi_purl
@@ -92,11 +94,14 @@ class Component:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Component:
-        return cls(kind=str(data["kind"]), name=str(data["name"]), version=str(data["version"]),
-                   sha256=str(data.get("sha256", "")), filename=str(data.get("filename", "")),
-                   size=data.get("size"), architecture=str(data.get("architecture", "")),
-                   depends=tuple(data.get("depends", ())))
+    def from_json(cls, data: object, where: str = "") -> Component:
+        """The component ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
+        return cls(kind=_field(data, "kind", str, where), name=_field(data, "name", str, where),
+                   version=_field(data, "version", str, where), sha256=_field(data, "sha256", str, where, ""),
+                   filename=_field(data, "filename", str, where, ""),
+                   size=_field(data, "size", (int, type(None)), where, None),
+                   architecture=_field(data, "architecture", str, where, ""),
+                   depends=_strings(data, "depends", where))
 
 
 def deb_component(entry: DebEntry) -> Component:
@@ -125,8 +130,10 @@ class PathEntry:
         return {"path": self.path, "size": self.size, "role": self.role, "components": list(self.components)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PathEntry:
-        return cls(str(data["path"]), data.get("size"), str(data["role"]), tuple(data.get("components", ())))
+    def from_json(cls, data: object, where: str = "") -> PathEntry:
+        """The entry ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
+        return cls(_field(data, "path", str, where), _field(data, "size", (int, type(None)), where, None),
+                   _field(data, "role", str, where), _strings(data, "components", where))
 
 
 def store_path_name(path: str) -> str:
@@ -238,10 +245,15 @@ class Closure:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Closure:
-        return cls(tuple(PathEntry.from_json(entry) for entry in data["store-paths"]),
-                   tuple(Component.from_json(component) for component in data["components"]),
-                   bool(data.get("complete", True)))
+    def from_json(cls, data: object, where: str = "") -> Closure:
+        """The closure ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
+        paths = _field(data, "store-paths", list, where)
+        components = _field(data, "components", list, where)
+        return cls(tuple(PathEntry.from_json(entry, f"{where}store-paths[{index}].")
+                         for index, entry in enumerate(paths)),
+                   tuple(Component.from_json(component, f"{where}components[{index}].")
+                         for index, component in enumerate(components)),
+                   _field(data, "complete", bool, where, True))
 
 
 def make_closure(paths: Iterable[str], sizes: Mapping[str, int], index: PathIndex, *, complete: bool) -> Closure:
@@ -432,24 +444,75 @@ class AuditReport:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditReport:
+    def from_json(cls, data: object) -> AuditReport:
+        """The report ``data`` holds (``to_json``'s shape); :class:`BaselineError` saying what is wrong if not."""
+        if not isinstance(data, Mapping):
+            raise BaselineError("not a JSON object", hint=_REPORT_HINT)
         if data.get("kind") != "pyrel-audit" or data.get("schema-version") != AUDIT_SCHEMA_VERSION:
-            raise PyrelError(
-                f"not a pyrel audit report of schema version {AUDIT_SCHEMA_VERSION}",
-                hint="pass a file written by `pyrel audit --json` or dist/audit/audit.json",
-            )
+            raise BaselineError(f"not a pyrel audit report of schema version {AUDIT_SCHEMA_VERSION}",
+                                hint=_REPORT_HINT)
         stages = []
-        for stage in data["stages"]:
-            budget = stage.get("budget") or {}
+        for index, stage in enumerate(_field(data, "stages", list, "")):
+            where = f"stages[{index}]."
+            budget = _field(stage, "budget", (dict, type(None)), where, None) or {}
             stages.append(StageAudit(
-                name=str(stage["name"]), derivation=str(stage["derivation"]), output=str(stage["output"]),
-                built=bool(stage["built"]), sandbox=Closure.from_json(stage[SANDBOX]),
-                supply_chain=Closure.from_json(stage[SUPPLY_CHAIN]),
-                budget=Budget(budget.get("packages"), budget.get("bytes")),
-                inputs=tuple(stage.get("inputs", ())),
-                trimmed=tuple(stage.get("trimmed", ())),
+                name=_field(stage, "name", str, where), derivation=_field(stage, "derivation", str, where),
+                output=_field(stage, "output", str, where), built=_field(stage, "built", bool, where),
+                sandbox=Closure.from_json(_field(stage, SANDBOX, dict, where), f"{where}{SANDBOX}."),
+                supply_chain=Closure.from_json(_field(stage, SUPPLY_CHAIN, dict, where), f"{where}{SUPPLY_CHAIN}."),
+                budget=Budget(_field(budget, "packages", (int, type(None)), f"{where}budget.", None),
+                              _field(budget, "bytes", (int, type(None)), f"{where}budget.", None)),
+                inputs=_strings(stage, "inputs", where),
+                trimmed=_strings(stage, "trimmed", where),
             ))
-        return cls(str(data["project"]), tuple(stages))
+        return cls(_field(data, "project", str, ""), tuple(stages))
+
+    @classmethod
+    def read(cls, path: Path) -> AuditReport:
+        """The report in ``path`` (a baseline); :class:`BaselineError` naming the file and what is wrong."""
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError as error:
+            raise BaselineError(f"{path}: no such file", hint=_REPORT_HINT) from error
+        except OSError as error:
+            raise BaselineError(f"cannot read {path}: {error.strerror or error}") from error
+        except (ValueError, RecursionError) as error:  # not JSON (or not UTF-8), or nested too deep
+            raise BaselineError(f"{path}: not valid JSON ({error})", hint=_REPORT_HINT) from error
+        try:
+            return cls.from_json(data)
+        except BaselineError as error:
+            raise BaselineError(f"{path}: {error.message}", hint=error.hint or _REPORT_HINT) from error
+
+
+_REPORT_HINT = ("a baseline is a report `pyrel audit` wrote (dist/audit/audit.json, or its --json output); "
+                "pass another --baseline, or remove a damaged dist/audit/audit.json")
+_REQUIRED: Any = object()
+_JSON_TYPES = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "an object",
+               type(None): "null"}
+
+
+def _field(data: object, key: str, kind: type | tuple[type, ...], where: str, default: Any = _REQUIRED) -> Any:
+    """``data[key]`` of an audit report, checked to be a ``kind``; :class:`BaselineError` naming the key if not."""
+    if not isinstance(data, Mapping):
+        raise BaselineError(f"'{where.rstrip('.') or 'the report'}' is not a JSON object")
+    if key not in data:
+        if default is _REQUIRED:
+            raise BaselineError(f"'{where}{key}' is missing")
+        return default
+    value = data[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        expected = " or ".join(_JSON_TYPES.get(option, option.__name__) for option in kinds)
+        raise BaselineError(f"'{where}{key}' must be {expected}, not {json.dumps(value)[:60]}")
+    return value
+
+
+def _strings(data: object, key: str, where: str) -> tuple[str, ...]:
+    values = _field(data, key, list, where, [])
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise BaselineError(f"'{where}{key}[{index}]' must be a string, not {json.dumps(value)[:60]}")
+    return tuple(values)
 
 
 def ratio(whole: int, part: int) -> float | None:

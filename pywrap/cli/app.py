@@ -1,23 +1,29 @@
 """The `pyrel` command: a thin typer layer over the one-way flow.
 
-Domain errors become an exit code here and nowhere else.  No ``from __future__ import
-annotations``: typer reads every command's annotations on each run, and evaluating them
-once at import costs less than typer evaluating them as strings.
+Commands raise :class:`~pywrap.errors.PyrelError`; :class:`~pywrap.cli.reporting.PyrelGroup`
+turns it into a message and an exit code, for every command, in one place.  No
+``from __future__ import annotations``: typer reads every command's annotations on each
+run, and evaluating them once at import costs less than typer evaluating them as strings.
+The release commands (`ci github`, `export`, `keygen`) live in
+:mod:`pywrap.cli.release_commands`, registered here; both take their shared options from
+:mod:`pywrap.cli.options`.
 """
 
 import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pywrap import logger
 from pywrap.adapters import nix, run
+from pywrap.cli import release_commands
+from pywrap.cli.options import LockTimeoutOption, ProjectOption
+from pywrap.cli.reporting import PyrelGroup, exit_code_help
 from pywrap.config.loader import load_project
 from pywrap.config.model import Project
-from pywrap.errors import PyrelError
 
 if TYPE_CHECKING:
     from pywrap.execution.build import Result
@@ -31,29 +37,13 @@ app = typer.Typer(
         "`pyrel lock` (pin every stage's dependencies by sha256), `pyrel build all` (build each stage "
         "in its own sandbox, export to dist/<stage>/), `pyrel audit` (what each stage saw). "
         "Stages are configured in \\[tool.pyrel] of pyproject.toml or in pyrel.toml; the README has the "
-        "reference. Exit codes: 1 build, 2 configuration, 3 lock, 4 fetch, 5 host tool, 6 sandbox, "
-        "7 export, 8 budget, 9 tag or tree does not match, 10 not reproducible, 11 tampered artifacts, "
-        "12 another run holds the lock (--lock-timeout)."
+        "reference.\n\n" + exit_code_help()
     ),
+    cls=PyrelGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ProjectOption = Annotated[
-    Path, typer.Option("--project", "-C", help="The project's root directory.", file_okay=False)
-]
-
-
-#: --lock-timeout: how long to wait for another pyrel run on the same project or cache.
-LockTimeoutOption = Annotated[float | None, typer.Option(
-    "--lock-timeout", metavar="SECONDS",
-    help="Give up after waiting this long for another pyrel run on the same project or download cache "
-    "(default: wait; or PYREL_LOCK_TIMEOUT).")]
-
-
-class _State:
-    debug = False
 
 
 @app.callback()
@@ -61,20 +51,11 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every command pyrel runs.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
+    # --debug is read by PyrelGroup, which reports the errors of every command.
     run.VERBOSE = verbose
-    _State.debug = debug
     from pywrap.execution.recovery import interrupt_on_sigterm
 
     interrupt_on_sigterm()
-
-
-def _fail(error: PyrelError) -> NoReturn:
-    if _State.debug:
-        import traceback
-
-        traceback.print_exception(error)
-    logger.error(str(error))
-    raise typer.Exit(error.exit_code)
 
 
 @app.command()
@@ -90,15 +71,12 @@ def lock(
     from pywrap.locking import resolver  # python-debian and uv, only needed to lock
 
     timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
-    try:
-        project = load_project(project_dir)
-        with (mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
-              mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
-            logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
-            new_lock, pylocks = resolver.create_lock(project, refresh=refresh, progress=logger.step)
-            written = resolver.write_lock_files(project.root, new_lock, pylocks)
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    with (mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
+          mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
+        logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
+        new_lock, pylocks = resolver.create_lock(project, refresh=refresh, progress=logger.step)
+        written = resolver.write_lock_files(project.root, new_lock, pylocks)
     if as_json:
         logger.out.print_json(json.dumps(lock_report(project.name, new_lock, written)))
         return
@@ -141,27 +119,24 @@ def build_command(
 
     started = time.monotonic()
     started_on = datetime.datetime.now(datetime.UTC)
-    try:
-        project = load_project(project_dir)
-        export_dir = dist or project.root / "dist"
-        with ThreadPoolExecutor(max_workers=1) as background:
-            source: Future[source_state.SourceInfo] = Future()
-            if tag is None:
-                # Nothing to refuse: the commit and the tree's state as the build starts are only recorded,
-                # so git answers on the side while the build goes on.
-                source = background.submit(source_state.source_info, project, export_dir)
-            else:  # a dirty tree or a misplaced tag is refused before anything is built
-                source.set_result(source_state.source_info(project, export_dir, tag))
-            options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
-            options = _scale_out(options, from_cache, trusted_key, store)
-            outcome = executor.build(
-                project, None if stages == ["all"] else stages, dist=export_dir, options=options,
-                check=check, progress=logger.step, lock_timeout=lock_timeout,
-            )
-            attest.attest_results(project, outcome, export_dir, source=source.result(),
-                                  started_on=started_on, substituters=options.substituters)
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    export_dir = dist or project.root / "dist"
+    with ThreadPoolExecutor(max_workers=1) as background:
+        source: Future[source_state.SourceInfo] = Future()
+        if tag is None:
+            # Nothing to refuse: the commit and the tree's state as the build starts are only recorded,
+            # so git answers on the side while the build goes on.
+            source = background.submit(source_state.source_info, project, export_dir)
+        else:  # a dirty tree or a misplaced tag is refused before anything is built
+            source.set_result(source_state.source_info(project, export_dir, tag))
+        options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
+        options = _scale_out(options, from_cache, trusted_key, store)
+        outcome = executor.build(
+            project, None if stages == ["all"] else stages, dist=export_dir, options=options,
+            check=check, progress=logger.step, lock_timeout=lock_timeout,
+        )
+        attest.attest_results(project, outcome, export_dir, source=source.result(),
+                              started_on=started_on, substituters=options.substituters)
     results = outcome.results
     elapsed = time.monotonic() - started
     failures = [result for result in results if not result]
@@ -255,22 +230,18 @@ def audit(
     from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH
     from pywrap.config.source_tree import source_date_epoch
 
-    try:
-        project = load_project(project_dir)
-        target = output or project.root / "dist" / "audit"
-        _, result = auditing.collect(project, stages or _all_stages(project), progress=logger.step)
-        previous = baseline or (target / reporting.REPORT_JSON)
-        old = auditing.AuditReport.from_json(json.loads(previous.read_text())) if previous.is_file() else None
-        diffs = auditing.diff_reports(old, result) if old is not None else []
-        violations = auditing.check_budgets(result, diffs)
-        epoch = source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
-        written = reporting.write_reports(target, result, dist=project.root / "dist", source_date_epoch=epoch,
-                                          diffs=diffs if baseline else (),
-                                          violations=[v.describe() for v in violations])
-    except (OSError, ValueError) as error:
-        _fail(PyrelError(f"cannot read the baseline {baseline}: {error}"))
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    target = output or project.root / "dist" / "audit"
+    previous = baseline or (target / reporting.REPORT_JSON)  # the last report, if no baseline is given
+    # Read before the (slow) collection: a baseline that is not an audit report fails at once.
+    old = auditing.AuditReport.read(previous) if baseline or previous.is_file() else None
+    _, result = auditing.collect(project, stages or _all_stages(project), progress=logger.step)
+    diffs = auditing.diff_reports(old, result) if old is not None else []
+    violations = auditing.check_budgets(result, diffs)
+    epoch = source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
+    written = reporting.write_reports(target, result, dist=project.root / "dist", source_date_epoch=epoch,
+                                      diffs=diffs if baseline else (),
+                                      violations=[v.describe() for v in violations])
     if as_json:
         document = result.to_json()
         if baseline:
@@ -282,7 +253,7 @@ def audit(
             logger.out.print(reporting.diff_table(diffs))
         logger.out.print(f"wrote {len(written)} files to {target}")
     if check and violations:
-        _fail(auditing.budget_error(violations))
+        raise auditing.budget_error(violations)
 
 
 @app.command()
@@ -293,16 +264,14 @@ def why(
 ) -> None:
     """Which stages pull a package in, and through which chain."""
     from pywrap.audit import closures as auditing
+    from pywrap.errors import NoSuchPackageError
 
-    try:
-        project = load_project(project_dir)
-        lock_data, result = auditing.collect(project, _all_stages(project), progress=logger.step)
-        answers = auditing.why(result, project, lock_data, package)
-        if not answers:
-            raise PyrelError(f"no stage of {project.name} pulls in '{package}'",
-                             hint="`pyrel audit` lists every stage's packages")
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    lock_data, result = auditing.collect(project, _all_stages(project), progress=logger.step)
+    answers = auditing.why(result, project, lock_data, package)
+    if not answers:
+        raise NoSuchPackageError(f"no stage of {project.name} pulls in '{package}'",
+                                 hint="`pyrel audit` lists every stage's packages")
     if as_json:
         logger.out.print_json(json.dumps([answer.to_json() for answer in answers]))
         return
@@ -327,18 +296,15 @@ def verify(
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
 ) -> None:
     """Rebuild stages: "reproducible" or "differs" (exit 10). --artifacts: check sums, signatures (exit 11)."""
-    from pywrap.errors import NotReproducibleError, VerificationError
+    from pywrap.errors import NotReproducibleError, UsageError, VerificationError
     from pywrap.release import reproduce, signing
     from pywrap.release import verify as verifying
 
     if artifacts is not None:
         if (allowed_signers is None) != (identity is None):
-            _fail(PyrelError("--allowed-signers and --identity go together"))
+            raise UsageError("--allowed-signers and --identity go together")
         checker = signing.ssh_checker(allowed_signers, identity) if allowed_signers and identity else None
-        try:
-            report = verifying.verify_artifacts(artifacts, stages or (), check_signature=checker)
-        except PyrelError as error:
-            _fail(error)
+        report = verifying.verify_artifacts(artifacts, stages or (), check_signature=checker)
         if as_json:
             logger.out.print_json(json.dumps({
                 "schema-version": 1, "ok": bool(report), "files": report.checked_files,
@@ -350,16 +316,13 @@ def verify(
             for note in report.notes:
                 logger.step(note)
         if not report:
-            _fail(VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  "
-                                    + "\n  ".join(report.problems)))
+            raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  "
+                                    + "\n  ".join(report.problems))
         return
-    try:
-        project = load_project(project_dir)
-        options = nix.NixOptions(substituters=tuple(substituter or ()))
-        checks = reproduce.check_stages(project, stages or _all_stages(project), options=options,
-                                        progress=logger.step)
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    options = nix.NixOptions(substituters=tuple(substituter or ()))
+    checks = reproduce.check_stages(project, stages or _all_stages(project), options=options,
+                                    progress=logger.step)
     if as_json:
         logger.out.print_json(json.dumps({"schema-version": 1, "stages": [check.to_json() for check in checks]}))
     else:
@@ -382,8 +345,8 @@ def verify(
         raise typer.Exit(1)
     differing = [check.stage for check in checks if not check]
     if differing:
-        _fail(NotReproducibleError(f"not reproducible: {', '.join(differing)}",
-                                   hint="the files named above differ between two builds of the same derivation"))
+        raise NotReproducibleError(f"not reproducible: {', '.join(differing)}",
+                                   hint="the files named above differ between two builds of the same derivation")
 
 
 @app.command()
@@ -398,10 +361,7 @@ def sign(
     """Sign each stage's SHA256SUMS and every attestation with an SSH key (<file>.sig, namespace "pyrel")."""
     from pywrap.release import signing
 
-    try:
-        written = signing.sign_dist(dist or project_dir / "dist", key.expanduser(), stage or ())
-    except PyrelError as error:
-        _fail(error)
+    written = signing.sign_dist(dist or project_dir / "dist", key.expanduser(), stage or ())
     for path in written:
         logger.out.print(f"wrote {path}")
 
@@ -432,12 +392,9 @@ def doctor(
 ) -> None:
     """Check that this machine can build hermetically (Nix, its sandbox, the store, apt, pip); say what to fix."""
     from pywrap.execution import doctor as checks
-    from pywrap.execution.build import nix_library
+    from pywrap.execution.graph import nix_library
 
-    try:
-        expression = nix_library() / "doctor" / "sandbox.nix"
-    except PyrelError as error:
-        _fail(error)
+    expression = nix_library() / "doctor" / "sandbox.nix"
     found = checks.run_checks(expression, progress=logger.step if not as_json else lambda message: None)
     broken = [check for check in found if check.level is checks.Level.ERROR]
     if as_json:
@@ -456,9 +413,7 @@ def doctor(
         raise typer.Exit(1)
 
 
-from pywrap.cli.release_commands import register as _register_release_commands  # noqa: E402
-
-_register_release_commands(app)  # `ci github`, `export`, `keygen`
+release_commands.register(app)  # `export`, `keygen`, `ci github`
 
 if __name__ == "__main__":
     app()

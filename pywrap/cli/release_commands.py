@@ -1,40 +1,26 @@
 """`pyrel ci github`, `pyrel export`, `pyrel keygen`: a thin typer layer over
-:mod:`pywrap.release.ci` and :mod:`pywrap.release.binary_cache`, registered on the main app."""
+:mod:`pywrap.release.ci` and :mod:`pywrap.release.binary_cache`, registered on the main
+app by :func:`register`.  Errors are reported by the main app's group, like every command's."""
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from pywrap import logger
+from pywrap.cli.options import ProjectOption
 from pywrap.config.loader import load_project
-from pywrap.errors import PyrelError
-
-ProjectOption = Annotated[
-    Path, typer.Option("--project", "-C", help="The project's root directory.", file_okay=False)
-]
-
-
-def _fail(error: PyrelError) -> NoReturn:
-    from pywrap.cli import app as cli
-
-    cli._fail(error)
-
+from pywrap.errors import OutOfDateError
 
 ci_app = typer.Typer(help="Generate CI workflows from the stage graph.", no_args_is_help=True)
-
-
-class OutOfDateError(PyrelError):
-    """The committed workflow differs from what the configuration renders."""
-
-    exit_code = 1
 
 
 @ci_app.command()
 def github(
     project_dir: ProjectOption = Path("."),
     check: Annotated[bool, typer.Option(
-        help="Write nothing; exit 1 if the committed workflow is out of date with the configuration.")] = False,
+        help=f"Write nothing; exit {OutOfDateError.exit_code} if the committed workflow is out of date "
+        "with the configuration.")] = False,
     output: Annotated[Path | None, typer.Option(
         help="The workflow file (default: <project>/.github/workflows/release.yml).", dir_okay=False)] = None,
     action: Annotated[list[str] | None, typer.Option(
@@ -46,25 +32,22 @@ def github(
     from pywrap.locking.lockfile import write_atomically
     from pywrap.release import ci
 
-    try:
-        project = load_project(project_dir)
-        overrides = dict(ci.parse_action_override(text) for text in action or [])
-        config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides,
-                              runs_on=runs_on)
-        rendered = ci.render(ci.workflow(project, config))
-        target = output or project.root / ci.WORKFLOW_PATH
-        committed = target.read_text(encoding="utf-8") if target.is_file() else None
-        if check:
-            if ci.out_of_date(rendered, committed):
-                state = "missing" if committed is None else "out of date with the configuration"
-                raise OutOfDateError(f"{target} is {state}", hint="run `pyrel ci github` and commit the result")
-            logger.out.print(f"{target} is up to date")
-            return
-        if committed != rendered:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(target, rendered.encode())
-    except PyrelError as error:
-        _fail(error)
+    project = load_project(project_dir)
+    overrides = dict(ci.parse_action_override(text) for text in action or [])
+    config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides,
+                          runs_on=runs_on)
+    rendered = ci.render(ci.workflow(project, config))
+    target = output or project.root / ci.WORKFLOW_PATH
+    committed = target.read_text(encoding="utf-8") if target.is_file() else None
+    if check:
+        if ci.out_of_date(rendered, committed):
+            state = "missing" if committed is None else "out of date with the configuration"
+            raise OutOfDateError(f"{target} is {state}", hint="run `pyrel ci github` and commit the result")
+        logger.out.print(f"{target} is up to date")
+        return
+    if committed != rendered:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, rendered.encode())
     logger.out.print(f"wrote {target}")
 
 
@@ -81,14 +64,11 @@ def export_command(
     from pywrap.adapters import nixcache
     from pywrap.release import binary_cache
 
-    try:
-        if store:
-            nixcache.use_store(store)
-        project = load_project(project_dir)
-        wanted = list(project.stage_names) if stages == ["all"] else stages
-        report = binary_cache.export(project, wanted, to, secret_key_file=secret_key, progress=logger.step)
-    except PyrelError as error:
-        _fail(error)
+    if store:
+        nixcache.use_store(store)
+    project = load_project(project_dir)
+    wanted = list(project.stage_names) if stages == ["all"] else stages
+    report = binary_cache.export(project, wanted, to, secret_key_file=secret_key, progress=logger.step)
     for stage, path in report.stages:
         logger.out.print(f"stage {stage}: {path}", markup=False)
     logger.out.print(f"copied {len(report.closure)} store paths to {report.store_url}"
@@ -102,14 +82,12 @@ def keygen_command(
     """Make a binary-cache signing key pair (nix-store --generate-binary-cache-key)."""
     from pywrap.adapters import nixcache
 
-    try:
-        public = nixcache.generate_key(name, output / f"{name}.sec", output / f"{name}.pub")
-    except PyrelError as error:
-        _fail(error)
+    public = nixcache.generate_key(name, output / f"{name}.sec", output / f"{name}.pub")
     logger.out.print(f"secret key: {output / f'{name}.sec'} (keep it secret)\npublic key: {public}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
+    """Add `export`, `keygen` and `ci github` to the main app (which reports their errors)."""
     app.add_typer(ci_app, name="ci")
     app.command(name="export")(export_command)
     app.command(name="keygen")(keygen_command)

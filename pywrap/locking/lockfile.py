@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
@@ -35,6 +36,8 @@ from pywrap.storepath import store_name
 LOCK_FILE = "pyrel.lock.toml"
 LOCK_VERSION = 1
 ARCH_TO_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
+#: ``debian.python`` ("3.11") and ``debian.glibc`` ("2.36"): the target's wheel tags are computed from them.
+_MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
 
 
 def pylock_name(stage_name: str) -> str:
@@ -199,8 +202,12 @@ def _compute_target_tags(python_version: str, platform: str) -> list[Tag]:
 
 
 def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], source: str) -> WheelEntry:
-    name = str(package.get("name", "?"))
-    version = str(package.get("version", ""))
+    name = package.get("name")
+    if not isinstance(name, str) or not name:
+        raise LockError(f"{source}: a package has no name (or a name that is not a string)", hint="run `pyrel lock`")
+    version = package.get("version", "")
+    if not isinstance(version, str):
+        raise LockError(f"{source}: the version of '{name}' must be a string, not {version!r}", hint="run `pyrel lock`")
     best: tuple[int, Mapping[str, Any], str] | None = None
     wheels = package.get("wheels", []) or []
     if not isinstance(wheels, list) or not all(isinstance(wheel, dict) for wheel in wheels):
@@ -245,6 +252,8 @@ def read_pylock(path: Path, python_version: str, platform: str) -> tuple[WheelEn
         raise LockError(f"{path.name} is missing", hint="run `pyrel lock`") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LockError(f"{path}: not a valid PEP 751 lock: {exc}", hint="run `pyrel lock`") from exc
+    except OSError as exc:
+        raise LockError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if str(document.get("lock-version", "")).split(".")[0] != "1":
         raise LockError(f"{path}: unsupported lock-version {document.get('lock-version')!r}",
                         hint="pyrel reads PEP 751 lock-version 1.x; run `pyrel lock`")
@@ -344,6 +353,10 @@ def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[s
         ))
     python_version = _require(debian, "python", str, "debian.")
     glibc = _require(debian, "glibc", str, "debian.")
+    for key, value, example in (("python", python_version, "3.11"), ("glibc", glibc, "2.36")):
+        if not _MAJOR_MINOR.fullmatch(value):
+            raise LockError(f"{LOCK_FILE}: 'debian.{key}' = {value!r} is not a version like {example!r}",
+                            hint="the lock is damaged: run `pyrel lock` to re-create it")
     lock = Lock(
         provider=_require(document, "provider", str, ""),
         suite=_require(debian, "suite", str, "debian."),
@@ -409,6 +422,8 @@ def read_lock(root: Path, stages: Collection[str] | None = None) -> Lock:
         raise LockError(f"{root}: no {LOCK_FILE}", hint="run `pyrel lock` first") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LockError(f"{path}: not valid TOML: {exc}", hint="run `pyrel lock` to re-create it") from exc
+    except OSError as exc:
+        raise LockError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return lock_from_toml(document, root, stages)
 
 

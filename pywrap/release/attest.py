@@ -99,10 +99,14 @@ def _attested(target: Path, sha256: str, store_path: str) -> bool:
     """An attestation of this very artifact from this very build output is already there."""
     try:
         text = target.read_text(encoding="utf-8")
-        subjects = json.loads(text)["subject"]
-    except (OSError, ValueError, KeyError, TypeError):
+        document = json.loads(text)
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON: written again
         return False
-    same_subject = any(isinstance(s, dict) and s.get("digest", {}).get("sha256") == sha256 for s in subjects)
+    subjects = document.get("subject") if isinstance(document, dict) else None
+    if not isinstance(subjects, list):
+        return False
+    same_subject = any(isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == sha256
+                       for s in subjects)
     return same_subject and bool(store_path) and store_path in text
 
 

@@ -17,7 +17,7 @@ import attrs
 
 from pywrap.adapters import nix, nixcache
 from pywrap.config.model import Project
-from pywrap.errors import PyrelError
+from pywrap.errors import CacheError, PyrelError, UsageError
 from pywrap.execution import build as executor
 from pywrap.providers.base import provider_for
 
@@ -53,8 +53,8 @@ def export(
 ) -> ExportReport:
     """Copy the stages' outputs and their runtime closures to ``store_url``, signed."""
     if secret_key_file is not None and not secret_key_file.is_file():
-        raise nixcache.CacheError(f"no secret key at {secret_key_file}",
-                                  hint="make one with `pyrel keygen NAME` (or nix-store --generate-binary-cache-key)")
+        raise CacheError(f"no secret key at {secret_key_file}",
+                         hint="make one with `pyrel keygen NAME` (or nix-store --generate-binary-cache-key)")
     outputs = stage_outputs(project, stage_names, progress)
     closure = nix.requisites(list(outputs.values()))
     progress(f"copying {len(closure)} store paths to {store_url}")
@@ -67,7 +67,7 @@ def cache_options(
 ) -> nix.NixOptions:
     """``base`` with ``caches`` as extra substituters; signatures are then always required."""
     if caches and not trusted_keys:
-        raise PyrelError("--from needs --trusted-key: pyrel substitutes only signed paths",
+        raise UsageError("--from needs --trusted-key: pyrel substitutes only signed paths",
                          hint="pass the cache's public key (the .pub file `pyrel keygen` wrote)")
     return attrs.evolve(
         base,
@@ -83,8 +83,8 @@ def read_key(text: str) -> str:
         try:
             text = candidate.read_text().strip()
         except OSError as exc:
-            raise PyrelError(f"--trusted-key {text!r} is neither a key (name:base64) nor a readable file") from exc
+            raise UsageError(f"--trusted-key {text!r} is neither a key (name:base64) nor a readable file") from exc
     name, sep, key = text.partition(":")
     if not sep or not name or not key:
-        raise PyrelError(f"--trusted-key {text!r} is not a Nix public key (name:base64)")
+        raise UsageError(f"--trusted-key {text!r} is not a Nix public key (name:base64)")
     return text

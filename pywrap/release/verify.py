@@ -192,7 +192,11 @@ def verify_artifacts(
         if not checksums.is_file():
             problems.append(f"{checksums}: missing")
             continue
-        listed, malformed = parse_checksums(checksums.read_text(errors="replace"), str(checksums))
+        try:
+            listed, malformed = parse_checksums(checksums.read_text(errors="replace"), str(checksums))
+        except OSError as error:
+            problems.append(f"{checksums}: cannot be read ({error.strerror or error})")
+            continue
         problems += malformed
         present = sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
         for name in present:
@@ -204,7 +208,11 @@ def verify_artifacts(
             if not artifact.is_file():
                 problems.append(f"{artifact}: listed in {checksums} but missing")
                 continue
-            actual = file_sha256(artifact)
+            try:
+                actual = file_sha256(artifact)
+            except OSError as error:
+                problems.append(f"{artifact}: cannot be read ({error.strerror or error})")
+                continue
             files += 1
             if actual != expected:
                 problems.append(f"{artifact}: sha256 {actual} does not match {checksums} ({expected})")
@@ -216,7 +224,10 @@ def verify_artifacts(
             attestations += 1
             try:
                 document = json.loads(attestation.read_bytes())
-            except (ValueError, UnicodeDecodeError) as error:
+            except OSError as error:
+                problems.append(f"{attestation}: cannot be read ({error.strerror or error})")
+                continue
+            except (ValueError, RecursionError) as error:  # not JSON (or not UTF-8), or nested too deep
                 problems.append(f"{attestation}: not valid JSON ({error})")
                 continue
             problems += [f"{attestation}: {problem}" for problem in provenance.subject_problems(document, name, actual)]

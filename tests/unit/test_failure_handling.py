@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pywrap import mutex
-from pywrap.errors import ExportError, FetchError
+from pywrap.errors import BusyError, ExportError, FetchError
 from pywrap.execution import export, fetch, recovery
 from pywrap.locking.lockfile import Lock, WheelEntry
 
@@ -171,13 +171,13 @@ def test_a_second_run_waits_for_the_first_and_says_why(tmp_path: Path) -> None:
 
 def test_a_second_run_gives_up_after_the_timeout(tmp_path: Path) -> None:
     with mutex.project_lock(tmp_path):
-        done: list[BaseException] = []
+        done: list[BusyError] = []
 
         def second() -> None:
             try:
                 with mutex.project_lock(tmp_path, timeout=0.3):
                     pass
-            except mutex.BusyError as error:
+            except BusyError as error:
                 done.append(error)
 
         thread = threading.Thread(target=second)
@@ -214,8 +214,8 @@ def test_a_build_nix_ran_without_its_sandbox_is_a_sandbox_error(monkeypatch: pyt
     # A daemon that does not trust the user ignores pyrel's settings; the stage's builder then
     # sees the host and refuses (nix/builders/stage.sh): pyrel says why and how to fix it, exit 6.
     from pywrap.adapters import nix
-    from pywrap.adapters.run import CommandFailed, Completed
-    from pywrap.errors import SandboxError
+    from pywrap.adapters.run import Completed
+    from pywrap.errors import CommandFailed, SandboxError
 
     stderr = ("warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting "
               "and you are not a trusted user\n"
