@@ -61,7 +61,7 @@ def test_a_full_disk_while_fetching_is_a_fetch_error_in_plain_words(
     def full(source: object, destination: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(fetch.os, "replace", full)
+    monkeypatch.setattr("pywrap.execution.fetch.os.replace", full)
     with pytest.raises(FetchError) as caught:
         fetch.ensure_cached(WHEEL, LOCK)
     assert "the disk is full" in str(caught.value) and "demo 1.0" in str(caught.value)
@@ -86,7 +86,7 @@ def test_a_full_disk_while_exporting_is_an_export_error_and_dist_is_unchanged(
     def full(source: object, destination: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(export.shutil, "copyfile", full)
+    monkeypatch.setattr("pywrap.execution.export.shutil.copyfile", full)
     with pytest.raises(ExportError) as caught:
         export.export_stage(_store_output(tmp_path, b"new"), ["*.tar.gz"], dist, "source")
     assert "the disk is full" in str(caught.value)
