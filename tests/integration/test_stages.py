@@ -118,7 +118,7 @@ def test_the_test_stage_cannot_modify_the_source_artifact(tmp_path: Path, run_py
     assert completed.returncode == 1
     assert "Read-only file system" in completed.stderr or "Permission denied" in completed.stderr
     assert "stage 'test' failed" in completed.stderr
-    # ... and pyrel says in plain words what the stage tried (pywrap/hermeticity.py).
+    # ... and pyrel says in plain words what the stage tried (pywrap/execution/hermeticity.py).
     assert "hermeticity violation (input-write)" in completed.stderr
     assert "one of its inputs: inputs are read-only store paths" in completed.stderr
     assert not (project / "dist/test").exists()
