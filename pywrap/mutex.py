@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,8 @@ from pywrap.errors import BusyError
 PROJECT_LOCK = "lock"
 CACHE_LOCK = ".lock"
 _POLL_SECONDS = 0.2
+#: The locks this thread holds: flock is per open file, so taking one again would wait for itself.
+_THREAD = threading.local()
 
 
 def _owner_file(lock_path: Path) -> Path:
@@ -66,7 +69,14 @@ def held(
 
     An advisory ``flock`` on the file: the kernel drops it when the process
     ends, however it ends, so a killed run never leaves the lock taken.
+    Re-entrant within a thread: a step that holds the lock (``pyrel build``)
+    can call one that takes it too (the stage graph).
     """
+    key = lock_path.resolve()
+    held_here: set[Path] = _THREAD.__dict__.setdefault("held", set())
+    if key in held_here:
+        yield
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -81,8 +91,10 @@ def held(
                 )
         try:
             _owner_file(lock_path).write_text(f"{os.getpid()}\n")
+            held_here.add(key)
             yield
         finally:
+            held_here.discard(key)
             _owner_file(lock_path).unlink(missing_ok=True)
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:

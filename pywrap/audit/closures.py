@@ -350,15 +350,12 @@ def collect(
     project: Project, stage_names: Sequence[str], progress: Callable[[str], None] = lambda message: None
 ) -> tuple[Lock, AuditReport]:
     """Instantiate the stages' derivations (no build) and ask the store about them."""
-    from pywrap.execution import build  # build imports this module for its closure summary
+    from pywrap.execution.graph import stage_graph
 
-    prepared = build.prepare(project, stage_names, progress)
-    lock, stage_plan, ordered = prepared.lock, prepared.plan, prepared.stages
-    plan_file = build.write_plan(project, stage_plan)
-    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
-    progress(f"instantiating {', '.join(ordered)}")
-    derivation_paths = nix.instantiate(build.nix_library() / "default.nix", ordered, args)
-    derivations = dict(zip(ordered, derivation_paths, strict=True))
+    with stage_graph(project, stage_names, progress=progress) as graph:
+        progress(f"instantiating {', '.join(graph.stages)}")
+        derivations = graph.instantiate()
+        lock = graph.lock
     facts = {name: query_stage(path) for name, path in derivations.items()}
     return lock, audit_project(project, lock, derivations, facts)
 

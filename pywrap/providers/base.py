@@ -8,10 +8,13 @@ from a pinned nixpkgs (``nix/nixpkgs.nix``).  Pure: no program runs here.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pywrap.execution.plan import Plan
 
 
 class Provider(Protocol):
@@ -27,7 +30,7 @@ class Provider(Protocol):
         """What the stage's toolchain is made of, in the provider's own names."""
         ...
 
-    def apply(self, stage_plan: dict[str, Any], project: Project) -> dict[str, Any]:
+    def apply(self, stage_plan: Plan, project: Project) -> Plan:
         """The stage plan with this provider's toolchain data added (a new dict)."""
         ...
 
@@ -42,8 +45,8 @@ class DebianProvider:
         python = (f"python{python_version}-minimal", f"libpython{python_version}-stdlib") if stage.python else ()
         return (*python, *stage.system, "busybox-static")
 
-    def apply(self, stage_plan: dict[str, Any], project: Project) -> dict[str, Any]:
-        return dict(stage_plan)  # the plan already names the locked .debs
+    def apply(self, stage_plan: Plan, project: Project) -> Plan:
+        return stage_plan  # the plan already names the locked .debs
 
 
 def provider_for(project: Project) -> Provider:

@@ -16,11 +16,14 @@ The loader checks the pin into ``Project.nixpkgs``; nothing here reads the confi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from pywrap.config.model import NIXPKGS_DEFAULT_URL, NixpkgsPin, Project, Stage
+
+if TYPE_CHECKING:
+    from pywrap.execution.plan import Plan, StagePlan
 
 #: The archive of a revision; `url` in the pin overrides it (a mirror).
 DEFAULT_URL = NIXPKGS_DEFAULT_URL
@@ -43,9 +46,9 @@ class NixpkgsProvider:
         python = (python_attribute(python_version),) if stage.python else ()
         return (*python, *stage.system, "busybox")
 
-    def apply(self, stage_plan: dict[str, Any], project: Project) -> dict[str, Any]:
+    def apply(self, stage_plan: Plan, project: Project) -> Plan:
         """Each stage names its nixpkgs attributes; Python is linked at the same ``usr/bin`` path."""
-        stages = []
+        stages: list[StagePlan] = []
         for stage in stage_plan["stages"]:
             packages = [*project.stage(stage["name"]).system, "busybox"]
             match = PYTHON_BINARY.search(stage["python"]) if stage["python"] else None

@@ -18,8 +18,7 @@ import attrs
 from pywrap.adapters import nix, nixcache
 from pywrap.config.model import Project
 from pywrap.errors import CacheError, PyrelError, UsageError
-from pywrap.execution import build as executor
-from pywrap.providers.base import provider_for
+from pywrap.execution.graph import stage_graph
 
 
 @attrs.frozen
@@ -31,11 +30,8 @@ class ExportReport:
 
 def stage_outputs(project: Project, stage_names: Sequence[str], progress: Callable[[str], None]) -> dict[str, str]:
     """The built output path of each stage (the plan of the last build, evaluated again)."""
-    stage_plan = executor.prepare(project, stage_names, progress).plan
-    provider = provider_for(project)
-    plan_file = executor.write_plan(project, provider.apply(stage_plan, project))
-    args = {"planFile": str(plan_file), "projectRoot": str(project.root)}
-    outputs = nix.built_outputs(executor.nix_library() / provider.entry, list(stage_names), args)
+    with stage_graph(project, stage_names, progress=progress) as graph:
+        outputs = graph.built_outputs(stage_names)
     missing = [name for name in stage_names if name not in outputs]
     if missing:
         raise PyrelError(f"stage {', '.join(missing)} of {project.name} is not built in this store",
