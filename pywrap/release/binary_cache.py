@@ -17,7 +17,7 @@ import attrs
 
 from pywrap.adapters import nix, nixcache
 from pywrap.config.model import Project
-from pywrap.errors import CacheError, PyrelError, UsageError
+from pywrap.errors import CacheError, UsageError
 from pywrap.execution.graph import stage_graph
 
 
@@ -34,7 +34,7 @@ def stage_outputs(project: Project, stage_names: Sequence[str], progress: Callab
         outputs = graph.built_outputs(stage_names)
     missing = [name for name in stage_names if name not in outputs]
     if missing:
-        raise PyrelError(f"stage {', '.join(missing)} of {project.name} is not built in this store",
+        raise CacheError(f"stage {', '.join(missing)} of {project.name} is not built in this store",
                          hint=f"run `pyrel build {' '.join(missing)}` first")
     return outputs
 
