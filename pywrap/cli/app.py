@@ -26,6 +26,7 @@ from pywrap.config.loader import load_project
 from pywrap.config.model import Project
 
 if TYPE_CHECKING:
+    from pywrap.config.source_tree import SourceTree
     from pywrap.execution.build import Result
     from pywrap.locking.lockfile import Lock
 
@@ -144,6 +145,7 @@ def build_command(
         logger.out.print_json(json.dumps({
             "schema-version": 1,
             "seconds": round(elapsed, 3),
+            "source": outcome.source_tree.to_json() if outcome.source_tree else None,
             "stages": [
                 {
                     "stage": result.stage,
@@ -161,6 +163,8 @@ def build_command(
             ],
         }))
     else:
+        if outcome.source_tree is not None:
+            _print_source_tree(outcome.source_tree)
         _print_results(results, export_dir, elapsed)
     if failures:
         for result in failures:
@@ -195,6 +199,13 @@ def _all_stages(project: Project) -> list[str]:
     from pywrap.locking.lockfile import read_lock
 
     return locked_stages(project, read_lock(project.root), logger.step)
+
+
+def _print_source_tree(tree: "SourceTree") -> None:
+    """One step line (which list, how many files), then every entry left out and why."""
+    logger.step(tree.describe())
+    for entry in tree.excluded:
+        logger.console.print(f"  {entry.path}: {entry.reason}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_results(results: "Sequence[Result]", dist: Path, elapsed: float) -> None:

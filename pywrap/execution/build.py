@@ -20,6 +20,7 @@ from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
 from pywrap.config.model import Project
+from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, PyrelError
 from pywrap.execution import closure, export, plan, recovery
 from pywrap.execution.graph import StageGraph, stage_graph, state_dir
@@ -64,6 +65,8 @@ class Outcome:
     source_date_epoch: int
     #: What Nix mounted into every sandbox besides the declared inputs (``--option sandbox-paths``).
     sandbox_paths: tuple[str, ...] = ()
+    #: The project's files the stages built from, how they were listed, and what was left out.
+    source_tree: SourceTree | None = None
 
 
 def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
@@ -183,7 +186,7 @@ def _build_graph(
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
             derivation=derivation or "",
         ))
-    return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths)
+    return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.

@@ -25,7 +25,7 @@ from pywrap.adapters import nix
 from pywrap.cache import cache_dir
 from pywrap.config import source_tree
 from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
-from pywrap.errors import PyrelError
+from pywrap.errors import InstallationError
 from pywrap.execution import fetch, plan, recovery
 from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
 from pywrap.providers.base import provider_for
@@ -40,7 +40,7 @@ def nix_library() -> Path:
     for candidate in (package / "_nix", package.parent / "nix"):
         if (candidate / "default.nix").is_file():
             return candidate
-    raise PyrelError(f"pyrel's Nix library is missing (looked in {package / '_nix'})", hint="reinstall pyrel")
+    raise InstallationError(f"pyrel's Nix library is missing (looked in {package / '_nix'})", hint="reinstall pyrel")
 
 
 def state_dir(project: Project) -> Path:
@@ -68,6 +68,8 @@ class StageGraph:
     source_date_epoch: int
     #: In the store; its busybox is every sandbox's /bin/sh.
     bootstrap: fetch.Bootstrap
+    #: The project's files the stages see, how they were listed, and what was left out.
+    source_tree: source_tree.SourceTree | None = None
 
     @property
     def nix_args(self) -> dict[str, str]:
@@ -107,7 +109,7 @@ class StageGraph:
         """What the stage's sandbox is given, as the Nix library computes it."""
         evaluated = nix.evaluate_json(self.entry, f"{stage}-inputs", self.nix_args)
         if not isinstance(evaluated, list):
-            raise PyrelError(f"the Nix library returned no input list for stage '{stage}'")
+            raise InstallationError(f"the Nix library returned no input list for stage '{stage}'")
         return [str(path) for path in evaluated]
 
 
@@ -146,18 +148,18 @@ def stage_graph(
                 report = fetch.fetch(lock, ordered, progress)
             files, epoch = tree.result()
         stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
-                                    source_files=files, source_date_epoch=epoch)
+                                    source_files=files.files, source_date_epoch=epoch)
         provider = provider_for(project)
         planned = provider.apply(stage_plan, project)
         target = plan_file or state_dir(project) / PLAN_FILE
         write_plan(target, planned)
         yield StageGraph(project, lock, tuple(ordered), planned, target, nix_library() / provider.entry, epoch,
-                         report.bootstrap)
+                         report.bootstrap, files)
 
 
-def _source_tree(project: Project) -> tuple[list[str], int]:
-    """The files a stage builds from, and the date its archives carry."""
-    files = source_tree.source_files(project.root, source_tree.generated_files(project))
+def _source_tree(project: Project) -> tuple[source_tree.SourceTree, int]:
+    """The files a stage builds from (with what was left out), and the date its archives carry."""
+    files = source_tree.list_source_tree(project.root, source_tree.generated_files(project))
     epoch = source_tree.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     return files, epoch
 
