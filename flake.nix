@@ -32,10 +32,14 @@
             pyproject = true;
             src = self;
             build-system = [ python.hatchling ];
+            # Every entry of pyproject.toml's [project].dependencies, by its nixpkgs
+            # attribute name, with the extras it asks for (tests/unit/test_flake_package.py).
             dependencies = with python; [
-              typer attrs jinja2 rich packaging python-debian tomli-w cyclonedx-python-lib
-            ];
-            # The command runs Nix, uv and apt from the user's PATH.
+              typer attrs jinja2 rich packaging python-debian tomli-w uv packageurl-python
+              cyclonedx-python-lib pyelftools
+            ] ++ cyclonedx-python-lib.optional-dependencies.json-validation;
+            # pyproject.toml's lower bounds follow PyPI; a nixpkgs release may be older.
+            # The command runs Nix and apt from the user's PATH, uv from its Python module.
             pythonRelaxDeps = true;
             meta.mainProgram = "pyrel";
           };
@@ -51,7 +55,7 @@
         let pkgs = nixpkgs.legacyPackages.${system};
         in {
           default = pkgs.mkShell {
-            packages = [ pkgs.python3 pkgs.uv pkgs.busybox pkgs.actionlint ];
+            packages = [ pkgs.python3 pkgs.uv pkgs.busybox pkgs.actionlint pkgs.shellcheck ];
           };
         });
     };

@@ -2,7 +2,8 @@
 #   nix-build nix/default.nix --argstr planFile /abs/plan.json --argstr projectRoot /abs/project
 { planFile, projectRoot }:
 let
-  plan = builtins.fromJSON (builtins.readFile planFile);
+  # Refuses a plan of another schema version (nix/plan.nix).
+  plan = (import ./plan.nix).read planFile;
   lib = import ./lib.nix { system = plan.system; };
   inherit (builtins) map listToAttrs;
 

@@ -7,6 +7,27 @@
 let
   inherit (builtins) map listToAttrs concatStringsSep attrNames;
 
+  # Where a system's Debian packages keep the ELF loader and the libraries
+  # (multiarch): programs ask for /<loaderDir>/<loader> (which the sandbox
+  # lacks), the loader itself and the libraries are in lib/<triplet> and
+  # usr/lib/<triplet>.  The plan names the system (`plan.system`, from the
+  # lock's Debian architecture); root.sh gets the layout as platformEnv.
+  platforms = {
+    x86_64-linux = { loader = "ld-linux-x86-64.so.2"; triplet = "x86_64-linux-gnu"; loaderDir = "lib64"; };
+    aarch64-linux = { loader = "ld-linux-aarch64.so.1"; triplet = "aarch64-linux-gnu"; loaderDir = "lib"; };
+  };
+  platform = platforms.${system} or (throw ("pyrel: no ELF loader layout known for system '${system}'"
+    + " (nix/lib.nix knows ${concatStringsSep ", " (attrNames platforms)})"));
+  # What root.sh needs of it, as the builder's environment.
+  platformEnv = {
+    elfLoader = platform.loader;
+    multiarch = platform.triplet;
+    # The root's library directories, in search order (the rpath of every ELF file).
+    libraryDirs = [ "lib/${platform.triplet}" "usr/lib/${platform.triplet}" "lib" "usr/lib" ];
+  };
+
+  planFormat = import ./plan.nix;
+
   # A locked artifact (a .deb or a wheel), pinned by sha256.  pyrel fetches it
   # with the machine's own apt/pip and adds it with `nix-store --add-fixed`,
   # which yields this very store path, so Nix never needs to download it.
@@ -57,7 +78,7 @@ let
   # One merged root per distinct set of system packages: files copied (not
   # linked, so Python finds its prefix), absolute symlinks pointed inside the
   # root, ELF files patched to load their libraries from it, bytecode compiled.
-  mkRoot = { busybox, patchelfDebs, toolchain }: derivation {
+  mkRoot = { busybox, patchelfDebs, toolchain }: derivation ({
     name = "pyrel-root-${toolchain.id}";
     inherit system;
     builder = "${busybox}/bin/sh";
@@ -74,7 +95,7 @@ let
     compilerCc = if toolchain.compiler or null == null then "" else toolchain.compiler.cc;
     compilerCxx = if toolchain.compiler or null == null then "" else toolchain.compiler.cxx;
     compilerLibDir = if toolchain.compiler or null == null then "" else toolchain.compiler.libDir;
-  };
+  } // platformEnv);
 
   unpackWheel = { busybox, root, python }: artifact: derivation {
     name = "${artifact.package}-${artifact.versionName}-unpacked";
@@ -185,5 +206,8 @@ let
 
 in {
   inherit mkStages fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
-    compilerEnv;
+    compilerEnv platforms;
+  # The plan's schema version this library reads, and planFile -> the plan (refusing any other version).
+  planSchemaVersion = planFormat.schemaVersion;
+  readPlan = planFormat.read;
 }

@@ -6,7 +6,8 @@
 #   nix-build nix/nixpkgs.nix --argstr planFile /abs/plan.json --argstr projectRoot /abs/project
 { planFile, projectRoot }:
 let
-  plan = builtins.fromJSON (builtins.readFile planFile);
+  # Refuses a plan of another schema version (nix/plan.nix).
+  plan = (import ./plan.nix).read planFile;
   lib = import ./lib.nix { system = plan.system; };
   inherit (builtins) map getAttr;
 

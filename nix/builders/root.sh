@@ -1,5 +1,9 @@
 # Merge the unpacked .debs of one toolchain into a single root and make its
-# binaries run inside the sandbox, which has no /lib64 or /usr.
+# binaries run inside the sandbox, which has no /lib, /lib64 or /usr.
+# The system's layout comes from nix/lib.nix (`platforms`, by the plan's
+# system): $elfLoader (ld-linux-x86-64.so.2, ld-linux-aarch64.so.1), the
+# multiarch triplet $multiarch (x86_64-linux-gnu, aarch64-linux-gnu), and
+# $libraryDirs, the root's library directories in search order.
 mkdir -p "$out"
 if [ -z "$debs" ]; then
   exit 0  # a stage with neither Python nor system packages: busybox alone
@@ -8,10 +12,10 @@ for deb in $debs; do
   cp -dR "$deb/." "$out/"
   chmod -R u+w "$out"
 done
-for dir in $dropDirs; do rm -rf "$out/$dir"; done
+for dir in $dropDirs; do rm -rf "${out:?}/$dir"; done
 
-# Absolute symlinks (lib64/ld-linux-x86-64.so.2 -> /lib/...) would point at
-# the host: point them inside the root.
+# Absolute symlinks (such as lib64/ld-linux-x86-64.so.2 -> /lib/...) would
+# point at the host: point them inside the root.
 find "$out" -type l | while read -r link; do
   target=$(readlink "$link")
   case "$target" in /*) ln -sfn "$out$target" "$link" ;; esac
@@ -19,7 +23,7 @@ done
 
 # patchelf is itself a Debian binary: run it through the store's loader.
 loader_in() {
-  for candidate in "$1/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$1/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"; do
+  for candidate in "$1/lib/$multiarch/$elfLoader" "$1/usr/lib/$multiarch/$elfLoader"; do
     if [ -e "$candidate" ]; then echo "$candidate"; return 0; fi
   done
   return 1
@@ -28,21 +32,23 @@ tool_libs=""
 tool_bin=""
 tool_loader=""
 for deb in $patchelfDebs; do
-  for dir in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+  for dir in "lib/$multiarch" "usr/lib/$multiarch"; do
     [ -d "$deb/$dir" ] && tool_libs="$tool_libs${tool_libs:+:}$deb/$dir"
   done
   [ -x "$deb/usr/bin/patchelf" ] && tool_bin="$deb/usr/bin/patchelf"
   found=$(loader_in "$deb") && tool_loader="$found"
 done
 [ -n "$tool_bin" ] || { echo "pyrel: patchelf missing from the bootstrap packages" >&2; exit 1; }
-[ -n "$tool_loader" ] || { echo "pyrel: no ld-linux-x86-64.so.2 in the bootstrap packages" >&2; exit 1; }
+[ -n "$tool_loader" ] || { echo "pyrel: no $elfLoader in the bootstrap packages" >&2; exit 1; }
 patchelf() { "$tool_loader" --library-path "$tool_libs" "$tool_bin" "$@"; }
 
-loader=$(loader_in "$out") || { echo "pyrel: the toolchain has no ld-linux-x86-64.so.2 (add libc6)" >&2; exit 1; }
+loader=$(loader_in "$out") || { echo "pyrel: the toolchain has no $elfLoader (add libc6)" >&2; exit 1; }
 # DT_RPATH, not DT_RUNPATH: it also applies to the libraries' own dependencies.
-rpath="$out/lib/x86_64-linux-gnu:$out/usr/lib/x86_64-linux-gnu:$out/lib:$out/usr/lib"
-# Programs a stage compiles ask for /lib64/ld-linux-x86-64.so.2, which the
-# sandbox lacks: `pyrel-run PROGRAM ARGS...` starts them through the root's loader.
+rpath=""
+for dir in $libraryDirs; do rpath="$rpath${rpath:+:}$out/$dir"; done
+# Programs a stage compiles ask for the loader by its host path
+# (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1), which the sandbox
+# lacks: `pyrel-run PROGRAM ARGS...` starts them through the root's loader.
 mkdir -p "$out/usr/bin"
 printf '#!%s\nexec %s --library-path %s "$@"\n' "$shell" "$loader" "$rpath" > "$out/usr/bin/pyrel-run"
 chmod 755 "$out/usr/bin/pyrel-run"
@@ -54,6 +60,7 @@ chmod 755 "$out/usr/bin/pyrel-run"
 patch_shebang() {
   read -r line < "$1" || true
   set -f
+  # shellcheck disable=SC2086 # split into the interpreter and its argument, unglobbed
   set -- "$1" ${line#\#!}
   set +f
   [ $# -ge 2 ] || return 0
@@ -82,7 +89,7 @@ find "$out" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) | while r
     "#!"*) [ -x "$file" ] && patch_shebang "$file"; continue ;;
   esac
   [ "$magic" = "$elf_magic" ] || continue
-  case "$file" in */ld-linux-x86-64.so.2) continue ;; esac
+  case "$file" in */"$elfLoader") continue ;; esac
   # The rpath first: patchelf 0.18 (trixie) writes a crashing binary when it
   # grows the rpath of an executable whose interpreter it already moved.
   if patchelf --print-rpath "$file" >/dev/null 2>&1; then
@@ -95,7 +102,7 @@ done
 
 if [ -n "$compilerCc" ]; then
   # The driver reads <libdir>/specs by default: make --sysroot=<root> its
-  # default too, so a bare `cc` or `x86_64-linux-gnu-gcc` (Debian's sysconfig
+  # default too, so a bare `cc` or `$multiarch-gcc` (Debian's sysconfig
   # CC) uses the root's headers, crt files and libc, and map the root's path
   # to / in debug info and __FILE__, so outputs never refer to the root.
   # (A sysroot from self_spec reaches cc1 but not ld: the link spec passes it.)
@@ -157,7 +164,10 @@ TEXENV
       case "$fmt" in pdflatex|latex|xelatex|lualatex) ;; *) continue ;; esac
       [ -x "$out/usr/bin/$engine" ] || continue
       mkdir -p "$texvar/web2c/$engine"
-      if ! (cd "$texvar/web2c/$engine" && "$out/usr/bin/$engine" -ini -jobname="$fmt" -progname="$fmt" $args < /dev/null > "$fmt.log" 2>&1); then
+      # $args is split into words but never globbed: fmtutil's `*pdflatex.ini` is
+      # an ini file name (with TeX's `*` for extended mode), not a pattern.
+      # shellcheck disable=SC2086
+      if ! (set -f; cd "$texvar/web2c/$engine" && "$out/usr/bin/$engine" -ini -jobname="$fmt" -progname="$fmt" $args < /dev/null > "$fmt.log" 2>&1); then
         echo "pyrel: could not make the TeX format $fmt; the end of its log:" >&2
         tail -n 15 "$texvar/web2c/$engine/$fmt.log" >&2
         rm -f "$texvar/web2c/$engine/$fmt.fmt"

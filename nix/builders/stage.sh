@@ -10,6 +10,7 @@ cp -dR "$src" "$work"
 chmod -R u+w "$work"
 cd "$work"
 
+# shellcheck disable=SC3040 # busybox sh has pipefail
 set -o pipefail
 sh -eu "$runScript"
 
@@ -22,6 +23,7 @@ fi
 set -f
 for glob in $outputGlobs; do
   set +f
+  # shellcheck disable=SC2086 # the declared glob, expanded in $out
   set -- $glob
   set -f
   [ -e "$1" ] || fail "no output matches '$glob' (the stage's commands must write it into \$out)"

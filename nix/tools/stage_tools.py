@@ -23,13 +23,14 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from typing import NoReturn
 
 from normalize_archives import write_tar_gz
 
 TEST_DIRS = ("tests", "test", "testing")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"pyrel: {message}", file=sys.stderr)
     sys.exit(1)
 
