@@ -19,10 +19,13 @@ from pathlib import Path
 import attrs
 import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 
 from pywrap.adapters import apt, uv
 from pywrap.cache import cache_dir
+from pywrap.config import requirement_files
 from pywrap.config.model import SOURCE_STAGE, Project, Stage
+from pywrap.config.requirement_files import PinnedHashes, RequirementFile
 from pywrap.errors import ConfigError, LockError
 from pywrap.execution import fetch
 from pywrap.locking import backend_probe, wheel_libraries
@@ -147,16 +150,24 @@ def _check_requires_python(project: Project, suite: str, full_version: str) -> N
         )
 
 
-def _python_requirements(project: Project, stage: Stage) -> list[str]:
-    lines = list(stage.requires)
-    if stage.requires_file:
-        path = project.root / stage.requires_file
-        if not path.is_file():
-            raise ConfigError(
-                f"{project.config_file}: stage '{stage.name}' requires-file '{stage.requires_file}' does not exist"
-            )
-        lines.append(f"-r {path}")
-    return lines
+def _python_requirements(project: Project, stage: Stage) -> RequirementFile:
+    """The stage's requirements, its requirements file read by pyrel (never handed to uv, which would
+    build an `-e .` on the host): plain registry requirements, the project itself expanded."""
+    declared = tuple(stage.requires)
+    if not stage.requires_file:
+        return RequirementFile(requirements=declared)
+    path = project.root / stage.requires_file
+    if not path.is_file():
+        raise ConfigError(
+            f"{project.config_file}: stage '{stage.name}' requires-file '{stage.requires_file}' does not exist"
+        )
+    found = requirement_files.read_requirements(path, root=project.root, project_name=project.name,
+                                                stage=stage.name)
+    return attrs.evolve(found, requirements=tuple(dict.fromkeys([*declared, *found.requirements])))
+
+
+#: A distribution name pyrel can hand uv (a project named after its directory may not be one).
+_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -168,19 +179,59 @@ class ResolvedPython:
 
 
 def _resolve_python(
-    project: Project, stage: Stage, extra: list[str], python_version: str, platform: str, scratch: Path
+    project: Project, stage: Stage, extra: list[str], python_version: str, platform: str, scratch: Path,
+    progress: Callable[[str], None] = lambda message: None,
 ) -> ResolvedPython | None:
-    requirements = _python_requirements(project, stage) + extra
+    wanted = _python_requirements(project, stage)
+    requirements = [*wanted.requirements, *extra]
     if not requirements:
         return None
     file_name = pylock_name(stage.name)
     output = scratch / file_name
+    own = canonicalize_name(project.name) if _NAME.fullmatch(project.name) else ""
+    # The project is never resolved: a dependency on it (a pytest plugin of pytest's tests) is the build
+    # the stage makes, not a release from the index.
     uv.compile_pylock(requirements, python_version=python_version, platform=platform,
-                      output=output, what=f"stage '{stage.name}'", exclude_newer=project.exclude_newer)
+                      output=output, what=f"stage '{stage.name}'", exclude_newer=project.exclude_newer,
+                      constraints=wanted.constraints, options=wanted.options, exclude=[own] if own else [])
+    if own and _drop_package(output, own):
+        progress(f"stage '{stage.name}': left {project.name} out of its pylock: the project comes from its "
+                 "own build, never from the index")
     # Reject a lock pyrel could not build from before anything is written.
     wheels = read_pylock(output, python_version, platform)
+    _check_hashes(wanted.hashes, wheels)
     content = output.read_bytes()
     return ResolvedPython(file_name, content, hashlib.sha256(content).hexdigest(), wheels)
+
+
+def _drop_package(pylock: Path, name: str) -> bool:
+    """Remove ``name`` from a PEP 751 lock's packages, if there (uv is told to leave it out: a safety net)."""
+    try:
+        document = tomllib.loads(pylock.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # read_pylock reports it
+    packages = document.get("packages")
+    if not isinstance(packages, list):
+        return False
+    kept = [package for package in packages
+            if not (isinstance(package, dict) and canonicalize_name(str(package.get("name", ""))) == name)]
+    if len(kept) == len(packages):
+        return False
+    write_atomically(pylock, tomli_w.dumps({**document, "packages": kept}).encode())
+    return True
+
+
+def _check_hashes(pinned: Sequence[PinnedHashes], wheels: Sequence[WheelEntry]) -> None:
+    """A requirements file's ``--hash`` values: the wheel pinned for that line must be one of them."""
+    for line in pinned:
+        for wheel in wheels:
+            if canonicalize_name(wheel.name) == line.name and wheel.sha256 not in line.sha256:
+                raise LockError(
+                    f"{line.where}: the wheel resolved for '{wheel.name}' ({wheel.filename}, sha256 "
+                    f"{wheel.sha256}) is not one of the line's --hash values",
+                    hint="update the line's version and hashes (pyrel pins every wheel by sha256 in the pylock "
+                    "either way), or remove its --hash options",
+                )
 
 
 def _asks_backend(project: Project) -> bool:
@@ -213,7 +264,7 @@ def _add_backend_requires(
         if missing:
             what = "the build backend" if stage.name == SOURCE_STAGE else f"stage '{stage.name}' (a wheel build)"
             progress(f"{what} also needs: {', '.join(missing)}")
-            resolved = _resolve_python(project, stage, missing, python_version, platform, scratch)
+            resolved = _resolve_python(project, stage, missing, python_version, platform, scratch, progress)
             assert resolved is not None
             pylocks[resolved.file_name] = resolved.content
             stage_lock = attrs.evolve(stage_lock, python_lock=resolved.file_name,
@@ -254,7 +305,8 @@ def create_lock(
         skipped: dict[str, str] = {}
         for stage in project.stages:
             try:
-                pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, Path(scratch))
+                pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, Path(scratch),
+                                                      progress)
             except LockError as exc:
                 if not stage.implicit or stage.name == SOURCE_STAGE:
                     raise

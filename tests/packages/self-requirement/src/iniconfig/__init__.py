@@ -1,0 +1,3 @@
+"""A fixture project."""
+
+__version__ = "0.1.0"
