@@ -136,10 +136,6 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     out.print(rendered)
 
 
-def is_tty() -> bool:
-    return sys.stderr.isatty()
-
-
 @contextmanager
 def live_build(log: NixLog) -> Iterator[Callable[[], None]]:
     """Draw nix-build's progress from ``log`` while the block runs (only on a terminal).

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 PREFIX = "@nix "
 ACTIVITY_BUILD = 105
-ACTIVITY_COPY_PATH = 100
 RESULT_BUILD_LOG_LINE = 101
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DRV = re.compile(r"/nix/store/[0-9a-z]{32}-(.+)\.drv")
@@ -60,6 +59,22 @@ class NixLog:
 
     def feed(self, line: str) -> BuildActivity | None:
         """Take one stderr line; returns the build it started, if it started one."""
+        event = self._event(line)
+        if event is None:
+            return None
+        action = event.get("action")
+        if action == "msg":
+            self._message(event)
+        elif action == "start" and event.get("type") == ACTIVITY_BUILD:
+            return self._start_build(event)
+        elif action == "result" and event.get("type") == RESULT_BUILD_LOG_LINE:
+            self._build_log_line(event)
+        elif action == "stop":
+            self._stop(event)
+        return None
+
+    def _event(self, line: str) -> dict[str, Any] | None:
+        """The JSON event ``line`` carries; a line that carries none goes to the plain log as it is."""
         if not line.startswith(PREFIX):
             if line.strip():
                 self.plain.append(line.rstrip("\n"))
@@ -69,30 +84,31 @@ class NixLog:
         except ValueError:
             self.plain.append(line.rstrip("\n"))
             return None
-        if not isinstance(event, dict):
-            return None
-        action = event.get("action")
-        if action == "msg":
-            text = strip_ansi(str(event.get("msg", "")))
-            if int(event.get("level", 0)) <= 3:  # error, warn, notice, info: what nix-build shows
-                self.plain.append(text)
-        elif action == "start" and event.get("type") == ACTIVITY_BUILD:
-            fields = event.get("fields") or [""]
-            activity = BuildActivity(str(fields[0]), self.clock())
-            self.builds[int(event["id"])] = activity
-            self.plain.append(f"building '{activity.drv}'...")
-            return activity
-        elif action == "result" and event.get("type") == RESULT_BUILD_LOG_LINE:
-            text = strip_ansi(str((event.get("fields") or [""])[0]))
-            building = self.builds.get(int(event.get("id", -1)))
-            if building is not None:
-                building.lines.append(text)
+        return event if isinstance(event, dict) else None
+
+    def _message(self, event: dict[str, Any]) -> None:
+        text = strip_ansi(str(event.get("msg", "")))
+        if int(event.get("level", 0)) <= 3:  # error, warn, notice, info: what nix-build shows
             self.plain.append(text)
-        elif action == "stop":
-            stopped = self.builds.get(int(event.get("id", -1)))
-            if stopped is not None:
-                stopped.finished = self.clock()
-        return None
+
+    def _start_build(self, event: dict[str, Any]) -> BuildActivity:
+        fields = event.get("fields") or [""]
+        activity = BuildActivity(str(fields[0]), self.clock())
+        self.builds[int(event["id"])] = activity
+        self.plain.append(f"building '{activity.drv}'...")
+        return activity
+
+    def _build_log_line(self, event: dict[str, Any]) -> None:
+        text = strip_ansi(str((event.get("fields") or [""])[0]))
+        building = self.builds.get(int(event.get("id", -1)))
+        if building is not None:
+            building.lines.append(text)
+        self.plain.append(text)
+
+    def _stop(self, event: dict[str, Any]) -> None:
+        stopped = self.builds.get(int(event.get("id", -1)))
+        if stopped is not None:
+            stopped.finished = self.clock()
 
     def text(self) -> str:
         return "\n".join(self.plain)

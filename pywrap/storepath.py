@@ -58,20 +58,6 @@ def fixed_output_path(sha256_hex: str, name: str, *, recursive: bool = False, st
     return _make_store_path("output:out", inner, name, store_dir)
 
 
-def nix_base32_to_hex(text: str) -> str:
-    """Decode Nix's base32 (as printed by `nix-hash --base32`) to hex."""
-    length = len(text) * 5 // 8
-    value = bytearray(length)
-    for n, char in enumerate(reversed(text)):
-        digit = NIX_BASE32_ALPHABET.index(char)
-        bit = n * 5
-        byte, offset = divmod(bit, 8)
-        value[byte] |= (digit << offset) & 0xFF
-        if byte + 1 < length:
-            value[byte + 1] |= digit >> (8 - offset)
-    return bytes(value).hex()
-
-
 @attrs.frozen
 class Derivation:
     """What a store derivation (``/nix/store/...drv``) names: its outputs and its inputs."""

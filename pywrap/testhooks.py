@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-STEPS = ("fetch", "build", "export")
 _paused: set[str] = set()
 
 

@@ -90,31 +90,3 @@ def copy_to(store_url: str, paths: Sequence[str], *, secret_key_file: Path | Non
         raise CacheError(f"cannot copy to {store_url}:\n{result.stderr.strip()}",
                          hint="check the URL and that the key file is a secret key from `pyrel keygen`")
     return CopyReport(store_url, tuple(paths), result.stderr)
-
-
-@attrs.frozen
-class DryRun:
-    """What ``nix-build --dry-run`` says it would do."""
-
-    will_build: tuple[str, ...]
-    will_fetch: tuple[str, ...]
-
-
-_HEADER = re.compile(r"^(?:these|this) (?:\d+ )?(derivations?|paths?) will be (built|fetched)")
-
-
-def parse_dry_run(text: str) -> DryRun:
-    """Parse Nix's "these N derivations will be built:" / "these N paths will be fetched" lists."""
-    build: list[str] = []
-    fetch: list[str] = []
-    current: list[str] | None = None
-    for line in text.splitlines():
-        match = _HEADER.match(line.strip())
-        if match:
-            current = build if match.group(2) == "built" else fetch
-            continue
-        if line.startswith("  /") and current is not None:
-            current.append(line.strip())
-        else:
-            current = None
-    return DryRun(tuple(build), tuple(fetch))

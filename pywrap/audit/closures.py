@@ -37,7 +37,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pywrap.adapters import nix
-from pywrap.config.model import Budget, Project
+from pywrap.config.model import Budget, Project, Stage
 from pywrap.errors import BaselineError, BudgetExceededError
 from pywrap.execution.plan import derivation_name, toolchain_id
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
@@ -541,10 +541,6 @@ class ClosureDiff:
     package_delta: int
     bytes_delta: int
 
-    @property
-    def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.bytes_delta)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "added": [component.id for component in self.added],
@@ -703,37 +699,51 @@ def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list
     bootstrap_roots = [name for name in ("patchelf",) if name in lock.bootstrap] or list(lock.bootstrap)
     answers = []
     for stage in report.stages:
-        found: dict[str, list[str]] = collections.defaultdict(list)
-        components: dict[str, Component] = {}
-        for kind in CLOSURE_KINDS:
-            for component in stage.closure(kind).components:
-                if canonicalize_name(component.name) == wanted or component.name == package:
-                    found[component.id].append(kind)
-                    components[component.id] = component
         try:
-            config = project.stage(stage.name)
+            config: Stage | None = project.stage(stage.name)
         except KeyError:
             config = None
-        for component_id, kinds in found.items():
-            component = components[component_id]
+        for component, kinds in _components_named(stage, wanted, package):
             if component.kind == "wheel":
-                direct = config is not None and wanted in _requirement_names(config.requires)
-                chain: tuple[str, ...] = (stage.name, component.name)
-                reason = ("a direct requirement of the stage" if direct else
-                          "a resolved dependency of the stage's requirements (the pylock records no edges)")
+                chain, reason = _wheel_chain(stage.name, component, config, wanted)
             else:
                 roots = [*python_roots] if config is not None and config.python else []
                 roots += list(config.system) if config is not None else []
-                if component.name == "busybox-static":
-                    chain, reason = (stage.name, "busybox-static"), "every stage's shell and coreutils"
-                elif SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
-                    chain = (stage.name, *found_chain)
-                    reason = "Debian Depends chain from what the stage asked for"
-                elif found_chain := _deb_chain(bootstrap_roots, component.name, depends):
-                    chain = ("bootstrap", *found_chain)
-                    reason = "used to build the stage's root (patchelf and its libraries), not in its sandbox"
-                else:
-                    chain = (stage.name, component.name)
-                    reason = "in the closure of an input stage"
+                chain, reason = _deb_chain_and_reason(stage.name, component, kinds, roots, bootstrap_roots, depends)
             answers.append(WhyAnswer(stage.name, tuple(kinds), component, chain, reason))
     return answers
+
+
+def _components_named(stage: StageAudit, wanted: str, package: str) -> list[tuple[Component, list[str]]]:
+    """The stage's components named ``package``, each with the closures that hold it."""
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    components: dict[str, Component] = {}
+    for kind in CLOSURE_KINDS:
+        for component in stage.closure(kind).components:
+            if canonicalize_name(component.name) == wanted or component.name == package:
+                found[component.id].append(kind)
+                components[component.id] = component
+    return [(components[component_id], kinds) for component_id, kinds in found.items()]
+
+
+def _wheel_chain(
+    stage_name: str, component: Component, config: Stage | None, wanted: str
+) -> tuple[tuple[str, ...], str]:
+    direct = config is not None and wanted in _requirement_names(config.requires)
+    reason = ("a direct requirement of the stage" if direct else
+              "a resolved dependency of the stage's requirements (the pylock records no edges)")
+    return (stage_name, component.name), reason
+
+
+def _deb_chain_and_reason(
+    stage_name: str, component: Component, kinds: Sequence[str], roots: Sequence[str],
+    bootstrap_roots: Sequence[str], depends: Mapping[str, Sequence[str]],
+) -> tuple[tuple[str, ...], str]:
+    if component.name == "busybox-static":
+        return (stage_name, "busybox-static"), "every stage's shell and coreutils"
+    if SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
+        return (stage_name, *found_chain), "Debian Depends chain from what the stage asked for"
+    if found_chain := _deb_chain(bootstrap_roots, component.name, depends):
+        return (("bootstrap", *found_chain),
+                "used to build the stage's root (patchelf and its libraries), not in its sandbox")
+    return (stage_name, component.name), "in the closure of an input stage"

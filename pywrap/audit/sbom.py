@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import uuid
-from collections.abc import Sequence
 
 from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -97,14 +96,3 @@ def artifact_sbom(
                     Property(name=f"{PROPERTY_PREFIX}:derivation", value=stage.derivation)],
     )
     return _serialize(_bom(subject, stage, _timestamp(source_date_epoch)))
-
-
-def validate(document: str) -> Sequence[str]:
-    """Errors of ``document`` against the CycloneDX 1.6 JSON schema (strict); empty when valid."""
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
-
-    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(document, all_errors=True)
-    if errors is None:
-        return ()
-    return [str(error) for error in errors]

@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -500,31 +500,62 @@ def build_project(
         if key in config:
             _check_type(config[key], expected, config_file, f"{where}.{key}")
     defaults = load_defaults()
-    provider = config.get("provider", defaults["provider"])
-    if provider not in PROVIDERS:
-        raise ConfigError(
-            f"{config_file}: '{where}.provider' = {provider!r} is not a provider",
-            hint=f"choose one of: {', '.join(PROVIDERS)}",
-        )
+    provider = _parse_provider(config, defaults, config_file, where)
     # The ci and nixpkgs tables keep the key they have in the file ([ci] at the top of pyrel.toml).
     table_prefix = "tool.pyrel." if config_file.name == "pyproject.toml" else ""
     ci = parse_ci(config.get("ci", {}), config_file, f"{table_prefix}ci")
     nixpkgs_table = config.get("nixpkgs")
     nixpkgs = (parse_nixpkgs_pin(nixpkgs_table, config_file, f"{table_prefix}nixpkgs", root)
                if nixpkgs_table or provider == "nixpkgs" else None)
-
-    exclude_newer = config.get("exclude-newer")
-    if exclude_newer is not None and not DATE.match(exclude_newer):
-        raise ConfigError(f"{config_file}: '{where}.exclude-newer' = {exclude_newer!r} is not a date",
-                          hint="write an RFC 3339 date such as \"2025-03-16\" or \"2025-03-16T00:00:00Z\"")
+    exclude_newer = _parse_exclude_newer(config, config_file, where)
     project_table = pyproject.get("project", {})
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
-    name = discovery.project_name(root, pyproject)
+    name = str(discovery.project_name(root, pyproject))
     requires_python = project_table.get("requires-python")
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
+    stages = _parse_stages(root, pyproject, name, build_system, config, defaults, config_file, where)
+    return Project(
+        root=root,
+        config_file=config_file,
+        name=name,
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        build_system=build_system,
+        provider=provider,
+        debian_suite=config.get("debian-suite"),
+        source_date_epoch=config.get("source-date-epoch"),
+        exclude_newer=exclude_newer,
+        stages=tuple(stages),
+        extras=discovery.extra_distributions(pyproject, name),
+        ci=ci,
+        nixpkgs=nixpkgs,
+    )
 
+
+def _parse_provider(config: Mapping[str, Any], defaults: Mapping[str, Any], config_file: Path, where: str) -> str:
+    provider: str = config.get("provider", defaults["provider"])
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"{config_file}: '{where}.provider' = {provider!r} is not a provider",
+            hint=f"choose one of: {', '.join(PROVIDERS)}",
+        )
+    return provider
+
+
+def _parse_exclude_newer(config: Mapping[str, Any], config_file: Path, where: str) -> str | None:
+    exclude_newer: str | None = config.get("exclude-newer")
+    if exclude_newer is not None and not DATE.match(exclude_newer):
+        raise ConfigError(f"{config_file}: '{where}.exclude-newer' = {exclude_newer!r} is not a date",
+                          hint="write an RFC 3339 date such as \"2025-03-16\" or \"2025-03-16T00:00:00Z\"")
+    return exclude_newer
+
+
+def _parse_stages(
+    root: Path, pyproject: Mapping[str, Any], name: str, build_system: BuildSystem | None,
+    config: Mapping[str, Any], defaults: Mapping[str, Any], config_file: Path, where: str,
+) -> list[Stage]:
+    """The source stage (a pyproject project's), then the declared stages, then the built-in ones not declared."""
     stage_tables: dict[str, Any] = dict(config.get("stages", {}))
     stages: list[Stage] = []
     default_stages: dict[str, Any] = defaults["stages"]
@@ -538,7 +569,7 @@ def build_project(
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
         stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
-    builtin = builtin_stage_defaults(root, pyproject, str(name), build_system, stage_tables, config_file, where)
+    builtin = builtin_stage_defaults(root, pyproject, name, build_system, stage_tables, config_file, where)
     implicit = {name for name in builtin if name not in stage_tables}
     for stage_name in builtin:
         stage_tables.setdefault(stage_name, {})
@@ -550,13 +581,18 @@ def build_project(
     # A requirement on the project itself (`demo[yaml]`) is its extra's contents: the stage builds
     # the project from source, it never fetches it from a registry.
     extras = discovery.optional_dependencies(pyproject)
-    stages = [attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, str(name), extras)))
+    stages = [attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, name, extras)))
               for stage in stages]
     if not stages:
         raise ConfigError(
             f"{config_file}: no stages are declared",
             hint="a project without pyproject.toml declares its stages in [stages.<name>]",
         )
+    _check_inputs_declared(stages, config_file)
+    return stages
+
+
+def _check_inputs_declared(stages: Sequence[Stage], config_file: Path) -> None:
     known = {stage.name for stage in stages}
     for stage in stages:
         for dependency in stage.inputs:
@@ -565,18 +601,3 @@ def build_project(
                     f"{config_file}: stage '{stage.name}' reads input stage '{dependency}', which is not declared",
                     hint=f"declared stages: {', '.join(sorted(known))}",
                 )
-    return Project(
-        root=root,
-        config_file=config_file,
-        name=str(name),
-        requires_python=requires_python if isinstance(requires_python, str) else None,
-        build_system=build_system,
-        provider=provider,
-        debian_suite=config.get("debian-suite"),
-        source_date_epoch=config.get("source-date-epoch"),
-        exclude_newer=exclude_newer,
-        stages=tuple(stages),
-        extras=discovery.extra_distributions(pyproject, str(name)),
-        ci=ci,
-        nixpkgs=nixpkgs,
-    )

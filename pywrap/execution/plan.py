@@ -32,7 +32,6 @@ ARCH_TO_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
 ARCH_TO_TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 #: Debian's versioned compiler packages (the real drivers; `gcc`/`g++` only link to them).
 GCC_PACKAGE = re.compile(r"^gcc-(\d+)$")
-GXX_PACKAGE = re.compile(r"^g\+\+-(\d+)$")
 
 
 class Artifact(TypedDict):

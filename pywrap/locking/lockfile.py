@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import tomli_w
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -202,12 +201,35 @@ def _compute_target_tags(python_version: str, platform: str) -> list[Tag]:
 
 
 def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], source: str) -> WheelEntry:
+    name, version = _package_identity(package, source)
+    wheel, filename = _best_wheel(package, name, version, tag_rank, source)
+    hashes = wheel.get("hashes") or {}
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    size = wheel.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise LockError(f"{source}: wheel '{filename}' has an invalid size {size!r}", hint="run `pyrel lock`")
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
+                        hint="re-create the lock with `pyrel lock`")
+    url = wheel.get("url") or wheel.get("path")
+    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size)
+
+
+def _package_identity(package: Mapping[str, Any], source: str) -> tuple[str, str]:
+    """A pylock package's name and version."""
     name = package.get("name")
     if not isinstance(name, str) or not name:
         raise LockError(f"{source}: a package has no name (or a name that is not a string)", hint="run `pyrel lock`")
     version = package.get("version", "")
     if not isinstance(version, str):
         raise LockError(f"{source}: the version of '{name}' must be a string, not {version!r}", hint="run `pyrel lock`")
+    return name, version
+
+
+def _best_wheel(
+    package: Mapping[str, Any], name: str, version: str, tag_rank: Mapping[Tag, int], source: str
+) -> tuple[Mapping[str, Any], str]:
+    """The package's wheel whose best tag ranks first for the target, and its file name."""
     best: tuple[int, Mapping[str, Any], str] | None = None
     wheels = package.get("wheels", []) or []
     if not isinstance(wheels, list) or not all(isinstance(wheel, dict) for wheel in wheels):
@@ -232,16 +254,7 @@ def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], sourc
             f"'{name}' that publishes a compatible wheel",
         )
     _, wheel, filename = best
-    hashes = wheel.get("hashes") or {}
-    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-    size = wheel.get("size")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        raise LockError(f"{source}: wheel '{filename}' has an invalid size {size!r}", hint="run `pyrel lock`")
-    if not isinstance(sha256, str) or len(sha256) != 64:
-        raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
-                        hint="re-create the lock with `pyrel lock`")
-    url = wheel.get("url") or wheel.get("path")
-    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size)
+    return wheel, filename
 
 
 def read_pylock(path: Path, python_version: str, platform: str) -> tuple[WheelEntry, ...]:
@@ -335,6 +348,39 @@ def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[s
         raise LockError(f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
                         hint="run `pyrel lock` with this version of pyrel")
     debian = _require(document, "debian", dict, "")
+    packages = _deb_entries(debian)
+    python_version = _require(debian, "python", str, "debian.")
+    glibc = _require(debian, "glibc", str, "debian.")
+    for key, value, example in (("python", python_version, "3.11"), ("glibc", glibc, "2.36")):
+        if not _MAJOR_MINOR.fullmatch(value):
+            raise LockError(f"{LOCK_FILE}: 'debian.{key}' = {value!r} is not a version like {example!r}",
+                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+    lock = Lock(
+        provider=_require(document, "provider", str, ""),
+        suite=_require(debian, "suite", str, "debian."),
+        architecture=_require(debian, "architecture", str, "debian."),
+        python_version=python_version,
+        python_full_version=_require(debian, "python-full-version", str, "debian."),
+        glibc=glibc,
+        bootstrap=_strings(debian, "bootstrap", "debian."),
+        packages=packages,
+        stages=(),
+    )
+    stage_locks = [
+        _stage_lock(name, raw, root, python_version, lock.python_platform)
+        for name, raw in _require(document, "stages", dict, "").items()
+        if stages is None or name in stages
+    ]
+    lock = attrs.evolve(lock, stages=tuple(stage_locks))
+    for stage in lock.stages:
+        for package in stage.system:
+            lock.package(package)
+    for package in lock.bootstrap:
+        lock.package(package)
+    return lock
+
+
+def _deb_entries(debian: Mapping[str, Any]) -> tuple[DebEntry, ...]:
     packages = []
     for index, raw in enumerate(_require(debian, "packages", list, "debian.")):
         where = f"debian.packages[{index}]."
@@ -351,66 +397,48 @@ def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[s
             depends=_strings(raw, "depends", where),
             source=str(raw.get("source", "")),
         ))
-    python_version = _require(debian, "python", str, "debian.")
-    glibc = _require(debian, "glibc", str, "debian.")
-    for key, value, example in (("python", python_version, "3.11"), ("glibc", glibc, "2.36")):
-        if not _MAJOR_MINOR.fullmatch(value):
-            raise LockError(f"{LOCK_FILE}: 'debian.{key}' = {value!r} is not a version like {example!r}",
-                            hint="the lock is damaged: run `pyrel lock` to re-create it")
-    lock = Lock(
-        provider=_require(document, "provider", str, ""),
-        suite=_require(debian, "suite", str, "debian."),
-        architecture=_require(debian, "architecture", str, "debian."),
-        python_version=python_version,
-        python_full_version=_require(debian, "python-full-version", str, "debian."),
-        glibc=glibc,
-        bootstrap=_strings(debian, "bootstrap", "debian."),
-        packages=tuple(packages),
-        stages=(),
+    return tuple(packages)
+
+
+def _stage_lock(name: str, raw: Any, root: Path, python_version: str, python_platform: str) -> StageLock:
+    where = f"stages.{name}."
+    if not isinstance(raw, dict):
+        raise LockError(f"{LOCK_FILE}: 'stages.{name}' must be a table", hint="run `pyrel lock`")
+    python_lock = _require(raw, "python-lock", str, where)
+    if python_lock and (Path(python_lock).name != python_lock or not python_lock.endswith(".toml")):
+        raise LockError(f"{LOCK_FILE}: '{where}python-lock' = {python_lock!r} is not a lock file name "
+                        "in the project's root", hint="run `pyrel lock` to re-create it")
+    expected_sha = _require(raw, "python-lock-sha256", str, where)
+    wheels: tuple[WheelEntry, ...] = ()
+    if python_lock:
+        wheels = _checked_pylock_wheels(root / python_lock, expected_sha, python_version, python_platform)
+    return StageLock(
+        name=name,
+        fingerprint=_require(raw, "fingerprint", str, where),
+        system=_strings(raw, "system", where),
+        python_lock=python_lock,
+        python_lock_sha256=expected_sha,
+        wheels=wheels,
+        backend_requires=_strings(raw, "backend-requires", where, default=[]),
+        skipped=str(raw.get("skipped", "")),
+        trimmed=_strings(raw, "trimmed", where, default=[]),
     )
-    stage_locks = []
-    for name, raw in _require(document, "stages", dict, "").items():
-        if stages is not None and name not in stages:
-            continue
-        where = f"stages.{name}."
-        if not isinstance(raw, dict):
-            raise LockError(f"{LOCK_FILE}: 'stages.{name}' must be a table", hint="run `pyrel lock`")
-        python_lock = _require(raw, "python-lock", str, where)
-        if python_lock and (Path(python_lock).name != python_lock or not python_lock.endswith(".toml")):
-            raise LockError(f"{LOCK_FILE}: '{where}python-lock' = {python_lock!r} is not a lock file name "
-                            "in the project's root", hint="run `pyrel lock` to re-create it")
-        expected_sha = _require(raw, "python-lock-sha256", str, where)
-        wheels: tuple[WheelEntry, ...] = ()
-        if python_lock:
-            pylock_path = root / python_lock
-            actual_sha = _file_digest(pylock_path)
-            if actual_sha == "missing":
-                raise LockError(f"{python_lock} is missing", hint="run `pyrel lock`")
-            if actual_sha != expected_sha:
-                raise LockError(
-                    f"{python_lock} was changed after `pyrel lock` wrote it "
-                    f"(sha256 {actual_sha}, {LOCK_FILE} records {expected_sha})",
-                    hint="run `pyrel lock` to re-resolve instead of editing the lock by hand",
-                )
-            wheels = read_pylock(pylock_path, python_version, lock.python_platform)
-        stage_locks.append(StageLock(
-            name=name,
-            fingerprint=_require(raw, "fingerprint", str, where),
-            system=_strings(raw, "system", where),
-            python_lock=python_lock,
-            python_lock_sha256=expected_sha,
-            wheels=wheels,
-            backend_requires=_strings(raw, "backend-requires", where, default=[]),
-            skipped=str(raw.get("skipped", "")),
-            trimmed=_strings(raw, "trimmed", where, default=[]),
-        ))
-    lock = attrs.evolve(lock, stages=tuple(stage_locks))
-    for stage in lock.stages:
-        for package in stage.system:
-            lock.package(package)
-    for package in lock.bootstrap:
-        lock.package(package)
-    return lock
+
+
+def _checked_pylock_wheels(
+    pylock_path: Path, expected_sha: str, python_version: str, python_platform: str
+) -> tuple[WheelEntry, ...]:
+    """The pylock's wheels, once its sha256 is the one ``pyrel.lock.toml`` records."""
+    actual_sha = _file_digest(pylock_path)
+    if actual_sha == "missing":
+        raise LockError(f"{pylock_path.name} is missing", hint="run `pyrel lock`")
+    if actual_sha != expected_sha:
+        raise LockError(
+            f"{pylock_path.name} was changed after `pyrel lock` wrote it "
+            f"(sha256 {actual_sha}, {LOCK_FILE} records {expected_sha})",
+            hint="run `pyrel lock` to re-resolve instead of editing the lock by hand",
+        )
+    return read_pylock(pylock_path, python_version, python_platform)
 
 
 def read_lock(root: Path, stages: Collection[str] | None = None) -> Lock:
@@ -461,7 +489,3 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def write_lock(root: Path, lock: Lock) -> None:
-    write_atomically(root / LOCK_FILE, tomli_w.dumps(lock_to_toml(lock)).encode())

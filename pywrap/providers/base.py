@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from pywrap.config.model import Project, Stage
+from pywrap.config.model import Project
 from pywrap.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,10 +26,6 @@ class Provider(Protocol):
         """The static Nix entry file (under pyrel's ``nix/``) that builds a plan with this provider."""
         ...
 
-    def system_packages(self, stage: Stage, python_version: str) -> tuple[str, ...]:
-        """What the stage's toolchain is made of, in the provider's own names."""
-        ...
-
     def apply(self, stage_plan: Plan, project: Project) -> Plan:
         """The stage plan with this provider's toolchain data added (a new dict)."""
         ...
@@ -40,10 +36,6 @@ class DebianProvider:
 
     name = "debian"
     entry = "default.nix"
-
-    def system_packages(self, stage: Stage, python_version: str) -> tuple[str, ...]:
-        python = (f"python{python_version}-minimal", f"libpython{python_version}-stdlib") if stage.python else ()
-        return (*python, *stage.system, "busybox-static")
 
     def apply(self, stage_plan: Plan, project: Project) -> Plan:
         return stage_plan  # the plan already names the locked .debs

@@ -20,13 +20,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pywrap.config.model import NIXPKGS_DEFAULT_URL, NixpkgsPin, Project, Stage
+from pywrap.config.model import NixpkgsPin, Project
 
 if TYPE_CHECKING:
     from pywrap.execution.plan import Plan, StagePlan
 
-#: The archive of a revision; `url` in the pin overrides it (a mirror).
-DEFAULT_URL = NIXPKGS_DEFAULT_URL
 PYTHON_BINARY = re.compile(r"python(\d+)\.(\d+)$")
 
 
@@ -41,10 +39,6 @@ class NixpkgsProvider:
     pin: NixpkgsPin
     name: str = "nixpkgs"
     entry: str = "nixpkgs.nix"
-
-    def system_packages(self, stage: Stage, python_version: str) -> tuple[str, ...]:
-        python = (python_attribute(python_version),) if stage.python else ()
-        return (*python, *stage.system, "busybox")
 
     def apply(self, stage_plan: Plan, project: Project) -> Plan:
         """Each stage names its nixpkgs attributes; Python is linked at the same ``usr/bin`` path."""

@@ -21,7 +21,7 @@ The jobs:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -170,7 +170,3 @@ def project_ci_table(project: Project) -> CISettings:
 
 def out_of_date(rendered: str, committed: str | None) -> bool:
     return committed != rendered
-
-
-def stage_job_ids(flow: Workflow) -> Sequence[str]:
-    return [job.id for job in flow.stages]

@@ -150,6 +150,32 @@ def statement(
     ``input_artifacts``: (``<stage>/<file>``, sha256) of input stages' exported files.
     ``derivation`` and ``output`` are store paths (recorded as ``file://`` URIs).
     """
+    resolved = [
+        *source_dependency(context.source),
+        *({"name": name, "digest": {"sha256": digest}} for name, digest in context.lock_files),
+        *({"name": name, "digest": {"sha256": digest}} for name, digest in input_artifacts),
+        *dependencies,
+    ]
+    external = _external_parameters(context, stage)
+    internal = _internal_parameters(context)
+    run_details = _run_details(context, derivation, output, derivation_sha256)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": artifact, "digest": {"sha256": sha256}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": external,
+                "internalParameters": internal,
+                "resolvedDependencies": [dict(item) for item in resolved],
+            },
+            "runDetails": run_details,
+        },
+    }
+
+
+def _external_parameters(context: BuildContext, stage: str) -> dict[str, Any]:
     source = context.source
     external: dict[str, Any] = {"project": context.project, "stage": stage}
     source_parameters: dict[str, Any] = {}
@@ -161,6 +187,10 @@ def statement(
         source_parameters["dirty"] = source.dirty
     if source_parameters:
         external["source"] = source_parameters
+    return external
+
+
+def _internal_parameters(context: BuildContext) -> dict[str, Any]:
     internal: dict[str, Any] = {
         "nixVersion": context.nix_version,
         "sandbox": True,
@@ -172,12 +202,12 @@ def statement(
         internal["system"] = context.system
     if context.source_date_epoch is not None:
         internal["sourceDateEpoch"] = context.source_date_epoch
-    resolved = [
-        *source_dependency(source),
-        *({"name": name, "digest": {"sha256": digest}} for name, digest in context.lock_files),
-        *({"name": name, "digest": {"sha256": digest}} for name, digest in input_artifacts),
-        *dependencies,
-    ]
+    return internal
+
+
+def _run_details(
+    context: BuildContext, derivation: str | None, output: str | None, derivation_sha256: str
+) -> dict[str, Any]:
     byproducts: list[dict[str, Any]] = []
     if derivation:
         descriptor: dict[str, Any] = {"name": "derivation", "uri": f"file://{derivation}"}
@@ -197,20 +227,7 @@ def statement(
     }
     if byproducts:
         run_details["byproducts"] = byproducts
-    return {
-        "_type": STATEMENT_TYPE,
-        "subject": [{"name": artifact, "digest": {"sha256": sha256}}],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "buildDefinition": {
-                "buildType": BUILD_TYPE,
-                "externalParameters": external,
-                "internalParameters": internal,
-                "resolvedDependencies": [dict(item) for item in resolved],
-            },
-            "runDetails": run_details,
-        },
-    }
+    return run_details
 
 
 def dumps(document: Mapping[str, Any]) -> str:

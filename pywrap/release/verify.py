@@ -176,80 +176,115 @@ def _is_metadata(name: str) -> bool:
     return name == CHECKSUMS or name.endswith((provenance.ATTESTATION_SUFFIX, SIGNATURE_SUFFIX))
 
 
+@attrs.define
+class _Tally:
+    """What :func:`verify_artifacts` has checked and found so far."""
+
+    problems: list[str] = attrs.Factory(list)
+    files: int = 0
+    attestations: int = 0
+    signatures: int = 0
+    unchecked_signatures: int = 0
+
+
 def verify_artifacts(
     dist: Path, stages: Iterable[str] = (), *, check_signature: SignatureChecker | None = None
 ) -> ArtifactReport:
     """Check every stage directory of ``dist``; each problem names the file it is about."""
-    problems: list[str] = []
+    tally = _Tally()
     notes: list[str] = []
-    files = attestations = signatures = 0
     directories = stage_directories(dist, stages)
     if not directories:
-        problems.append(f"{dist}: no stage directory with a {CHECKSUMS} file")
-    unchecked_signatures = 0
+        tally.problems.append(f"{dist}: no stage directory with a {CHECKSUMS} file")
     for directory in directories:
-        checksums = directory / CHECKSUMS
-        if not checksums.is_file():
-            problems.append(f"{checksums}: missing")
-            continue
-        try:
-            listed, malformed = parse_checksums(checksums.read_text(errors="replace"), str(checksums))
-        except OSError as error:
-            problems.append(f"{checksums}: cannot be read ({error.strerror or error})")
-            continue
-        problems += malformed
-        present = sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
-        for name in present:
-            if not _is_metadata(name) and name not in listed:
-                problems.append(f"{directory / name}: not listed in {checksums}")
-        signed = [checksums]
-        for name, expected in sorted(listed.items()):
-            artifact = directory / name
-            if not artifact.is_file():
-                problems.append(f"{artifact}: listed in {checksums} but missing")
-                continue
-            try:
-                actual = file_sha256(artifact)
-            except OSError as error:
-                problems.append(f"{artifact}: cannot be read ({error.strerror or error})")
-                continue
-            files += 1
-            if actual != expected:
-                problems.append(f"{artifact}: sha256 {actual} does not match {checksums} ({expected})")
-            attestation = directory / provenance.attestation_name(name)
-            if not attestation.is_file():
-                problems.append(f"{attestation}: missing (no provenance for {artifact.name})")
-                continue
+        _verify_stage_directory(directory, check_signature, tally)
+    if tally.unchecked_signatures:
+        notes.append(f"{tally.unchecked_signatures} signatures were not checked: pass --allowed-signers and --identity")
+    return ArtifactReport(tally.files, tally.attestations, tally.signatures, tuple(tally.problems), tuple(notes))
+
+
+def _verify_stage_directory(directory: Path, check_signature: SignatureChecker | None, tally: _Tally) -> None:
+    checksums = directory / CHECKSUMS
+    listed = _read_checksums(checksums, tally)
+    if listed is None:
+        return
+    present = sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file())
+    for name in present:
+        if not _is_metadata(name) and name not in listed:
+            tally.problems.append(f"{directory / name}: not listed in {checksums}")
+    signed = [checksums]
+    for name, expected in sorted(listed.items()):
+        attestation = _verify_artifact(directory, name, expected, tally)
+        if attestation is not None:
             signed.append(attestation)
-            attestations += 1
-            try:
-                document = json.loads(attestation.read_bytes())
-            except OSError as error:
-                problems.append(f"{attestation}: cannot be read ({error.strerror or error})")
-                continue
-            except (ValueError, RecursionError) as error:  # not JSON (or not UTF-8), or nested too deep
-                problems.append(f"{attestation}: not valid JSON ({error})")
-                continue
-            problems += [f"{attestation}: {problem}" for problem in provenance.subject_problems(document, name, actual)]
-        for name in present:
-            subject = name.removesuffix(provenance.ATTESTATION_SUFFIX)
-            if name.endswith(provenance.ATTESTATION_SUFFIX) and subject not in listed:
-                problems.append(f"{directory / name}: an attestation for a file not in {checksums}")
-        for path in signed:
-            signature = path.with_name(path.name + SIGNATURE_SUFFIX)
-            if check_signature is None:
-                unchecked_signatures += signature.is_file()
-                continue
-            if not signature.is_file():
-                problems.append(f"{signature}: missing (every {CHECKSUMS} and attestation must be signed)")
-                continue
-            failure = check_signature(signature, path)
-            signatures += 1
-            if failure is not None:
-                problems.append(f"{path}: bad signature {signature.name}: {failure}")
-    if unchecked_signatures:
-        notes.append(f"{unchecked_signatures} signatures were not checked: pass --allowed-signers and --identity")
-    return ArtifactReport(files, attestations, signatures, tuple(problems), tuple(notes))
+    for name in present:
+        subject = name.removesuffix(provenance.ATTESTATION_SUFFIX)
+        if name.endswith(provenance.ATTESTATION_SUFFIX) and subject not in listed:
+            tally.problems.append(f"{directory / name}: an attestation for a file not in {checksums}")
+    for path in signed:
+        _verify_signature(path, check_signature, tally)
+
+
+def _read_checksums(checksums: Path, tally: _Tally) -> dict[str, str] | None:
+    """The files ``checksums`` lists; None when it cannot be read at all."""
+    if not checksums.is_file():
+        tally.problems.append(f"{checksums}: missing")
+        return None
+    try:
+        listed, malformed = parse_checksums(checksums.read_text(errors="replace"), str(checksums))
+    except OSError as error:
+        tally.problems.append(f"{checksums}: cannot be read ({error.strerror or error})")
+        return None
+    tally.problems += malformed
+    return listed
+
+
+def _verify_artifact(directory: Path, name: str, expected: str, tally: _Tally) -> Path | None:
+    """Check one listed artifact and its attestation; returns the attestation (to be signed) if there is one."""
+    checksums = directory / CHECKSUMS
+    artifact = directory / name
+    if not artifact.is_file():
+        tally.problems.append(f"{artifact}: listed in {checksums} but missing")
+        return None
+    try:
+        actual = file_sha256(artifact)
+    except OSError as error:
+        tally.problems.append(f"{artifact}: cannot be read ({error.strerror or error})")
+        return None
+    tally.files += 1
+    if actual != expected:
+        tally.problems.append(f"{artifact}: sha256 {actual} does not match {checksums} ({expected})")
+    attestation = directory / provenance.attestation_name(name)
+    if not attestation.is_file():
+        tally.problems.append(f"{attestation}: missing (no provenance for {artifact.name})")
+        return None
+    tally.attestations += 1
+    tally.problems += _attestation_problems(attestation, name, actual)
+    return attestation
+
+
+def _attestation_problems(attestation: Path, name: str, actual: str) -> list[str]:
+    try:
+        document = json.loads(attestation.read_bytes())
+    except OSError as error:
+        return [f"{attestation}: cannot be read ({error.strerror or error})"]
+    except (ValueError, RecursionError) as error:  # not JSON (or not UTF-8), or nested too deep
+        return [f"{attestation}: not valid JSON ({error})"]
+    return [f"{attestation}: {problem}" for problem in provenance.subject_problems(document, name, actual)]
+
+
+def _verify_signature(path: Path, check_signature: SignatureChecker | None, tally: _Tally) -> None:
+    signature = path.with_name(path.name + SIGNATURE_SUFFIX)
+    if check_signature is None:
+        tally.unchecked_signatures += signature.is_file()
+        return
+    if not signature.is_file():
+        tally.problems.append(f"{signature}: missing (every {CHECKSUMS} and attestation must be signed)")
+        return
+    failure = check_signature(signature, path)
+    tally.signatures += 1
+    if failure is not None:
+        tally.problems.append(f"{path}: bad signature {signature.name}: {failure}")
 
 
 def files_to_sign(dist: Path, stages: Iterable[str] = ()) -> list[Path]:
@@ -260,10 +295,6 @@ def files_to_sign(dist: Path, stages: Iterable[str] = ()) -> list[Path]:
             targets.append(directory / CHECKSUMS)
         targets += sorted(directory.rglob(f"*{provenance.ATTESTATION_SUFFIX}"))
     return targets
-
-
-def describe_differences(differences: Iterable[Difference]) -> str:
-    return "\n".join(difference.describe() for difference in differences)
 
 
 __all__ = ["ArtifactReport", "Difference", "SignatureChecker", "archive_differences", "compare_trees",

@@ -7,18 +7,47 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
-from pywrap.adapters.nixcache import parse_dry_run
 from tests.conftest import REPO, copy_example
 
 pytestmark = [pytest.mark.nix, pytest.mark.apt, pytest.mark.network]
 
 RunPyrel = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@attrs.frozen
+class DryRun:
+    """What ``nix-build --dry-run`` says it would do."""
+
+    will_build: tuple[str, ...]
+    will_fetch: tuple[str, ...]
+
+
+_HEADER = re.compile(r"^(?:these|this) (?:\d+ )?(derivations?|paths?) will be (built|fetched)")
+
+
+def parse_dry_run(text: str) -> DryRun:
+    """Parse Nix's "these N derivations will be built:" / "these N paths will be fetched" lists."""
+    build: list[str] = []
+    fetch: list[str] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        match = _HEADER.match(line.strip())
+        if match:
+            current = build if match.group(2) == "built" else fetch
+            continue
+        if line.startswith("  /") and current is not None:
+            current.append(line.strip())
+        else:
+            current = None
+    return DryRun(tuple(build), tuple(fetch))
 
 
 def _dry_run(project: Path, store: Path, cache: str, public_key: str, stage: str) -> str:

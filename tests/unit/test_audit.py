@@ -16,6 +16,7 @@ from pywrap.errors import BudgetExceededError
 from pywrap.execution.fetch import artifact_store_path
 from pywrap.execution.plan import toolchain_id
 from pywrap.locking.lockfile import DebEntry, Lock, StageLock, WheelEntry
+from tests.cyclonedx_schema import validate_sbom
 
 STORE = "/nix/store"
 
@@ -185,7 +186,7 @@ def test_why_follows_depends_and_says_what_wheels_are() -> None:
 def test_sbom_is_valid_cyclonedx_with_purls_hashes_and_graph() -> None:
     stage = make_report().stage("source")
     document = sbom.stage_sbom("demo", stage, source_date_epoch=1700000000)
-    assert sbom.validate(document) == ()
+    assert validate_sbom(document) == ()
     data = json.loads(document)
     assert data["specVersion"] == "1.6"
     purls = {c["purl"] for c in data["components"]}
@@ -198,7 +199,7 @@ def test_sbom_is_valid_cyclonedx_with_purls_hashes_and_graph() -> None:
     assert python in graph["pyrel-stage:source"]
     assert document == sbom.stage_sbom("demo", stage, source_date_epoch=1700000000)  # reproducible
     artifact = sbom.artifact_sbom("demo", stage, "demo-1.0.tar.gz", "ab" * 32, source_date_epoch=1700000000)
-    assert sbom.validate(artifact) == ()
+    assert validate_sbom(artifact) == ()
     assert json.loads(artifact)["metadata"]["component"]["hashes"][0]["content"] == "ab" * 32
 
 

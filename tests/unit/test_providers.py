@@ -10,9 +10,9 @@ import attrs
 import pytest
 
 from pywrap.config.loader import build_project
-from pywrap.config.model import NixpkgsPin
+from pywrap.config.model import NIXPKGS_DEFAULT_URL, NixpkgsPin
 from pywrap.errors import ConfigError
-from pywrap.providers import nixpkgs
+from pywrap.locking.resolver import stage_system_roots
 from pywrap.providers.base import DebianProvider, Provider, provider_for
 
 REV = "0" * 40
@@ -27,9 +27,9 @@ def _project(tmp_path: Path, extra: dict[str, Any]) -> Any:
 def test_debian_is_the_default(tmp_path: Path) -> None:
     provider: Provider = provider_for(_project(tmp_path, {}))
     assert isinstance(provider, DebianProvider) and provider.entry == "default.nix"
+    # Its toolchain is the stage's locked .debs, resolved from these roots.
     stage = _project(tmp_path, {}).stage("source")
-    assert provider.system_packages(stage, "3.11") == (
-        "python3.11-minimal", "libpython3.11-stdlib", "gnumake", "busybox-static")
+    assert stage_system_roots(stage, "3.11") == ["python3.11-minimal", "libpython3.11-stdlib", "gnumake"]
 
 
 def test_nixpkgs_pin_and_plan(tmp_path: Path) -> None:
@@ -37,10 +37,9 @@ def test_nixpkgs_pin_and_plan(tmp_path: Path) -> None:
     assert project.nixpkgs == NixpkgsPin(rev=REV, sha256=SHA)
     provider = provider_for(project)
     assert provider.name == "nixpkgs" and provider.entry == "nixpkgs.nix"
-    assert provider.system_packages(project.stage("source"), "3.12") == ("python312", "gnumake", "busybox")
     plan: Any = {"stages": [{"name": "source", "python": "usr/bin/python3.11", "compiler": None}], "system": "x"}
     applied = provider.apply(plan, project)
-    assert applied["nixpkgs"] == {"url": nixpkgs.DEFAULT_URL.format(rev=REV), "sha256": SHA}
+    assert applied["nixpkgs"] == {"url": NIXPKGS_DEFAULT_URL.format(rev=REV), "sha256": SHA}
     assert applied["stages"][0]["nixpkgs"] == ["python311", "gnumake", "busybox"]
     assert "nixpkgs" not in plan  # a new plan, the debian one is untouched
 

@@ -6,7 +6,21 @@ from pathlib import Path
 import pytest
 
 from pywrap.adapters import nix, nixcache
-from pywrap.storepath import fixed_output_path, nix_base32, nix_base32_to_hex, parse_derivation, store_name
+from pywrap.storepath import NIX_BASE32_ALPHABET, fixed_output_path, nix_base32, parse_derivation, store_name
+
+
+def nix_base32_to_hex(text: str) -> str:
+    """Decode Nix's base32 (as printed by `nix-hash --base32`) to hex."""
+    length = len(text) * 5 // 8
+    value = bytearray(length)
+    for n, char in enumerate(reversed(text)):
+        digit = NIX_BASE32_ALPHABET.index(char)
+        bit = n * 5
+        byte, offset = divmod(bit, 8)
+        value[byte] |= (digit << offset) & 0xFF
+        if byte + 1 < length:
+            value[byte + 1] |= digit >> (8 - offset)
+    return bytes(value).hex()
 
 
 def test_flat_fixed_output_path_matches_nix() -> None:
