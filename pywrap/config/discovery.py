@@ -230,29 +230,8 @@ def stage_requirements(
     Then the same for the fallbacks: the development requirements a project
     without test ones runs its tests from.
     """
-    file = root / "pyproject.toml"
-    dependency_groups = pyproject.get("dependency-groups", {})
-    extras = optional_dependencies(pyproject)
-
-    def found(lines: Iterable[str], origin: str) -> Requirements:
-        return Requirements(tuple(expand_self(lines, project_name, extras)), origin=origin)
-
-    def named(names: Sequence[str]) -> Requirements | None:
-        if isinstance(dependency_groups, dict):
-            for name in names:
-                if name in dependency_groups:
-                    return found(_group(dependency_groups, name, file), f"[dependency-groups] {name}")
-        for name in names:
-            if name in extras and isinstance(extras[name], list):
-                return found([str(item) for item in extras[name]], f"[project.optional-dependencies] {name}")
-        for name in names:
-            tool = _tool_group(pyproject, name, project_name, file)
-            if tool is not None:
-                return found(*tool)
-        return None
-
     for candidates, candidate_files, fallback in ((groups, files, False), (fallback_groups, fallback_files, True)):
-        requirements = named(candidates)
+        requirements = _named_requirements(root, pyproject, project_name, candidates)
         if requirements is not None:
             return attrs.evolve(requirements, fallback=fallback)
         # What tox installs is what the project's CI runs its tests with: before files whose purpose is a guess
@@ -260,11 +239,37 @@ def stage_requirements(
         tox = None if fallback else _tox_group(root, pyproject, project_name, tox_envs)
         if tox is not None:
             # A tox environment may hold only linters: like development requirements, alone it makes no stage.
-            return attrs.evolve(found(tox[0], tox[2]), file=tox[1], fallback=True)
+            lines = expand_self(tox[0], project_name, optional_dependencies(pyproject))
+            return Requirements(tuple(lines), file=tox[1], origin=tox[2], fallback=True)
         for relative in candidate_files:
             if (root / relative).is_file():
                 return Requirements(file=relative, origin=relative, fallback=fallback)
     return Requirements()
+
+
+def _named_requirements(
+    root: Path, pyproject: Mapping[str, Any], project_name: str, names: Sequence[str]
+) -> Requirements | None:
+    """The first of ``names`` as a dependency group, then as an extra, then as a build tool's group."""
+    file = root / "pyproject.toml"
+    dependency_groups = pyproject.get("dependency-groups", {})
+    extras = optional_dependencies(pyproject)
+
+    def found(lines: Iterable[str], origin: str) -> Requirements:
+        return Requirements(tuple(expand_self(lines, project_name, extras)), origin=origin)
+
+    if isinstance(dependency_groups, dict):
+        for name in names:
+            if name in dependency_groups:
+                return found(_group(dependency_groups, name, file), f"[dependency-groups] {name}")
+    for name in names:
+        if name in extras and isinstance(extras[name], list):
+            return found([str(item) for item in extras[name]], f"[project.optional-dependencies] {name}")
+    for name in names:
+        tool = _tool_group(pyproject, name, project_name, file)
+        if tool is not None:
+            return found(*tool)
+    return None
 
 
 def runtime_requirements(root: Path, pyproject: Mapping[str, Any], project_name: str) -> tuple[list[str], str]:
