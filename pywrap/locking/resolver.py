@@ -279,6 +279,24 @@ def builds_project_wheel(stage: Stage) -> bool:
                for command in stage.run)
 
 
+def _resolve_stage_pythons(
+    project: Project, python_version: str, platform: str, scratch: Path, progress: Callable[[str], None]
+) -> tuple[dict[str, ResolvedPython | None], dict[str, str]]:
+    """Each stage's resolved Python requirements, and the stages skipped with the reason."""
+    pythons: dict[str, ResolvedPython | None] = {}
+    skipped: dict[str, str] = {}
+    for stage in project.stages:
+        try:
+            pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, scratch, progress)
+        except LockError as exc:
+            if not stage.implicit or stage.name == SOURCE_STAGE:
+                raise
+            # A stage pyrel found (not one the user declared) must not block the others.
+            progress(f"warning: skipping stage '{stage.name}', which cannot be locked: {exc.message}")
+            skipped[stage.name] = exc.message.splitlines()[0]
+    return pythons, skipped
+
+
 def create_lock(
     project: Project, *, refresh: bool = False, progress: Callable[[str], None] = lambda message: None
 ) -> tuple[Lock, dict[str, bytes]]:
@@ -301,18 +319,7 @@ def create_lock(
     stage_locks = []
     with tempfile.TemporaryDirectory(prefix="pyrel-lock-") as scratch:
         # Python first: a stage's binary wheels decide part of its Debian closure.
-        pythons: dict[str, ResolvedPython | None] = {}
-        skipped: dict[str, str] = {}
-        for stage in project.stages:
-            try:
-                pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, Path(scratch),
-                                                      progress)
-            except LockError as exc:
-                if not stage.implicit or stage.name == SOURCE_STAGE:
-                    raise
-                # A stage pyrel found (not one the user declared) must not block the others.
-                progress(f"warning: skipping stage '{stage.name}', which cannot be locked: {exc.message}")
-                skipped[stage.name] = exc.message.splitlines()[0]
+        pythons, skipped = _resolve_stage_pythons(project, python_version, platform, Path(scratch), progress)
         closures: dict[str, list[debian.ResolvedPackage]] = {}
         trimmed: dict[str, tuple[str, ...]] = {}
 
