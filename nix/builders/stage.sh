@@ -5,6 +5,20 @@ fail() { echo "pyrel: $*" >&2; exit 1; }
 mkdir -p "$out"
 # What the root's tools need to find their files inside it (root.sh wrote it).
 if [ -f "$root/nix-support/pyrel-env.sh" ]; then . "$root/nix-support/pyrel-env.sh"; fi
+# A private, empty, writable home in the build directory, never the host's:
+# tools that keep caches or settings under ~ (Sphinx extensions, matplotlib,
+# pip) work. Nothing there reaches $out unless a command copies it. (HOME is
+# reserved; XDG directories a stage's env sets are kept.)
+export HOME="$TMPDIR/home"
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" XDG_CONFIG_HOME="${XDG_CONFIG_HOME:-$HOME/.config}"
+export XDG_DATA_HOME="${XDG_DATA_HOME:-$HOME/.local/share}" XDG_STATE_HOME="${XDG_STATE_HOME:-$HOME/.local/state}"
+mkdir -p "$HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_STATE_HOME"
+# The time-zone database, where C libraries (TZDIR) and Python's zoneinfo
+# (PYTHONTZPATH) look, when the stage's root has it (system = ["tzdata"]); the
+# local zone is TZ=UTC (the derivation sets it), read from that database.
+if [ -d "$root/usr/share/zoneinfo" ]; then
+  export TZDIR="${TZDIR:-$root/usr/share/zoneinfo}" PYTHONTZPATH="${PYTHONTZPATH:-$root/usr/share/zoneinfo}"
+fi
 work="$TMPDIR/src"
 cp -dR "$src" "$work"
 chmod -R u+w "$work"

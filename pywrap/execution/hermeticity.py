@@ -20,6 +20,11 @@ _SANDBOX_PATHS = ("/nix/store/", "/build", "/tmp", "/proc", "/dev")
 _HOST_PREFIXES = ("/usr", "/etc", "/home", "/root", "/var", "/opt", "/srv", "/lib", "/lib64", "/bin", "/sbin",
                   "/run", "/mnt", "/media", "/homeless-shelter")
 _SANDBOX_USERS = {"root", "nixbld", "nobody"}
+#: A stage's own home: private, empty, writable (nix/builders/stage.sh: $TMPDIR/home; Nix's sandbox has
+#: $TMPDIR at /build).  A file missing there is one the stage expected from the host's home.
+_STAGE_HOME = "/build/home"
+#: Home directories of the host (and Nix's placeholder home, /homeless-shelter).
+_HOST_HOMES = ("/home", "/root", "/homeless-shelter")
 
 
 @attrs.frozen
@@ -59,6 +64,11 @@ _MISSING_PATH = re.compile(
     r"|(/[^\s:']+): No such file or directory)"  # busybox ls, cat, sh
 )
 _MISSING_USER = re.compile(r"getpwnam\(\): name not found: '([^']+)'|unknown user:? '?([A-Za-z0-9_.-]+)")
+#: zoneinfo's message for a zone missing from every TZPATH directory and from the tzdata wheel, which
+#: it tried to import first.
+_ZONE_MISSING = "No time zone found with key"
+_MISSING_ZONE = re.compile(_ZONE_MISSING + r" ([A-Za-z0-9_+./-]+)")
+_TZDATA_MODULE = "No module named 'tzdata'"
 _READ_ONLY = re.compile(r"(/nix/store/[^\s:'\"]+).*(?:Read-only file system|Permission denied)"
                         r"|(?:Read-only file system|Permission denied).*?(/nix/store/[^\s:'\"]+)")
 
@@ -133,20 +143,34 @@ def _host_file(line: str, stage: str) -> Violation | None:
     if not match:
         return None
     path = next(group for group in match.groups() if group)
-    if not _host_path(path):
+    in_home = path == _STAGE_HOME or path.startswith(_STAGE_HOME + "/")
+    if not in_home and not _host_path(path):
         return None
     if path == "/bin/sh":
         return Violation("host-file", "the stage ran a command through /bin/sh, which this sandbox did not "
                          "have: pyrel mounts its pinned busybox there (Nix's sandbox-paths), a setting Nix's daemon "
                          "ignores for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf); "
                          "the stage's own shell is busybox's `sh` on PATH", line)
-    if path.startswith("/homeless-shelter"):
-        where = "$HOME is /homeless-shelter in the sandbox, which does not exist: the host's home is not visible"
+    if in_home or any(path == home or path.startswith(home + "/") for home in _HOST_HOMES):
+        what = "a file it expected in its home" if in_home else "a file of the host's home"
+        where = (f"$HOME is a private, empty directory in the sandbox ($TMPDIR/home, {_STAGE_HOME}), never the "
+                 "host's home, which is not visible")
     else:
+        what = "a file of the host"
         where = "the sandbox holds only /nix/store paths the stage declares, /build, /tmp and a minimal /etc"
-    return Violation("host-file", f"the stage read '{path}', a file of the host: {where}. Ship what it needs "
+    return Violation("host-file", f"the stage read '{path}', {what}: {where}. Ship what it needs "
                      f"in the project, or add the Debian package that provides it to "
                      f"[tool.pyrel.stages.{stage}].system", line)
+
+
+def _time_zone(line: str, stage: str) -> Violation | None:
+    match = _MISSING_ZONE.search(line)
+    if not match:
+        return None
+    return Violation("host-file", f"the stage looked up the time zone '{match.group(1)}', and its sandbox has no "
+                     "time-zone database (the host's /usr/share/zoneinfo is not visible): add 'tzdata' to "
+                     f"[tool.pyrel.stages.{stage}].system (Debian's database: TZDIR and PYTHONTZPATH then point at "
+                     "it; or the tzdata wheel to extra-requires) and run `pyrel lock`", line)
 
 
 def _host_user(line: str, stage: str) -> Violation | None:
@@ -170,7 +194,7 @@ def _input_write(line: str, stage: str) -> Violation | None:
 
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
-    _network, _module, _library, _host_user, _input_write, _host_file, _tool,
+    _network, _module, _library, _host_user, _input_write, _time_zone, _host_file, _tool,
 )
 
 
@@ -200,6 +224,9 @@ def classify(log: str, stage: str, project: str = "",
                 seen.add(key)
                 found.append(violation)
             break
+    if any(_ZONE_MISSING in violation.evidence for violation in found):
+        # zoneinfo tried the tzdata wheel before it gave up: one cause, said once (with both remedies).
+        found = [violation for violation in found if _TZDATA_MODULE not in violation.evidence]
     return found
 
 

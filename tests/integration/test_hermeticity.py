@@ -33,7 +33,7 @@ EXPECTED = {
     "read-usr": ("host-file", "'/usr/bin', a file of the host"),
     "read-passwd": ("host-user", "the user 'daemon', which exists only on the host"),
     "read-home": ("host-file", "a file of the host"),
-    "read-home-env": ("host-file", "$HOME is /homeless-shelter"),
+    "read-home-env": ("host-file", "$HOME is a private, empty directory in the sandbox"),
     "tool-git": ("undeclared-tool", "the stage ran 'git', which is not among its declared tools"),
     "tool-gcc": ("undeclared-tool", "the stage ran 'gcc'"),
     "tool-curl": ("undeclared-tool", "the stage ran 'curl'"),

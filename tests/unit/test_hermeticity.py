@@ -31,9 +31,16 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     ("ls: /usr/bin: No such file or directory", "host-file", "'/usr/bin', a file of the host"),
     ("FileNotFoundError: [Errno 2] No such file or directory: '/usr/share/dict/words'", "host-file",
      "'/usr/share/dict/words'"),
-    ("cat: can't open '/root/.bashrc': No such file or directory", "host-file", "'/root/.bashrc'"),
+    ("cat: can't open '/root/.bashrc': No such file or directory", "host-file",
+     "'/root/.bashrc', a file of the host's home"),
     ("cat: can't open '/homeless-shelter/.netrc': No such file or directory", "host-file",
-     "$HOME is /homeless-shelter"),
+     "$HOME is a private, empty directory in the sandbox"),
+    ("cat: can't open '/build/home/.profile': No such file or directory", "host-file",
+     "'/build/home/.profile', a file it expected in its home: $HOME is a private, empty directory"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/home/alice/.config/tool.toml'", "host-file",
+     "never the host's home"),
+    ("zoneinfo._common.ZoneInfoNotFoundError: 'No time zone found with key Europe/Paris'", "host-file",
+     "the time zone 'Europe/Paris', and its sandbox has no time-zone database"),
     ("cat: can't open '/etc/os-release': No such file or directory", "host-file", "a minimal /etc"),
     ("ImportError: libreadline.so.8: cannot open shared object file: No such file or directory", "missing-library",
      "'libreadline.so.8', a shared library that is not in its Debian closure"),
@@ -53,6 +60,7 @@ def test_a_failure_is_explained(line: str, kind: str, words: str) -> None:
     "",
     "FAILED tests/test_x.py::test_y - assert 1 == 2",
     "cat: can't open '/build/src/missing.txt': No such file or directory",  # the stage's own tree
+    "cat: can't open '/build/homework.txt': No such file or directory",  # not in the home
     "ls: /nix/store/abc-x/lib: No such file or directory",
     "KeyError: \"getpwnam(): name not found: 'nobody'\"",
     "error: builder for '/nix/store/x-y.drv' failed with exit code 1",
@@ -98,3 +106,17 @@ def test_the_extras_are_read_from_the_project_table() -> None:
         "yaml": ["PyYAML>=6"], "all": ["demo[yaml]", "Ujson; python_version < '4'"], "broken": ["not a req !"]}}}
     assert extra_distributions(pyproject, "demo") == (
         ("yaml", ("pyyaml",)), ("all", ("ujson", "pyyaml")), ("broken", ()))
+
+
+def test_a_missing_time_zone_is_one_violation_naming_tzdata() -> None:
+    # zoneinfo tries the tzdata wheel before it gives up: the import error is part of the same cause.
+    log = "\n".join([
+        "ModuleNotFoundError: No module named 'tzdata'",
+        "During handling of the above exception, another exception occurred:",
+        "zoneinfo._common.ZoneInfoNotFoundError: 'No time zone found with key Europe/Paris'",
+    ])
+    [violation] = classify(log, "test")
+    assert violation.kind == "host-file"
+    assert "add 'tzdata' to [tool.pyrel.stages.test].system" in violation.explanation
+    assert "or the tzdata wheel to extra-requires" in violation.explanation
+    assert [v.kind for v in classify("ModuleNotFoundError: No module named 'tzdata'", "test")] == ["undeclared-import"]
