@@ -116,6 +116,8 @@ let
     python = "${root}/${python}";
     wheelSites = map (w: "${w}/site") wheels;
     consoleScripts = ./builders/console_scripts.py;
+    # The shebang of the wrappers that start a wheel's dynamically linked programs.
+    shell = "${busybox}/bin/sh";
   };
 
   # The project's source: exactly the files pyrel listed (git-tracked files,

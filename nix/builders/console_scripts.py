@@ -1,8 +1,19 @@
-"""Write wrappers for a wheel's console scripts: ``python console_scripts.py SITE BIN``.
+"""Put a wheel's programs on the stage's PATH: ``python console_scripts.py SITE BIN [PYREL_RUN SHELL]``.
 
-An installer would write these; pyrel unpacks wheels, so it writes them here,
-with the stage's own interpreter in the shebang.  Tests call tools such as
-`mypy` or a project's own CLI by name.
+An installer would write these; pyrel unpacks wheels, so it writes them here
+(python-env.sh, once per wheel, into the stage's Python environment):
+
+* wrappers for the console scripts of the wheel's ``entry_points.txt``, with
+  the stage's own interpreter in the shebang.  Tests call tools such as `mypy`
+  or a project's own CLI by name;
+* the wheel's ``.data/scripts`` (unpack-wheel.sh keeps them in the unpacked
+  wheel's ``bin/``, beside ``SITE``).  A script whose ``#!`` names a Python
+  (``#!python``, which PEP 427 asks installers to rewrite, or
+  ``#!/usr/bin/env python3``: the sandbox has no /usr/bin/env) gets the stage's
+  interpreter; an ELF program that asks for a loader (``PT_INTERP``: a
+  manylinux binary wants /lib64/ld-linux-x86-64.so.2, which the sandbox lacks)
+  starts through the root's ``pyrel-run`` (PYREL_RUN, by SHELL); anything else
+  (a static program such as maturin's, a ``#!/bin/sh`` script) is linked as it is.
 """
 
 from __future__ import annotations
@@ -10,7 +21,12 @@ from __future__ import annotations
 import configparser
 import glob
 import os
+import shlex
+import struct
 import sys
+
+#: The program header type of the loader's path (``PT_INTERP``).
+PT_INTERP = 3
 
 
 def write_console_scripts(site: str, bin_dir: str) -> None:
@@ -31,5 +47,83 @@ def write_console_scripts(site: str, bin_dir: str) -> None:
             os.chmod(path, 0o755)
 
 
+def write_data_scripts(scripts_dir: str, bin_dir: str, pyrel_run: str = "", shell: str = "") -> list[str]:
+    """The wheel's ``.data/scripts`` in ``bin_dir``, each made runnable in the sandbox; their names."""
+    if not os.path.isdir(scripts_dir):
+        return []
+    written = []
+    os.makedirs(bin_dir, exist_ok=True)
+    for name in sorted(os.listdir(scripts_dir)):
+        source = os.path.join(scripts_dir, name)
+        if not os.path.isfile(source):
+            continue
+        target = os.path.join(bin_dir, name)
+        if os.path.lexists(target):
+            os.remove(target)  # an installer overwrites a console script of the same name too
+        first_line = _first_line(source)
+        python_args = _python_shebang(first_line)
+        if python_args is not None:
+            with open(source, "rb") as original, open(target, "wb") as script:
+                original.readline()
+                script.write(f"#!{sys.executable}{python_args}\n".encode())
+                script.write(original.read())
+            os.chmod(target, 0o755)
+        elif pyrel_run and shell and os.path.isfile(pyrel_run) and _asks_for_loader(source):
+            with open(target, "w", encoding="utf-8") as script:
+                script.write(f'#!{shell}\nexec {shlex.quote(pyrel_run)} {shlex.quote(source)} "$@"\n')
+            os.chmod(target, 0o755)
+        else:
+            os.symlink(source, target)
+        written.append(name)
+    return written
+
+
+def _first_line(path: str) -> bytes:
+    with open(path, "rb") as stream:
+        return stream.readline(4096).rstrip(b"\r\n")
+
+
+def _python_shebang(line: bytes) -> str | None:
+    """The arguments after a Python interpreter the shebang names (``""`` if none), or None: not Python's."""
+    if not line.startswith(b"#!"):
+        return None
+    words = line[2:].decode("utf-8", "replace").split()
+    if words and words[0] == "/usr/bin/env":
+        words = words[2:] if words[1:2] == ["-S"] else words[1:]
+    if not words or not os.path.basename(words[0]).startswith("python"):
+        return None
+    return "".join(f" {word}" for word in words[1:])
+
+
+def _asks_for_loader(path: str) -> bool:
+    """An ELF file with a ``PT_INTERP`` program header (a dynamically linked program)."""
+    with open(path, "rb") as stream:
+        ident = stream.read(16)
+        if len(ident) < 16 or ident[:4] != b"\x7fELF":
+            return False
+        order = "<" if ident[5] == 1 else ">"
+        wide = ident[4] == 2
+        header = stream.read(48 if wide else 36)
+        if len(header) < (48 if wide else 36):
+            return False
+        if wide:  # e_phoff at 32, e_phentsize and e_phnum at 54 (offsets in the file)
+            (phoff,) = struct.unpack_from(order + "Q", header, 16)
+            phentsize, phnum = struct.unpack_from(order + "HH", header, 38)
+        else:  # e_phoff at 28, e_phentsize and e_phnum at 42
+            (phoff,) = struct.unpack_from(order + "I", header, 12)
+            phentsize, phnum = struct.unpack_from(order + "HH", header, 26)
+        for index in range(phnum):
+            stream.seek(phoff + index * phentsize)
+            kind = stream.read(4)
+            if len(kind) == 4 and struct.unpack(order + "I", kind)[0] == PT_INTERP:
+                return True
+    return False
+
+
 if __name__ == "__main__":
-    write_console_scripts(sys.argv[1], sys.argv[2])
+    site, bin_dir = sys.argv[1], sys.argv[2]
+    write_console_scripts(site, bin_dir)
+    pyrel_run, shell = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("", "")
+    if shell and not os.path.isabs(shell):
+        sys.exit(f"pyrel: the wrappers' shell must be an absolute path, not {shell!r}")
+    write_data_scripts(os.path.join(os.path.dirname(site), "bin"), bin_dir, pyrel_run, shell)

@@ -8,7 +8,13 @@ for data in *.data; do
   for scheme in purelib platlib; do
     if [ -d "$data/$scheme" ]; then cp -dR "$data/$scheme/." .; fi
   done
-  if [ -d "$data/scripts" ]; then mkdir -p "$out/bin"; cp -dR "$data/scripts/." "$out/bin/"; fi
+  # Scripts (maturin's program, old-style setup.py scripts): installers make them
+  # executable; python-env.sh puts them on the stage's PATH.
+  if [ -d "$data/scripts" ]; then
+    mkdir -p "$out/bin"
+    cp -dR "$data/scripts/." "$out/bin/"
+    find "$out/bin" -type f -exec chmod 755 {} +
+  fi
   rm -rf "$data"
 done
 chmod -R u+w,go-w "$out"

@@ -6,6 +6,8 @@
 * with ``system = ["tzdata"]``, the time-zone database where Python's zoneinfo
   (``PYTHONTZPATH``) and the C library (``TZDIR``) look, and UTC as the local
   zone; without it, a zone lookup fails and pyrel says to add tzdata;
+* a wheel's ``.data/scripts`` on PATH: docutils' ``#!python`` tools and ruff's
+  dynamically linked program (which asks for a /lib64 loader the sandbox lacks);
 * outside git, the build reports the source tree it listed (``source`` in --json).
 """
 
@@ -24,7 +26,7 @@ import pytest
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 PACKAGES = Path(__file__).resolve().parent.parent / "packages"
-BUILT = ["home", "timezone"]
+BUILT = ["home", "timezone", "wheel-scripts"]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +137,17 @@ def test_without_tzdata_a_zone_lookup_fails_and_pyrel_names_tzdata(
     [violation] = stage["hermeticity-violations"]
     assert violation["kind"] == "host-file"
     assert "add 'tzdata' to [tool.pyrel.stages.timezone-missing].system" in violation["explanation"]
+
+
+def test_a_wheels_data_scripts_are_on_path(built: tuple[dict[str, object], str], project: Path) -> None:
+    report, _ = built
+    assert _stage(report, "wheel-scripts")["status"] == "success"
+    dist = project / "dist" / "wheel-scripts"
+    docutils, ruff = (dist / "scripts.txt").read_text().splitlines()
+    assert docutils.startswith("rst2html.py (Docutils 0.17.1")  # a `#!python` script of docutils' wheel
+    assert ruff == "ruff 0.6.9"  # a dynamically linked program, started through the root's loader
+    assert '<h1 class="title">Title</h1>' in (dist / "doc.html").read_text()
+    assert "F401" in (dist / "ruff.txt").read_text()
 
 
 def test_the_build_reports_the_source_tree_it_listed(built: tuple[dict[str, object], str], project: Path) -> None:
