@@ -103,7 +103,8 @@ class SourceTree:
         else:
             where = "every file under the project (no git work tree)"
         left_out = f"; {len(self.excluded)} left out:" if self.excluded else ""
-        return f"source tree: {self.count} files, {where}{left_out}"
+        files = "1 file" if self.count == 1 else f"{self.count} files"
+        return f"source tree: {files}, {where}{left_out}"
 
     def to_json(self) -> dict[str, object]:
         return {"origin": self.origin, "sdist": self.sdist, "files": self.count,

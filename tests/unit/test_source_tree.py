@@ -27,8 +27,16 @@ def _excluded(root: Path) -> dict[str, str]:
 
 def test_cpython_lib_venv_is_source(tmp_path: Path) -> None:
     # CPython's venv package: a directory named venv, with no pyvenv.cfg.
-    _tree(tmp_path, ["configure", "Lib/venv/__init__.py", "Lib/venv/__main__.py", "Lib/venv/scripts/common/activate",
-                     "Lib/test/test_venv.py"])
+    _tree(
+        tmp_path,
+        [
+            "configure",
+            "Lib/venv/__init__.py",
+            "Lib/venv/__main__.py",
+            "Lib/venv/scripts/common/activate",
+            "Lib/test/test_venv.py",
+        ],
+    )
     tree = list_source_tree(tmp_path)
     assert tree.origin == WALKED
     assert "Lib/venv/__init__.py" in tree.files and "Lib/venv/scripts/common/activate" in tree.files
@@ -36,14 +44,35 @@ def test_cpython_lib_venv_is_source(tmp_path: Path) -> None:
 
 
 def test_build_results_and_dist_deep_in_the_tree_are_source(tmp_path: Path) -> None:
-    _tree(tmp_path, ["pyproject.toml", "src/pkg/__init__.py", "src/pkg/build/__init__.py", "src/pkg/build/wheel.py",
-                     "src/pip/_internal/operations/build/metadata.py", "tests/results/expected.txt",
-                     "tests/results-2/x.txt", "docs/dist/index.js", "src/pkg/dist/data.txt", "src/pkg/.tox/keep.txt",
-                     "result.txt", "results/summary.csv"])
+    _tree(
+        tmp_path,
+        [
+            "pyproject.toml",
+            "src/pkg/__init__.py",
+            "src/pkg/build/__init__.py",
+            "src/pkg/build/wheel.py",
+            "src/pip/_internal/operations/build/metadata.py",
+            "tests/results/expected.txt",
+            "tests/results-2/x.txt",
+            "docs/dist/index.js",
+            "src/pkg/dist/data.txt",
+            "src/pkg/.tox/keep.txt",
+            "result.txt",
+            "results/summary.csv",
+        ],
+    )
     files = source_files(tmp_path)
-    for name in ("src/pkg/build/wheel.py", "src/pip/_internal/operations/build/metadata.py",
-                 "tests/results/expected.txt", "tests/results-2/x.txt", "docs/dist/index.js", "src/pkg/dist/data.txt",
-                 "src/pkg/.tox/keep.txt", "result.txt", "results/summary.csv"):
+    for name in (
+        "src/pkg/build/wheel.py",
+        "src/pip/_internal/operations/build/metadata.py",
+        "tests/results/expected.txt",
+        "tests/results-2/x.txt",
+        "docs/dist/index.js",
+        "src/pkg/dist/data.txt",
+        "src/pkg/.tox/keep.txt",
+        "result.txt",
+        "results/summary.csv",
+    ):
         assert name in files, name
 
 
@@ -64,7 +93,9 @@ def test_a_real_virtualenv_is_left_out_wherever_it_is(tmp_path: Path) -> None:
     tree = list_source_tree(tmp_path)
     assert tree.files == ("pyproject.toml", "src/demo/__init__.py")
     assert {entry.path: entry.reason for entry in tree.excluded} == {
-        ".venv/": "a virtualenv (pyvenv.cfg)", "tools/env/": "a virtualenv (pyvenv.cfg)"}
+        ".venv/": "a virtualenv (pyvenv.cfg)",
+        "tools/env/": "a virtualenv (pyvenv.cfg)",
+    }
 
 
 def test_a_directory_named_venv_without_pyvenv_cfg_is_kept(tmp_path: Path) -> None:
@@ -73,10 +104,22 @@ def test_a_directory_named_venv_without_pyvenv_cfg_is_kept(tmp_path: Path) -> No
 
 
 def test_tool_caches_are_recognized_by_their_markers_not_their_names(tmp_path: Path) -> None:
-    _tree(tmp_path, ["pyproject.toml", "tests/test_a.py", ".pytest_cache/v/cache/nodeids",
-                     ".mypy_cache/3.11/a.meta.json", "deep/.ruff_cache/0.1/x", "my_cache/data.bin",
-                     ".scratch/out.log", "fake_cache/CACHEDIR.TAG", "fake_cache/data.txt",
-                     "nested/__pycache__/a.cpython-311.pyc", "legacy.pyc"])
+    _tree(
+        tmp_path,
+        [
+            "pyproject.toml",
+            "tests/test_a.py",
+            ".pytest_cache/v/cache/nodeids",
+            ".mypy_cache/3.11/a.meta.json",
+            "deep/.ruff_cache/0.1/x",
+            "my_cache/data.bin",
+            ".scratch/out.log",
+            "fake_cache/CACHEDIR.TAG",
+            "fake_cache/data.txt",
+            "nested/__pycache__/a.cpython-311.pyc",
+            "legacy.pyc",
+        ],
+    )
     for cache in (".pytest_cache", ".mypy_cache", "deep/.ruff_cache", "my_cache"):
         (tmp_path / cache / "CACHEDIR.TAG").write_text(CACHEDIR_TAG)
     (tmp_path / ".scratch" / ".gitignore").write_text("# Automatically created by some tool\n*\n")
@@ -84,21 +127,29 @@ def test_tool_caches_are_recognized_by_their_markers_not_their_names(tmp_path: P
     tree = list_source_tree(tmp_path)
     assert tree.files == ("fake_cache/CACHEDIR.TAG", "fake_cache/data.txt", "pyproject.toml", "tests/test_a.py")
     assert _excluded(tmp_path) == {
-        ".mypy_cache/": "cache", ".pytest_cache/": "cache", "deep/.ruff_cache/": "cache", "my_cache/": "cache",
-        ".scratch/": "cache", "nested/__pycache__/": "bytecode", "legacy.pyc": "bytecode"}
+        ".mypy_cache/": "cache",
+        ".pytest_cache/": "cache",
+        "deep/.ruff_cache/": "cache",
+        "my_cache/": "cache",
+        ".scratch/": "cache",
+        "nested/__pycache__/": "bytecode",
+        "legacy.pyc": "bytecode",
+    }
 
 
 def test_the_caches_pytest_mypy_and_ruff_really_write_are_left_out(tmp_path: Path) -> None:
     (tmp_path / "test_a.py").write_text("def test_a() -> None:\n    assert True\n")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     bin_dir = Path(sys.executable).parent
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "test_a.py"], cwd=tmp_path, env=env,
-                   capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "test_a.py"], cwd=tmp_path, env=env, capture_output=True, check=True
+    )
     subprocess.run([sys.executable, "-m", "mypy", "test_a.py"], cwd=tmp_path, env=env, capture_output=True, check=True)
     expected = {".pytest_cache/", ".mypy_cache/"}
     if (bin_dir / "ruff").exists():
-        subprocess.run([str(bin_dir / "ruff"), "check", "test_a.py"], cwd=tmp_path, env=env, capture_output=True,
-                       check=True)
+        subprocess.run(
+            [str(bin_dir / "ruff"), "check", "test_a.py"], cwd=tmp_path, env=env, capture_output=True, check=True
+        )
         expected.add(".ruff_cache/")
     tree = list_source_tree(tmp_path)
     assert tree.files == ("test_a.py",)
@@ -107,22 +158,51 @@ def test_the_caches_pytest_mypy_and_ruff_really_write_are_left_out(tmp_path: Pat
 
 
 def test_tox_work_directory_is_recognized_by_its_environments(tmp_path: Path) -> None:
-    _tree(tmp_path, ["tox.ini", "pkg/__init__.py", ".tox/py311/.tox-info.json", ".tox/.tmp/package/1/pkg-1.0.tar.gz",
-                     ".tox/log/1.log", "old/.tox/py27/.tox-config1", "old/.tox/py27/lib/x.py",
-                     "fixtures/.tox/readme.txt"])
+    _tree(
+        tmp_path,
+        [
+            "tox.ini",
+            "pkg/__init__.py",
+            ".tox/py311/.tox-info.json",
+            ".tox/.tmp/package/1/pkg-1.0.tar.gz",
+            ".tox/log/1.log",
+            "old/.tox/py27/.tox-config1",
+            "old/.tox/py27/lib/x.py",
+            "fixtures/.tox/readme.txt",
+        ],
+    )
     assert source_files(tmp_path) == ["fixtures/.tox/readme.txt", "pkg/__init__.py", "tox.ini"]
     assert _excluded(tmp_path) == {".tox/": "tox", "old/.tox/": "tox"}
 
 
 def test_version_control_data_and_pyrels_own_state_are_left_out(tmp_path: Path) -> None:
-    _tree(tmp_path, ["pyproject.toml", ".hg/store/data", ".svn/wc.db", "vendor/lib/.git", "vendor/lib/a.py",
-                     ".pyrel/plan.json", "pyrel.lock.toml", "pylock.source.toml", ".pyrel.lock.toml.x1y2",
-                     ".gitignore", ".github/workflows/release.yml"])
+    _tree(
+        tmp_path,
+        [
+            "pyproject.toml",
+            ".hg/store/data",
+            ".svn/wc.db",
+            "vendor/lib/.git",
+            "vendor/lib/a.py",
+            ".pyrel/plan.json",
+            "pyrel.lock.toml",
+            "pylock.source.toml",
+            ".pyrel.lock.toml.x1y2",
+            ".gitignore",
+            ".github/workflows/release.yml",
+        ],
+    )
     tree = list_source_tree(tmp_path, frozenset({"pyrel.lock.toml", "pylock.source.toml"}))
     assert tree.files == (".github/workflows/release.yml", ".gitignore", "pyproject.toml", "vendor/lib/a.py")
     assert {entry.path: entry.kind for entry in tree.excluded} == {
-        ".hg/": "vcs", ".svn/": "vcs", "vendor/lib/.git": "vcs", ".pyrel/": "pyrel", "pyrel.lock.toml": "pyrel",
-        "pylock.source.toml": "pyrel", ".pyrel.lock.toml.x1y2": "pyrel"}
+        ".hg/": "vcs",
+        ".svn/": "vcs",
+        "vendor/lib/.git": "vcs",
+        ".pyrel/": "pyrel",
+        "pyrel.lock.toml": "pyrel",
+        "pylock.source.toml": "pyrel",
+        ".pyrel.lock.toml.x1y2": "pyrel",
+    }
 
 
 def test_nix_out_links_only_at_the_root(tmp_path: Path) -> None:
@@ -138,28 +218,64 @@ def test_nix_out_links_only_at_the_root(tmp_path: Path) -> None:
 
 
 def test_node_modules_eggs_and_egg_info_by_their_markers(tmp_path: Path) -> None:
-    _tree(tmp_path, ["setup.py", "node_modules/.package-lock.json", "node_modules/x/index.js",
-                     "web/node_modules/readme.txt", ".eggs/README.txt", ".eggs/x.egg/x.py",
-                     "src/demo.egg-info/PKG-INFO", "src/demo.egg-info/SOURCES.txt", "notes.egg-info/readme.txt"])
+    _tree(
+        tmp_path,
+        [
+            "setup.py",
+            "node_modules/.package-lock.json",
+            "node_modules/x/index.js",
+            "web/node_modules/readme.txt",
+            ".eggs/README.txt",
+            ".eggs/x.egg/x.py",
+            "src/demo.egg-info/PKG-INFO",
+            "src/demo.egg-info/SOURCES.txt",
+            "notes.egg-info/readme.txt",
+        ],
+    )
     (tmp_path / ".eggs" / "README.txt").write_text(
-        "This directory contains eggs that were downloaded by setuptools to build, test, and run plug-ins.\n")
+        "This directory contains eggs that were downloaded by setuptools to build, test, and run plug-ins.\n"
+    )
     assert source_files(tmp_path) == ["notes.egg-info/readme.txt", "setup.py", "web/node_modules/readme.txt"]
     assert _excluded(tmp_path) == {"node_modules/": "node-modules", ".eggs/": "eggs", "src/demo.egg-info/": "egg-info"}
 
 
 def test_an_unpacked_sdist_keeps_every_file_but_bytecode(tmp_path: Path) -> None:
-    shipped = ["PKG-INFO", "setup.py", "demo.egg-info/PKG-INFO", "demo.egg-info/SOURCES.txt", "demo/__init__.py",
-               "build/helper.py", "dist/bundle.js", ".tox/build/.tox-info.json", "Lib/venv/__init__.py",
-               "tests/results/x.txt", ".pytest_cache/CACHEDIR.TAG"]
-    _tree(tmp_path, [*shipped, "demo/__pycache__/__init__.cpython-311.pyc", "demo/old.pyc",
-                     "dist/source/demo-1.0.tar.gz", "dist/source/SHA256SUMS", ".pyrel/plan.json", "pyrel.lock.toml"])
+    shipped = [
+        "PKG-INFO",
+        "setup.py",
+        "demo.egg-info/PKG-INFO",
+        "demo.egg-info/SOURCES.txt",
+        "demo/__init__.py",
+        "build/helper.py",
+        "dist/bundle.js",
+        ".tox/build/.tox-info.json",
+        "Lib/venv/__init__.py",
+        "tests/results/x.txt",
+        ".pytest_cache/CACHEDIR.TAG",
+    ]
+    _tree(
+        tmp_path,
+        [
+            *shipped,
+            "demo/__pycache__/__init__.cpython-311.pyc",
+            "demo/old.pyc",
+            "dist/source/demo-1.0.tar.gz",
+            "dist/source/SHA256SUMS",
+            ".pyrel/plan.json",
+            "pyrel.lock.toml",
+        ],
+    )
     (tmp_path / ".pytest_cache" / "CACHEDIR.TAG").write_text(CACHEDIR_TAG)
     tree = list_source_tree(tmp_path, frozenset({"pyrel.lock.toml"}))
     assert tree.sdist and tree.origin == WALKED
     assert tree.files == tuple(sorted(shipped))
     assert {entry.path: entry.kind for entry in tree.excluded} == {
-        "demo/__pycache__/": "bytecode", "demo/old.pyc": "bytecode", "dist/source/": "pyrel", ".pyrel/": "pyrel",
-        "pyrel.lock.toml": "pyrel"}
+        "demo/__pycache__/": "bytecode",
+        "demo/old.pyc": "bytecode",
+        "dist/source/": "pyrel",
+        ".pyrel/": "pyrel",
+        "pyrel.lock.toml": "pyrel",
+    }
     assert "unpacked sdist" in tree.describe()
 
 
@@ -167,9 +283,18 @@ def test_the_report_says_which_list_how_many_and_what_was_left_out(tmp_path: Pat
     _tree(tmp_path, ["pyproject.toml", "a.py", "dist/x.whl"])
     tree = list_source_tree(tmp_path)
     assert tree.describe() == "source tree: 2 files, every file under the project (no git work tree); 1 left out:"
-    assert tree.to_json() == {"origin": "walked", "sdist": False, "files": 2, "excluded": [
-        {"path": "dist/", "kind": "build-output",
-         "reason": "build output at the project's root (pyrel and build frontends write dist/)"}]}
+    assert tree.to_json() == {
+        "origin": "walked",
+        "sdist": False,
+        "files": 2,
+        "excluded": [
+            {
+                "path": "dist/",
+                "kind": "build-output",
+                "reason": "build output at the project's root (pyrel and build frontends write dist/)",
+            }
+        ],
+    }
 
 
 def test_a_socket_is_left_out_loudly(tmp_path: Path) -> None:
@@ -191,8 +316,22 @@ def test_nothing_left_is_an_error_naming_what_was_left_out(tmp_path: Path) -> No
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
-                    "-c", "protocol.file.allow=always", *args], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(root),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "protocol.file.allow=always",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_in_git_the_tracked_files_and_what_git_lists_but_is_not_source(tmp_path: Path) -> None:
@@ -211,5 +350,8 @@ def test_in_git_the_tracked_files_and_what_git_lists_but_is_not_source(tmp_path:
     assert tree.origin == GIT
     assert tree.files == (".gitmodules", "build/tool.py", "pyproject.toml")
     assert {entry.path: entry.kind for entry in tree.excluded} == {
-        "gone.py": "missing", "pyrel.lock.toml": "pyrel", "vendor/library/": "submodule"}
+        "gone.py": "missing",
+        "pyrel.lock.toml": "pyrel",
+        "vendor/library/": "submodule",
+    }
     assert tree.describe().startswith("source tree: 3 files, the files git tracks; 3 left out:")
