@@ -1,21 +1,36 @@
-"""What the built-in `docs` and `test` stages run inside the sandbox.
+"""What the built-in `wheel`, `docs` and `test` stages run inside the sandbox.
 
 Static part of pyrel's Nix library, run by the stage's own pinned Python:
 
+    python "$pyrelTools/stage_tools.py" wheel [--repair]
     python "$pyrelTools/stage_tools.py" test
     python "$pyrelTools/stage_tools.py" docs --sphinx-dir docs --name N --version V --builders html
 
-``test`` installs the *built* sdist (the `source` stage's read-only output) and
-runs pytest against it; failures are recorded in ``$out/exit-code`` so the
-report is exported either way.  ``docs`` builds the project from the source
-tree (for autodoc), runs Sphinx per builder and writes deterministic archives.
+``wheel`` builds the wheel from the `source` stage's sdist (read-only input,
+unpacked in $TMPDIR) with pyrel's PEP 517 frontend, normalizes it, checks a
+compiled one against the manylinux policy of the stage's glibc (auditwheel;
+``--repair`` vendors what the policy does not allow), and runs the checks an
+upload would fail (``twine check``'s: valid metadata, a README that renders);
+``$out/wheel-checks.json`` records what was checked and done.  ``test``
+installs exactly that wheel (the `wheel` stage's read-only output), records its
+sha256 and the installed files checked against its RECORD, and runs pytest
+from the sdist's tree; failures are recorded in ``$out/exit-code`` so the
+report is exported either way.  ``docs`` installs the same wheel (for
+autodoc), runs Sphinx per builder and writes deterministic archives.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import csv
+import email.message
 import glob
+import hashlib
+import importlib
 import importlib.metadata
+import io
+import json
 import os
 import re
 import shutil
@@ -25,9 +40,14 @@ import tarfile
 import zipfile
 from typing import NoReturn
 
-from normalize_archives import write_tar_gz
+from normalize_archives import normalize_zip, write_tar_gz
 
 TEST_DIRS = ("tests", "test", "testing")
+#: What the wheel stage writes beside the wheel, and the test stage beside its reports.
+WHEEL_CHECKS = "wheel-checks.json"
+INSTALLED_WHEEL = "installed-wheel.json"
+#: The multiarch directories of a platform tag's machine (Debian's layout).
+TRIPLETS = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 
 
 def fail(message: str) -> NoReturn:
@@ -77,29 +97,88 @@ def make_venv(work: str, sites: list[str]) -> str:
     return python
 
 
-def install_project(project_dir: str, work: str) -> tuple[str, dict[str, str]]:
-    """Build the project's wheel with the pinned backend; a venv that imports it."""
-    wheels = os.path.join(work, "wheels")
+def project_wheel(stage: str) -> str:
+    """The wheel stage's wheel: the one file its read-only output holds."""
+    wheels = sorted(glob.glob(os.path.join(os.environ.get("PYREL_INPUT_wheel", ""), "*.whl")))
+    if len(wheels) != 1:
+        fail(f"the {stage} stage installs the one wheel of the wheel stage ($PYREL_INPUT_wheel), found {wheels}: "
+             f"its inputs must include \"wheel\"")
+    return wheels[0]
+
+
+def install_wheel(wheel: str, work: str) -> tuple[str, dict[str, str]]:
+    """A venv that imports ``wheel`` (unpacked as an installer would) and the stage's own wheels."""
     site = os.path.join(work, "site")
     bin_dir = os.path.join(work, "venv", "bin")
-    frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
-    result = run([sys.executable, frontend, "wheel", wheels], cwd=project_dir)
-    if result.returncode != 0:
-        fail(f"building the project's wheel failed (exit {result.returncode})")
-    built = glob.glob(os.path.join(wheels, "*.whl"))
-    if len(built) != 1:
-        fail(f"expected one wheel, the backend wrote {built}")
     python = make_venv(work, [site])
-    unpack_wheel(built[0], site, bin_dir, python)
+    unpack_wheel(wheel, site, bin_dir, python)
     # The stage's console scripts run the stage's Python: give the venv its own.
     for wheel_site in [path for path in sys.path if path.endswith("/site") and path.startswith(os.sep)]:
         subprocess.run([python, "-B", os.environ["consoleScripts"], wheel_site, bin_dir], check=True)
     return python, {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
 
 
-def built_wheel(work: str) -> str:
-    [wheel] = glob.glob(os.path.join(work, "wheels", "*.whl"))
-    return wheel
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_digest(data: bytes) -> str:
+    """A RECORD hash: urlsafe base64 of the sha256, unpadded (the wheel spec)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def distribution_name(wheel: str) -> str:
+    return os.path.basename(wheel).split("-", 1)[0]
+
+
+def installed(arguments: argparse.Namespace) -> None:
+    """Run by the venv's Python: the distribution it imports, every installed file checked against RECORD.
+
+    Prints JSON; exits 1 naming the files that differ.  Files the wheel installs outside
+    site-packages (``.data/scripts``, headers) are counted, not checked (installers rewrite scripts).
+    """
+    found = importlib.metadata.distribution(arguments.name)
+    checked, elsewhere, differing = 0, 0, []
+    for entry in found.files or []:
+        if entry.hash is None:
+            continue
+        parts = entry.parts
+        if parts[0].endswith(".data"):
+            if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+                elsewhere += 1
+                continue
+            path = str(found.locate_file(os.path.join(*parts[2:])))
+        else:
+            path = str(entry.locate())
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read()
+        except OSError:
+            differing.append(f"{entry} (missing)")
+            continue
+        if entry.hash.mode != "sha256" or record_digest(data) != entry.hash.value:
+            differing.append(str(entry))
+        checked += 1
+    if differing or not checked:
+        fail(f"the installed {arguments.name} differs from its wheel's RECORD: {', '.join(differing) or 'no file'}")
+    print(json.dumps({"distribution": found.metadata["Name"], "version": found.version,
+                      "files-checked": checked, "files-outside-site-packages": elsewhere}))
+
+
+def installed_wheel_record(python: str, wheel: str, environment: dict[str, str]) -> dict[str, object]:
+    """The test stage's proof of what it tested: the wheel's sha256 (as dist/wheel/SHA256SUMS lists it) and
+    the installed distribution, as the tests' interpreter imports it, checked file by file against RECORD."""
+    completed = subprocess.run([python, os.path.abspath(__file__), "installed", distribution_name(wheel)],
+                               env=environment, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr)
+        fail(f"the installed project does not match {os.path.basename(wheel)}")
+    return {"schema-version": 1, "wheel": os.path.basename(wheel), "sha256": file_sha256(wheel),
+            **json.loads(completed.stdout)}
 
 
 def wheel_top_level(wheel: str) -> set[str]:
@@ -154,19 +233,28 @@ def _test_tree(directory: str) -> str | None:
     return None
 
 
-def test(arguments: argparse.Namespace) -> None:
-    out = os.environ["out"]
-    work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-test")
-    source_output = os.environ.get("PYREL_INPUT_source", "")
-    sdists = sorted(glob.glob(os.path.join(source_output, "*.tar.gz")))
+def unpack_sdist(work: str, stage: str) -> tuple[str, str]:
+    """The source stage's sdist (read-only input) unpacked in ``work``: its name, and its tree."""
+    sdists = sorted(glob.glob(os.path.join(os.environ.get("PYREL_INPUT_source", ""), "*.tar.gz")))
     if len(sdists) != 1:
-        fail(f"the test stage reads one sdist from the source stage, found {sdists}")
+        fail(f"the {stage} stage reads one sdist from the source stage ($PYREL_INPUT_source), found {sdists}")
     unpacked = os.path.join(work, "sdist")
     with tarfile.open(sdists[0]) as archive:
         archive.extractall(unpacked)
     [project_dir] = [os.path.join(unpacked, name) for name in os.listdir(unpacked)]
-    python, path = install_project(project_dir, work)
+    return os.path.basename(sdists[0]), project_dir
+
+
+def test(arguments: argparse.Namespace) -> None:
+    out = os.environ["out"]
+    work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-test")
+    _, project_dir = unpack_sdist(work, "test")
+    wheel = project_wheel("test")
+    python, path = install_wheel(wheel, work)
     environment = {**os.environ, **path}
+    with open(os.path.join(out, INSTALLED_WHEEL), "w", encoding="utf-8") as record:
+        json.dump(installed_wheel_record(python, wheel, environment), record, indent=1, sort_keys=True)
+        record.write("\n")
 
     # Test the installed artifact, not the package sources beside the tests:
     # the tests run in a copy of the tree without the packages the wheel installs.
@@ -176,7 +264,7 @@ def test(arguments: argparse.Namespace) -> None:
         fail("no test tree (tests/, test/ or testing/) in the sdist or the project; "
              "set the test stage's `run` to the command that runs the tests")
     run_dir = os.path.join(work, "run")
-    copy_run_dir(origin, run_dir, wheel_top_level(built_wheel(work)) - {tree.split("/")[0]})
+    copy_run_dir(origin, run_dir, wheel_top_level(wheel) - {tree.split("/")[0]})
     command = [python, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
                f"--junitxml={os.path.join(out, 'junit.xml')}", *arguments.pytest_args, tree]
     print("+ " + " ".join(command), flush=True)
@@ -283,8 +371,10 @@ def docs(arguments: argparse.Namespace) -> None:
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-docs")
     environment = dict(os.environ)
     python = sys.executable
-    if os.path.isfile("pyproject.toml") or os.path.isfile("setup.py"):
-        python, path = install_project(".", work)
+    # The project for autodoc is the wheel stage's wheel; a docs stage declared without that input
+    # documents the tree alone.
+    if os.environ.get("PYREL_INPUT_wheel"):
+        python, path = install_wheel(project_wheel("docs"), work)
         environment.update(path)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     failed = False
@@ -310,6 +400,260 @@ def docs(arguments: argparse.Namespace) -> None:
         fail("Sphinx failed (see its output above)")
 
 
+def wheel(arguments: argparse.Namespace) -> None:
+    """The project's wheel from the source stage's sdist: built, normalized, checked, and recorded."""
+    out = os.environ["out"]
+    work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-wheel")
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    sdist, project_dir = unpack_sdist(work, "wheel")
+    built_dir = os.path.join(work, "built")
+    frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
+    result = run([sys.executable, frontend, "wheel", built_dir], cwd=project_dir)
+    if result.returncode != 0:
+        fail(f"the build backend failed to build the wheel from {sdist} "
+             f"(exit {result.returncode}; its output is above)")
+    built = glob.glob(os.path.join(built_dir, "*.whl"))
+    if len(built) != 1:
+        fail(f"expected one wheel, the backend wrote {built}")
+    # Normalized before the checks, so that what is checked is what is released (the stage's
+    # normalizer, run again on $out, leaves it as it is).
+    normalize_zip(built[0], epoch)
+    checks: dict[str, object] = {"schema-version": 1, "sdist": sdist}
+    release = built[0]
+    if is_platform_wheel(release):
+        release, checks["manylinux"] = manylinux(release, work, repair=arguments.repair, epoch=epoch)
+    problems, warnings = upload_problems(release)
+    if problems:
+        fail(f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
+             + "\n  ".join(problems))
+    checks["upload-check"] = {"passed": True, "warnings": warnings,
+                              "checked": ["metadata (packaging.metadata)", "README (readme_renderer)",
+                                          "name and version against the file name"]}
+    for warning in warnings:
+        print(f"pyrel: warning: {warning}", file=sys.stderr)
+    target = os.path.join(out, os.path.basename(release))
+    shutil.copyfile(release, target)
+    checks.update({"wheel": os.path.basename(release), "sha256": file_sha256(target)})
+    with open(os.path.join(out, WHEEL_CHECKS), "w", encoding="utf-8") as stream:
+        json.dump(checks, stream, indent=1, sort_keys=True)
+        stream.write("\n")
+    print(f"pyrel: wheel {os.path.basename(release)} (sha256 {checks['sha256']})", flush=True)
+
+
+def wheel_platforms(wheel: str) -> list[str]:
+    return os.path.basename(wheel)[: -len(".whl")].rsplit("-", 1)[-1].split(".")
+
+
+def is_platform_wheel(wheel: str) -> bool:
+    """A wheel for a platform (compiled code inside), not one for any."""
+    return any(platform != "any" for platform in wheel_platforms(wheel))
+
+
+def _policy_version(tag: str) -> tuple[int, int] | None:
+    """(2, 36) of ``manylinux_2_36_x86_64``; None for ``linux_x86_64`` (no policy)."""
+    match = re.match(r"^manylinux_(\d+)_(\d+)_", tag)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _consistent(found: str, target: str) -> bool:
+    """A wheel consistent with ``found`` satisfies ``target``: PEP 600 policies of an older glibc are stricter."""
+    found_version, target_version = _policy_version(found), _policy_version(target)
+    return found_version is not None and target_version is not None and found_version <= target_version
+
+
+def library_dirs(platform_tag: str) -> str:
+    """Where the stage's root keeps its libraries (auditwheel's --ldpaths, replacing the host's /lib, /usr/lib)."""
+    machine = platform_tag.split("_", 3)[-1]
+    triplet = TRIPLETS.get(machine, f"{machine}-linux-gnu")
+    root = os.environ.get("root", "")
+    return ":".join(os.path.join(root, directory) for directory in
+                    (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib"))
+
+
+def auditwheel_show(wheel: str, platform_tag: str) -> dict[str, object]:
+    """``auditwheel show --json``: the policy the wheel is consistent with, and what each stricter one lacks."""
+    completed = run([sys.executable, "-m", "auditwheel", "show", "--json", "--ldpaths", library_dirs(platform_tag),
+                     wheel], capture_output=True)
+    if completed.returncode != 0 or not completed.stdout.strip():
+        sys.stderr.write(completed.stdout + completed.stderr)
+        if "No module named auditwheel" in completed.stderr:
+            fail("a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
+                 "\"auditwheel\" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`")
+        fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
+    shown: dict[str, object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return shown
+
+
+def policy_problems(shown: dict[str, object], platform_tag: str) -> tuple[list[str], list[str]]:
+    """Why the wheel is not consistent with ``platform_tag``, and the libraries a repair would vendor."""
+    if "error" in shown:
+        return [str(shown["error"])], []
+    upgrades = shown.get("policy_upgrades")
+    upgrade = upgrades.get(platform_tag, {}) if isinstance(upgrades, dict) else {}
+    libraries = sorted(upgrade.get("libs_to_eliminate", []))
+    problems = [f"it loads {library} from the system, which the {platform_tag} policy does not allow "
+                "(a wheel may load only glibc's libraries, libstdc++, libgcc_s, libz and a few more; "
+                "auditwheel's policy list)" for library in libraries]
+    for library, symbols in sorted(upgrade.get("blacklisted_symbols", {}).items()):
+        problems.append(f"it uses {', '.join(symbols)} of {library}, which the {platform_tag} policy forbids")
+    overall = str(shown.get("overall_tag", ""))
+    if not problems and not _consistent(overall, platform_tag):
+        if shown.get("unsupported_isa"):
+            problems.append("it needs instructions beyond the architecture's baseline")
+        if shown.get("pyfpe") or shown.get("ucs2"):
+            problems.append("it uses PyFPE_jbuf or narrow unicode, which no manylinux policy allows")
+        if not _consistent(str(shown.get("sym_tag", "")), platform_tag):
+            problems.append(f"its versioned symbols need a newer system than {platform_tag}: "
+                            f"{json.dumps(shown.get('versioned_symbols', {}), sort_keys=True)}")
+        if not problems:
+            problems.append(f"auditwheel finds it consistent only with {overall}")
+    return problems, libraries
+
+
+def manylinux(wheel: str, work: str, *, repair: bool, epoch: int) -> tuple[str, dict[str, object]]:
+    """Check a compiled wheel against the manylinux policy of the stage's glibc and give it that tag.
+
+    The policy is the one the plan names (``PYREL_PLATFORM_TAG``, from the lock's glibc and
+    architecture).  A wheel that loads a library outside the policy fails, naming it, unless
+    ``repair``: then ``auditwheel repair`` vendors exactly those libraries, recorded.  Nothing is
+    vendored otherwise; a wheel that needs nothing is retagged as `wheel tags` would.
+    """
+    platform_tag = os.environ.get("PYREL_PLATFORM_TAG", "")
+    if _policy_version(platform_tag) is None:
+        fail(f"PYREL_PLATFORM_TAG is {platform_tag!r}, not a manylinux tag: the plan sets it for the wheel stage")
+    shown = auditwheel_show(wheel, platform_tag)
+    problems, libraries = policy_problems(shown, platform_tag)
+    record: dict[str, object] = {"policy": platform_tag, "consistent-with": shown.get("overall_tag"),
+                                 "libraries-outside-policy": libraries, "repaired": False}
+    if not problems:
+        return retag(wheel, platform_tag, epoch), record
+    if not repair or len(problems) != len(libraries):
+        hint = ("set `repair = true` in [tool.pyrel.stages.wheel] to vendor them into the wheel (auditwheel "
+                "repair, recorded in wheel-checks.json), or link them statically") if libraries and not repair else \
+            "rebuild it without what the policy forbids"
+        fail(f"{os.path.basename(wheel)} does not satisfy the {platform_tag} policy:\n  " + "\n  ".join(problems)
+             + f"\n{hint}")
+    repaired_dir = os.path.join(work, "repaired")
+    completed = run([sys.executable, "-m", "auditwheel", "repair", "--plat", platform_tag, "--only-plat",
+                     "--ldpaths", library_dirs(platform_tag), "-w", repaired_dir, wheel])
+    repaired = glob.glob(os.path.join(repaired_dir, "*.whl"))
+    if completed.returncode != 0 or len(repaired) != 1:
+        fail(f"auditwheel repair failed on {os.path.basename(wheel)} (exit {completed.returncode}; output above)")
+    normalize_zip(repaired[0], epoch)
+    remaining, _ = policy_problems(auditwheel_show(repaired[0], platform_tag), platform_tag)
+    if remaining:
+        fail(f"the repaired wheel still does not satisfy {platform_tag}: " + "; ".join(remaining))
+    with zipfile.ZipFile(repaired[0]) as archive:
+        vendored = sorted(name for name in archive.namelist() if name.split("/", 1)[0].endswith(".libs"))
+    record.update({"repaired": True, "vendored": vendored})
+    print(f"pyrel: auditwheel repair vendored {', '.join(vendored)} for {', '.join(libraries)}", flush=True)
+    return repaired[0], record
+
+
+def retag(wheel: str, platform_tag: str, epoch: int) -> str:
+    """What `wheel tags --platform-tag` does: the file name, the WHEEL file's tags and RECORD's line for it."""
+    directory, name = os.path.split(wheel)
+    parts = name[: -len(".whl")].split("-")
+    parts[-1] = platform_tag
+    target = os.path.join(directory, "-".join(parts) + ".whl")
+    with zipfile.ZipFile(wheel) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    [dist_info] = {info.filename.split("/", 1)[0] for info, _ in entries
+                   if info.filename.endswith(".dist-info/WHEEL") and info.filename.count("/") == 1}
+    wheel_name, record_name = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
+    contents = dict((info.filename, data) for info, data in entries)
+    tags: list[str] = []
+    lines = []
+    for line in contents[wheel_name].decode().splitlines(keepends=True):
+        if line.startswith("Tag:"):
+            interpreter, abi, _ = line.split(":", 1)[1].strip().split("-")
+            tag = f"{interpreter}-{abi}-{platform_tag}"
+            if tag in tags:
+                continue
+            tags.append(tag)
+            line = f"Tag: {tag}\n"
+        lines.append(line)
+    contents[wheel_name] = "".join(lines).encode()
+    record = []
+    for row in csv.reader(io.StringIO(contents[record_name].decode())):
+        if row and row[0] == wheel_name:
+            row = [wheel_name, f"sha256={record_digest(contents[wheel_name])}", str(len(contents[wheel_name]))]
+        record.append(row)
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(record)
+    contents[record_name] = text.getvalue().encode()
+    with zipfile.ZipFile(target, "w") as rewritten:
+        for info, _ in entries:
+            rewritten.writestr(info, contents[info.filename])
+    os.remove(wheel)
+    normalize_zip(target, epoch)
+    return target
+
+
+def _content_type(value: str) -> tuple[str, dict[str, str]]:
+    message = email.message.EmailMessage()
+    message["content-type"] = value
+    return message.get_content_type(), dict(message["content-type"].params)
+
+
+def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
+    """What `twine check` checks, and the index refuses on upload: the metadata as packaging validates it,
+    its name and version against the file name's, and a reStructuredText README that renders.
+
+    twine is not locked for it: its check is these two libraries, and twine brings its
+    upload client along (keyring, cryptography, requests: 31 wheels against 5).
+    """
+    try:
+        rst = importlib.import_module("readme_renderer.rst")
+        from packaging import metadata
+        from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+        from packaging.version import InvalidVersion, Version
+    except ImportError as exc:
+        fail(f"the wheel stage's upload checks need packaging and readme_renderer ({exc}): declare additions "
+             "in [tool.pyrel.stages.wheel].extra-requires rather than replacing `requires`, and run `pyrel lock`")
+    with zipfile.ZipFile(wheel) as archive:
+        found = [name for name in archive.namelist() if name.count("/") == 1 and name.endswith(".dist-info/METADATA")]
+        if len(found) != 1:
+            return [f"the wheel holds {len(found)} .dist-info/METADATA files, not one"], []
+        raw, unparsed = metadata.parse_email(archive.read(found[0]))
+    try:
+        old_metadata = Version(raw.get("metadata_version", "0")) < Version("2.4")
+    except InvalidVersion:
+        old_metadata = False
+    if old_metadata:
+        # As twine does: setuptools writes License-File with Metadata-Version 2.1; the index accepts it.
+        raw.pop("license_files", None)
+        unparsed.pop("license-file", None)
+    problems = [f"metadata field {key!r} is unrecognized or malformed" for key in sorted(unparsed)]
+    try:
+        metadata.Metadata.from_raw(raw)
+    except ExceptionGroup as group:
+        problems += sorted(f"invalid metadata: {error}" for error in group.exceptions)
+    try:
+        name, version, _, _ = parse_wheel_filename(os.path.basename(wheel))
+        if canonicalize_name(raw.get("name", "")) != name:
+            problems.append(f"the metadata's name {raw.get('name')!r} is not the file name's {name!r}")
+        if raw.get("version") is None or Version(raw["version"]) != version:
+            problems.append(f"the metadata's version {raw.get('version')!r} is not the file name's {str(version)!r}")
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        problems.append(f"invalid wheel file name or version: {exc}")
+    warnings = []
+    description, content_type = raw.get("description"), raw.get("description_content_type")
+    if content_type is None:
+        warnings.append("no Description-Content-Type (readme's content type): the index renders it as "
+                        "reStructuredText")
+        content_type = "text/x-rst"
+    kind, parameters = _content_type(content_type)
+    if not description or description.rstrip() == "UNKNOWN":
+        warnings.append("no long description (readme): the project's page on the index will be empty")
+    elif kind not in ("text/plain", "text/markdown"):  # those always render
+        stream = io.StringIO()
+        if rst.render(description, stream=stream, **parameters) is None:
+            problems.append("the README (long description) has reStructuredText errors and would not render on "
+                            "the index:\n    " + stream.getvalue().strip().replace("\n", "\n    "))
+    return problems, warnings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="stage_tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -322,8 +666,12 @@ def main() -> None:
     docs_parser.add_argument("--version", required=True)
     docs_parser.add_argument("--builders", default="html")
     docs_parser.add_argument("--fail-on-warning", action="store_true")
+    wheel_parser = commands.add_parser("wheel")
+    wheel_parser.add_argument("--repair", action="store_true")
+    installed_parser = commands.add_parser("installed")
+    installed_parser.add_argument("name")
     arguments = parser.parse_args()
-    {"test": test, "docs": docs}[arguments.command](arguments)
+    {"test": test, "docs": docs, "wheel": wheel, "installed": installed}[arguments.command](arguments)
 
 
 if __name__ == "__main__":

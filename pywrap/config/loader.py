@@ -28,6 +28,7 @@ from pywrap.config.model import (
     PEP517_DEFAULT_REQUIRES,
     SOURCE_STAGE,
     TEST_STAGE,
+    WHEEL_STAGE,
     Action,
     Budget,
     BuildSystem,
@@ -67,6 +68,15 @@ SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "late
 #: packages, the fonts it uses): a stage using one gets them unless it declares `system`.
 TEX_BUILDERS = ("latexpdf",)
 TEX_SYSTEM = ("texlive-latex-recommended", "texlive-latex-extra", "texlive-fonts-recommended", "tex-gyre")
+#: Keys of the wheel stage: `repair` vendors the libraries the manylinux policy does not allow
+#: (auditwheel repair, recorded in wheel-checks.json) instead of failing on them.
+WHEEL_KEYS = {"repair": bool}
+#: What the wheel stage's upload checks import.  `twine check` is exactly these two steps (the metadata
+#: validated by packaging, the README rendered by readme_renderer); twine itself would bring its upload
+#: client too (keyring, cryptography, requests, rich: 31 wheels for bookworm's Python, against 5).
+UPLOAD_CHECK_REQUIRES = ("readme_renderer>=35", "packaging>=24.2")
+#: A compiled wheel is checked (and repaired, if configured) by auditwheel: `show --json`, `repair --only-plat`.
+AUDITWHEEL_REQUIRES = ("auditwheel>=6.8",)
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 #: [tool.pyrel.ci]; pywrap.release.ci lays it over resources/ci.toml.
@@ -184,8 +194,10 @@ def _parse_stage(
             hint="use lowercase letters, digits and '-', starting with a letter",
         )
     allowed = {**STAGE_KEYS, **SPHINX_KEYS} if is_sphinx_stage(name) else STAGE_KEYS
+    allowed = {**allowed, **WHEEL_KEYS} if name == WHEEL_STAGE else allowed
     _check_keys(table, allowed, file, where)
-    merged = {key: value for key, value in {**defaults, **table}.items() if key not in SPHINX_KEYS}
+    merged = {key: value for key, value in {**defaults, **table}.items()
+              if key not in SPHINX_KEYS and key not in WHEEL_KEYS}
     for key, value in merged.items():
         _check_type(value, STAGE_KEYS[key], file, f"{where}.{key}")
     env: list[tuple[str, str]] = []
@@ -352,19 +364,15 @@ def builtin_stage_defaults(
     """Defaults of the built-in docs and test stages, from what the project contains.
 
     A built-in stage exists when its table is declared or the project has what
-    it needs (a Sphinx conf.py; a test tree or test requirements).
+    it needs (a Sphinx conf.py; a test tree or test requirements).  Both install
+    the wheel stage's wheel: neither the backend nor a compiler is theirs.
     """
     if build_system is None:
         return {}
-    install = list(build_system.requires)
     runtime, _ = discovery.runtime_requirements(root, pyproject, name)
     dist_name = discovery.normalized_name(name)
     version = discovery.project_version(root, pyproject)
     defaults: dict[str, dict[str, Any]] = {}
-    # The docs and test stages build the project's wheel: C sources need a compiler there, C++ sources g++.
-    files = _project_files(root)
-    build_tools: dict[str, Any] = {"compiler": discovery.has_c_sources(files),
-                                   "system": discovery.compiler_system(files)}
     # Every Sphinx stage (docs, and docs-pdf or any docs-* declared) builds the same documents.
     docs = discovery.stage_requirements(root, pyproject, name, discovery.DOCS_GROUPS, discovery.DOCS_FILES,
                                        tox_envs=discovery.DOCS_TOX_ENVS)
@@ -374,10 +382,12 @@ def builtin_stage_defaults(
                              f"{where}.stages.{stage_name}")
         if sphinx is not None:
             defaults[stage_name] = {
-                **build_tools,
-                "requires": _with([*install, *runtime, *docs.lines], "sphinx"),
+                "requires": _with([*runtime, *docs.lines], "sphinx"),
                 "requires-file": docs.file,
-                "system": [*build_tools["system"], *sphinx[2]],
+                "system": sphinx[2],
+                # The project's files (conf.py, the documents) are the stage's source; the project
+                # itself, for autodoc, is the wheel stage's wheel.
+                "inputs": [WHEEL_STAGE],
                 "run": sphinx[0],
                 "outputs": sphinx[1],
             }
@@ -387,15 +397,41 @@ def builtin_stage_defaults(
     # Development requirements alone do not make a test stage: they often hold only linters.
     if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
         defaults[TEST_STAGE] = {
-            **build_tools,
-            "requires": _with([*install, *runtime, *tests.lines], "pytest"),
+            "requires": _with([*runtime, *tests.lines], "pytest"),
             "requires-file": tests.file,
-            "inputs": [SOURCE_STAGE],
+            # The sdist for the tree of tests; the wheel is what they import.
+            "inputs": [SOURCE_STAGE, WHEEL_STAGE],
             "run": ['python "$pyrelTools/stage_tools.py" test'],
-            "outputs": ["junit.xml", "pytest.log"],
+            "outputs": ["junit.xml", "pytest.log", INSTALLED_WHEEL_RECORD],
             "status-file": "exit-code",
         }
     return defaults
+
+
+#: The test stage's record of the wheel it installed: file name, sha256, and the installed files checked
+#: against the wheel's RECORD.
+INSTALLED_WHEEL_RECORD = "installed-wheel.json"
+
+
+def wheel_stage_defaults(
+    root: Path, build_system: BuildSystem, table: Mapping[str, Any], defaults: Mapping[str, Any], file: Path,
+    where: str,
+) -> dict[str, Any]:
+    """The built-in wheel stage: the backend, the upload checks' modules, and for C sources the compiler
+    (g++ with C++ sources) and auditwheel; `repair = true` adds patchelf and the `--repair` flag."""
+    for key, expected in WHEEL_KEYS.items():
+        if key in table:
+            _check_type(table[key], expected, file, f"{where}.{key}")
+    files = _project_files(root)
+    compiled = discovery.has_c_sources(files)
+    repair = bool(table.get("repair", False))
+    return {
+        **defaults,
+        "requires": [*build_system.requires, *UPLOAD_CHECK_REQUIRES, *(AUDITWHEEL_REQUIRES if compiled else ())],
+        "compiler": compiled,
+        "system": discovery.compiler_system(files),
+        "run": [f"{command} --repair" if repair else command for command in defaults["run"]],
+    }
 
 
 def _project_files(root: Path) -> list[str]:
@@ -569,6 +605,8 @@ def _parse_stages(
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
         stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
+        stages.append(_parse_wheel_stage(root, build_system, stage_tables.pop(WHEEL_STAGE, {}),
+                                         default_stages[WHEEL_STAGE], config_file, f"{where}.stages.{WHEEL_STAGE}"))
     builtin = builtin_stage_defaults(root, pyproject, name, build_system, stage_tables, config_file, where)
     implicit = {name for name in builtin if name not in stage_tables}
     for stage_name in builtin:
@@ -590,6 +628,19 @@ def _parse_stages(
         )
     _check_inputs_declared(stages, config_file)
     return stages
+
+
+def _parse_wheel_stage(
+    root: Path, build_system: BuildSystem, table: Any, defaults: Mapping[str, Any], file: Path, where: str
+) -> Stage:
+    """The built-in wheel stage; with `repair`, patchelf joins its system packages even where `system` is declared
+    (auditwheel repair runs it)."""
+    _check_type(table, dict, file, where)
+    stage = _parse_stage(WHEEL_STAGE, table, wheel_stage_defaults(root, build_system, table, defaults, file, where),
+                         file)
+    if table.get("repair", False) and "patchelf" not in stage.system:
+        stage = attrs.evolve(stage, system=(*stage.system, "patchelf"))
+    return stage
 
 
 def _check_inputs_declared(stages: Sequence[Stage], config_file: Path) -> None:

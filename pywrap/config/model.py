@@ -7,8 +7,13 @@ from pathlib import Path
 import attrs
 
 SOURCE_STAGE = "source"
+#: Built from the source stage's sdist (PyPA's sdist -> wheel route); docs and test install it.
+WHEEL_STAGE = "wheel"
 DOCS_STAGE = "docs"
 TEST_STAGE = "test"
+#: The command of the built-in wheel stage (nix/tools/stage_tools.py): the lock-time probe's wheel
+#: answer goes to the stages that run it, and the plan gives them the platform tag.
+WHEEL_COMMAND = 'python "$pyrelTools/stage_tools.py" wheel'
 FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can store
 
 #: PEP 517: a project without [build-system] is built by setuptools' legacy backend.
@@ -58,6 +63,11 @@ class Stage:
     #: Debian packages (names or fnmatch patterns) cut from the stage's Depends
     #: closure, with everything only they pulled in; the lock records what went.
     system_exclude: tuple[str, ...] = ()
+
+    @property
+    def builds_wheel(self) -> bool:
+        """Its commands build the project's wheel from the sdist (the built-in wheel stage's runner)."""
+        return any(command.startswith(WHEEL_COMMAND) for command in self.run)
 
 
 @attrs.frozen

@@ -186,6 +186,12 @@ def backend_env(project: Project) -> dict[str, str]:
             "PYREL_BACKEND_PATH": json.dumps(list(project.build_system.backend_path))}
 
 
+def wheel_env(lock: Lock) -> dict[str, str]:
+    """For the stage that builds the project's wheel: the platform tag a compiled wheel gets, the manylinux
+    policy of the lock's glibc on its architecture, which auditwheel checks it against."""
+    return {"PYREL_PLATFORM_TAG": lock.manylinux_tag}
+
+
 def toolchain_id(packages: Sequence[DebEntry], python: str) -> str:
     text = json.dumps([[p.name, p.version, p.sha256] for p in packages] + [python])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -250,6 +256,7 @@ def make_plan(
             # flags): the stage's own env overrides them.
             "compiler": compiler,
             "env": {**(backend_env(project) if stage.python else {}),
+                    **(wheel_env(lock) if stage.builds_wheel else {}),
                     **(compiler_env(lock.architecture, bool(compiler["cxx"])) if compiler else {}),
                     **dict(stage.env)},
             "sourceDateEpoch": source_date_epoch,

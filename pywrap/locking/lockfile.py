@@ -107,6 +107,12 @@ class Lock:
         machine = ARCH_TO_MACHINE.get(self.architecture, self.architecture)
         return f"{machine}-manylinux_{self.glibc.replace('.', '_')}"
 
+    @property
+    def manylinux_tag(self) -> str:
+        """The platform tag of a wheel compiled against the locked glibc: ``manylinux_2_36_x86_64`` (PEP 600)."""
+        machine = ARCH_TO_MACHINE.get(self.architecture, self.architecture)
+        return f"manylinux_{self.glibc.replace('.', '_')}_{machine}"
+
     def package(self, name: str) -> DebEntry:
         for entry in self.packages:
             if entry.name == name:

@@ -254,7 +254,8 @@ def _add_backend_requires(
     """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
     asked, asked_for_wheel = backend_probe.backend_requires(project, lock, progress)
     updated = {}
-    # The source stage builds the sdist; the built-in docs and test stages build the project's wheel.
+    # The source stage builds the sdist; the wheel stage builds the wheel from it (docs and test install that
+    # wheel: neither the backend nor what it asks for is theirs).
     for stage in project.stages:
         stage_lock = lock.entry(stage.name)
         wanted = asked if stage.name == SOURCE_STAGE else asked_for_wheel
@@ -274,9 +275,8 @@ def _add_backend_requires(
 
 
 def builds_project_wheel(stage: Stage) -> bool:
-    """A stage whose commands build the project's wheel with the backend: the built-in docs and test runners."""
-    return any('"$pyrelTools/stage_tools.py" test' in command or '"$pyrelTools/stage_tools.py" docs' in command
-               for command in stage.run)
+    """A stage whose commands build the project's wheel with the backend: the built-in wheel stage's runner."""
+    return stage.builds_wheel
 
 
 def _resolve_stage_pythons(

@@ -75,9 +75,12 @@ def test_hello_workflow_shape() -> None:
     jobs = document["jobs"]
     test_steps = jobs["stage-test"]["steps"]
     docs_steps = jobs["stage-docs"]["steps"]
-    assert not [step for step in docs_steps if "download-artifact" in step.get("uses", "")]  # docs never sees them
+    # docs installs the wheel stage's wheel, and sees no other stage's artifacts (never the sdist)
+    assert [step["with"]["name"] for step in docs_steps if "download-artifact" in step.get("uses", "")] == ["wheel"]
     verify = [step["run"] for step in test_steps if "sha256sum --check" in step.get("run", "")]
-    assert verify == ['cd dist/source && sha256sum --check --strict "$GITHUB_WORKSPACE/ci-inputs/source/SHA256SUMS"']
+    # the test job tests exactly the sdist and the wheel the upstream jobs uploaded
+    assert verify == [f'cd dist/{name} && sha256sum --check --strict "$GITHUB_WORKSPACE/ci-inputs/{name}/SHA256SUMS"'
+                      for name in ("source", "wheel")]
     audit = jobs["release-audit"]["steps"]
     assert any(step.get("run") == "pyrel audit --check" for step in audit)
     publish = [step for step in audit if "upload-artifact" in step.get("uses", "")]

@@ -16,9 +16,10 @@ FLIT: dict[str, dict[str, object]] = {
 }
 
 
-def test_zero_config_gives_the_source_stage() -> None:
+def test_zero_config_gives_the_source_and_wheel_stages() -> None:
     project = build_project(ROOT, PYPROJECT, FLIT, {})
-    assert project.stage_names == ("source",)
+    assert project.stage_names == ("source", "wheel")
+    assert project.stage("wheel").inputs == ("source",)
     source = project.stage("source")
     assert source.requires == ("flit_core>=3.4",)  # pyrel's own frontend needs nothing more
     assert source.outputs == ("*.tar.gz",)
@@ -116,7 +117,7 @@ def test_setup_py_only_project_uses_the_legacy_backend(tmp_path: Path) -> None:
     project = load_project(tmp_path)
     assert project.build_system is not None
     assert project.build_system.backend == PEP517_DEFAULT_BACKEND
-    assert project.stage_names == ("source",)
+    assert project.stage_names == ("source", "wheel")
 
 
 @pytest.mark.parametrize(("build_system", "expected"), [

@@ -79,16 +79,23 @@ def test_builtin_docs_and_test_stages_are_found(tmp_path: Path) -> None:
     (tmp_path / "src" / "speedups.c").write_text("")
     pyproject = _project(**{"dependency-groups": {"docs": ["furo"]}})
     project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {})
-    assert project.stage_names == ("source", "docs", "test")
+    assert project.stage_names == ("source", "wheel", "docs", "test")
     docs = project.stage("docs")
-    assert docs.requires == ("flit_core>=3.4", "attrs>=23", "furo", "sphinx")
+    # The project comes from the wheel stage: no backend here.
+    assert docs.requires == ("attrs>=23", "furo", "sphinx")
+    assert docs.inputs == ("wheel",)
     assert docs.outputs == ("*.tar.gz", "sphinx-*.log")
     assert "--sphinx-dir docs" in docs.run[0] and "--name demo --version 1.2" in docs.run[0]
     test = project.stage("test")
-    assert test.inputs == ("source",)
-    assert test.requires[-1] == "pytest"
-    assert test.compiler  # a C source in the tree
+    assert test.inputs == ("source", "wheel")
+    assert test.requires == ("attrs>=23", "pytest")
+    assert test.outputs == ("junit.xml", "pytest.log", "installed-wheel.json")
     assert test.status_file == "exit-code"
+    # A C source in the tree: the compiler and auditwheel are the wheel stage's alone.
+    wheel = project.stage("wheel")
+    assert wheel.compiler and wheel.inputs == ("source",) and wheel.builds_wheel
+    assert wheel.requires == ("flit_core>=3.4", "readme_renderer>=35", "packaging>=24.2", "auditwheel>=6.8")
+    assert not docs.compiler and not test.compiler and not docs.builds_wheel and not test.builds_wheel
 
 
 def test_docs_options_and_their_errors(tmp_path: Path) -> None:
@@ -110,7 +117,14 @@ def test_docs_options_and_their_errors(tmp_path: Path) -> None:
 
 def test_no_docs_or_tests_means_no_such_stages(tmp_path: Path) -> None:
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
-    assert project.stage_names == ("source",)
+    assert project.stage_names == ("source", "wheel")
+    wheel = project.stage("wheel")
+    # Pure Python: the backend and the upload checks; no compiler, no auditwheel.
+    assert wheel.requires == ("flit_core>=3.4", "readme_renderer>=35", "packaging>=24.2")
+    assert not wheel.compiler and wheel.system == ()
+    assert wheel.outputs == ("*.whl", "wheel-checks.json")
+    assert wheel.run == ('python "$pyrelTools/stage_tools.py" wheel',)
+    assert "libreadline*" in wheel.system_exclude  # only the backend runs there, as in the source stage
 
 
 def test_a_setup_py_sdist_without_a_project_table_reads_pkg_info(tmp_path: Path) -> None:
@@ -200,13 +214,13 @@ def test_pdm_and_hatch_groups(tmp_path: Path) -> None:
 def test_development_requirements_alone_make_no_test_stage(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     linters = _project(**{"dependency-groups": {"dev": ["ruff"]}})
-    assert build_project(tmp_path, tmp_path / "pyproject.toml", linters, {}).stage_names == ("source",)
+    assert build_project(tmp_path, tmp_path / "pyproject.toml", linters, {}).stage_names == ("source", "wheel")
     (tmp_path / "tests").mkdir()
     project = build_project(tmp_path, tmp_path / "pyproject.toml", linters, {})
     assert project.stage("test").requires[-2:] == ("ruff", "pytest")
 
 
-def test_cpp_sources_give_the_stages_that_build_the_wheel_gxx(tmp_path: Path) -> None:
+def test_cpp_sources_give_the_stage_that_builds_the_wheel_gxx(tmp_path: Path) -> None:
     # msgpack: a C++ extension; setuptools calls $CXX, which exists only with g++ locked.
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "conf.py").write_text("")
@@ -214,11 +228,13 @@ def test_cpp_sources_give_the_stages_that_build_the_wheel_gxx(tmp_path: Path) ->
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "_ext.cpp").write_text("")
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
-    for name in ("docs", "test"):
-        assert project.stage(name).compiler and project.stage(name).system == ("g++",)
+    assert project.stage("wheel").compiler and project.stage("wheel").system == ("g++",)
+    # docs and test install the wheel stage's wheel: no compiler there.
+    for name in ("source", "docs", "test"):
+        assert not project.stage(name).compiler and project.stage(name).system == ()
     (tmp_path / "src" / "_ext.cpp").rename(tmp_path / "src" / "_ext.c")
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
-    assert project.stage("test").compiler and project.stage("test").system == ()
+    assert project.stage("wheel").compiler and project.stage("wheel").system == ()
     assert project_version(tmp_path, _project()) == "1.2"
 
 

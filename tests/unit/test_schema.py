@@ -10,7 +10,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pywrap.config.loader import BUDGET_KEYS, SPHINX_BUILDERS, SPHINX_KEYS, STAGE_KEYS, TOP_LEVEL_KEYS, build_project
+from pywrap.config.loader import (
+    BUDGET_KEYS,
+    SPHINX_BUILDERS,
+    SPHINX_KEYS,
+    STAGE_KEYS,
+    TOP_LEVEL_KEYS,
+    WHEEL_KEYS,
+    build_project,
+)
 from pywrap.errors import ConfigError
 
 SCHEMA: dict[str, Any] = json.loads(
@@ -21,7 +29,7 @@ FLIT = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.
 def test_schema_names_exactly_the_keys_the_parser_accepts() -> None:
     stage = SCHEMA["$defs"]["stage"]["properties"]
     assert set(SCHEMA["properties"]) == set(TOP_LEVEL_KEYS)
-    assert set(stage) == set(STAGE_KEYS) | set(SPHINX_KEYS)
+    assert set(stage) == set(STAGE_KEYS) | set(SPHINX_KEYS) | set(WHEEL_KEYS)
     assert set(stage["budget"]["properties"]) == set(BUDGET_KEYS)
     assert stage["builders"]["items"]["enum"] == list(SPHINX_BUILDERS)
 
