@@ -88,6 +88,10 @@ class FetchError(PyrelError):
     exit_code = 4
 
 
+class DownloadError(FetchError):
+    """A download failed: the network, a proxy, or the server's answer."""
+
+
 class HashMismatchError(FetchError):
     """A fetched artifact's sha256 differs from the lock."""
 

@@ -21,6 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pywrap.config import discovery
+from pywrap.config.archive import ARCHIVE_KEYS, parse_archive_config
 from pywrap.config.model import (
     CI_ACTIONS,
     DOCS_STAGE,
@@ -43,7 +44,7 @@ from pywrap.errors import ConfigError, NotAProjectError
 LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {
     "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
-    "ci": dict, "nixpkgs": dict,
+    "ci": dict, "nixpkgs": dict, **ARCHIVE_KEYS,
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
 STAGE_KEYS = {
@@ -560,6 +561,7 @@ def build_project(
         build_system=build_system,
         provider=provider,
         debian_suite=config.get("debian-suite"),
+        debian_archive=parse_archive_config(config, config_file, f"{where}.", root),
         source_date_epoch=config.get("source-date-epoch"),
         exclude_newer=exclude_newer,
         stages=tuple(stages),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import attrs
 
+from pywrap.config.archive import ArchiveConfig
+
 SOURCE_STAGE = "source"
 #: Built from the source stage's sdist (PyPA's sdist -> wheel route); docs and test install it.
 WHEEL_STAGE = "wheel"
@@ -131,6 +133,8 @@ class Project:
     ci: CISettings = CISettings()
     #: The pinned nixpkgs: always set when ``provider`` is "nixpkgs", else only if declared.
     nixpkgs: NixpkgsPin | None = None
+    #: debian-mirror, debian-keyring and debian-snapshot as [tool.pyrel] sets them (pywrap.config.archive).
+    debian_archive: ArchiveConfig = attrs.field(factory=ArchiveConfig)
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

@@ -105,7 +105,8 @@ def build(
             lock = read_lock(project.root)
             stage_names = locked_stages(project, lock, progress)
         # Else only the stages built, and those they read, have their pylocks parsed.
-        with stage_graph(project, stage_names, lock=lock, progress=progress, lock_timeout=timeout) as graph:
+        with stage_graph(project, stage_names, lock=lock, progress=progress, lock_timeout=timeout,
+                         caches=options) as graph:
             return _build_graph(graph, list(stage_names), dist=dist, options=graph.nix_options(options),
                                 check=check, progress=progress, started=started)
 

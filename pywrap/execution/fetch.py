@@ -1,11 +1,15 @@
 """Fetch: every locked artifact into the cache, hash-verified, then into the store.
 
-An artifact is downloaded by the machine's own client (apt for .debs, pip for
-wheels) into a private temporary directory, its sha256 checked against the
-lock, and only then moved into the cache and added to the Nix store as a
-fixed-output path -- the same path the Nix library's fixed-output derivation
-names, so Nix itself never downloads anything.  A file with the wrong hash is
-deleted and enters neither the cache nor the store.
+An artifact the store lacks is first asked of the Nix binary caches the build
+names (``--from``, ``--substituter``): each is a fixed-output path, which Nix
+checks by its content.  Else it is downloaded into a private temporary
+directory -- a ``.deb`` by its locked URL (pyrel's own HTTP client: no apt), or,
+when its mirror no longer has it, from the snapshot archive (``debian-snapshot``)
+as of the date of the InRelease the lock was resolved against; a wheel by pip --
+its sha256 checked against the lock, and only then moved into the cache and
+added to the Nix store as a fixed-output path -- the same path the Nix library's
+fixed-output derivation names, so Nix itself never downloads anything.  A file
+with the wrong hash is deleted and enters neither the cache nor the store.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from pathlib import Path
 import attrs
 
 from pywrap import testhooks
-from pywrap.adapters import dpkg, nix, pip
+from pywrap.adapters import nix, nixcache, pip
 from pywrap.cache import cache_dir
+from pywrap.config.archive import ArchiveConfig
 from pywrap.digest import file_sha256
-from pywrap.errors import FetchError, HashMismatchError
+from pywrap.errors import DownloadError, FetchError, HashMismatchError
 from pywrap.execution import recovery
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry, write_atomically
 from pywrap.logger import human_bytes
@@ -52,6 +57,18 @@ class FetchReport:
     fetched: tuple[str, ...]  # artifacts downloaded this run
     present: int  # artifacts already in the store
     bootstrap: Bootstrap
+    substituted: tuple[str, ...] = ()  # artifacts a Nix binary cache had
+
+
+@attrs.frozen
+class Origins:
+    """Where an artifact the store lacks may come from, besides its locked URL."""
+
+    #: The project's debian-snapshot (and its other archive settings); the user's file fills in.
+    archive: ArchiveConfig = attrs.field(factory=ArchiveConfig)
+    #: Nix binary caches tried before any download (``--from``, ``--substituter``).
+    substituters: tuple[str, ...] = ()
+    trusted_public_keys: tuple[str, ...] = ()
 
 
 def artifact_store_path(artifact: DebEntry | WheelEntry) -> str:
@@ -62,14 +79,53 @@ def _cache_file(artifact: DebEntry | WheelEntry) -> Path:
     return cache_dir() / "artifacts" / artifact.sha256[:2] / artifact.sha256 / artifact.store_name
 
 
-def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path) -> Path:
+def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path, origins: Origins) -> Path:
     if isinstance(artifact, DebEntry):
-        # Imported here: python-debian costs ~50 ms, and a no-op build never downloads.
-        from pywrap.adapters import apt
-
-        context = apt.prepare(lock.suite, lock.architecture, cache_dir())
-        return apt.download(context, artifact.name, artifact.version, scratch)
+        return _download_deb(artifact, lock, scratch, origins)
     return _download_wheel(artifact, lock.python_version, scratch)
+
+
+def deb_urls(deb: DebEntry, lock: Lock, snapshot: str) -> list[str]:
+    """The locked URL, then the snapshot archive's copies as of the dates of the suites the lock read there."""
+    from pywrap.providers.debian_archive import parse_lock_date, snapshot_urls
+
+    base = deb.url.partition("/pool/")[0]
+    releases = [release for release in lock.releases if release.url.startswith(base + "/dists/")] or lock.releases
+    dates = sorted({parse_lock_date(release.date) for release in releases}, reverse=True)
+    return [deb.url, *snapshot_urls(deb.url, dates, snapshot)]
+
+
+def _download_deb(deb: DebEntry, lock: Lock, scratch: Path, origins: Origins) -> Path:
+    from pywrap.adapters import http
+    from pywrap.config.archive import archive_settings
+
+    settings = archive_settings(origins.archive)
+    target = scratch / deb.store_name
+    tried = [f"the Nix binary cache {cache}" for cache in origins.substituters]
+    for url in deb_urls(deb, lock, settings.snapshot):
+        try:
+            if http.download(url, target):
+                return target
+            tried.append(f"{url} (not found)")
+        except DownloadError as exc:
+            tried.append(f"{url} ({exc.message.removeprefix(f'cannot download {url}: ')})")
+    raise FetchError(
+        f"Debian package {deb.name} {deb.version} (sha256 {deb.sha256}) was found nowhere; tried:\n  "
+        + "\n  ".join(tried),
+        hint=_nowhere_hint(lock, settings.snapshot),
+    )
+
+
+def _nowhere_hint(lock: Lock, snapshot: str) -> str:
+    if not lock.releases:
+        return ("this lock records no archive date (an older pyrel made it), so no snapshot can be asked: "
+                "run `pyrel lock` to pin what the mirror has now")
+    if not snapshot:
+        return ('the mirror has dropped this version: set debian-snapshot = "URL" (a snapshot archive, '
+                "<URL>/archive/debian/<date>/pool/...) in [tool.pyrel] or ~/.config/pyrel/config.toml, pass "
+                "`--from CACHE` with a Nix binary cache that has it, or run `pyrel lock` to pin current versions")
+    return ("no snapshot of the lock's date has it either: pass `--from CACHE` with a Nix binary cache that has "
+            "it, or run `pyrel lock` to pin current versions")
 
 
 def _download_wheel(wheel: WheelEntry, python_version: str, scratch: Path) -> Path:
@@ -86,9 +142,9 @@ def _label(artifact: DebEntry | WheelEntry) -> str:
     return f"{kind} {artifact.name} {artifact.version} ({artifact.filename})"
 
 
-def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock) -> Path:
+def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock, origins: Origins | None = None) -> Path:
     """The verified cache file of ``artifact``, downloading it if needed."""
-    return _ensure_cached(artifact, lambda scratch: _download(artifact, lock, scratch))
+    return _ensure_cached(artifact, lambda scratch: _download(artifact, lock, scratch, origins or Origins()))
 
 
 def _ensure_cached(artifact: DebEntry | WheelEntry, download: Callable[[Path], Path]) -> Path:
@@ -126,11 +182,15 @@ def _known_bootstrap(busybox_deb: DebEntry) -> Bootstrap | None:
         return None
 
 
-def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock) -> Bootstrap:
+def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock, origins: Origins) -> Bootstrap:
     """busybox, taken out of its verified .deb: the one binary Nix cannot unpack for us."""
+    from pywrap.providers.debfile import extract_member
+
     record = _bootstrap_record(busybox_deb)
-    deb = ensure_cached(busybox_deb, lock)
-    binary = dpkg.extract_member(deb, *BUSYBOX_MEMBERS)
+    # The .deb is valid in the store by now (fetched, or substituted from a binary cache).
+    in_store = nixcache.real_path(artifact_store_path(busybox_deb))
+    deb = in_store if in_store.is_file() else ensure_cached(busybox_deb, lock, origins)
+    binary = extract_member(deb, *BUSYBOX_MEMBERS)
     with tempfile.TemporaryDirectory(prefix="pyrel-bootstrap-", dir=recovery.scratch_dir(cache_dir())) as scratch:
         tree = Path(scratch) / BOOTSTRAP_NAME
         (tree / "bin").mkdir(parents=True)
@@ -161,8 +221,10 @@ def fetch(
     lock: Lock,
     stage_names: Iterable[str],
     progress: Callable[[str], None] = lambda message: None,
+    origins: Origins | None = None,
 ) -> FetchReport:
     """Make every artifact the stages need valid in the Nix store."""
+    origins = origins or Origins()
     artifacts = artifacts_of(lock, stage_names)
     by_path = {artifact_store_path(artifact): artifact for artifact in artifacts}
     busybox_deb = lock.package("busybox-static")
@@ -173,12 +235,22 @@ def fetch(
     present = rooted | nix.valid_paths([path for path in wanted if path not in rooted])
     fetched = []
     missing = [(path, artifact) for path, artifact in by_path.items() if path not in present]
+    substituted: set[str] = set()
+    if missing and origins.substituters:
+        # Fixed-output paths: Nix checks each against its name's hash, whoever signed the cache.
+        progress(f"asking {', '.join(origins.substituters)} for {len(missing)} artifacts")
+        asked = [path for path, _ in missing]
+        if known is not None and known.store_path not in present:
+            asked.append(known.store_path)
+        substituted = nix.substitute(asked, origins.substituters, origins.trusted_public_keys)
+        present |= substituted
+        missing = [(path, artifact) for path, artifact in missing if path not in substituted]
     if missing:
         total = sum(artifact.size or 0 for _, artifact in missing)
         progress(fetch_summary(len(missing), total, human_bytes))
     for index, (path, artifact) in enumerate(missing, start=1):
         progress(fetch_item(index, len(missing), f"fetching {_label(artifact)}", artifact.size, human_bytes))
-        cached = ensure_cached(artifact, lock)
+        cached = ensure_cached(artifact, lock, origins)
         with tempfile.TemporaryDirectory(prefix="pyrel-add-", dir=recovery.scratch_dir(cache_dir())) as scratch:
             # --add-fixed names the path after the file: give it the store name.
             named = Path(scratch) / artifact.store_name
@@ -191,9 +263,10 @@ def fetch(
             raise HashMismatchError(f"{_label(artifact)} in the Nix store", path, added)
         fetched.append(artifact.filename)
     usable = known is not None and known.store_path in present
-    bootstrap = known if usable and known is not None else _ensure_bootstrap(busybox_deb, lock)
+    bootstrap = known if usable and known is not None else _ensure_bootstrap(busybox_deb, lock, origins)
     nix.add_roots(roots_dir(), sorted({*by_path, bootstrap.store_path} - rooted))
-    return FetchReport(tuple(fetched), len(present), bootstrap)
+    from_caches = tuple(by_path[path].filename for path in sorted(substituted) if path in by_path)
+    return FetchReport(tuple(fetched), len(present - substituted), bootstrap, from_caches)
 
 
 def roots_dir() -> Path:
@@ -202,4 +275,4 @@ def roots_dir() -> Path:
     return cache_dir() / "gcroots"
 
 
-__all__ = ["Bootstrap", "FetchReport", "artifact_store_path", "fetch", "store_name"]
+__all__ = ["Bootstrap", "FetchReport", "Origins", "artifact_store_path", "fetch", "store_name"]

@@ -123,6 +123,7 @@ def stage_graph(
     lock: Lock | None = None,
     check_lock: bool = True,
     plan_file: Path | None = None,
+    caches: nix.NixOptions | None = None,
 ) -> Iterator[StageGraph]:
     """The stage graph of ``stage_names`` and the stages they read, held under the project's lock.
 
@@ -130,6 +131,7 @@ def stage_graph(
     is read here (only the pylocks of these stages).  It must be fresh unless
     ``check_lock`` is false: a lock being made (the lock-time probe).
     ``plan_file``: where to write the plan (default ``.pyrel/plan.json``).
+    ``caches``: the build's options, whose substituters are asked for missing artifacts first.
     The project lock is held until the block ends, so no other run rewrites the
     plan while Nix reads it.
     """
@@ -145,7 +147,9 @@ def stage_graph(
             tree = background.submit(_source_tree, project)
             with mutex.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
                 recovery.clean_cache(cache_dir())
-                report = fetch.fetch(lock, ordered, progress)
+                origins = fetch.Origins(project.debian_archive, *(
+                    (caches.substituters, caches.trusted_public_keys) if caches else ()))
+                report = fetch.fetch(lock, ordered, progress, origins)
             files, epoch = tree.result()
         stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
                                     source_files=files.files, source_date_epoch=epoch)

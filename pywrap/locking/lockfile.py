@@ -37,6 +37,8 @@ LOCK_VERSION = 1
 ARCH_TO_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
 #: ``debian.python`` ("3.11") and ``debian.glibc`` ("2.36"): the target's wheel tags are computed from them.
 _MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
+#: An InRelease's Date as the lock records it (debian.releases).
+_UTC_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 def pylock_name(stage_name: str) -> str:
@@ -75,6 +77,16 @@ class WheelEntry:
 
 
 @attrs.frozen
+class ArchiveRelease:
+    """One suite's InRelease the lock was resolved against: the archive state of its ``date``
+    (RFC 3339, UTC), from which a snapshot archive still serves what the mirror has dropped."""
+
+    suite: str
+    url: str
+    date: str
+
+
+@attrs.frozen
 class StageLock:
     name: str
     fingerprint: str
@@ -101,6 +113,8 @@ class Lock:
     bootstrap: tuple[str, ...]  # busybox-static and patchelf with their closure
     packages: tuple[DebEntry, ...]
     stages: tuple[StageLock, ...]
+    #: The suites read, each with its InRelease's Date (none in a lock made before pyrel recorded them).
+    releases: tuple[ArchiveRelease, ...] = ()
 
     @property
     def python_platform(self) -> str:
@@ -302,6 +316,8 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
             "python-full-version": lock.python_full_version,
             "glibc": lock.glibc,
             "bootstrap": list(lock.bootstrap),
+            "releases": [{"suite": release.suite, "url": release.url, "date": release.date}
+                         for release in lock.releases],
             "packages": [
                 {
                     "name": entry.name,
@@ -371,6 +387,7 @@ def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[s
         bootstrap=_strings(debian, "bootstrap", "debian."),
         packages=packages,
         stages=(),
+        releases=_releases(debian),
     )
     stage_locks = [
         _stage_lock(name, raw, root, python_version, lock.python_platform)
@@ -384,6 +401,23 @@ def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[s
     for package in lock.bootstrap:
         lock.package(package)
     return lock
+
+
+def _releases(debian: Mapping[str, Any]) -> tuple[ArchiveRelease, ...]:
+    raw = debian.get("releases", [])
+    if not isinstance(raw, list):
+        raise LockError(f"{LOCK_FILE}: 'debian.releases' must be an array of tables", hint="run `pyrel lock`")
+    releases = []
+    for index, table in enumerate(raw):
+        where = f"debian.releases[{index}]."
+        if not isinstance(table, dict):
+            raise LockError(f"{LOCK_FILE}: '{where[:-1]}' must be a table", hint="run `pyrel lock`")
+        date = _require(table, "date", str, where)
+        if not _UTC_DATE.fullmatch(date):
+            raise LockError(f"{LOCK_FILE}: '{where}date' = {date!r} is not a date like '2025-06-01T08:00:00Z'",
+                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+        releases.append(ArchiveRelease(_require(table, "suite", str, where), _require(table, "url", str, where), date))
+    return tuple(releases)
 
 
 def _deb_entries(debian: Mapping[str, Any]) -> tuple[DebEntry, ...]:

@@ -1,7 +1,8 @@
 """Create the lock: resolve every stage's system and Python dependencies.
 
-The flow is config -> model -> *lock*: this module asks apt (through
-:mod:`pywrap.adapters.apt`) and uv (through :mod:`pywrap.adapters.uv`) and
+The flow is config -> model -> *lock*: this module reads the Debian archive (through
+:mod:`pywrap.providers.debian_archive`, downloading with :mod:`pywrap.adapters.http`)
+and asks uv (through :mod:`pywrap.adapters.uv`), and
 returns a :class:`~pywrap.locking.lockfile.Lock`; it writes the files only once every stage
 resolved, so a failure leaves the previous lock in place.
 """
@@ -21,17 +22,19 @@ import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from pywrap.adapters import apt, uv
+from pywrap.adapters import apt, http, uv
 from pywrap.cache import cache_dir
 from pywrap.config import requirement_files
+from pywrap.config.archive import ArchiveSettings, archive_settings, user_config_file
 from pywrap.config.model import SOURCE_STAGE, Project, Stage
 from pywrap.config.requirement_files import PinnedHashes, RequirementFile
-from pywrap.errors import ConfigError, LockError
+from pywrap.errors import ConfigError, LockError, ResolutionError
 from pywrap.execution import fetch
 from pywrap.locking import backend_probe, wheel_libraries
 from pywrap.locking.lockfile import (
     ARCH_TO_MACHINE,
     LOCK_FILE,
+    ArchiveRelease,
     DebEntry,
     Lock,
     StageLock,
@@ -42,7 +45,7 @@ from pywrap.locking.lockfile import (
     stage_fingerprint,
     write_atomically,
 )
-from pywrap.providers import debian
+from pywrap.providers import debian, debian_archive
 
 #: Always in the supply chain: busybox is every stage's shell and coreutils,
 #: patchelf makes the unpacked binaries run in the sandbox.
@@ -297,14 +300,44 @@ def _resolve_stage_pythons(
     return pythons, skipped
 
 
+def debian_sources(settings: ArchiveSettings, suite: str, architecture: str) -> list[debian_archive.Source]:
+    """The mirrors to read: `debian-mirror` (the project's, else the user's), else the host's apt sources."""
+    if settings.mirrors:
+        return debian_archive.sources_from_mirrors(settings.mirrors, suite)
+    paragraphs = apt.host_paragraphs()
+    if paragraphs:
+        derived = apt.derive_sources(paragraphs, apt.host_suite(), suite, architecture)
+        if sources := debian_archive.sources_from_apt(derived):
+            return sources
+    raise ResolutionError(
+        f"no Debian mirror to read suite '{suite}' from: debian-mirror is not configured and this host's apt "
+        "sources name none",
+        hint=f'set debian-mirror = "URL" (a Debian archive) in [tool.pyrel], or in {user_config_file()} for '
+        "every project",
+    )
+
+
+def read_debian_archive(
+    project: Project, suite: str, architecture: str, *, refresh: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> debian_archive.Archive:
+    """The suite's candidates, every InRelease verified; indexes from the cache while InRelease lists them."""
+    settings = archive_settings(project.debian_archive)
+    return debian_archive.read_archive(
+        debian_sources(settings, suite, architecture), suite=suite, arch=architecture,
+        cache=debian_archive.IndexCache(cache_dir() / "debian"), get=http.get, keyrings=settings.keyrings,
+        progress=progress, refresh=refresh,
+    )
+
+
 def create_lock(
     project: Project, *, refresh: bool = False, progress: Callable[[str], None] = lambda message: None
 ) -> tuple[Lock, dict[str, bytes]]:
     """Resolve every stage; return the lock and the pylock files' contents."""
     suite = project.debian_suite or apt.host_suite()
     architecture = apt.host_arch()
-    context = apt.prepare(suite, architecture, cache_dir(), refresh=refresh)
-    index = debian.parse_index(apt.dump_available(context), suite=suite, arch=architecture)
+    archive = read_debian_archive(project, suite, architecture, refresh=refresh, progress=progress)
+    index = archive.index
     major, minor = debian.python_version_of(index)
     python_version = f"{major}.{minor}"
     python_entry = index.packages.get(f"python{python_version}-minimal")
@@ -336,14 +369,13 @@ def create_lock(
         resolved = {package.name: package for package in bootstrap}
         for closure in closures.values():
             resolved.update({package.name: package for package in closure})
-        uris = apt.print_uris(context, [(p.name, p.version) for p in resolved.values()])
         packages = tuple(
             DebEntry(
                 name=deb.name, version=deb.version, architecture=deb.architecture, sha256=deb.sha256,
                 size=deb.size, filename=deb.filename, url=deb.url, depends=tuple(deb.depends),
                 source=deb.source,
             )
-            for deb in sorted(debian.with_urls(resolved.values(), uris), key=lambda deb: deb.name)
+            for deb in sorted(debian.with_urls(resolved.values()), key=lambda deb: deb.name)
         )
         for stage in project.stages:
             fingerprint = stage_fingerprint(project, stage, suite, architecture)
@@ -373,6 +405,8 @@ def create_lock(
             bootstrap=tuple(sorted(package.name for package in bootstrap)),
             packages=packages,
             stages=tuple(stage_locks),
+            releases=tuple(ArchiveRelease(release.suite, release.url, debian_archive.lock_date(release.date))
+                           for release in archive.releases),
         )
         if _asks_backend(project):
             lock = _add_backend_requires(lock, project, python_version, platform, Path(scratch), pylocks, progress)

@@ -1,8 +1,9 @@
 """The ``debian`` provider's resolver: pure logic over a deb822 package index.
 
-The index text comes from :func:`pywrap.adapters.apt.dump_available` (apt picks
-the candidate of every package, reading its own compressed lists); this module
-only decides *which* packages a stage needs.  It never starts a process, so the
+The index text is the archive's own ``Packages`` files, read and verified by
+:mod:`pywrap.providers.debian_archive` (each suite of each mirror; the highest
+version of a name is its candidate, as apt picks with default priorities); this
+module only decides *which* packages a stage needs.  It never starts a process, so the
 whole resolution is testable on hand-written indexes, and it is deterministic:
 the same index and roots always give the same closure, in name order.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
-from urllib.parse import unquote
 
 import attrs
 from debian.deb822 import Packages, PkgRelation
@@ -56,6 +56,8 @@ class IndexEntry:
     version: str
     architecture: str
     text: str
+    #: The archive's base URL the paragraph was read from ("" for an index without one).
+    origin: str = ""
 
     def fields(self) -> Packages:
         return Packages(self.text)
@@ -91,6 +93,8 @@ class ResolvedPackage:
     pool_path: str = ""
     #: Dependencies left out because the caller excluded them, kept for the audit.
     excluded_depends: tuple[str, ...] = ()
+    #: The archive's base URL (``<origin>/<pool_path>`` is the download).
+    origin: str = ""
 
 
 @attrs.frozen
@@ -138,20 +142,34 @@ def _relations(text: str) -> tuple[Alternatives, ...]:
 def parse_index(text: str, *, suite: str | None = None, arch: str | None = None) -> PackageIndex:
     """Index deb822 ``Packages`` text, keeping the highest version of each name.
 
-    ``apt-cache dumpavail`` already gives one candidate per name; raw ``Packages``
-    files may hold several versions, or other architectures when ``arch`` is given.
+    ``Packages`` files may hold several versions, or other architectures when
+    ``arch`` is given.
     """
+    return parse_indexes([("", text)], suite=suite, arch=arch)
+
+
+def parse_indexes(
+    parts: Iterable[tuple[str, str]], *, suite: str | None = None, arch: str | None = None
+) -> PackageIndex:
+    """:func:`parse_index` of several ``(origin, Packages text)`` parts (one per suite of a mirror):
+    the highest version of a name wins, the first part on a tie; each entry keeps its origin."""
     packages: dict[str, IndexEntry] = {}
-    for para in _PARAGRAPH_SEP.split(text):
-        key = {k.capitalize(): v for k, v in _KEY_FIELD.findall(para)}
-        if "Package" not in key or "Version" not in key:
-            continue
-        entry = IndexEntry(key["Package"], key["Version"], key.get("Architecture", ""), para)
-        if arch is not None and entry.architecture not in (arch, "all"):
-            continue
-        old = packages.get(entry.name)
-        if old is None or Version(entry.version) > Version(old.version):
-            packages[entry.name] = entry
+    for origin, text in parts:
+        for para in _PARAGRAPH_SEP.split(text):
+            key = {k.capitalize(): v for k, v in _KEY_FIELD.findall(para)}
+            if "Package" not in key or "Version" not in key:
+                continue
+            entry = IndexEntry(key["Package"], key["Version"], key.get("Architecture", ""), para, origin)
+            if arch is not None and entry.architecture not in (arch, "all"):
+                continue
+            old = packages.get(entry.name)
+            if old is None or Version(entry.version) > Version(old.version):
+                packages[entry.name] = entry
+    return index_of(packages, suite)
+
+
+def index_of(packages: Mapping[str, IndexEntry], suite: str | None = None) -> PackageIndex:
+    """The index of these candidates: who provides what is read from their paragraphs."""
     providers: dict[str, list[Provision]] = {}
     for name in sorted(packages):
         if m := _PROVIDES.search(packages[name].text):
@@ -313,28 +331,26 @@ def _resolved(entry: IndexEntry, deps: Iterable[str], excluded: Iterable[str]) -
         source=(fields.get("Source") or entry.name).split(" (", 1)[0].strip(),
         pool_path=fields["Filename"],
         excluded_depends=tuple(sorted(set(excluded))),
+        origin=entry.origin,
     )
 
 
-def with_urls(
-    resolved: Iterable[ResolvedPackage], uris: Mapping[str, tuple[str, str, int, str]]
-) -> list[DebPackage]:
-    """Join the closure with apt's ``--print-uris`` answer, cross-checking them.
+#: What apt escapes in a pool path when it names a download ('+' is "%2b", '~' is "%7e"):
+#: the lock records URLs as apt printed them, so locks made either way compare equal.
+_APT_ESCAPED = frozenset("+~% ")
 
-    The index and apt read the same lists, so a different hash or size means the
-    lists changed in between; failing here beats locking a hash that won't fetch.
-    """
+
+def apt_quote(path: str) -> str:
+    return "".join(f"%{ord(c):02x}" if c in _APT_ESCAPED or not " " < c < "\x7f" else c for c in path)
+
+
+def with_urls(resolved: Iterable[ResolvedPackage]) -> list[DebPackage]:
+    """The closure as the lock records it: each ``.deb``'s URL is its archive's base URL and its pool path."""
     out = []
     for pkg in resolved:
-        if pkg.name not in uris:
-            raise ResolutionError(f"apt gave no download URL for {pkg.name} {pkg.version}")
-        url, _apt_name, size, sha256 = uris[pkg.name]
-        if sha256 != pkg.sha256 or size != pkg.size or not unquote(url).endswith(pkg.pool_path):
-            raise ResolutionError(
-                f"apt's answer for {pkg.name} {pkg.version} ({url}, {size} bytes, sha256 "
-                f"{sha256}) differs from the index ({pkg.pool_path}, {pkg.size}, {pkg.sha256})",
-                hint="the package lists changed during resolution; run the lock again",
-            )
+        if not pkg.origin:
+            raise ResolutionError(f"the index names no archive for {pkg.name} {pkg.version}: no URL to lock")
+        url = f"{pkg.origin.rstrip('/')}/{apt_quote(pkg.pool_path)}"
         out.append(DebPackage(pkg.name, pkg.version, pkg.architecture, pkg.sha256,
                               pkg.filename, pkg.size, url, pkg.depends, pkg.source,
                               pkg.excluded_depends))  # fmt: skip

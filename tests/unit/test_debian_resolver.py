@@ -17,6 +17,7 @@ from pywrap.providers.debian import (
     ResolvedPackage,
     glibc_version_of,
     parse_index,
+    parse_indexes,
     python_version_of,
     resolve_closure,
     with_urls,
@@ -238,17 +239,24 @@ def test_output_is_deterministic_and_sorted() -> None:
     assert names(first) == ["w", "x", "y", "z"]
 
 
-def test_with_urls_cross_checks_apt_answer() -> None:
-    idx = index(para("zlib1g", "1:1.2.13.dfsg-1"))
-    (pkg,) = resolve_closure(idx, ["zlib1g"], "amd64")
-    url = "http://mirror.invalid/debian/" + pkg.pool_path.replace("+", "%2b")
-    apt_name = "zlib1g_1%3a1.2.13.dfsg-1_amd64.deb"
-    (deb,) = with_urls([pkg], {"zlib1g": (url, apt_name, pkg.size, pkg.sha256)})
-    assert (deb.url, deb.filename, deb.source) == (url, "zlib1g_1.2.13.dfsg-1_amd64.deb", "zlib1g")
-    with pytest.raises(ResolutionError, match="differs from the index"):
-        with_urls([pkg], {"zlib1g": (url, apt_name, pkg.size, "0" * 64)})
-    with pytest.raises(ResolutionError, match="no download URL"):
-        with_urls([pkg], {})
+def test_with_urls_joins_each_archive_and_pool_path_as_apt_prints_them() -> None:
+    main = para("zlib1g", "1:1.2.13.dfsg-1+b1")
+    security = para("libabw", "0.1.3~rc1-4")
+    idx = parse_indexes([("http://mirror.invalid/debian", main), ("file:///srv/security/", security)], arch="amd64")
+    debs = {deb.name: deb for deb in with_urls(resolve_closure(idx, ["zlib1g", "libabw"], "amd64"))}
+    assert debs["zlib1g"].url == "http://mirror.invalid/debian/pool/main/z/zlib1g/zlib1g_1.2.13.dfsg-1%2bb1_amd64.deb"
+    assert debs["libabw"].url == "file:///srv/security/pool/main/l/libabw/libabw_0.1.3%7erc1-4_amd64.deb"
+    assert (debs["zlib1g"].filename, debs["zlib1g"].source) == ("zlib1g_1.2.13.dfsg-1+b1_amd64.deb", "zlib1g")
+    with pytest.raises(ResolutionError, match="names no archive"):
+        with_urls(resolve_closure(index(main), ["zlib1g"], "amd64"))
+
+
+def test_the_highest_version_of_any_suite_is_the_candidate() -> None:
+    idx = parse_indexes([("http://m.invalid/debian", para("libc6", "2.36-9+deb12u4")),
+                         ("http://m.invalid/security", para("libc6", "2.36-9+deb12u10")),
+                         ("http://m.invalid/debian", para("libc6", "2.36-9"))], arch="amd64")
+    assert (idx.packages["libc6"].version, idx.packages["libc6"].origin) == ("2.36-9+deb12u10",
+                                                                             "http://m.invalid/security")
 
 
 def test_suite_facts() -> None:

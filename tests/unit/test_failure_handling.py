@@ -35,7 +35,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A fake registry client: counts downloads, writes the right bytes."""
     calls: list[str] = []
 
-    def download(artifact: WheelEntry, lock: Lock, scratch: Path) -> Path:
+    def download(artifact: WheelEntry, lock: Lock, scratch: Path, origins: object) -> Path:
         calls.append(artifact.filename)
         path = scratch / artifact.filename
         path.write_bytes(CONTENT)

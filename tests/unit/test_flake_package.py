@@ -31,6 +31,7 @@ NIXPKGS_NAMES = {
     "packageurl-python": "packageurl-python",
     "cyclonedx-python-lib": "cyclonedx-python-lib",
     "pyelftools": "pyelftools",
+    "pysequoia": "pysequoia",
 }
 NAME = r"[A-Za-z_][A-Za-z0-9_'-]*"
 EXTRA = re.compile(rf"^(?P<package>{NAME})\.optional-dependencies\.(?P<extra>{NAME})$")
