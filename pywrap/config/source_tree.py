@@ -5,10 +5,10 @@ Elsewhere: every file under the project, less only what is provably not
 source.  Nothing is dropped for its name deep in the tree (CPython's
 ``Lib/venv/``, pip's ``operations/build/``, a ``tests/results/`` are source):
 
-* everywhere: version-control data (``.git``, ``.hg``, ``.svn``, ...),
-  pyrel's own state (``.pyrel/``, its lock files and their temporaries) and
-  bytecode (``__pycache__/``, ``*.pyc``);
-* in a project's work tree: ``dist/``, ``build/`` and Nix's ``result*``
+* everywhere: pyrel's own state (``.pyrel/``, its lock files and their
+  temporaries) and bytecode (``__pycache__/``, ``*.pyc``);
+* in a project's work tree: version-control data at any depth (``.git``,
+  ``.hg``, ``.svn``, ...); ``dist/``, ``build/`` and Nix's ``result*``
   out-links at the root only; a virtualenv, known by its ``pyvenv.cfg``; a
   tool's cache, known by a ``CACHEDIR.TAG`` (pytest, mypy, ruff write one) or
   by a ``.gitignore`` that ignores the whole directory (``*``: git would never
@@ -18,10 +18,10 @@ source.  Nothing is dropped for its name deep in the tree (CPython's
   (``node_modules`` with npm's, yarn's or pnpm's own state file); setuptools'
   ``.eggs`` (its README) and ``*.egg-info`` (its ``PKG-INFO``);
 * an unpacked sdist (``PKG-INFO`` at its root) is a release already: it keeps
-  every file it shipped (its ``*.egg-info``, a ``build/``, even a ``.tox``
-  some sdists carry), less bytecode, version-control data and pyrel's own state
-  (``.pyrel/``, its lock files, and the ``dist/<stage>/`` directories pyrel
-  exported there, known by their ``SHA256SUMS``).
+  every file it shipped (its ``*.egg-info``, a ``build/``, even the ``.tox``
+  or a submodule's ``.git`` file some sdists carry), less bytecode and pyrel's
+  own state (``.pyrel/``, its lock files, and the ``dist/<stage>/`` directories
+  pyrel exported there, known by their ``SHA256SUMS``).
 
 :func:`list_source_tree` says which list it used, how many files, and every
 entry it left out with the reason; ``pyrel build`` prints that.  Symlinks are
@@ -217,7 +217,7 @@ class _Walk:
             return "pyrel", "pyrel's temporary file (a lock file's write, interrupted)"
         if name.endswith(BYTECODE_SUFFIXES):
             return "bytecode", "bytecode"
-        if name in VCS_FILES:
+        if name in VCS_FILES and not self.sdist:  # tomlkit's sdist ships a submodule's .git file
             return "vcs", "version-control data"
         if at_root and is_link and not self.sdist and name.startswith("result"):
             target = os.readlink(os.path.join(self.root, path))
@@ -228,14 +228,14 @@ class _Walk:
     def _directory(self, path: str, directory: str, names: set[str]) -> tuple[str, str] | None:
         name = os.path.basename(path)
         at_root = "/" not in path
-        if name in VCS_DIRS or (name == "CVS" and {"Root", "Entries"} <= names):
-            return "vcs", "version-control data"
         if name == ".pyrel" and (at_root or _starts_with(os.path.join(directory, ".gitignore"), PYREL_STATE_MARK)):
             return "pyrel", "pyrel's own state (plans, GC roots, the project lock)"
         if name == "__pycache__":
             return "bytecode", "bytecode (__pycache__)"
         if self.sdist:
             return self._sdist_directory(path, directory, names)
+        if name in VCS_DIRS or (name == "CVS" and {"Root", "Entries"} <= names):
+            return "vcs", "version-control data"
         if at_root and name == "dist":
             return "build-output", "build output at the project's root (pyrel and build frontends write dist/)"
         if at_root and name == "build":
