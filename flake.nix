@@ -27,7 +27,7 @@
           python = pkgs.python3.pkgs;
         in rec {
           pyrel = python.buildPythonApplication {
-            pname = "pywrap";
+            pname = pyproject.project.name;  # the distribution (the package directory is pywrap/)
             version = pyproject.project.version;
             pyproject = true;
             src = self;

@@ -1,8 +1,9 @@
-"""Thin adapter: the host checks of `pyrel doctor` (Nix, the sandbox, apt and pip reachability)."""
+"""Thin adapter: the host checks of `pyrel doctor` (Nix, the sandbox, the operating system, pip reachability)."""
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -42,12 +43,9 @@ def build_sandboxed(expression: Path, busybox_path: str) -> Completed:
                check=False)
 
 
-def apt_policy(package: str) -> Completed:
-    return run(["apt-cache", "policy", package], check=False)
-
-
-def apt_print_uris(package: str) -> Completed:
-    return run(["apt-get", "download", "--print-uris", package], check=False)
+def system() -> str:
+    """The operating system's name: "Linux", "Darwin", ..."""
+    return platform.system()
 
 
 def pip_index_versions(package: str) -> Completed:

@@ -10,7 +10,8 @@ import typer
 from pywrap import logger
 from pywrap.cli.options import ProjectOption
 from pywrap.config.loader import load_project
-from pywrap.errors import OutOfDateError
+from pywrap.config.model import PyrelPin
+from pywrap.errors import ConfigError, OutOfDateError
 
 ci_app = typer.Typer(help="Generate CI workflows from the stage graph.", no_args_is_help=True)
 
@@ -24,11 +25,13 @@ def github(
     output: Annotated[Path | None, typer.Option(
         help="The workflow file (default: <project>/.github/workflows/release.yml).", dir_okay=False)] = None,
     action: Annotated[list[str] | None, typer.Option(
-        help="Pin an action: NAME=OWNER/REPO@SHA (checkout, upload-artifact, download-artifact, nix-installer).")
+        help="Pin an action: NAME=OWNER/REPO@SHA (checkout, upload-artifact, download-artifact, nix-installer, "
+        "pypi-publish, attest-build-provenance).")
     ] = None,
     runs_on: Annotated[str | None, typer.Option(help="The runner label (default: ubuntu-latest).")] = None,
 ) -> None:
-    """Write .github/workflows/release.yml: one job per stage, `needs` mirroring the stage inputs."""
+    """Write .github/workflows/release.yml (one job per stage, `needs` mirroring the stage inputs) and
+    .github/pyrel-requirements.txt (the pyrel every job installs, pinned by hash)."""
     from pywrap.locking.lockfile import write_atomically
     from pywrap.release import ci
 
@@ -36,19 +39,38 @@ def github(
     overrides = dict(ci.parse_action_override(text) for text in action or [])
     config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides,
                           runs_on=runs_on)
-    rendered = ci.render(ci.workflow(project, config))
-    target = output or project.root / ci.WORKFLOW_PATH
-    committed = target.read_text(encoding="utf-8") if target.is_file() else None
-    if check:
-        if ci.out_of_date(rendered, committed):
-            state = "missing" if committed is None else "out of date with the configuration"
-            raise OutOfDateError(f"{target} is {state}", hint="run `pyrel ci github` and commit the result")
-        logger.out.print(f"{target} is up to date")
+    flow = ci.workflow(project, config)
+    _check_pyrel_wheel(project.root, project.config_file, flow.pyrel)
+    files = [(output or project.root / ci.WORKFLOW_PATH, ci.render(flow)),
+             (project.root / ci.REQUIREMENTS_PATH, ci.requirements(flow))]
+    for target, rendered in files:
+        committed = target.read_text(encoding="utf-8") if target.is_file() else None
+        if check:
+            if ci.out_of_date(rendered, committed):
+                state = "missing" if committed is None else "out of date with the configuration"
+                raise OutOfDateError(f"{target} is {state}", hint="run `pyrel ci github` and commit the result")
+            logger.out.print(f"{target} is up to date")
+            continue
+        if committed != rendered:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(target, rendered.encode())
+        logger.out.print(f"wrote {target}")
+
+
+def _check_pyrel_wheel(root: Path, config_file: Path, pin: PyrelPin) -> None:
+    """A wheel committed to the repository is checked now, not first on the runner (pip checks it there too)."""
+    if not pin.wheel or pin.wheel.startswith("https://"):
         return
-    if committed != rendered:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, rendered.encode())
-    logger.out.print(f"wrote {target}")
+    from pywrap.digest import file_sha256
+
+    wheel = root / pin.wheel
+    if not wheel.is_file():
+        raise ConfigError(f"{config_file}: the pyrel wheel '{pin.wheel}' is not in the project",
+                          hint="commit the wheel you reviewed at that path")
+    actual = file_sha256(wheel)
+    if actual != pin.sha256:
+        raise ConfigError(f"{config_file}: {wheel} has sha256 {actual}, not the pinned {pin.sha256}",
+                          hint="pin the hash of the wheel you reviewed; a changed wheel is refused by pip too")
 
 
 def export_command(

@@ -18,8 +18,9 @@ from typing import Any
 
 import attrs
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from pywrap import DISTRIBUTION, __version__
 from pywrap.config import discovery
 from pywrap.config.archive import ARCHIVE_KEYS, parse_archive_config
 from pywrap.config.model import (
@@ -27,6 +28,7 @@ from pywrap.config.model import (
     DOCS_STAGE,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
+    PUBLISH_REPOSITORIES,
     SOURCE_STAGE,
     TEST_STAGE,
     WHEEL_STAGE,
@@ -36,6 +38,8 @@ from pywrap.config.model import (
     CISettings,
     NixpkgsPin,
     Project,
+    Publish,
+    PyrelPin,
     Stage,
 )
 from pywrap.errors import ConfigError, NotAProjectError
@@ -81,9 +85,18 @@ AUDITWHEEL_REQUIRES = ("auditwheel>=6.8",)
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 #: [tool.pyrel.ci]; pywrap.release.ci lays it over resources/ci.toml.
-CI_KEYS = {"runs-on": str, "install": str, "actions": dict, "cache": dict}
+CI_KEYS = {"runs-on": str, "actions": dict, "cache": dict, "pyrel": dict, "publish": dict, "attest": bool}
 CI_ACTION_KEYS = {"uses": str, "version": str}
 CI_CACHE_KEYS = {"url": str, "public-key": str}
+#: [tool.pyrel.ci.pyrel]: a wheel and its sha256, a git repository and a commit, or checkout = true.
+CI_PYREL_KEYS = {"wheel": str, "sha256": str, "git": str, "rev": str, "checkout": bool}
+CI_PUBLISH_KEYS = {"repository": str, "environment": str}
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+GIT_REVISION = re.compile(r"^[0-9a-f]{40}$")
+#: An https URL pip can put in `NAME @ git+URL@REV` (no user@, no fragment, no query, no spaces).
+GIT_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%+-]+)+$")
+#: A GitHub environment name as the workflow embeds it (GitHub allows at most 255 characters).
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9_.-][A-Za-z0-9 _.-]{0,254}$")
 #: owner/repo[/path]@<40 hex>: a tag or branch can be moved, a commit cannot.
 PINNED_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$")
 #: The pin of the nixpkgs provider: a revision and the sha256 of its unpacked tarball, or a local tree.
@@ -104,9 +117,14 @@ SIZE_UNITS = {
 }
 
 
+def read_resource(name: str) -> str:
+    """A file shipped in ``pywrap/resources`` (pyrel's own data, never the project's configuration)."""
+    return importlib.resources.files("pywrap.resources").joinpath(name).read_text(encoding="utf-8")
+
+
 def load_resource(name: str) -> dict[str, Any]:
     """A TOML file shipped in ``pywrap/resources`` (pyrel's defaults, never the project's configuration)."""
-    return tomllib.loads(importlib.resources.files("pywrap.resources").joinpath(name).read_text())
+    return tomllib.loads(read_resource(name))
 
 
 def load_defaults() -> dict[str, Any]:
@@ -265,30 +283,111 @@ def pinned_action(name: str, value: object, file: Path, where: str) -> Action:
 
 def parse_ci(table: Mapping[str, Any], file: Path, where: str) -> CISettings:
     """``[tool.pyrel.ci]`` (``[ci]`` of pyrel.toml), checked as far as it goes without the defaults."""
+    if "install" in table:
+        raise ConfigError(f"{file}: '{where}.install' is gone: a job no longer installs pyrel by a command",
+                          hint=f"pin the pyrel the jobs install in [{where}.pyrel] (see the README, "
+                          "'CI and scaling out')")
     _check_keys(table, CI_KEYS, file, where)
     for key, expected in CI_KEYS.items():
         if key in table:
             _check_type(table[key], expected, file, f"{where}.{key}")
     actions = sorted((pinned_action(name, value, file, where) for name, value in table.get("actions", {}).items()),
                      key=lambda action: CI_ACTIONS.index(action.name))
-    cache = table.get("cache", {})
-    _check_keys(cache, CI_CACHE_KEYS, file, f"{where}.cache")
-    for key, expected in CI_CACHE_KEYS.items():
-        if key in cache:
-            _check_type(cache[key], expected, file, f"{where}.cache.{key}")
-    cache_url = plain_value(cache.get("url", ""), file, f"{where}.cache.url")
-    cache_key = plain_value(cache.get("public-key", ""), file, f"{where}.cache.public-key")
-    if bool(cache_url) != bool(cache_key):
-        raise ConfigError(f"{file}: '{where}.cache' needs both 'url' and 'public-key'",
-                          hint="pyrel substitutes only from a cache whose signatures it can check")
-    runs_on, install = table.get("runs-on"), table.get("install")
+    cache_url, cache_key = _parse_cache(table.get("cache", {}), file, f"{where}.cache")
+    runs_on = table.get("runs-on")
     return CISettings(
         runs_on=plain_value(runs_on, file, f"{where}.runs-on") if runs_on is not None else None,
-        install=plain_value(install, file, f"{where}.install") if install is not None else None,
         actions=tuple(actions),
         cache_url=cache_url,
         cache_public_key=cache_key,
+        pyrel=_parse_pyrel_pin(table["pyrel"], file, f"{where}.pyrel") if "pyrel" in table else None,
+        publish=_parse_publish(table["publish"], file, f"{where}.publish") if "publish" in table else None,
+        attest=table.get("attest", False),
     )
+
+
+def _parse_cache(cache: Mapping[str, Any], file: Path, where: str) -> tuple[str, str]:
+    _check_keys(cache, CI_CACHE_KEYS, file, where)
+    for key, expected in CI_CACHE_KEYS.items():
+        if key in cache:
+            _check_type(cache[key], expected, file, f"{where}.{key}")
+    cache_url = plain_value(cache.get("url", ""), file, f"{where}.url")
+    cache_key = plain_value(cache.get("public-key", ""), file, f"{where}.public-key")
+    if bool(cache_url) != bool(cache_key):
+        raise ConfigError(f"{file}: '{where}' needs both 'url' and 'public-key'",
+                          hint="pyrel substitutes only from a cache whose signatures it can check")
+    return cache_url, cache_key
+
+
+def _parse_pyrel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelPin:
+    """How the workflow's jobs get pyrel: every form is pinned by a hash or a full commit."""
+    _check_keys(table, CI_PYREL_KEYS, file, where)
+    for key, value in table.items():
+        _check_type(value, CI_PYREL_KEYS[key], file, f"{where}.{key}")
+    forms = {"wheel": ("wheel", "sha256"), "git": ("git", "rev"), "checkout": ("checkout",)}
+    declared = [form for form, keys in forms.items() if any(key in table for key in keys)]
+    hint = ('write one of: wheel = "<path in the repository, or https URL>" with sha256 = "<64 hex>"; '
+            f'git = "https://..." with rev = "<40 hex>"; checkout = true (the project is {DISTRIBUTION} itself)')
+    if len(declared) != 1:
+        raise ConfigError(f"{file}: '{where}' needs exactly one way to get pyrel, got "
+                          f"{' and '.join(declared) or 'none'}", hint=hint)
+    if declared == ["checkout"]:
+        if table["checkout"] is not True:
+            raise ConfigError(f"{file}: '{where}.checkout' = false pins nothing", hint=hint)
+        return PyrelPin(checkout=True)
+    if declared == ["git"]:
+        return _parse_git_pin(table, file, where)
+    return _parse_wheel_pin(table, file, where)
+
+
+def _parse_git_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelPin:
+    git, rev = table.get("git", ""), table.get("rev", "")
+    if not GIT_URL.fullmatch(git):
+        raise ConfigError(f"{file}: '{where}.git' = {git!r} is not an https URL of a repository",
+                          hint="https://HOST/OWNER/REPO, without user@, query or fragment")
+    if not GIT_REVISION.fullmatch(rev):
+        raise ConfigError(f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)",
+                          hint="a branch or tag can be moved; a commit cannot")
+    return PyrelPin(git=git, rev=rev)
+
+
+def _parse_wheel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelPin:
+    wheel, sha256 = table.get("wheel", ""), table.get("sha256", "")
+    if not SHA256_HEX.fullmatch(sha256):
+        raise ConfigError(f"{file}: '{where}.sha256' = {sha256!r} is not a sha256 (64 lowercase hex digits)",
+                          hint=f"the hash of the wheel you reviewed; '{where}.wheel' needs it")
+    plain_value(wheel, file, f"{where}.wheel")
+    is_url = wheel.startswith("https://")
+    if not is_url and (wheel.startswith("/") or ".." in Path(wheel).parts or re.search(r"\s|^[a-z+]+:", wheel)):
+        raise ConfigError(f"{file}: '{where}.wheel' = {wheel!r} is neither a path in the repository nor an https URL",
+                          hint="a relative path (the checkout has it) or https://...")
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.rsplit("/", 1)[-1])
+    except InvalidWheelFilename as error:
+        raise ConfigError(f"{file}: '{where}.wheel' = {wheel!r} is not a wheel: {error}") from error
+    if name != DISTRIBUTION or str(version) != __version__:
+        raise ConfigError(f"{file}: '{where}.wheel' is {name} {version}, but this is {DISTRIBUTION} {__version__}",
+                          hint="the workflow runs the pyrel that wrote it: pin that version's wheel")
+    return PyrelPin(wheel=wheel, sha256=sha256)
+
+
+def _parse_publish(table: Mapping[str, Any], file: Path, where: str) -> Publish:
+    _check_keys(table, CI_PUBLISH_KEYS, file, where)
+    for key, expected in CI_PUBLISH_KEYS.items():
+        if key not in table:
+            raise ConfigError(f"{file}: '{where}' needs '{key}'",
+                              hint='e.g. repository = "testpypi", environment = "testpypi"')
+        _check_type(table[key], expected, file, f"{where}.{key}")
+    repository, environment = table["repository"], table["environment"]
+    if repository not in PUBLISH_REPOSITORIES:
+        close = difflib.get_close_matches(repository, PUBLISH_REPOSITORIES, n=1)
+        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{file}: '{where}.repository' = {repository!r} is not a repository pyrel publishes to"
+                          f"{suggestion}", hint=f"repositories: {', '.join(PUBLISH_REPOSITORIES)}")
+    if not ENVIRONMENT_NAME.fullmatch(environment):
+        raise ConfigError(f"{file}: '{where}.environment' = {environment!r} is not a GitHub environment name",
+                          hint="letters, digits, spaces, '_', '.', '-'; at most 255 characters")
+    return Publish(repository=repository, environment=environment)
 
 
 def parse_nixpkgs_pin(table: object, file: Path, where: str, root: Path) -> NixpkgsPin:
@@ -549,6 +648,10 @@ def build_project(
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
     name = str(discovery.project_name(root, pyproject))
+    if ci.pyrel is not None and ci.pyrel.checkout and canonicalize_name(name) != DISTRIBUTION:
+        raise ConfigError(f"{config_file}: '{table_prefix}ci.pyrel.checkout' installs the project as pyrel, "
+                          f"but this project is {name}, not {DISTRIBUTION}",
+                          hint="pin a pyrel wheel (wheel and sha256) or a git commit (git and rev)")
     requires_python = project_table.get("requires-python")
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None

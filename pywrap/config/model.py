@@ -23,7 +23,10 @@ PEP517_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 PEP517_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 
 #: The GitHub Actions the release workflow uses (`pyrel ci github`), each pinned by commit SHA.
-CI_ACTIONS = ("checkout", "upload-artifact", "download-artifact", "nix-installer")
+CI_ACTIONS = ("checkout", "upload-artifact", "download-artifact", "nix-installer", "pypi-publish",
+              "attest-build-provenance")
+#: Where `[tool.pyrel.ci.publish]` may upload (their upload URLs are in resources/ci.toml).
+PUBLISH_REPOSITORIES = ("pypi", "testpypi")
 #: The archive of a nixpkgs revision; `url` in the pin overrides it (a mirror).
 NIXPKGS_DEFAULT_URL = "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
 
@@ -82,6 +85,30 @@ class Action:
 
 
 @attrs.frozen
+class PyrelPin:
+    """``[tool.pyrel.ci.pyrel]``: the pyrel every job of the release workflow installs, and how it is pinned.
+
+    Exactly one form: a wheel (a path in the repository or an https URL) with its sha256; a git
+    repository at a full commit; or ``checkout``, the project being pyrel itself (installed from the
+    commit the workflow builds).
+    """
+
+    wheel: str = ""
+    sha256: str = ""
+    git: str = ""
+    rev: str = ""
+    checkout: bool = False
+
+
+@attrs.frozen
+class Publish:
+    """``[tool.pyrel.ci.publish]``: upload the source and wheel stages' artifacts by Trusted Publishing."""
+
+    repository: str  # one of PUBLISH_REPOSITORIES
+    environment: str  # the GitHub environment the publishing job runs in (PyPI's publisher names it)
+
+
+@attrs.frozen
 class CISettings:
     """``[tool.pyrel.ci]`` as declared: ``None`` or empty where ``resources/ci.toml``'s default applies.
 
@@ -89,12 +116,15 @@ class CISettings:
     """
 
     runs_on: str | None = None
-    #: May hold ``{pyrel-version}``, replaced by the running pyrel's version.
-    install: str | None = None
     actions: tuple[Action, ...] = ()
     #: A binary cache the jobs substitute from: both set or both empty.
     cache_url: str = ""
     cache_public_key: str = ""
+    #: None: not declared (only pyrel's own project has a default, its checkout).
+    pyrel: PyrelPin | None = None
+    publish: Publish | None = None
+    #: A job attests the source and wheel artifacts with GitHub's artifact attestations.
+    attest: bool = False
 
 
 @attrs.frozen

@@ -20,6 +20,8 @@ from pywrap.adapters.nix import IGNORED_SETTING
 from pywrap.adapters.run import tail
 
 MINIMUM_NIX = (2, 8)
+#: The suite doctor reads where the host is no Debian to say its own (a lock names its suite itself).
+PROBE_SUITE = "trixie"
 SCHEMA_VERSION = 1
 STORE = Path("/nix/store")
 NIX_DB = Path("/nix/var/nix/db")
@@ -114,19 +116,58 @@ def check_sandbox(expression: Path) -> Check:
                  "or run as a user allowed to create them; pyrel never builds without the sandbox")
 
 
-def check_apt() -> Check:
-    if host.which("apt-cache") is None:
-        return Check("apt", Level.WARNING, "apt is not installed: the `debian` provider cannot lock or fetch",
-                     'use a Debian/Ubuntu machine, or provider = "nixpkgs"')
-    policy = host.apt_policy("busybox-static")
-    if policy.returncode != 0 or "Candidate: (none)" in policy.stdout or "Candidate:" not in policy.stdout:
-        return Check("apt", Level.ERROR, "apt knows no candidate for busybox-static: the package lists are "
-                     "missing or empty", "run `apt-get update` (and check /etc/apt/sources.list*)")
-    uris = host.apt_print_uris("busybox-static")
-    if uris.returncode != 0 or "'" not in uris.stdout:
-        return Check("apt", Level.ERROR, f"apt cannot name a download for busybox-static: "
-                     f"{tail(uris.stderr, 3)}", "check the sources in /etc/apt")
-    return Check("apt", Level.OK, "apt resolves busybox-static to a download from its configured sources")
+def debian_archive_probe() -> tuple[str, str]:
+    """Read and verify one InRelease of the mirror `pyrel lock` would read: ``(its URL, what failed or "")``.
+
+    The mirror is the per-user configuration's, else the host's apt sources' ("" if none names one).
+    """
+    from pywrap.adapters import apt, http
+    from pywrap.config.archive import ArchiveConfig, archive_settings
+    from pywrap.errors import PyrelError
+    from pywrap.locking.resolver import debian_sources
+    from pywrap.providers import debian_archive
+
+    try:
+        settings = archive_settings(ArchiveConfig())
+        try:
+            suite = apt.host_suite()
+        except PyrelError:
+            suite = PROBE_SUITE
+        sources = debian_sources(settings, suite, apt.host_arch())
+    except PyrelError:
+        return "", ""
+    url = f"{sources[0].uri}/dists/{sources[0].suites[0]}/InRelease"
+    try:
+        answer = http.get(url)
+        if not answer.found:
+            return url, "no such file"
+        keys = debian_archive.load_keys(settings.keyrings)
+        debian_archive.verify_signed(answer.body, keys, url, settings.keyrings)
+    except PyrelError as exc:
+        return url, exc.message
+    return url, ""
+
+
+def check_debian() -> Check:
+    """The debian provider reads the archive itself: it needs Linux and a mirror, never apt."""
+    system = host.system()
+    if system != "Linux":
+        return Check("debian", Level.WARNING, f"the debian provider cannot run on {system}: its stages run Debian's "
+                     "Linux binaries", 'use provider = "nixpkgs" in [tool.pyrel] (each stage\'s tools from a '
+                     "pinned nixpkgs)")
+    without_apt = "" if host.which("apt-get") else "apt is not installed, and not needed: "
+    url, failure = debian_archive_probe()
+    if not url:
+        return Check("debian", Level.WARNING, f"{without_apt}the debian provider reads the Debian archive itself, "
+                     "but no mirror is configured and this host has no apt sources naming one",
+                     'set debian-mirror = "URL" (a Debian archive) in ~/.config/pyrel/config.toml, or in a '
+                     "project's [tool.pyrel]")
+    if failure:
+        return Check("debian", Level.ERROR, f"cannot read {url}: {failure}",
+                     "check the network, a proxy (`http_proxy`), debian-mirror, or debian-keyring for an archive "
+                     "signed by another key")
+    return Check("debian", Level.OK, f"{without_apt}the debian provider reads the archive itself: {url} is "
+                 "signed by a key pyrel trusts (its Debian archive keys, or debian-keyring's)")
 
 
 def check_pip() -> Check:
@@ -142,8 +183,8 @@ def run_checks(expression: Path, progress: Callable[[str], None] = lambda messag
     progress("trying a build in Nix's sandbox")
     checks.append(check_sandbox(expression) if checks[0].level is Level.OK else
                   Check("sandbox", Level.ERROR, "not tried: Nix is missing", checks[0].fix))
-    progress("asking apt and pip for a package")
-    checks += [check_apt(), check_pip()]
+    progress("reading the Debian archive's InRelease and asking pip for a package")
+    checks += [check_debian(), check_pip()]
     return checks
 
 

@@ -440,7 +440,9 @@ def _fetch_release(
     cached = None if refresh else cache.release(url)
     validators = cached[1] if cached else {}
     answer = get(url, last_modified=validators.get("last-modified", ""), etag=validators.get("etag", ""))
-    if answer.status == 304 and cached is not None:
+    if answer.status == 304:
+        if cached is None:
+            raise ResolutionError(f"{url}: the server answered 304 (not modified) to a request for the whole file")
         return _Suite(source, suite, url, cached[0], cached[1], changed=False)
     if not answer.found:
         if optional:

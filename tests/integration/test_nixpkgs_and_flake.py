@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from pywrap import DISTRIBUTION, __version__
 from pywrap.config.loader import build_project
 from pywrap.execution.plan import Plan, StagePlan
 from pywrap.providers.base import provider_for
@@ -91,4 +92,4 @@ def test_flake_outputs_evaluate_without_the_network(tmp_path: Path) -> None:
     program = subprocess.run(["nix", *FLAKES, "eval", "--raw", *override,
                               f"path:{flake}#apps.x86_64-linux.default.program"],
                              capture_output=True, text=True, check=True).stdout
-    assert program.endswith("-pywrap-0.1.0/bin/pyrel")
+    assert program.endswith(f"-{DISTRIBUTION}-{__version__}/bin/pyrel")  # pname is pyproject's name

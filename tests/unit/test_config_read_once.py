@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pywrap.config.loader import load_project
-from pywrap.config.model import CISettings, NixpkgsPin, Project
+from pywrap.config.model import CISettings, NixpkgsPin, Project, Publish, PyrelPin
 from pywrap.errors import ConfigError
 from pywrap.providers.base import provider_for
 from pywrap.release import ci
@@ -40,7 +40,8 @@ nixpkgs = {{ rev = "{rev}", sha256 = "{SHA}" }}
 
 [tool.pyrel.ci]
 runs-on = "{runs_on}"
-install = "pipx install pywrap=={{pyrel-version}}"
+pyrel = {{ git = "https://example.org/pyrel", rev = "{REV}" }}
+publish = {{ repository = "testpypi", environment = "release" }}
 cache = {{ url = "s3://release-cache", public-key = "cache-1:AAAA" }}
 actions.checkout = {{ uses = "actions/checkout@{REV}", version = "v9" }}
 """
@@ -53,6 +54,7 @@ nixpkgs = {{ rev = "{rev}", sha256 = "{SHA}" }}
 
 [ci]
 runs-on = "{runs_on}"
+pyrel = {{ git = "https://example.org/pyrel", rev = "{REV}" }}
 actions.nix-installer = "me/nix-installer@{REV}"
 
 [stages.build]
@@ -89,7 +91,8 @@ def test_the_model_alone_yields_the_workflow_and_the_pin(tmp_path: Path, name: s
 def test_the_model_holds_the_ci_table_as_declared(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(_pyproject(REV, "self-hosted"))
     settings = load_project(tmp_path).ci
-    assert settings.install == "pipx install pywrap=={pyrel-version}"
+    assert settings.pyrel == PyrelPin(git="https://example.org/pyrel", rev=REV)
+    assert settings.publish == Publish(repository="testpypi", environment="release")
     assert (settings.cache_url, settings.cache_public_key) == ("s3://release-cache", "cache-1:AAAA")
     assert [(action.name, action.uses, action.version) for action in settings.actions] == [
         ("checkout", f"actions/checkout@{REV}", "v9")]

@@ -103,6 +103,9 @@ def test_debug_adds_the_traceback(tmp_path: Path) -> None:
 
 def test_a_release_command_is_reported_by_the_same_group(tmp_path: Path) -> None:
     project = copy_example("hello", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f'\n[tool.pyrel.ci.pyrel]\ngit = "https://example.org/pyrel"\n'
+                         f'rev = "{"0" * 40}"\n')
     result = CliRunner().invoke(app, ["ci", "github", "--check", "-C", str(project)])
     assert result.exit_code == errors.OutOfDateError.exit_code
     assert "is missing" in result.output and "Traceback" not in result.output
