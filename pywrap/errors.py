@@ -107,7 +107,7 @@ class HashMismatchError(FetchError):
 
 
 class ToolMissingError(PyrelError):
-    """A host tool pyrel needs (Nix, apt-get, ssh-keygen) is not installed."""
+    """A host tool pyrel needs (Nix, ssh-keygen, git) is not installed."""
 
     exit_code = 5
 
@@ -177,7 +177,7 @@ class UsageError(ConfigError):
 
 
 class CommandFailed(PyrelError):
-    """A command pyrel runs (nix-store, apt-get, uv, pip, ...) failed."""
+    """A command pyrel runs (nix-store, uv, pip, ...) failed."""
 
     exit_code = 15
 

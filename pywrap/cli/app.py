@@ -62,7 +62,7 @@ def main(
 @app.command()
 def lock(
     project_dir: ProjectOption = Path("."),
-    refresh: Annotated[bool, typer.Option(help="Refresh the Debian package lists first.")] = False,
+    refresh: Annotated[bool, typer.Option(help="Download the Debian indexes again, cached or not.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was locked as JSON (schema-version 1).")] = False,
     lock_timeout: LockTimeoutOption = None,
 ) -> None:
@@ -401,7 +401,7 @@ def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dic
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON (schema-version 1).")] = False,
 ) -> None:
-    """Check that this machine can build hermetically (Nix, its sandbox, the store, apt, pip); say what to fix."""
+    """Check that this machine can build hermetically (Nix, its sandbox, the store, Debian, pip); say what to fix."""
     from pywrap.execution import doctor as checks
     from pywrap.execution.graph import nix_library
 
