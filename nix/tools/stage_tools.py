@@ -406,6 +406,13 @@ def wheel(arguments: argparse.Namespace) -> None:
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-wheel")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     sdist, project_dir = unpack_sdist(work, "wheel")
+    missing = [entry for entry in json.loads(os.environ.get("PYREL_BACKEND_PATH") or "[]")
+               if not os.path.isdir(os.path.join(project_dir, entry))]
+    if missing:
+        fail(f"{sdist} lacks the in-tree build backend (backend-path {', '.join(missing)}): the wheel is built "
+             "from the sdist, as installers build it, so the sdist must ship its backend: include the directory "
+             "in the sdist (flit: [tool.flit.sdist] include; setuptools: MANIFEST.in; hatch: "
+             "[tool.hatch.build.targets.sdist] include)")
     built_dir = os.path.join(work, "built")
     frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
     result = run([sys.executable, frontend, "wheel", built_dir], cwd=project_dir)
@@ -480,7 +487,11 @@ def auditwheel_show(wheel: str, platform_tag: str) -> dict[str, object]:
             fail("a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
                  "\"auditwheel\" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`")
         fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
-    shown: dict[str, object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    try:
+        shown: dict[str, object] = json.loads(completed.stdout)
+    except ValueError:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        fail(f"auditwheel show --json printed no JSON for {os.path.basename(wheel)}")
     return shown
 
 
@@ -544,7 +555,8 @@ def manylinux(wheel: str, work: str, *, repair: bool, epoch: int) -> tuple[str, 
     if remaining:
         fail(f"the repaired wheel still does not satisfy {platform_tag}: " + "; ".join(remaining))
     with zipfile.ZipFile(repaired[0]) as archive:
-        vendored = sorted(name for name in archive.namelist() if name.split("/", 1)[0].endswith(".libs"))
+        vendored = sorted(name for name in archive.namelist()
+                          if name.split("/", 1)[0].endswith(".libs") and not name.endswith("/"))
     record.update({"repaired": True, "vendored": vendored})
     print(f"pyrel: auditwheel repair vendored {', '.join(vendored)} for {', '.join(libraries)}", flush=True)
     return repaired[0], record

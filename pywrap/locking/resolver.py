@@ -119,14 +119,18 @@ def debian_closure(
     Excluding a package also drops what only it pulled in.  What the stage
     lists in `system` keeps its whole closure, so a default pattern never
     takes a library from a package the user asked for.  ``runtime``: what its
-    binary wheels load (:func:`binary_wheel_runtime`), kept like Python itself.
+    binary wheels load (:func:`binary_wheel_runtime`), kept like Python itself.  The compiler's
+    packages keep their whole closure too.
     """
     roots = stage_system_roots(stage, python_version, runtime)
     left_out = essential - frozenset(roots)
     full = debian.resolve_closure(index, roots, architecture, left_out)
     if not stage.system_exclude:
         return full, ()
-    declared = debian.resolve_closure(index, list(stage.system), architecture, left_out) if stage.system else []
+    # The compiler (`compiler = true`) keeps its closure like a declared package: libc6-dev's
+    # libnsl-dev and libtirpc-dev headers match the source and wheel stages' default patterns.
+    kept_whole = [*stage.system, *(compiler_packages(python_version, stage.python) if stage.compiler else [])]
+    declared = debian.resolve_closure(index, kept_whole, architecture, left_out) if kept_whole else []
     matches = re.compile("|".join(fnmatch.translate(pattern) for pattern in stage.system_exclude)).match
     cut = {package.name for package in full if matches(package.name)}
     cut -= {package.name for package in declared} | set(roots)

@@ -296,7 +296,11 @@ def test_private_sources_are_derived_from_the_host_sources(tmp_path: Path) -> No
 
 
 def _python_index() -> PackageIndex:
-    return index(
+    return index(*_python_paragraphs())
+
+
+def _python_paragraphs() -> tuple[str, ...]:
+    return (
         para("python3.11-minimal", Depends="libc6, zlib1g"),
         para("libpython3.11-stdlib", Depends="libc6, libreadline8, libnsl2, libssl3"),
         para("libreadline8", Depends="libtinfo6, readline-common"),
@@ -333,6 +337,20 @@ def test_system_exclude_never_cuts_what_a_declared_system_package_needs() -> Non
     closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset())
     assert {"gdb", "libreadline8", "libtinfo6", "readline-common"} <= set(names(closure))
     assert trimmed == ("libgssapi-krb5-2", "libnsl2", "libtirpc3")
+
+
+def test_system_exclude_never_cuts_what_the_compiler_needs() -> None:
+    # The wheel stage of a C project: libc6-dev's libnsl-dev and libtirpc-dev match its default patterns.
+    compiler_index = index(
+        *_python_paragraphs(),
+        para("gcc", Depends="libc6"), para("libpython3.11-dev", Depends="libc6"),
+        para("libc6-dev", Depends="libc6, libnsl-dev, libtirpc-dev"),
+        para("libnsl-dev", Depends="libnsl2"), para("libtirpc-dev", Depends="libtirpc3"),
+    )
+    stage = _stage(name="wheel", compiler=True, system_exclude=("libreadline*", "libnsl*", "libtirpc*"))
+    closure, trimmed = debian_closure(compiler_index, stage, "3.11", "amd64", frozenset())
+    assert {"libc6-dev", "libnsl-dev", "libnsl2", "libtirpc-dev", "libtirpc3"} <= set(names(closure))
+    assert trimmed == ("libreadline8", "libtinfo6", "readline-common")
 
 
 def test_no_system_exclude_keeps_debians_closure() -> None:

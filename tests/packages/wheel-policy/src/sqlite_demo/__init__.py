@@ -1,0 +1,3 @@
+from sqlite_demo._sqlite import sqlite_version
+
+__all__ = ["sqlite_version"]
