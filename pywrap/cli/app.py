@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pywrap.config.source_tree import SourceTree
     from pywrap.execution.build import Result
     from pywrap.locking.lockfile import Lock
+    from pywrap.release.reproduce import StageCheck
 
 app = typer.Typer(
     name="pyrel",
@@ -307,57 +308,74 @@ def verify(
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
 ) -> None:
     """Rebuild stages: "reproducible" or "differs" (exit 10). --artifacts: check sums, signatures (exit 11)."""
-    from pywrap.errors import NotReproducibleError, UsageError, VerificationError
-    from pywrap.release import reproduce, signing
+    if artifacts is not None:
+        _verify_artifacts(artifacts, stages or (), allowed_signers, identity, as_json=as_json)
+    else:
+        _verify_rebuilds(project_dir, stages, substituter or (), as_json=as_json)
+
+
+def _verify_artifacts(
+    artifacts: Path, stages: Sequence[str], allowed_signers: Path | None, identity: str | None, *, as_json: bool
+) -> None:
+    from pywrap.errors import UsageError, VerificationError
+    from pywrap.release import signing
     from pywrap.release import verify as verifying
 
-    if artifacts is not None:
-        if (allowed_signers is None) != (identity is None):
-            raise UsageError("--allowed-signers and --identity go together")
-        checker = signing.ssh_checker(allowed_signers, identity) if allowed_signers and identity else None
-        report = verifying.verify_artifacts(artifacts, stages or (), check_signature=checker)
-        if as_json:
-            logger.out.print_json(json.dumps({
-                "schema-version": 1, "ok": bool(report), "files": report.checked_files,
-                "attestations": report.checked_attestations, "signatures": report.checked_signatures,
-                "problems": list(report.problems), "notes": list(report.notes)}))
-        else:
-            logger.out.print(f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
-                             f"{report.checked_signatures} signatures in {artifacts}")
-            for note in report.notes:
-                logger.step(note)
-        if not report:
-            raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  "
-                                    + "\n  ".join(report.problems))
-        return
+    if (allowed_signers is None) != (identity is None):
+        raise UsageError("--allowed-signers and --identity go together")
+    checker = signing.ssh_checker(allowed_signers, identity) if allowed_signers and identity else None
+    report = verifying.verify_artifacts(artifacts, stages, check_signature=checker)
+    if as_json:
+        logger.out.print_json(json.dumps({
+            "schema-version": 1, "ok": bool(report), "files": report.checked_files,
+            "attestations": report.checked_attestations, "signatures": report.checked_signatures,
+            "problems": list(report.problems), "notes": list(report.notes)}))
+    else:
+        logger.out.print(f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
+                         f"{report.checked_signatures} signatures in {artifacts}")
+        for note in report.notes:
+            logger.step(note)
+    if not report:
+        raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  " + "\n  ".join(report.problems))
+
+
+def _verify_rebuilds(project_dir: Path, stages: list[str] | None, substituters: Sequence[str], *,
+                     as_json: bool) -> None:
+    from pywrap.errors import NotReproducibleError
+    from pywrap.release import reproduce
+
     project = load_project(project_dir)
-    options = nix.NixOptions(substituters=tuple(substituter or ()))
+    options = nix.NixOptions(substituters=tuple(substituters))
     checks = reproduce.check_stages(project, stages or _all_stages(project), options=options,
                                     progress=logger.step)
     if as_json:
         logger.out.print_json(json.dumps({"schema-version": 1, "stages": [check.to_json() for check in checks]}))
     else:
-        from pywrap.adapters import diffoscope
-
-        for check in checks:
-            logger.out.print(f"[bold]stage {check.stage}[/bold]: {check.verdict.value}")
-            for difference in check.differences:
-                logger.out.print(f"  {difference.describe()}", markup=False)
-            for name, members in check.members:
-                for member in members:
-                    logger.out.print(f"    {name} :: {member.describe()}", markup=False)
-            for name, text in check.diffoscope:
-                logger.out.print(f"  --- diffoscope {name} ---\n{text}", markup=False, highlight=False)
-            if check.differences and not diffoscope.available():
-                logger.out.print("  (diffoscope is not installed: install it for a detailed report)")
-            if check.reason:
-                logger.out.print(f"  {check.reason}", markup=False)
+        _print_checks(checks)
     if any(check.verdict is reproduce.Verdict.FAILED for check in checks):
         raise typer.Exit(1)
     differing = [check.stage for check in checks if not check]
     if differing:
         raise NotReproducibleError(f"not reproducible: {', '.join(differing)}",
                                    hint="the files named above differ between two builds of the same derivation")
+
+
+def _print_checks(checks: "Sequence[StageCheck]") -> None:
+    from pywrap.adapters import diffoscope
+
+    for check in checks:
+        logger.out.print(f"[bold]stage {check.stage}[/bold]: {check.verdict.value}")
+        for difference in check.differences:
+            logger.out.print(f"  {difference.describe()}", markup=False)
+        for name, members in check.members:
+            for member in members:
+                logger.out.print(f"    {name} :: {member.describe()}", markup=False)
+        for name, text in check.diffoscope:
+            logger.out.print(f"  --- diffoscope {name} ---\n{text}", markup=False, highlight=False)
+        if check.differences and not diffoscope.available():
+            logger.out.print("  (diffoscope is not installed: install it for a detailed report)")
+        if check.reason:
+            logger.out.print(f"  {check.reason}", markup=False)
 
 
 @app.command()
