@@ -1,4 +1,4 @@
-"""A real project with Sphinx docs and a large pytest suite, all three stages from clean.
+"""A real project with Sphinx docs and a large pytest suite, every stage from clean.
 
 attrs (hatchling + hatch-vcs, furo docs, hypothesis tests), its published sdist,
 on Debian trixie (Python 3.13): one of attrs' own tests fails on Python 3.11
@@ -31,10 +31,12 @@ def test_attrs_source_docs_and_test_stages_pass(
         pyproject.write('\n[tool.pyrel]\ndebian-suite = "trixie"\n')
     run_pyrel("lock", "-C", str(project), check=True)
     completed = run_pyrel("build", "all", "-C", str(project), check=True)
-    for stage in ("source", "docs", "test"):
+    for stage in ("source", "wheel", "docs", "test"):
         assert f"stage {stage}: success" in completed.stdout
 
     assert (project / "dist/source/attrs-26.1.0.tar.gz").is_file()
+    # hatch-vcs builds the wheel from the sdist (its PKG-INFO holds the version), as installers do.
+    assert (project / "dist/wheel/attrs-26.1.0-py3-none-any.whl").is_file()
     with tarfile.open(project / "dist/docs/attrs-26.1.0-docs-html.tar.gz") as archive:
         assert "attrs-26.1.0-docs-html/api.html" in archive.getnames()
     junit = ElementTree.parse(project / "dist/test/junit.xml").getroot()

@@ -42,17 +42,21 @@ def test_build_all_gives_each_stage_only_what_it_needs(tmp_path: Path, run_pyrel
     assert "sphinx" in _pylock_names(project, "docs") and "pytest" not in _pylock_names(project, "docs")
     assert "pytest" in _pylock_names(project, "test") and "sphinx" not in _pylock_names(project, "test")
     assert "pytest" not in _pylock_names(project, "source")
+    # The backend builds the wheel once, in the wheel stage; docs and test install it.
+    assert "flit-core" in _pylock_names(project, "wheel")
+    assert not {"pytest", "sphinx"} & _pylock_names(project, "wheel")
+    assert "flit-core" not in _pylock_names(project, "docs") | _pylock_names(project, "test")
 
     completed = run_pyrel("build", "all", "--json", "-C", str(project), check=True)
     report = json.loads(completed.stdout)
-    assert [stage["stage"] for stage in report["stages"]] == ["source", "docs", "test"]
+    assert [stage["stage"] for stage in report["stages"]] == ["source", "wheel", "docs", "test"]
     assert all(stage["status"] == "success" for stage in report["stages"])
 
     docs = project / "dist/docs/hello_pyrel-1.0.0-docs-html.tar.gz"
     with tarfile.open(docs) as archive:
         index = archive.extractfile("hello_pyrel-1.0.0-docs-html/index.html")
         assert index is not None
-        assert "greet" in index.read().decode()  # autodoc imported the package built from the tree
+        assert "greet" in index.read().decode()  # autodoc imported the wheel stage's wheel
         assert all(member.uid == 0 and member.uname == "" for member in archive)
 
     junit = ElementTree.parse(project / "dist/test/junit.xml").getroot()
