@@ -256,3 +256,30 @@ def test_a_forged_archive_is_refused_with_nothing_written(tmp_path: Path, damage
     assert not (tmp_path / "cache" / "debian").exists() or not [
         path for path in (tmp_path / "cache" / "debian").rglob("*") if path.is_file()
     ]
+
+
+def test_a_dropped_version_is_substituted_from_a_nix_binary_cache(
+    host_built: Path, local_mirror: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """``--from CACHE``: the locked .deb's fixed-output path comes from the cache, unsigned, before any download."""
+    root, keyring, base = local_mirror
+    project = copy_example("hello", tmp_path)
+    mirror = {"debian-mirror": f"{base}/debian bookworm", "debian-keyring": str(keyring)}
+    env = {"PYREL_CACHE_DIR": str(tmp_path / "cache"), **_user_config(tmp_path / "config.toml", **mirror)}
+    _ok(without_apt(["lock", "-C", str(project)], env=env))
+    dropped = next(deb for deb in read_lock(project).packages if deb.name == DROPPED)
+    (root / "debian" / "pool" / dropped.url.partition("/pool/")[2].replace("%2b", "+")).unlink(missing_ok=True)
+    cache = f"file://{tmp_path / 'binary-cache'}"
+    host_deb = next(deb for deb in read_lock(host_built).packages if deb.name == DROPPED)
+    subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command", "copy", "--to", cache, artifact_store_path(host_deb)],
+        check=True,
+        capture_output=True,
+    )
+    key = "pyrel-test-1:" + "A" * 43 + "="  # any key: a fixed-output path needs no signature
+    store = ["--store", str(tmp_path / "store")]
+    built = _ok(
+        without_apt(["build", "source", "-C", str(project), *store, "--from", cache, "--trusted-key", key], env=env)
+    )
+    assert f"asking {cache} for" in built.stderr + built.stdout
+    assert _sums(project)["dist/source/SHA256SUMS"] == _sums(host_built)["dist/source/SHA256SUMS"]
