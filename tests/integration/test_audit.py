@@ -54,7 +54,7 @@ def _audit(run_pyrel: Run, project: Path, *args: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_example("hello", tmp_path_factory.mktemp("audit"))
-    # Only the source stage and the custom one: no docs or test tree.
+    # Only the source and wheel stages and the custom one: no docs or test tree.
     shutil.rmtree(root / "docs")
     shutil.rmtree(root / "tests")
     _configure(root, '"packaging"')
@@ -65,10 +65,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, run_pyrel: Run) -> None:
     before = _audit(run_pyrel, project)
-    run_pyrel("build", "source", "check", "-C", str(project), check=True)
+    run_pyrel("build", "source", "wheel", "check", "-C", str(project), check=True)
     after = _audit(run_pyrel, project)
     stages = {stage["name"]: stage for stage in after["stages"]}
-    assert set(stages) == {"source", "check"}
+    assert set(stages) == {"source", "wheel", "check"}
     for name, stage in stages.items():
         assert stage["built"] is True
         derivation = stage["derivation"]
@@ -97,6 +97,8 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
     audit_dir = project / "dist" / "audit"
     for document in [audit_dir / "sbom" / "source.cdx.json", audit_dir / "sbom" / "check.cdx.json",
                      audit_dir / "sbom" / "source" / "hello_pyrel-1.0.0.tar.gz.cdx.json",
+                     audit_dir / "sbom" / "wheel.cdx.json",
+                     audit_dir / "sbom" / "wheel" / "hello_pyrel-1.0.0-py3-none-any.whl.cdx.json",
                      audit_dir / "sbom" / "check" / "listing.txt.cdx.json"]:
         assert validate_sbom(document.read_text()) == (), document
     assert "<svg" in (audit_dir / "audit.html").read_text()
@@ -104,7 +106,7 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
 
 def test_why_names_stage_and_chain(project: Path, run_pyrel: Run) -> None:
     answers = json.loads(run_pyrel("why", "libffi8", "-C", str(project), "--json", check=True).stdout)
-    assert {a["stage"] for a in answers} == {"source", "check"}
+    assert {a["stage"] for a in answers} == {"source", "wheel", "check"}
     assert all(a["chain"][-1] == "libffi8" and len(a["chain"]) >= 3 for a in answers)
     [packaging] = [a for a in json.loads(run_pyrel("why", "packaging", "-C", str(project), "--json",
                                                    check=True).stdout) if a["stage"] == "check"]
