@@ -9,6 +9,8 @@ let
 
   bootstrap = lib.bootstrapFor plan.bootstrap;
   busybox = lib.mkBusybox bootstrap;
+  # The locked ELF loader `pyrel build` mounts at its standard path (a plan without one: no loader).
+  loader = if plan.loader or null == null then null else lib.loaderFor plan.loader;
 
   roots = listToAttrs (map (toolchain: {
     name = toolchain.id;
@@ -18,7 +20,7 @@ let
   source = lib.projectSource { root = /. + projectRoot; files = plan.sourceFiles; };
 
   stages = lib.mkStages {
-    inherit plan busybox source bootstrap;
+    inherit plan busybox source bootstrap loader;
     rootFor = stage: roots.${stage.toolchain};
   };
 in stages

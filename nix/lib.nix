@@ -8,14 +8,13 @@ let
   inherit (builtins) map listToAttrs concatStringsSep attrNames;
 
   # Where a system's Debian packages keep the ELF loader and the libraries
-  # (multiarch): programs ask for /<loaderDir>/<loader> (which the sandbox
-  # lacks), the loader itself and the libraries are in lib/<triplet> and
-  # usr/lib/<triplet>.  The plan names the system (`plan.system`, from the
-  # lock's Debian architecture); root.sh gets the layout as platformEnv.
-  platforms = {
-    x86_64-linux = { loader = "ld-linux-x86-64.so.2"; triplet = "x86_64-linux-gnu"; loaderDir = "lib64"; };
-    aarch64-linux = { loader = "ld-linux-aarch64.so.1"; triplet = "aarch64-linux-gnu"; loaderDir = "lib"; };
-  };
+  # (multiarch): programs ask for /<loaderDir>/<loader>, the loader itself and
+  # the libraries are in lib/<triplet> and usr/lib/<triplet>.  The plan names
+  # the system (`plan.system`, from the lock's Debian architecture); root.sh
+  # gets the layout as platformEnv.  The table is data that pyrel reads too
+  # (pywrap/execution/nixlib.py): it mounts the locked loader where programs
+  # ask for it (the sandbox-paths of every build), and takes it out of libc6.
+  platforms = builtins.fromJSON (builtins.readFile ./platforms.json);
   platform = platforms.${system} or (throw ("pyrel: no ELF loader layout known for system '${system}'"
     + " (nix/lib.nix knows ${concatStringsSep ", " (attrNames platforms)})"));
   # What root.sh needs of it, as the builder's environment.
@@ -56,6 +55,18 @@ let
     outputHashMode = "recursive";
     outputHashAlgo = "sha256";
     outputHash = bootstrap.narHash;
+  };
+
+  # The locked glibc's ELF loader, likewise taken by pyrel out of the pinned
+  # libc6 .deb (hash-verified) and added by content: `pyrel build` mounts it
+  # where programs ask for it, /<loaderDir>/<loader> (sandbox-paths, as /bin/sh).
+  loaderFor = loader: derivation {
+    name = loader.storeName;
+    inherit system;
+    builder = "/pyrel-bootstrap-missing-run-pyrel-fetch";
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = loader.narHash;
   };
 
   mkBusybox = bootstrapPath: derivation {
@@ -116,8 +127,6 @@ let
     python = "${root}/${python}";
     wheelSites = map (w: "${w}/site") wheels;
     consoleScripts = ./builders/console_scripts.py;
-    # The shebang of the wrappers that start a wheel's dynamically linked programs.
-    shell = "${busybox}/bin/sh";
   };
 
   # The project's source: exactly the files pyrel listed (git-tracked files,
@@ -134,12 +143,28 @@ let
       filter = path: type: wanted ? ${relative path};
     };
 
+  # A stage's ELF programs that ask for the standard loader (a wheel's manylinux
+  # programs such as ninja's or cmake's, a program the stage compiles: configure's
+  # and meson's checks, CMake's try_run) get the locked one, mounted at
+  # `pyrelLoaderPath`, and find their libraries in the root (stage.sh adds
+  # `pyrelLibraryPath` to LD_LIBRARY_PATH).  Nothing is patched, so what a stage
+  # compiles stays as a Debian system would build it.
+  loaderEnv = { root, loader }: if loader == null then { } else {
+    sandboxLoader = "${loader}/${platform.loader}";
+    pyrelLoaderPath = "/${platform.loaderDir}/${platform.loader}";
+    pyrelLibraryPath = concatStringsSep ":" (map (dir: "${root}/${dir}") platformEnv.libraryDirs);
+  };
+
   sanitizeEnvName = name: builtins.replaceStrings [ "-" "." ] [ "_" "_" ] name;
 
   # The compiler variables that hold the root's store path (the plan holds the
   # flags, which do not).  --sysroot=<root>: headers, crt files and libc come
   # from the root, never the host.  A stage's env overrides each of them, and
   # LDSHARED follows an overridden CC.
+  # pkg-config (pkgconf, when the stage locks it) reads the .pc files of the
+  # root's packages, and prefixes their -I and -L with the root, as the
+  # compiler's --sysroot does: configure scripts and meson find what the stage
+  # declares in `system` (zlib, sqlite, openssl, libffi), never the host's.
   compilerEnv = { root, stage }:
     let
       compiler = stage.compiler or null;
@@ -149,6 +174,9 @@ let
       CC = cc;
       LDSHARED = "${cc} -shared";
       PYREL_SYSROOT = "${root}";
+      PKG_CONFIG_LIBDIR = concatStringsSep ":" (map (dir: "${root}/${dir}")
+        [ "usr/lib/${platform.triplet}/pkgconfig" "usr/lib/pkgconfig" "usr/share/pkgconfig" ]);
+      PKG_CONFIG_SYSROOT_DIR = "${root}";
     } // (if compiler.cxx == "" then { } else {
       CXX = cxx;
       LDCXXSHARED = "${cxx} -shared";
@@ -157,7 +185,9 @@ let
   # bootstrap: the pinned busybox binary pyrel mounts at /bin/sh in every sandbox
   # (nix-build --option sandbox-paths /bin/sh=<bootstrap>/bin/busybox); a declared
   # input, so that the .drv names it and the stage's closure counts it.
-  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap }: derivation ({
+  # loader (or null): the locked ELF loader pyrel mounts at its standard path
+  # the same way, named and counted likewise (see loaderEnv).
+  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap, loader ? null }: derivation ({
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
@@ -182,14 +212,14 @@ let
     PYTHONHASHSEED = "0";
     LC_ALL = "C";
     TZ = "UTC";
-  } // compilerEnv { inherit root stage; } // stage.env
+  } // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // stage.env
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
   # The stage graph of a plan, one provider-independent fold: `rootFor` gives
   # a stage's system root (merged Debian packages, or nixpkgs attributes).
   # Stages are listed in dependency order by the planner, so every input stage
   # is already defined when a later stage refers to it.
-  mkStages = { plan, busybox, source, rootFor, bootstrap }: builtins.foldl' (built: stage:
+  mkStages = { plan, busybox, source, rootFor, bootstrap, loader ? null }: builtins.foldl' (built: stage:
     let
       root = rootFor stage;
       wheels = map (unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
@@ -200,15 +230,15 @@ let
         name = stage.derivationName;
       };
     in built // {
-      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap; };
+      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
-      "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if pythonEnv == null then [ ] else [ pythonEnv ])
-        ++ builtins.attrValues inputs;
+      "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if loader == null then [ ] else [ loader ])
+        ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs;
     }) { } plan.stages;
 
 in {
-  inherit mkStages fetchArtifact bootstrapFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
-    compilerEnv platforms;
+  inherit mkStages fetchArtifact bootstrapFor loaderFor mkBusybox unpackDeb mkRoot unpackWheel mkPythonEnv projectSource mkStage
+    compilerEnv loaderEnv platforms;
   # The plan's schema version this library reads, and planFile -> the plan (refusing any other version).
   planSchemaVersion = planFormat.schemaVersion;
   readPlan = planFormat.read;

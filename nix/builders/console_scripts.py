@@ -1,4 +1,4 @@
-"""Put a wheel's programs on the stage's PATH: ``python console_scripts.py SITE BIN [PYREL_RUN SHELL]``.
+"""Put a wheel's programs on the stage's PATH: ``python console_scripts.py SITE BIN``.
 
 An installer would write these; pyrel unpacks wheels, so it writes them here
 (python-env.sh, once per wheel, into the stage's Python environment):
@@ -10,10 +10,12 @@ An installer would write these; pyrel unpacks wheels, so it writes them here
   wheel's ``bin/``, beside ``SITE``).  A script whose ``#!`` names a Python
   (``#!python``, which PEP 427 asks installers to rewrite, or
   ``#!/usr/bin/env python3``: the sandbox has no /usr/bin/env) gets the stage's
-  interpreter; an ELF program that asks for a loader (``PT_INTERP``: a
-  manylinux binary wants /lib64/ld-linux-x86-64.so.2, which the sandbox lacks)
-  starts through the root's ``pyrel-run`` (PYREL_RUN, by SHELL); anything else
-  (a static program such as maturin's, a ``#!/bin/sh`` script) is linked as it is.
+  interpreter; anything else is linked as it is: a static program (maturin's),
+  a ``#!/bin/sh`` script, and a manylinux program (ruff's, ninja's), which asks
+  for the standard ELF loader: pyrel mounts the locked one there, and the
+  stage's LD_LIBRARY_PATH holds the root's libraries (nix/lib.nix, loaderEnv).
+  Started as itself, not through the loader, such a program finds its own
+  files beside ``/proc/self/exe`` (cmake's modules).
 """
 
 from __future__ import annotations
@@ -21,12 +23,7 @@ from __future__ import annotations
 import configparser
 import glob
 import os
-import shlex
-import struct
 import sys
-
-#: The program header type of the loader's path (``PT_INTERP``).
-PT_INTERP = 3
 
 
 def write_console_scripts(site: str, bin_dir: str) -> None:
@@ -47,7 +44,7 @@ def write_console_scripts(site: str, bin_dir: str) -> None:
             os.chmod(path, 0o755)
 
 
-def write_data_scripts(scripts_dir: str, bin_dir: str, pyrel_run: str = "", shell: str = "") -> list[str]:
+def write_data_scripts(scripts_dir: str, bin_dir: str) -> list[str]:
     """The wheel's ``.data/scripts`` in ``bin_dir``, each made runnable in the sandbox; their names."""
     if not os.path.isdir(scripts_dir):
         return []
@@ -67,10 +64,6 @@ def write_data_scripts(scripts_dir: str, bin_dir: str, pyrel_run: str = "", shel
                 original.readline()
                 script.write(f"#!{sys.executable}{python_args}\n".encode())
                 script.write(original.read())
-            os.chmod(target, 0o755)
-        elif pyrel_run and shell and os.path.isfile(pyrel_run) and _asks_for_loader(source):
-            with open(target, "w", encoding="utf-8") as script:
-                script.write(f'#!{shell}\nexec {shlex.quote(pyrel_run)} {shlex.quote(source)} "$@"\n')
             os.chmod(target, 0o755)
         else:
             os.symlink(source, target)
@@ -95,35 +88,7 @@ def _python_shebang(line: bytes) -> str | None:
     return "".join(f" {word}" for word in words[1:])
 
 
-def _asks_for_loader(path: str) -> bool:
-    """An ELF file with a ``PT_INTERP`` program header (a dynamically linked program)."""
-    with open(path, "rb") as stream:
-        ident = stream.read(16)
-        if len(ident) < 16 or ident[:4] != b"\x7fELF":
-            return False
-        order = "<" if ident[5] == 1 else ">"
-        wide = ident[4] == 2
-        header = stream.read(48 if wide else 36)
-        if len(header) < (48 if wide else 36):
-            return False
-        if wide:  # e_phoff at 32, e_phentsize and e_phnum at 54 (offsets in the file)
-            (phoff,) = struct.unpack_from(order + "Q", header, 16)
-            phentsize, phnum = struct.unpack_from(order + "HH", header, 38)
-        else:  # e_phoff at 28, e_phentsize and e_phnum at 42
-            (phoff,) = struct.unpack_from(order + "I", header, 12)
-            phentsize, phnum = struct.unpack_from(order + "HH", header, 26)
-        for index in range(phnum):
-            stream.seek(phoff + index * phentsize)
-            kind = stream.read(4)
-            if len(kind) == 4 and struct.unpack(order + "I", kind)[0] == PT_INTERP:
-                return True
-    return False
-
-
 if __name__ == "__main__":
     site, bin_dir = sys.argv[1], sys.argv[2]
     write_console_scripts(site, bin_dir)
-    pyrel_run, shell = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("", "")
-    if shell and not os.path.isabs(shell):
-        sys.exit(f"pyrel: the wrappers' shell must be an absolute path, not {shell!r}")
-    write_data_scripts(os.path.join(os.path.dirname(site), "bin"), bin_dir, pyrel_run, shell)
+    write_data_scripts(os.path.join(os.path.dirname(site), "bin"), bin_dir)

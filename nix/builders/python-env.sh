@@ -4,8 +4,8 @@
 # subprocesses that clean their environment (test plugins running `mypy`,
 # build frontends) still see them.  Console scripts get this Python's shebang,
 # and each wheel's .data/scripts join them on PATH (console_scripts.py): a
-# dynamically linked program starts through the root's pyrel-run (the sandbox
-# has no /lib64 loader), a `#!python` script gets this Python.
+# `#!python` script gets this Python, a program is linked as it is (a manylinux
+# one gets the locked ELF loader pyrel mounts where it asks for it).
 interpreter_name=$(basename "$python")
 version=${interpreter_name#python}
 site="$out/lib/$interpreter_name/site-packages"
@@ -20,5 +20,5 @@ for wheel_site in $wheelSites; do
   echo "$wheel_site" >> "$site/pyrel-wheels.pth"
 done
 for wheel_site in $wheelSites; do
-  "$out/bin/python" -B "$consoleScripts" "$wheel_site" "$out/bin" "$(dirname "$python")/pyrel-run" "$shell"
+  "$out/bin/python" -B "$consoleScripts" "$wheel_site" "$out/bin"
 done

@@ -46,9 +46,10 @@ loader=$(loader_in "$out") || { echo "pyrel: the toolchain has no $elfLoader (ad
 # DT_RPATH, not DT_RUNPATH: it also applies to the libraries' own dependencies.
 rpath=""
 for dir in $libraryDirs; do rpath="$rpath${rpath:+:}$out/$dir"; done
-# Programs a stage compiles ask for the loader by its host path
-# (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1), which the sandbox
-# lacks: `pyrel-run PROGRAM ARGS...` starts them through the root's loader.
+# Programs a stage compiles ask for the loader by its standard path
+# (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1), where `pyrel build`
+# mounts the locked one; `pyrel-run PROGRAM ARGS...` starts a program through
+# the root's loader explicitly (with its libraries), mount or not.
 mkdir -p "$out/usr/bin"
 printf '#!%s\nexec %s --library-path %s "$@"\n' "$shell" "$loader" "$rpath" > "$out/usr/bin/pyrel-run"
 chmod 755 "$out/usr/bin/pyrel-run"

@@ -19,6 +19,16 @@ mkdir -p "$HOME" "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_STA
 if [ -d "$root/usr/share/zoneinfo" ]; then
   export TZDIR="${TZDIR:-$root/usr/share/zoneinfo}" PYTHONTZPATH="${PYTHONTZPATH:-$root/usr/share/zoneinfo}"
 fi
+# Programs that ask for the standard ELF loader (a wheel's manylinux programs,
+# what the stage compiles) get the locked one, which pyrel mounts there, and
+# find their libraries in the root; the root's own programs carry its rpath.
+# A stage's own LD_LIBRARY_PATH comes first.
+if [ -n "${sandboxLoader:-}" ]; then
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$pyrelLibraryPath"
+  if [ ! -e "$pyrelLoaderPath" ]; then
+    echo "pyrel: this sandbox has no ELF loader at $pyrelLoaderPath (pyrel mounts $sandboxLoader there with Nix's sandbox-paths, which Nix ignored): programs that ask for it cannot start" >&2
+  fi
+fi
 work="$TMPDIR/src"
 cp -dR "$src" "$work"
 chmod -R u+w "$work"

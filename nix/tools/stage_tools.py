@@ -5,6 +5,7 @@ Static part of pyrel's Nix library, run by the stage's own pinned Python:
     python "$pyrelTools/stage_tools.py" wheel [--repair]
     python "$pyrelTools/stage_tools.py" test
     python "$pyrelTools/stage_tools.py" docs --sphinx-dir docs --name N --version V --builders html
+    python "$pyrelTools/stage_tools.py" mkdocs --config-file mkdocs.yml --name N --version V [--strict]
 
 ``wheel`` builds the wheel from the `source` stage's sdist (read-only input,
 unpacked in $TMPDIR) with pyrel's PEP 517 frontend, normalizes it, checks a
@@ -16,7 +17,8 @@ installs exactly that wheel (the `wheel` stage's read-only output), records its
 sha256 and the installed files checked against its RECORD, and runs pytest
 from the sdist's tree; failures are recorded in ``$out/exit-code`` so the
 report is exported either way.  ``docs`` installs the same wheel (for
-autodoc), runs Sphinx per builder and writes deterministic archives.
+autodoc), runs Sphinx per builder and writes deterministic archives; ``mkdocs``
+does the same with ``mkdocs build`` for an MkDocs site (mkdocstrings imports the wheel).
 """
 
 from __future__ import annotations
@@ -400,6 +402,53 @@ def docs(arguments: argparse.Namespace) -> None:
         fail("Sphinx failed (see its output above)")
 
 
+#: mkdocs' warnings and errors, written beside the site's archive (Sphinx's -w file, for MkDocs).
+MKDOCS_LOG = "mkdocs.log"
+
+
+def mkdocs(arguments: argparse.Namespace) -> None:
+    """An MkDocs site: the wheel stage's wheel installed (mkdocstrings imports the project), ``mkdocs build``
+    (``--strict`` for fail-on-warning), the site archived like Sphinx's HTML, mkdocs' warnings beside it."""
+    out = os.environ["out"]
+    work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-mkdocs")
+    environment = dict(os.environ)
+    python = sys.executable
+    if os.environ.get("PYREL_INPUT_wheel"):
+        python, path = install_wheel(project_wheel("docs"), work)
+        environment.update(path)
+    # mkdocs imports every plugin mkdocs.yml lists, the ones it turns off too; GitPython (the git plugins')
+    # refuses to be imported without a git program unless told to stay quiet.
+    environment.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    site = os.path.join(work, "html")
+    command = [python, os.path.abspath(__file__), "mkdocs-run", os.path.join(out, MKDOCS_LOG), "build",
+               "--config-file", arguments.config_file, "--site-dir", site, *(["--strict"] if arguments.strict else [])]
+    result = run(command, env=environment)
+    if result.returncode != 0:
+        if arguments.strict:
+            fail(f"mkdocs build --strict failed (exit {result.returncode}): with fail-on-warning, a warning stops "
+                 "the build; the warnings are above")
+        fail(f"mkdocs build failed (exit {result.returncode}; its output is above)")
+    prefix = f"{arguments.name}-{arguments.version}-docs-html"
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    write_tar_gz(site, os.path.join(out, f"{prefix}.tar.gz"), prefix, epoch)
+
+
+def mkdocs_run(arguments: argparse.Namespace) -> None:
+    """Run by the venv's Python: mkdocs' command line, what it logs at WARNING and above also written to a file.
+
+    Every plugin logs under the ``mkdocs`` logger (``mkdocs.plugins.*``, griffe through mkdocstrings): the
+    records ``--strict`` counts.
+    """
+    import logging
+
+    handler = logging.FileHandler(arguments.log, mode="w", encoding="utf-8")
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s - %(message)s"))
+    logging.getLogger("mkdocs").addHandler(handler)
+    cli = importlib.import_module("mkdocs.__main__").cli
+    cli.main(args=arguments.mkdocs_args, prog_name="mkdocs")
+
+
 def wheel(arguments: argparse.Namespace) -> None:
     """The project's wheel from the source stage's sdist: built, normalized, checked, and recorded."""
     out = os.environ["out"]
@@ -678,12 +727,21 @@ def main() -> None:
     docs_parser.add_argument("--version", required=True)
     docs_parser.add_argument("--builders", default="html")
     docs_parser.add_argument("--fail-on-warning", action="store_true")
+    mkdocs_parser = commands.add_parser("mkdocs")
+    mkdocs_parser.add_argument("--config-file", default="mkdocs.yml")
+    mkdocs_parser.add_argument("--name", required=True)
+    mkdocs_parser.add_argument("--version", required=True)
+    mkdocs_parser.add_argument("--strict", action="store_true")
+    mkdocs_run_parser = commands.add_parser("mkdocs-run")
+    mkdocs_run_parser.add_argument("log")
+    mkdocs_run_parser.add_argument("mkdocs_args", nargs=argparse.REMAINDER)
     wheel_parser = commands.add_parser("wheel")
     wheel_parser.add_argument("--repair", action="store_true")
     installed_parser = commands.add_parser("installed")
     installed_parser.add_argument("name")
     arguments = parser.parse_args()
-    {"test": test, "docs": docs, "wheel": wheel, "installed": installed}[arguments.command](arguments)
+    {"test": test, "docs": docs, "mkdocs": mkdocs, "mkdocs-run": mkdocs_run, "wheel": wheel,
+     "installed": installed}[arguments.command](arguments)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,21 @@ class NixOptions:
     keep_failed: bool = False
     #: The pinned busybox mounted at /bin/sh in every sandbox ('': no /bin/sh).
     sandbox_shell: str = ""
+    #: The locked ELF loader (a store file) and where it is mounted, the path programs ask for
+    #: (``/lib64/ld-linux-x86-64.so.2``); '': none.
+    sandbox_loader: str = ""
+    loader_mount_point: str = ""
 
     @property
     def sandbox_paths(self) -> tuple[str, ...]:
         """Everything bind-mounted into the sandbox besides the declared inputs: pyrel's /bin/sh and
-        nothing else, whatever nix.conf says (Debian's Nix mounts nothing, most other builds of
-        Nix their own unpinned /bin/sh, and `extra-sandbox-paths` may add host files).  The mount's
-        source is a file on this machine: in a chroot store (`--store DIR`), under DIR."""
-        return (f"/bin/sh={real_path(self.sandbox_shell)}",) if self.sandbox_shell else ()
+        the locked ELF loader, and nothing else, whatever nix.conf says (Debian's Nix mounts nothing,
+        most other builds of Nix their own unpinned /bin/sh, and `extra-sandbox-paths` may add host
+        files).  A mount's source is a file on this machine: in a chroot store (`--store DIR`), under DIR."""
+        mounts = [f"/bin/sh={real_path(self.sandbox_shell)}"] if self.sandbox_shell else []
+        if self.sandbox_loader and self.loader_mount_point:
+            mounts.append(f"{self.loader_mount_point}={real_path(self.sandbox_loader)}")
+        return tuple(mounts)
 
     def flags(self) -> list[str]:
         flags = [

@@ -39,6 +39,7 @@ from packaging.utils import canonicalize_name
 from pywrap.adapters import nix
 from pywrap.config.model import Budget, Project, Stage
 from pywrap.errors import BaselineError, BudgetExceededError
+from pywrap.execution.fetch import LOADER_NAME, LOADER_PACKAGE
 from pywrap.execution.plan import derivation_name, toolchain_id
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
 from pywrap.purl import deb_purl, pypi_purl
@@ -119,7 +120,7 @@ class PathEntry:
 
     path: str
     size: int | None  # None: not valid in the store (not built yet)
-    role: str  # artifact, unpacked, root, busybox, derivation, source, script, stage-output, other
+    role: str  # artifact, unpacked, root, busybox, loader, derivation, source, script, stage-output, other
     components: tuple[str, ...] = ()  # ids of the lock entries it holds
 
     @property
@@ -196,6 +197,9 @@ def path_index(project: Project, lock: Lock) -> PathIndex:
         busybox = deb_component(lock.package("busybox-static"))
         for name in BUSYBOX_PATHS:
             names[name] = ("busybox", (busybox,))
+    if any(entry.name == LOADER_PACKAGE for entry in lock.packages):
+        # The ELF loader mounted where programs ask for it, taken out of libc6.
+        names[LOADER_NAME] = ("loader", (deb_component(lock.package(LOADER_PACKAGE)),))
     return PathIndex(names, outputs)
 
 
@@ -741,6 +745,8 @@ def _deb_chain_and_reason(
 ) -> tuple[tuple[str, ...], str]:
     if component.name == "busybox-static":
         return (stage_name, "busybox-static"), "every stage's shell and coreutils"
+    if component.name == LOADER_PACKAGE and SANDBOX in kinds and not _deb_chain(roots, component.name, depends):
+        return (stage_name, LOADER_PACKAGE), "its ELF loader, mounted where programs ask for it (every stage's)"
     if SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
         return (stage_name, *found_chain), "Debian Depends chain from what the stage asked for"
     if found_chain := _deb_chain(bootstrap_roots, component.name, depends):

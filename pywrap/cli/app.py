@@ -421,7 +421,7 @@ def doctor(
 ) -> None:
     """Check that this machine can build hermetically (Nix, its sandbox, the store, Debian, pip); say what to fix."""
     from pywrap.execution import doctor as checks
-    from pywrap.execution.graph import nix_library
+    from pywrap.execution.nixlib import nix_library
 
     expression = nix_library() / "doctor" / "sandbox.nix"
     found = checks.run_checks(expression, progress=logger.step if not as_json else lambda message: None)

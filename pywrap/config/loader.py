@@ -21,7 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from pywrap import DISTRIBUTION, __version__
-from pywrap.config import discovery
+from pywrap.config import discovery, mkdocs
 from pywrap.config.archive import ARCHIVE_KEYS, parse_archive_config
 from pywrap.config.model import (
     CI_ACTIONS,
@@ -454,6 +454,80 @@ def _sphinx_run(
     return [" ".join(command)], ["*.tar.gz", "sphinx-*.log", *pdfs], tex
 
 
+#: What an MkDocs docs stage writes beside the site's archive: the warnings and errors mkdocs logged.
+MKDOCS_LOG = "mkdocs.log"
+
+
+def _mkdocs_defaults(
+    table: Mapping[str, Any], root: Path, pyproject: Mapping[str, Any], name: str, runtime: Sequence[str],
+    docs: discovery.Requirements, file: Path, where: str,
+) -> dict[str, Any] | None:
+    """The defaults of a docs stage for an MkDocs site (mkdocs.yml, no Sphinx conf.py), or None without one.
+
+    Requirements: the docs ones where the project keeps them, else mkdocs and what mkdocs.yml names,
+    by the table of resources/mkdocs.toml; a plugin or theme it does not know must be in `extra-requires`.
+    """
+    config_name = mkdocs.find_config(root)
+    if config_name is None:
+        return None
+    builders = table.get("builders", ["html"])
+    if list(builders) != ["html"]:
+        raise ConfigError(f"{file}: '{where}.builders' = {builders!r}, but the project's docs are an MkDocs site "
+                          f"({config_name}), which builds HTML only", hint="remove 'builders' (a Sphinx option)")
+    for key in ("env", "extra-requires", "system"):
+        if key in table:
+            _check_type(table[key], STAGE_KEYS[key], file, f"{where}.{key}")
+    config = mkdocs.read_config(root, config_name)
+    environment = {str(key): str(value) for key, value in table.get("env", {}).items()}
+    if "run" not in table:
+        _check_git_plugins(config, environment, where)
+    if docs.origin:
+        requires = _with([*runtime, *docs.lines], "mkdocs")
+    else:
+        found = mkdocs.requirements(config, mkdocs.project_entry_points(pyproject))
+        declared = [str(text) for text in table.get("extra-requires", [])]
+        missing = [what for what in found.unknown if not mkdocs.covered_by(what, declared)]
+        if missing and "requires" not in table:
+            raise ConfigError(
+                f"{config.file}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not among those pyrel "
+                "knows the distribution of, and the docs stage's requirements name none that provides "
+                f"{'it' if len(missing) == 1 else 'them'}",
+                hint=f"add the distribution that provides it to [{where}].extra-requires (a name holding the "
+                "plugin's, e.g. \"mkdocs-<name>-plugin\"; the defaults stay) and run `pyrel lock`; or declare the docs "
+                "requirements (a docs dependency group or extra, or docs/requirements.txt)")
+        requires = [*runtime, *found.lines]
+    command = ["python", '"$pyrelTools/stage_tools.py"', "mkdocs", "--config-file", shlex.quote(config_name),
+               "--name", shlex.quote(discovery.normalized_name(name)),
+               "--version", shlex.quote(discovery.project_version(root, pyproject))]
+    if table.get("fail-on-warning", False):
+        command.append("--strict")
+    return {
+        "requires": requires,
+        "requires-file": docs.file,
+        # mkdocstrings imports the project: the wheel stage's wheel, installed.
+        "inputs": [WHEEL_STAGE],
+        "run": [" ".join(command)],
+        "outputs": ["*.tar.gz", MKDOCS_LOG],
+    }
+
+
+def _check_git_plugins(config: mkdocs.MkDocsConfig, environment: Mapping[str, str], where: str) -> None:
+    """A plugin that reads the git history cannot run in the sandbox: its source tree carries no .git."""
+    for plugin in config.plugins:
+        if plugin.name not in mkdocs.table().git_plugins or not plugin.enabled_in(environment):
+            continue
+        switch = plugin.enabled
+        variable = switch.variables[0] if isinstance(switch, mkdocs.EnvValue) else "PYREL_GIT_PLUGINS"
+        how = (f"set {variable} = \"false\" in [{where}].env" if isinstance(switch, mkdocs.EnvValue) else
+               f"give it `enabled: !ENV [{variable}, true]` in {config.file.name} (on elsewhere, as before) and set "
+               f"[{where}].env = {{ {variable} = \"false\" }}")
+        raise ConfigError(
+            f"{config.file}: plugin '{plugin.name}' reads the project's git history, which the docs stage's sandbox "
+            "does not have: its source tree carries no .git (the files git tracks, without the repository), and "
+            "no git",
+            hint=f"turn the plugin off in the sandbox: {how}; then run `pyrel lock`")
+
+
 def builtin_stage_defaults(
     root: Path,
     pyproject: Mapping[str, Any],
@@ -493,6 +567,9 @@ def builtin_stage_defaults(
                 "run": sphinx[0],
                 "outputs": sphinx[1],
             }
+        elif (site := _mkdocs_defaults(table if isinstance(table, dict) else {}, root, pyproject, name, runtime,
+                                       docs, file, f"{where}.stages.{stage_name}")) is not None:
+            defaults[stage_name] = site
     tests = discovery.stage_requirements(root, pyproject, name, discovery.TEST_GROUPS, discovery.TEST_FILES,
                                         discovery.DEV_GROUPS, discovery.DEV_FILES, discovery.TEST_TOX_ENVS)
     test_tree = discovery.test_dir(root)

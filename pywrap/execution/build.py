@@ -168,8 +168,10 @@ def _build_graph(
                           else "") else "the build failed in the sandbox; dist/ was not changed"
                 results.append(Result(name, Status.FAILED, reason,
                                       duration, log_tail=log_tail,
-                                      violations=tuple(hermeticity.classify(own_log or log_tail, name, project.name,
-                                                                            project.extras))))
+                                      violations=tuple(hermeticity.classify(
+                                          own_log or log_tail, name, project.name, project.extras,
+                                          lambda path: hermeticity.program_interpreter(str(nixcache.real_path(path))),
+                                      ))))
             continue
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from pywrap.adapters import nix
+from pywrap.execution.fetch import LOADER_NAME, LOADER_PACKAGE
 from pywrap.locking.lockfile import Lock
 
 
@@ -47,10 +48,11 @@ class DerivationClosure:
     summary: ClosureSummary
 
 
-def stage_packages(lock: Lock, stage_name: str) -> tuple[str, ...]:
-    """The pinned packages a stage's sandbox sees: its root's debs, busybox, its wheels."""
+def stage_packages(lock: Lock, stage_name: str, *, loader: bool = False) -> tuple[str, ...]:
+    """The pinned packages a stage's sandbox sees: its root's debs, busybox, its wheels, and with
+    ``loader`` the libc6 whose ELF loader is mounted there."""
     stage = lock.stage(stage_name)
-    names = set(stage.system) | {"busybox-static"}
+    names = set(stage.system) | {"busybox-static"} | ({LOADER_PACKAGE} if loader else set())
     debs = [f"deb:{name}={lock.package(name).version}" for name in sorted(names)]
     wheels = [f"wheel:{wheel.name}={wheel.version}" for wheel in stage.wheels]
     return tuple(debs + wheels)
@@ -59,8 +61,9 @@ def stage_packages(lock: Lock, stage_name: str) -> tuple[str, ...]:
 def stage_closure(lock: Lock, stage_name: str, input_paths: Sequence[str]) -> ClosureSummary:
     paths = nix.requisites(list(input_paths))
     sizes = nix.sizes(paths)
+    loader = any(path.endswith(f"-{LOADER_NAME}") for path in paths)
     return ClosureSummary(
-        packages=stage_packages(lock, stage_name),
+        packages=stage_packages(lock, stage_name, loader=loader),
         store_paths=tuple(paths),
         bytes=sum(sizes.values()),
     )

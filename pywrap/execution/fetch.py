@@ -30,6 +30,7 @@ from pywrap.config.archive import ArchiveConfig
 from pywrap.digest import file_sha256
 from pywrap.errors import DownloadError, FetchError, HashMismatchError
 from pywrap.execution import recovery
+from pywrap.execution.nixlib import ElfPlatform, elf_platform, nix_system
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry, write_atomically
 from pywrap.logger import human_bytes
 from pywrap.progress import fetch_item, fetch_summary
@@ -38,6 +39,9 @@ from pywrap.storepath import fixed_output_path, nix_base32, store_name
 #: Where busybox-static keeps its binary (trixie moved it under /usr).
 BUSYBOX_MEMBERS = ("./bin/busybox", "./usr/bin/busybox")
 BOOTSTRAP_NAME = "pyrel-bootstrap-busybox"
+LOADER_NAME = "pyrel-bootstrap-loader"
+#: The Debian package whose ELF loader pyrel mounts in the sandbox (in every lock: patchelf's closure).
+LOADER_PACKAGE = "libc6"
 
 
 @attrs.frozen
@@ -53,11 +57,30 @@ class Bootstrap:
 
 
 @attrs.frozen
+class Loader:
+    """The locked glibc's ELF loader, taken out of libc6: mounted where programs ask for it."""
+
+    store_name: str
+    nar_hash: str  # nix base32 sha256 of the NAR, as the derivation's outputHash
+    store_path: str
+    #: Its file in the store path (``ld-linux-x86-64.so.2``).
+    file: str
+    #: Where programs ask for it, their PT_INTERP (``/lib64/ld-linux-x86-64.so.2``): the mount's target.
+    mount_point: str
+
+    @property
+    def binary(self) -> str:
+        return f"{self.store_path}/{self.file}"
+
+
+@attrs.frozen
 class FetchReport:
     fetched: tuple[str, ...]  # artifacts downloaded this run
     present: int  # artifacts already in the store
     bootstrap: Bootstrap
     substituted: tuple[str, ...] = ()  # artifacts a Nix binary cache had
+    #: None for an architecture whose loader layout nix/platforms.json does not know.
+    loader: Loader | None = None
 
 
 @attrs.frozen
@@ -197,13 +220,50 @@ def _ensure_bootstrap(busybox_deb: DebEntry, lock: Lock, origins: Origins) -> Bo
         (tree / "bin" / "busybox").write_bytes(binary)
         (tree / "bin" / "busybox").chmod(0o755)
         store_path = nix.add_fixed(tree, recursive=True)
-    nar_hash = nix.query_hash(store_path).removeprefix("sha256:")
-    if len(nar_hash) == 64:  # some Nix versions print hex
-        nar_hash = nix_base32(bytes.fromhex(nar_hash))
-    bootstrap = Bootstrap(BOOTSTRAP_NAME, nar_hash, store_path)
+    bootstrap = Bootstrap(BOOTSTRAP_NAME, _nar_hash(store_path), store_path)
     record.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(record, json.dumps(attrs.asdict(bootstrap)).encode())
     return bootstrap
+
+
+def _loader_record(libc6: DebEntry) -> Path:
+    return cache_dir() / "bootstrap" / f"loader-{libc6.sha256}.json"
+
+
+def _known_loader(libc6: DebEntry) -> Loader | None:
+    try:
+        known = json.loads(_loader_record(libc6).read_text())
+        return Loader(known["store_name"], known["nar_hash"], known["store_path"], known["file"],
+                      known["mount_point"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _ensure_loader(libc6: DebEntry, platform: ElfPlatform, lock: Lock, origins: Origins) -> Loader:
+    """The ELF loader, taken out of the verified libc6 .deb and added to the store by content."""
+    from pywrap.providers.debfile import extract_member
+
+    in_store = nixcache.real_path(artifact_store_path(libc6))
+    deb = in_store if in_store.is_file() else ensure_cached(libc6, lock, origins)
+    binary = extract_member(deb, *platform.loader_members)
+    with tempfile.TemporaryDirectory(prefix="pyrel-loader-", dir=recovery.scratch_dir(cache_dir())) as scratch:
+        tree = Path(scratch) / LOADER_NAME
+        tree.mkdir()
+        (tree / platform.loader).write_bytes(binary)
+        (tree / platform.loader).chmod(0o755)
+        store_path = nix.add_fixed(tree, recursive=True)
+    loader = Loader(LOADER_NAME, _nar_hash(store_path), store_path, platform.loader, platform.loader_path)
+    record = _loader_record(libc6)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(record, json.dumps(attrs.asdict(loader)).encode())
+    return loader
+
+
+def _nar_hash(store_path: str) -> str:
+    nar_hash = nix.query_hash(store_path).removeprefix("sha256:")
+    if len(nar_hash) == 64:  # some Nix versions print hex
+        nar_hash = nix_base32(bytes.fromhex(nar_hash))
+    return nar_hash
 
 
 def artifacts_of(lock: Lock, stage_names: Iterable[str]) -> list[DebEntry | WheelEntry]:
@@ -229,7 +289,10 @@ def fetch(
     by_path = {artifact_store_path(artifact): artifact for artifact in artifacts}
     busybox_deb = lock.package("busybox-static")
     known = _known_bootstrap(busybox_deb)
-    wanted = [*by_path, *([known.store_path] if known else [])]
+    platform = elf_platform(nix_system(lock.architecture))
+    libc6 = lock.package(LOADER_PACKAGE) if platform is not None and LOADER_PACKAGE in lock.bootstrap else None
+    known_loader = _known_loader(libc6) if libc6 is not None else None
+    wanted = [*by_path, *([known.store_path] if known else []), *([known_loader.store_path] if known_loader else [])]
     # What pyrel rooted is valid (no process: a no-op build must stay fast); one store query for the rest.
     rooted = nix.rooted_paths(roots_dir(), wanted)
     present = rooted | nix.valid_paths([path for path in wanted if path not in rooted])
@@ -240,8 +303,8 @@ def fetch(
         # Fixed-output paths: Nix checks each against its name's hash, whoever signed the cache.
         progress(f"asking {', '.join(origins.substituters)} for {len(missing)} artifacts")
         asked = [path for path, _ in missing]
-        if known is not None and known.store_path not in present:
-            asked.append(known.store_path)
+        asked += [made.store_path for made in (known, known_loader)
+                  if made is not None and made.store_path not in present]
         substituted = nix.substitute(asked, origins.substituters, origins.trusted_public_keys)
         present |= substituted
         missing = [(path, artifact) for path, artifact in missing if path not in substituted]
@@ -264,9 +327,14 @@ def fetch(
         fetched.append(artifact.filename)
     usable = known is not None and known.store_path in present
     bootstrap = known if usable and known is not None else _ensure_bootstrap(busybox_deb, lock, origins)
-    nix.add_roots(roots_dir(), sorted({*by_path, bootstrap.store_path} - rooted))
+    loader = None
+    if libc6 is not None and platform is not None:
+        usable = known_loader is not None and known_loader.store_path in present
+        loader = known_loader if usable and known_loader is not None else _ensure_loader(libc6, platform, lock, origins)
+    made = {bootstrap.store_path, *([loader.store_path] if loader else [])}
+    nix.add_roots(roots_dir(), sorted({*by_path, *made} - rooted))
     from_caches = tuple(by_path[path].filename for path in sorted(substituted) if path in by_path)
-    return FetchReport(tuple(fetched), len(present - substituted), bootstrap, from_caches)
+    return FetchReport(tuple(fetched), len(present - substituted), bootstrap, from_caches, loader)
 
 
 def roots_dir() -> Path:
@@ -275,4 +343,4 @@ def roots_dir() -> Path:
     return cache_dir() / "gcroots"
 
 
-__all__ = ["Bootstrap", "FetchReport", "Origins", "artifact_store_path", "fetch", "store_name"]
+__all__ = ["Bootstrap", "FetchReport", "Loader", "Origins", "artifact_store_path", "fetch", "store_name"]

@@ -27,20 +27,12 @@ from pywrap.config import source_tree
 from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.errors import InstallationError
 from pywrap.execution import fetch, plan, recovery
+from pywrap.execution.nixlib import nix_library
 from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
 from pywrap.providers.base import provider_for
 
 STATE_DIR = ".pyrel"
 PLAN_FILE = "plan.json"
-
-
-def nix_library() -> Path:
-    """The static Nix library: shipped inside the package, or beside it in a checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_nix", package.parent / "nix"):
-        if (candidate / "default.nix").is_file():
-            return candidate
-    raise InstallationError(f"pyrel's Nix library is missing (looked in {package / '_nix'})", hint="reinstall pyrel")
 
 
 def state_dir(project: Project) -> Path:
@@ -70,14 +62,19 @@ class StageGraph:
     bootstrap: fetch.Bootstrap
     #: The project's files the stages see, how they were listed, and what was left out.
     source_tree: source_tree.SourceTree | None = None
+    #: In the store; mounted where programs ask for the ELF loader, when the plan gives stages one.
+    loader: fetch.Loader | None = None
 
     @property
     def nix_args(self) -> dict[str, str]:
         return {"planFile": str(self.plan_file), "projectRoot": str(self.project.root)}
 
     def nix_options(self, options: nix.NixOptions | None = None) -> nix.NixOptions:
-        """``options`` for building this plan: with its sandboxes' /bin/sh."""
-        return attrs.evolve(options or nix.NixOptions(), sandbox_shell=self.bootstrap.shell)
+        """``options`` for building this plan: with its sandboxes' /bin/sh and ELF loader."""
+        loader = self.loader if self.plan.get("loader") else None
+        return attrs.evolve(options or nix.NixOptions(), sandbox_shell=self.bootstrap.shell,
+                            sandbox_loader=loader.binary if loader else "",
+                            loader_mount_point=loader.mount_point if loader else "")
 
     def derivation_name(self, stage: str) -> str:
         return next((planned["derivationName"] for planned in self.plan["stages"] if planned["name"] == stage), stage)
@@ -152,13 +149,13 @@ def stage_graph(
                 report = fetch.fetch(lock, ordered, progress, origins)
             files, epoch = tree.result()
         stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
-                                    source_files=files.files, source_date_epoch=epoch)
+                                    source_files=files.files, source_date_epoch=epoch, loader=report.loader)
         provider = provider_for(project)
         planned = provider.apply(stage_plan, project)
         target = plan_file or state_dir(project) / PLAN_FILE
         write_plan(target, planned)
         yield StageGraph(project, lock, tuple(ordered), planned, target, nix_library() / provider.entry, epoch,
-                         report.bootstrap, files)
+                         report.bootstrap, files, report.loader)
 
 
 def _source_tree(project: Project) -> tuple[source_tree.SourceTree, int]:

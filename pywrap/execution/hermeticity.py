@@ -193,7 +193,41 @@ def _input_write(line: str, stage: str) -> Violation | None:
                      "read-only store paths. Copy it into $TMPDIR to change it, write results into $out", line)
 
 
+#: mkdocs' message for a plugin or theme mkdocs.yml names that no installed distribution provides.
+_MKDOCS_MISSING = re.compile(r"The \"([^\"]+)\" plugin is not installed|Unrecognised theme name: '([^']+)'")
+#: git, GitPython and the MkDocs git plugins, asked about a history the sandbox's source tree does not carry.
+_GIT_HISTORY = re.compile(r"not a git repository|Unable to find a git directory|InvalidGitRepositoryError"
+                          r"|Bad git executable")
+
+
+def _mkdocs_missing(line: str, stage: str) -> Violation | None:
+    match = _MKDOCS_MISSING.search(line)
+    if not match:
+        return None
+    from pywrap.config import mkdocs  # the table of what provides each plugin and theme
+
+    plugin, theme = match.groups()
+    what, name = ("plugin", plugin) if plugin else ("theme", theme)
+    known = mkdocs.table().plugin(name) if plugin else mkdocs.table().themes.get(name)
+    wanted = f"'{known}'" if known else "the distribution that provides it"
+    return Violation("undeclared-import", f"mkdocs.yml names the {what} '{name}', which none of the stage's pinned "
+                     f"requirements provides: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (the "
+                     "stage's requirements, the defaults included, are what the sandbox has) and run `pyrel lock`",
+                     line)
+
+
+def _git_history(line: str, stage: str) -> Violation | None:
+    if not _GIT_HISTORY.search(line):
+        return None
+    return Violation("host-file", "the stage asked git about the project's history, which its sandbox does not "
+                     "have: the source tree is the files git tracks, without the repository (.git), and git is not "
+                     "among the stage's tools. An MkDocs git plugin (git-revision-date-localized, git-committers, "
+                     "...) must be off there: give it `enabled: !ENV [VAR, true]` in mkdocs.yml and set VAR = "
+                     f"\"false\" in [tool.pyrel.stages.{stage}].env", line)
+
+
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
+    _mkdocs_missing, _git_history,
     _network, _module, _library, _host_user, _input_write, _time_zone, _host_file, _tool,
 )
 

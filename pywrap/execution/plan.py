@@ -17,7 +17,8 @@ from typing import Any, NotRequired, TypedDict
 
 from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
-from pywrap.execution.fetch import Bootstrap
+from pywrap.execution.fetch import Bootstrap, Loader
+from pywrap.execution.nixlib import nix_system
 from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
 from pywrap.storepath import store_name
 
@@ -28,7 +29,6 @@ PLAN_SCHEMA_VERSION = 1
 DROPPED_DIRS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
                 "usr/share/locale", "usr/share/bug", "usr/lib/x86_64-linux-gnu/gconv",
                 "usr/lib/aarch64-linux-gnu/gconv")
-ARCH_TO_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
 ARCH_TO_TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 #: Debian's versioned compiler packages (the real drivers; `gcc`/`g++` only link to them).
 GCC_PACKAGE = re.compile(r"^gcc-(\d+)$")
@@ -78,6 +78,8 @@ class Plan(TypedDict):
     schemaVersion: int
     system: str
     bootstrap: dict[str, str]
+    #: The locked ELF loader every stage is given (``storeName``, ``narHash``), or None: no loader.
+    loader: NotRequired[dict[str, str] | None]
     patchelf: list[Artifact]
     toolchains: list[Toolchain]
     sourceFiles: list[str]
@@ -220,6 +222,7 @@ def make_plan(
     bootstrap: Bootstrap,
     source_files: Sequence[str],
     source_date_epoch: int,
+    loader: Loader | None = None,
 ) -> Plan:
     stages = stage_order(project, stage_names)
     python_binary = f"usr/bin/python{lock.python_version}"
@@ -266,8 +269,9 @@ def make_plan(
     patchelf_debs = [lock.package(name) for name in lock.bootstrap if name != "busybox-static"]
     return {
         "schemaVersion": PLAN_SCHEMA_VERSION,
-        "system": ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
+        "system": nix_system(lock.architecture),
         "bootstrap": {"storeName": bootstrap.store_name, "narHash": bootstrap.nar_hash},
+        "loader": {"storeName": loader.store_name, "narHash": loader.nar_hash} if loader else None,
         "patchelf": [_deb_artifact(entry) for entry in patchelf_debs],
         "toolchains": list(toolchains.values()),
         "sourceFiles": source_paths(source_files),

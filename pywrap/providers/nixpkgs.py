@@ -49,4 +49,5 @@ class NixpkgsProvider:
             if match:
                 packages.insert(0, python_attribute(f"{match.group(1)}.{match.group(2)}"))
             stages.append({**stage, "nixpkgs": packages, "compiler": None})
-        return {**stage_plan, "nixpkgs": self.pin.to_plan(), "stages": stages}
+        # nixpkgs' programs carry their own loader; Debian's, with nixpkgs' glibc, would not match it.
+        return {**stage_plan, "nixpkgs": self.pin.to_plan(), "stages": stages, "loader": None}

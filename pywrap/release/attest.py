@@ -22,7 +22,7 @@ from pywrap.adapters import nix
 from pywrap.cache import cache_dir
 from pywrap.config.model import Project
 from pywrap.digest import file_sha256
-from pywrap.execution.plan import ARCH_TO_SYSTEM
+from pywrap.execution.nixlib import nix_system
 from pywrap.locking.lockfile import Lock, write_atomically
 from pywrap.release import provenance
 from pywrap.release.source_state import SourceInfo
@@ -88,7 +88,7 @@ def build_context(
         nix_version=nix_version(),
         source=source,
         substituters=tuple(substituters),
-        system=ARCH_TO_SYSTEM.get(lock.architecture, f"{lock.architecture}-linux"),
+        system=nix_system(lock.architecture),
         source_date_epoch=source_date_epoch,
         lock_files=tuple((name, _file_sha256(project.root / name)) for name in lock_files),
         sandbox_paths=tuple(sandbox_paths),

@@ -3,7 +3,9 @@
 A plan from the real planner (a stage with Python and gcc), locked for amd64 or
 arm64, is instantiated (`nix-instantiate`, nothing is built: the artifacts need
 not exist) and the derivations' environments are read back with
-`nix show-derivation`.
+`nix show-derivation`.  The layout is one table, `nix/platforms.json`, which
+pyrel reads too: the loader it mounts in the sandbox is where the stage's
+derivation says programs find it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import pytest
 
 from pywrap.config.loader import build_project
-from pywrap.execution.fetch import Bootstrap
+from pywrap.execution.fetch import Bootstrap, Loader
+from pywrap.execution.nixlib import elf_platform
 from pywrap.execution.plan import Plan, make_plan
 from pywrap.locking.lockfile import DebEntry, Lock, StageLock, stage_fingerprint
 from tests.conftest import REPO
@@ -31,11 +34,11 @@ CBUILD = {"system": ["gcc", "libc6-dev"], "run": ["cc -o $out/hello hello.c"], "
 BASE = ("libc6", "python3.11-minimal")
 GCC = ("binutils", "cpp-12", "gcc", "gcc-12", "libc6-dev")
 #: Debian architecture -> what the Nix library must name for it, and what it must never name.
-LAYOUTS = {
+LAYOUTS: dict[str, dict[str, Any]] = {
     "amd64": {"system": "x86_64-linux", "loader": "ld-linux-x86-64.so.2", "triplet": "x86_64-linux-gnu",
-              "foreign": ("aarch64",)},
+              "loaderPath": "/lib64/ld-linux-x86-64.so.2", "foreign": ("aarch64",)},
     "arm64": {"system": "aarch64-linux", "loader": "ld-linux-aarch64.so.1", "triplet": "aarch64-linux-gnu",
-              "foreign": ("x86_64", "x86-64", "lib64")},
+              "loaderPath": "/lib/ld-linux-aarch64.so.1", "foreign": ("x86_64", "x86-64", "lib64")},
 }
 
 
@@ -56,8 +59,11 @@ def _plan(project_root: Path, architecture: str) -> Plan:
     lock = Lock(provider="debian", suite="bookworm", architecture=architecture, python_version="3.11",
                 python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static", "libc6", "patchelf"),
                 packages=packages, stages=stages)
+    platform = elf_platform(LAYOUTS[architecture]["system"])
+    assert platform is not None
+    loader = Loader("pyrel-bootstrap-loader", "1" * 52, "", platform.loader, platform.loader_path)
     return make_plan(project, lock, ["cbuild"], bootstrap=Bootstrap("pyrel-bootstrap-busybox", "0" * 52, ""),
-                     source_files=["pyproject.toml"], source_date_epoch=315532800)
+                     source_files=["pyproject.toml"], source_date_epoch=315532800, loader=loader)
 
 
 def _derivations(plan: Plan, project_root: Path, attribute: str) -> dict[str, dict[str, Any]]:
@@ -90,6 +96,16 @@ def test_the_root_builder_gets_the_loader_and_triplet_of_the_plans_system(tmp_pa
     assert root["multiarch"] == triplet
     assert root["libraryDirs"] == f"lib/{triplet} usr/lib/{triplet} lib usr/lib"
     assert root["compilerLibDir"] == f"usr/lib/gcc/{triplet}/12"
+    # The stage names the locked loader pyrel mounts, where programs of that system ask for it.
+    [stage] = [d["env"] for d in derivations.values() if d["env"].get("name") == "demo-cbuild"]
+    loader_path = layout["loaderPath"]
+    assert stage["pyrelLoaderPath"] == loader_path
+    assert stage["sandboxLoader"].endswith(f"-pyrel-bootstrap-loader/{layout['loader']}")
+    assert stage["pyrelLibraryPath"].split(":")[:2] == [f"{stage['root']}/lib/{triplet}",
+                                                         f"{stage['root']}/usr/lib/{triplet}"]
+    assert stage["PKG_CONFIG_LIBDIR"].split(":")[0] == f"{stage['root']}/usr/lib/{triplet}/pkgconfig"
+    platform = elf_platform(layout["system"])
+    assert platform is not None and platform.loader_path == loader_path
     # Every derivation pyrel's library makes for the stage is for the plan's system.
     assert {d["system"] for d in derivations.values()} <= {layout["system"], "builtin"}
     for path, derivation in derivations.items():
@@ -114,7 +130,7 @@ def test_a_system_without_a_known_loader_is_refused_by_name(tmp_path: Path) -> N
 
 
 def test_no_builder_or_tool_hard_codes_an_architecture() -> None:
-    """The layout lives in nix/lib.nix's `platforms` table only (comments may name examples)."""
+    """The layout lives in nix/platforms.json only (comments may name examples)."""
     pattern = re.compile(r"x86_64|x86-64|aarch64|arm64|amd64|ld-linux|lib64")
     files = [*sorted((REPO / "nix" / "builders").glob("*.sh")), *sorted((REPO / "nix" / "builders").glob("*.py")),
              *sorted((REPO / "nix" / "tools").glob("*.py")), *sorted((REPO / "nix").glob("*.nix")),
