@@ -36,7 +36,7 @@
             # attribute name, with the extras it asks for (tests/unit/test_flake_package.py).
             dependencies = with python; [
               typer attrs jinja2 rich packaging python-debian tomli-w uv packageurl-python
-              cyclonedx-python-lib pyelftools pysequoia
+              cyclonedx-python-lib pyelftools pysequoia pyyaml
             ] ++ cyclonedx-python-lib.optional-dependencies.json-validation;
             # pyproject.toml's lower bounds follow PyPI; a nixpkgs release may be older.
             # The command runs Nix from the user's PATH, uv from its Python module; it needs no apt.

@@ -32,6 +32,7 @@ NIXPKGS_NAMES = {
     "cyclonedx-python-lib": "cyclonedx-python-lib",
     "pyelftools": "pyelftools",
     "pysequoia": "pysequoia",
+    "pyyaml": "pyyaml",
 }
 NAME = r"[A-Za-z_][A-Za-z0-9_'-]*"
 EXTRA = re.compile(rf"^(?P<package>{NAME})\.optional-dependencies\.(?P<extra>{NAME})$")
