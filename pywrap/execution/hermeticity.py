@@ -223,7 +223,8 @@ def _git_history(line: str, stage: str) -> Violation | None:
                      "have: the source tree is the files git tracks, without the repository (.git), and git is not "
                      "among the stage's tools. An MkDocs git plugin (git-revision-date-localized, git-committers, "
                      "...) must be off there: give it `enabled: !ENV [VAR, true]` in mkdocs.yml and set VAR = "
-                     f"\"false\" in [tool.pyrel.stages.{stage}].env", line)
+                     f"\"false\" in [tool.pyrel.stages.{stage}].env; a version read from git (setuptools-scm) "
+                     "comes from the sdist's PKG-INFO, or SETUPTOOLS_SCM_PRETEND_VERSION in the stage's env", line)
 
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
