@@ -69,6 +69,7 @@ def test_an_mkdocs_material_site_with_mkdocstrings_builds_and_strict_stops_on_a_
     # Without it the site is built, and the warning is exported in mkdocs.log.
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("fail-on-warning = true", "fail-on-warning = false"))
+    run_pyrel("lock", "-C", str(project), check=True)
     run_pyrel("build", "docs", "-C", str(project), check=True)
     assert "contains a link 'changelog.md'" in (project / "dist" / "docs" / "mkdocs.log").read_text()
 
