@@ -142,6 +142,8 @@ def build_command(
     results = outcome.results
     elapsed = time.monotonic() - started
     failures = [result for result in results if not result]
+    consistency = _consistency(export_dir, [result.stage for result in results if result.outputs],
+                               project_dir=project_dir, dist=dist)
     if as_json:
         logger.out.print_json(json.dumps({
             "schema-version": 1,
@@ -162,11 +164,13 @@ def build_command(
                 }
                 for result in results
             ],
+            "consistency": consistency,
         }))
     else:
         if outcome.source_tree is not None:
             _print_source_tree(outcome.source_tree)
         _print_results(results, export_dir, elapsed)
+        _print_consistency(consistency, export_dir)
     if failures:
         for result in failures:
             logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
@@ -179,6 +183,48 @@ def build_command(
                 logger.console.print("--- last lines of the build log ---\n" + result.log_tail,
                                      markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _consistency(export_dir: Path, exported: list[str], *, project_dir: Path, dist: Path | None) -> dict[str, object]:
+    """Whether dist/ is still one release after this build, and the command that makes it one (`--json`'s
+    ``consistency``): a stage left in dist/ that was built from other input files than dist/ holds is stale."""
+    import shlex
+
+    from pywrap.release import verify as verifying
+
+    found = verifying.check_consistency(export_dir, exported)
+    shown = _shown(export_dir)
+    where = [*(["-C", str(project_dir)] if project_dir != Path(".") else []),
+             *(["--dist", str(dist)] if dist is not None else [])]
+    return {
+        "consistent": bool(found),
+        "stale": list(found.stale),
+        "problems": [problem.describe(shown) for problem in found.problems],
+        "rebuild": shlex.join(["pyrel", "build", *found.stale, *where]) if found.stale else None,
+    }
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as the user would write it: relative when it is under the working directory."""
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _print_consistency(consistency: dict[str, object], export_dir: Path) -> None:
+    stale, problems = consistency["stale"], consistency["problems"]
+    if consistency["consistent"] or not isinstance(stale, list) or not isinstance(problems, list):
+        return
+    verb = "is" if len(stale) == 1 else "are"
+    logger.console.print(f"warning: {_shown(export_dir)} is not one release: {', '.join(stale)} {verb} stale "
+                         "(built from other files than their input stages hold there; `pyrel verify --artifacts` "
+                         "refuses it)",
+                         style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+    for problem in problems:
+        logger.console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    logger.console.print(f"  rebuild them: {consistency['rebuild']}", style="bold yellow", markup=False,
+                         highlight=False, soft_wrap=True)
 
 
 def _scale_out(
@@ -329,14 +375,18 @@ def _verify_artifacts(
         logger.out.print_json(json.dumps({
             "schema-version": 1, "ok": bool(report), "files": report.checked_files,
             "attestations": report.checked_attestations, "signatures": report.checked_signatures,
-            "problems": list(report.problems), "notes": list(report.notes)}))
+            "problems": list(report.problems), "notes": list(report.notes), "stale": list(report.stale)}))
     else:
         logger.out.print(f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
                          f"{report.checked_signatures} signatures in {artifacts}")
         for note in report.notes:
             logger.step(note)
     if not report:
-        raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  " + "\n  ".join(report.problems))
+        hint = (f"{artifacts} mixes stages of different builds: rebuild them with "
+                f"`pyrel build {' '.join(report.stale)}`" if report.stale else None)
+        raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  " + "\n  ".join(report.problems),
+                                hint=hint)
+
 
 
 def _verify_rebuilds(project_dir: Path, stages: list[str] | None, substituters: Sequence[str], *,

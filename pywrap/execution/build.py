@@ -51,6 +51,8 @@ class Result:
     violations: tuple[hermeticity.Violation, ...] = ()
     #: The .drv that built ``store_path``, when this run learned it (the provenance names it).
     derivation: str = ""
+    #: (``<input stage>/<file>``, sha256) of every artifact of the input stages this output was built from.
+    inputs: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
         return self.status is Status.SUCCESS
@@ -122,6 +124,9 @@ def _build_graph(
     started: float,
 ) -> Outcome:
     project, lock = graph.project, graph.lock
+    # Stages read but not asked for are built too, not exported; their outputs are named in the
+    # statements of the stages that read them.  Under --check only the stages asked for are rebuilt.
+    read_only = [name for name in graph.stages if name not in stage_names]
     progress(f"building {', '.join(stage_names)} in the Nix sandbox")
     failure: BuildError | None = None
     nix_log = NixLog()
@@ -140,11 +145,13 @@ def _build_graph(
                             side_closures[name] = side.submit(closure.derivation_closure, lock, name, started.drv)
                     refresh()
 
-                outputs = graph.build(stage_names, options, out_link=state_dir(project) / "result", check=check,
-                                      on_log_line=on_line)
+                outputs = graph.build([*stage_names, *([] if check else read_only)], options,
+                                      out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
         except BuildError as exc:
             failure = exc
-            outputs = graph.built_outputs(stage_names)
+            outputs = graph.built_outputs([*stage_names, *read_only])
+    if check and read_only and failure is None:
+        outputs = {**outputs, **graph.built_outputs(read_only)}
     duration = time.monotonic() - started
     failed = _failed_stages(failure.log_tail, graph) if failure else set()
     if check and failure is not None:
@@ -152,6 +159,7 @@ def _build_graph(
         # it must fail, not be exported as if it had been confirmed.
         outputs = {name: path for name, path in outputs.items() if name not in failed}
     results = []
+    artifacts: dict[str, tuple[export.ExportedFile, ...]] = {}  # each stage's artifacts, as read or exported
     for name in stage_names:
         stage = project.stage(name)
         if name not in outputs:
@@ -176,6 +184,8 @@ def _build_graph(
         store_path = outputs[name]
         # In a chroot store (`--store DIR`) the output's files live under DIR.
         exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
+        artifacts[name] = tuple(exported)
+        inputs = _input_artifacts(project, name, outputs, artifacts)
         summary, derivation = _closure(graph, name, store_path,
                                        built=nix_log.derivation_path(graph.derivation_name(name)),
                                        side=side_closures.get(name))
@@ -187,13 +197,30 @@ def _build_graph(
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
-            derivation=derivation or "",
+            derivation=derivation or "", inputs=inputs,
         ))
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.
 NONDETERMINISM = "may not be deterministic"
+
+
+def _input_artifacts(
+    project: Project, name: str, outputs: dict[str, str], artifacts: dict[str, tuple[export.ExportedFile, ...]]
+) -> tuple[tuple[str, str], ...]:
+    """(``<input stage>/<file>``, sha256) of the artifacts of every stage ``name`` reads.
+
+    Those exported in this run as exported; the others read from their store output
+    (``artifacts`` remembers them for the next stage that reads them).
+    """
+    inputs = []
+    for input_stage in project.stage(name).inputs:
+        if input_stage not in artifacts and input_stage in outputs:
+            artifacts[input_stage] = tuple(export.output_files(
+                nixcache.real_path(outputs[input_stage]), project.stage(input_stage).outputs))
+        inputs += [(f"{input_stage}/{file.name}", file.sha256) for file in artifacts.get(input_stage, ())]
+    return tuple(inputs)
 
 
 def _upstream(project: Project, name: str) -> list[str]:

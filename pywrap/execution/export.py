@@ -39,6 +39,12 @@ def matching_outputs(store_output: Path, globs: Sequence[str]) -> list[Path]:
     return matched
 
 
+def output_files(store_output: Path, globs: Sequence[str]) -> list[ExportedFile]:
+    """The artifacts of a stage's output, as :func:`export_stage` would export them (nothing is copied)."""
+    return [ExportedFile(path.relative_to(store_output).as_posix(), file_sha256(path), path.stat().st_size)
+            for path in matching_outputs(store_output, globs)]
+
+
 def checksums_text(files: Sequence[ExportedFile]) -> str:
     return "".join(f"{file.sha256}  {file.name}\n" for file in files)
 

@@ -107,7 +107,10 @@ def _attested(target: Path, sha256: str, store_path: str) -> bool:
         return False
     same_subject = any(isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == sha256
                        for s in subjects)
-    return same_subject and bool(store_path) and store_path in text
+    # The same output was built from the same inputs; a statement that does not name them
+    # (an older pyrel's) is written again, so that dist/ can be checked as one release.
+    return (same_subject and bool(store_path) and store_path in text
+            and provenance.recorded_inputs(document) is not None)
 
 
 def write_attestations(
@@ -122,8 +125,6 @@ def write_attestations(
         lock_names = set(provenance.lock_file_names(lock, result.stage))
         stage_context = attrs.evolve(
             context, lock_files=tuple(item for item in context.lock_files if item[0] in lock_names))
-        inputs = [(f"{name}/{file.name}", file.sha256)
-                  for name in stage.inputs if name in exported for file in exported[name].outputs]
         dependencies = provenance.stage_dependencies(lock, result.stage)
         if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256,
                          result.store_path) for file in result.outputs):
@@ -133,7 +134,8 @@ def write_attestations(
             document = provenance.statement(
                 artifact=file.name, sha256=file.sha256, stage=result.stage, context=stage_context,
                 dependencies=dependencies, derivation=derivation, output=result.store_path or None,
-                input_artifacts=inputs, derivation_sha256=_file_sha256(Path(derivation)) if derivation else "",
+                input_artifacts=result.inputs, input_stages=stage.inputs,
+                derivation_sha256=_file_sha256(Path(derivation)) if derivation else "",
             )
             target = dist / result.stage / provenance.attestation_name(file.name)
             write_atomically(target, provenance.dumps(document).encode())

@@ -6,14 +6,17 @@ What each field holds (documented in the README, "Verify and provenance"):
 * ``subject``: the artifact's file name and sha256;
 * ``buildDefinition.buildType``: :data:`BUILD_TYPE`, "one pyrel stage built by
   nix-build in Nix's sandbox from a pyrel plan";
-* ``externalParameters``: project, stage, the source (commit, tag, clean tree);
+* ``externalParameters``: project, stage, the stages it reads (``inputStages``),
+  the source (commit, tag, clean tree);
 * ``internalParameters``: Nix's version, the sandbox settings (``sandboxPaths``: the
   pinned /bin/sh, the one thing mounted besides the inputs), substituters,
   the system, provider, suite and SOURCE_DATE_EPOCH;
 * ``resolvedDependencies``: the source commit, pyrel's lock files, every locked
   artifact of the stage (its Debian packages, the bootstrap packages every stage
-  uses, its wheels; sha256, purl as ``uri``, download URL) and the exported
-  files of input stages built in the same run;
+  uses, its wheels; sha256, purl as ``uri``, download URL) and every artifact of
+  its input stages, named ``<stage>/<file>`` (exported or not in the same run:
+  :func:`recorded_inputs` reads them back, and `pyrel verify --artifacts` holds
+  them against the input stages' directories of ``dist/``);
 * ``runDetails``: builder id and versions; invocation id and start and end
   times; byproducts: the stage's derivation (with the sha256 of the .drv file)
   and its output store path, as ``file://`` URIs.
@@ -143,11 +146,13 @@ def statement(
     derivation: str | None,
     output: str | None,
     input_artifacts: Iterable[tuple[str, str]] = (),
+    input_stages: Sequence[str] = (),
     derivation_sha256: str = "",
 ) -> dict[str, Any]:
     """The in-toto Statement for one artifact of ``stage``.
 
-    ``input_artifacts``: (``<stage>/<file>``, sha256) of input stages' exported files.
+    ``input_stages``: the stages ``stage`` reads; ``input_artifacts``: (``<stage>/<file>``,
+    sha256) of every artifact of those stages, the files it was built from.
     ``derivation`` and ``output`` are store paths (recorded as ``file://`` URIs).
     """
     resolved = [
@@ -156,7 +161,7 @@ def statement(
         *({"name": name, "digest": {"sha256": digest}} for name, digest in input_artifacts),
         *dependencies,
     ]
-    external = _external_parameters(context, stage)
+    external = _external_parameters(context, stage, input_stages)
     internal = _internal_parameters(context)
     run_details = _run_details(context, derivation, output, derivation_sha256)
     return {
@@ -175,9 +180,11 @@ def statement(
     }
 
 
-def _external_parameters(context: BuildContext, stage: str) -> dict[str, Any]:
+def _external_parameters(context: BuildContext, stage: str, input_stages: Sequence[str]) -> dict[str, Any]:
     source = context.source
-    external: dict[str, Any] = {"project": context.project, "stage": stage}
+    # inputStages is written even when empty: it tells a stage that reads none from a statement
+    # that does not say (an older pyrel's), whose inputs cannot be checked.
+    external: dict[str, Any] = {"project": context.project, "stage": stage, "inputStages": list(input_stages)}
     source_parameters: dict[str, Any] = {}
     if source.commit is not None:
         source_parameters["commit"] = source.commit
@@ -236,6 +243,47 @@ def dumps(document: Mapping[str, Any]) -> str:
 
 def attestation_name(artifact: str) -> str:
     return artifact + ATTESTATION_SUFFIX
+
+
+@attrs.frozen
+class RecordedInputs:
+    """What a statement says its stage was built from, of other stages' artifacts."""
+
+    stage: str
+    input_stages: tuple[str, ...]
+    #: (input stage, file, sha256) of every artifact of the input stages the stage read.
+    files: tuple[tuple[str, str, str], ...]
+
+
+def recorded_inputs(document: object) -> RecordedInputs | None:
+    """The stages and artifacts a statement says its stage read; None when it does not say.
+
+    A statement without ``externalParameters.inputStages`` (an older pyrel's, or not
+    pyrel's) cannot be checked against the other stages of ``dist/``.
+    """
+    predicate = document.get("predicate") if isinstance(document, dict) else None
+    definition = predicate.get("buildDefinition") if isinstance(predicate, dict) else None
+    if not isinstance(definition, dict):
+        return None
+    external = definition.get("externalParameters")
+    if not isinstance(external, dict):
+        return None
+    stage, input_stages = external.get("stage"), external.get("inputStages")
+    if not (isinstance(stage, str) and isinstance(input_stages, list)
+            and all(isinstance(name, str) and name and "/" not in name for name in input_stages)):
+        return None
+    files = []
+    dependencies = definition.get("resolvedDependencies")
+    for item in dependencies if isinstance(dependencies, list) else []:
+        name = item.get("name") if isinstance(item, dict) else None
+        digest = item.get("digest") if isinstance(item, dict) else None
+        if not (isinstance(name, str) and "/" in name and isinstance(digest, dict)):
+            continue
+        input_stage, file = name.split("/", 1)
+        sha256 = digest.get("sha256")
+        if input_stage in input_stages and isinstance(sha256, str):
+            files.append((input_stage, file, sha256))
+    return RecordedInputs(stage, tuple(input_stages), tuple(files))
 
 
 def subject_problems(document: object, artifact: str, sha256: str) -> list[str]:

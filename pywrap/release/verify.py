@@ -9,6 +9,10 @@ Two questions:
   stage directory of ``dist/``: every file against SHA256SUMS (and no unlisted
   file), every attestation's subject against its artifact, and, when a checker
   is given, the signature of SHA256SUMS and of every attestation.
+* Is ``dist/`` one release?  Each statement names the artifacts of its input
+  stages it was built from; :func:`graph_problems` holds them against the input
+  stages' directories (pure), and :func:`check_consistency` says which stages of
+  ``dist/`` are stale after a build exported only some.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 import stat
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -143,6 +147,8 @@ class ArtifactReport:
     checked_signatures: int
     problems: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    #: Stages whose statements do not match their input stages' files: rebuild these (graph order).
+    stale: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return not self.problems
@@ -185,6 +191,8 @@ class _Tally:
     attestations: int = 0
     signatures: int = 0
     unchecked_signatures: int = 0
+    #: Per stage directory, what each statement read says the stage was built from.
+    records: dict[str, list[provenance.RecordedInputs | None]] = attrs.Factory(dict)
 
 
 def verify_artifacts(
@@ -198,9 +206,17 @@ def verify_artifacts(
         tally.problems.append(f"{dist}: no stage directory with a {CHECKSUMS} file")
     for directory in directories:
         _verify_stage_directory(directory, check_signature, tally)
+    # Each stage checked must have been built from the files its input stages hold in dist/.
+    checked = graph_order([directory.name for directory in directories if directory.name in tally.records],
+                          _inputs_of(tally.records))
+    graph = graph_problems(tally.records, listed_checksums(dist), checked)
+    tally.problems += [problem.describe(dist) for problem in graph]
     if tally.unchecked_signatures:
         notes.append(f"{tally.unchecked_signatures} signatures were not checked: pass --allowed-signers and --identity")
-    return ArtifactReport(tally.files, tally.attestations, tally.signatures, tuple(tally.problems), tuple(notes))
+    # An input stage left out of the check is not a reason to rebuild anything.
+    stale = stale_stages([problem for problem in graph if problem.file or not problem.input_stage], tally.records)
+    return ArtifactReport(tally.files, tally.attestations, tally.signatures, tuple(tally.problems), tuple(notes),
+                          stale)
 
 
 def _verify_stage_directory(directory: Path, check_signature: SignatureChecker | None, tally: _Tally) -> None:
@@ -259,18 +275,17 @@ def _verify_artifact(directory: Path, name: str, expected: str, tally: _Tally) -
         tally.problems.append(f"{attestation}: missing (no provenance for {artifact.name})")
         return None
     tally.attestations += 1
-    tally.problems += _attestation_problems(attestation, name, actual)
-    return attestation
-
-
-def _attestation_problems(attestation: Path, name: str, actual: str) -> list[str]:
     try:
         document = json.loads(attestation.read_bytes())
     except OSError as error:
-        return [f"{attestation}: cannot be read ({error.strerror or error})"]
+        tally.problems.append(f"{attestation}: cannot be read ({error.strerror or error})")
+        return attestation
     except (ValueError, RecursionError) as error:  # not JSON (or not UTF-8), or nested too deep
-        return [f"{attestation}: not valid JSON ({error})"]
-    return [f"{attestation}: {problem}" for problem in provenance.subject_problems(document, name, actual)]
+        tally.problems.append(f"{attestation}: not valid JSON ({error})")
+        return attestation
+    tally.problems += [f"{attestation}: {problem}" for problem in provenance.subject_problems(document, name, actual)]
+    tally.records.setdefault(directory.name, []).append(provenance.recorded_inputs(document))
+    return attestation
 
 
 def _verify_signature(path: Path, check_signature: SignatureChecker | None, tally: _Tally) -> None:
@@ -287,6 +302,173 @@ def _verify_signature(path: Path, check_signature: SignatureChecker | None, tall
         tally.problems.append(f"{path}: bad signature {signature.name}: {failure}")
 
 
+# --- one release: the stage graph ----------------------------------------------------
+
+
+@attrs.frozen
+class GraphProblem:
+    """A stage of ``dist/`` whose statement does not match its input stages' files there."""
+
+    stage: str
+    #: Empty when the statement does not say which stages it read.
+    input_stage: str = ""
+    #: Empty when the input stage's whole directory is absent.
+    file: str = ""
+    #: The sha256 the statement names for ``file``; empty when it does not name it.
+    recorded: str = ""
+    #: The sha256 the input stage's SHA256SUMS lists for ``file``; empty when not there.
+    present: str = ""
+
+    def describe(self, dist: Path) -> str:
+        here = dist / self.stage
+        if not self.input_stage:
+            return (f"{here}: its statements do not name the stages it was built from (an older pyrel's): "
+                    f"it cannot be checked against them; rebuild {self.stage}")
+        if not self.file:
+            return (f"{here}: built from stage {self.input_stage}, which is not in {dist}: a stage is verified "
+                    f"with its input stages (add {dist / self.input_stage}, or leave {self.stage} out)")
+        built_from = f"{self.input_stage}/{self.file}"
+        if not self.present:
+            return (f"{here}: built from {built_from} (sha256 {self.recorded}), which is not in "
+                    f"{dist / self.input_stage}")
+        if not self.recorded:
+            return (f"{dist / self.input_stage / self.file}: not one of the files of {self.input_stage} that "
+                    f"{self.stage} was built from")
+        return (f"{here}: built from {built_from} with sha256 {self.recorded}, but "
+                f"{dist / self.input_stage / self.file} has sha256 {self.present}")
+
+    def to_json(self) -> dict[str, str]:
+        return {"stage": self.stage, "input-stage": self.input_stage, "file": self.file,
+                "recorded-sha256": self.recorded, "present-sha256": self.present}
+
+
+def graph_problems(
+    records: Mapping[str, Sequence[provenance.RecordedInputs | None]],
+    present: Mapping[str, Mapping[str, str]],
+    stages: Iterable[str],
+) -> list[GraphProblem]:
+    """Where the statements of ``stages`` disagree with their input stages' files (pure).
+
+    ``records``: per stage directory, what each of its statements says it was built from
+    (None: the statement does not say); ``present``: per stage directory of ``dist/``, the
+    files its SHA256SUMS lists and their sha256.  Every input stage must be present and
+    hold exactly the files the statement names, with the same sha256.
+    """
+    problems: dict[GraphProblem, None] = {}  # ordered, without the repeats of a stage's several statements
+    for stage in stages:
+        for record in records.get(stage, ()):
+            if record is None:
+                problems[GraphProblem(stage)] = None
+                continue
+            for input_stage in record.input_stages:
+                listed = present.get(input_stage)
+                if listed is None:
+                    problems[GraphProblem(stage, input_stage)] = None
+                    continue
+                named = {file: sha256 for name, file, sha256 in record.files if name == input_stage}
+                for file in sorted(named.keys() | listed.keys()):
+                    if named.get(file) != listed.get(file):
+                        problems[GraphProblem(stage, input_stage, file, named.get(file, ""),
+                                              listed.get(file, ""))] = None
+    return list(problems)
+
+
+def stale_stages(
+    problems: Iterable[GraphProblem],
+    records: Mapping[str, Sequence[provenance.RecordedInputs | None]],
+    exported: Iterable[str] = (),
+) -> tuple[str, ...]:
+    """The stages to rebuild so that ``dist/`` is one release again, in graph order (pure).
+
+    ``exported``: the stages the build that just ran exported.  A stage built before
+    them whose inputs changed is stale; when a stage just built does not match an input
+    stage in ``dist/`` (not exported by this run), or an input stage is absent, that
+    input stage is.  What reads a stale stage is stale with it (it will change).
+    """
+    fresh = set(exported)
+    stale = set()
+    for problem in problems:
+        if problem.stage not in fresh:
+            stale.add(problem.stage)
+        if problem.input_stage and (problem.stage in fresh or not problem.file):
+            stale.add(problem.input_stage)
+    inputs_of = _inputs_of(records)
+    grown = True
+    while grown:
+        readers = {stage for stage, inputs in inputs_of.items() if stage not in fresh and inputs & stale}
+        grown = not readers <= stale
+        stale |= readers
+    return tuple(graph_order(stale, inputs_of))
+
+
+def _inputs_of(records: Mapping[str, Sequence[provenance.RecordedInputs | None]]) -> dict[str, set[str]]:
+    return {stage: {name for record in recorded if record is not None for name in record.input_stages}
+            for stage, recorded in records.items()}
+
+
+def graph_order(stages: Iterable[str], inputs_of: Mapping[str, Iterable[str]]) -> list[str]:
+    """``stages`` with every stage after those it reads (by name where the graph does not order them)."""
+    wanted = set(stages)
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(stage: str) -> None:
+        if stage in ordered or stage in visiting:
+            return
+        visiting.add(stage)
+        for input_stage in sorted(inputs_of.get(stage, ())):
+            visit(input_stage)
+        if stage in wanted:
+            ordered.append(stage)
+
+    for stage in sorted(wanted):
+        visit(stage)
+    return ordered
+
+
+def listed_checksums(dist: Path) -> dict[str, dict[str, str]]:
+    """Per stage directory of ``dist`` (those holding SHA256SUMS), the files it lists and their sha256."""
+    listed = {}
+    for directory in stage_directories(dist):
+        try:
+            listed[directory.name] = parse_checksums((directory / CHECKSUMS).read_text(errors="replace"), "")[0]
+        except OSError:
+            continue
+    return listed
+
+
+def read_records(dist: Path) -> dict[str, list[provenance.RecordedInputs | None]]:
+    """Per stage directory of ``dist``, what each statement says the stage was built from (unreadable ones left out)."""
+    records: dict[str, list[provenance.RecordedInputs | None]] = {}
+    for directory in stage_directories(dist):
+        for statement in sorted(directory.rglob(f"*{provenance.ATTESTATION_SUFFIX}")):
+            try:
+                document = json.loads(statement.read_bytes())
+            except (OSError, ValueError, RecursionError):
+                continue
+            records.setdefault(directory.name, []).append(provenance.recorded_inputs(document))
+    return records
+
+
+@attrs.frozen
+class Consistency:
+    """Whether ``dist/`` is one release: every stage built from the files its input stages hold there."""
+
+    problems: tuple[GraphProblem, ...]
+    #: The stages to rebuild, in graph order.
+    stale: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return not self.problems
+
+
+def check_consistency(dist: Path, exported: Iterable[str] = ()) -> Consistency:
+    """Check every stage of ``dist`` against its input stages there; ``exported``: what a build just exported."""
+    records = read_records(dist)
+    problems = graph_problems(records, listed_checksums(dist), graph_order(records, _inputs_of(records)))
+    return Consistency(tuple(problems), stale_stages(problems, records, exported))
+
+
 def files_to_sign(dist: Path, stages: Iterable[str] = ()) -> list[Path]:
     """What `pyrel sign` signs: each stage's SHA256SUMS and each attestation."""
     targets = []
@@ -297,5 +479,6 @@ def files_to_sign(dist: Path, stages: Iterable[str] = ()) -> list[Path]:
     return targets
 
 
-__all__ = ["ArtifactReport", "Difference", "SignatureChecker", "archive_differences", "compare_trees",
-           "files_to_sign", "parse_checksums", "verify_artifacts"]
+__all__ = ["ArtifactReport", "Consistency", "Difference", "GraphProblem", "SignatureChecker", "archive_differences",
+           "check_consistency", "compare_trees", "files_to_sign", "graph_order", "graph_problems", "parse_checksums",
+           "stale_stages", "verify_artifacts"]

@@ -178,3 +178,63 @@ def test_build_check_fails_a_stage_whose_rebuild_differs(tmp_path: Path, run_pyr
     assert "stage 'noisy' failed: not reproducible" in completed.stderr
     assert "stage 'stable'" not in completed.stderr
     assert (project / "dist/noisy/noise.txt").read_bytes() == before
+
+
+def test_dist_is_one_release_or_pyrel_says_it_is_not(tmp_path: Path, run_pyrel: Run) -> None:
+    """A test report of another sdist never passes `verify --artifacts`; the build that leaves it says so."""
+    project = copy_example("hello", tmp_path)
+    dist = project / "dist"
+    run_pyrel("lock", "-C", str(project), check=True)
+    run_pyrel("build", "all", "-C", str(project), check=True)
+    assert run_pyrel("verify", "--artifacts", str(dist)).returncode == 0
+    old_sdist = (dist / "source/SHA256SUMS").read_text().split()[0]
+    # The test report names the sdist and the wheel it ran on, the docs the wheel.
+    junit = json.loads((dist / "test/junit.xml.intoto.json").read_text())["predicate"]["buildDefinition"]
+    assert junit["externalParameters"]["inputStages"] == ["source", "wheel"]
+    named = {item["name"]: item["digest"]["sha256"] for item in junit["resolvedDependencies"]}
+    assert named["source/hello_pyrel-1.0.0.tar.gz"] == old_sdist
+
+    # A change, then only the source stage rebuilt.
+    module = project / "src/hello/__init__.py"
+    module.write_text(module.read_text() + "\n\ndef farewell(name: str) -> str:\n    return f\"Bye, {name}!\"\n")
+    built = run_pyrel("build", "source", "-C", str(project), check=True)
+    new_sdist = (dist / "source/SHA256SUMS").read_text().split()[0]
+    assert new_sdist != old_sdist
+    assert f"warning: {dist} is not one release: wheel, docs, test are stale" in built.stderr
+    assert f"rebuild them: pyrel build wheel docs test -C {project}" in built.stderr
+    verified = run_pyrel("verify", "--artifacts", str(dist))
+    assert verified.returncode == 11, verified.stdout + verified.stderr
+    text = " ".join(verified.stderr.split())
+    assert (f"{dist / 'test'}: built from source/hello_pyrel-1.0.0.tar.gz with sha256 {old_sdist}, "
+            f"but {dist / 'source/hello_pyrel-1.0.0.tar.gz'} has sha256 {new_sdist}") in text
+    # The publish job's check (source and wheel) fails too: the wheel is of the old sdist.
+    assert run_pyrel("verify", "--artifacts", str(dist), "source", "wheel").returncode == 11
+
+    # Source and wheel rebuilt: those two are one release, test and docs are stale (--json carries it).
+    report = json.loads(run_pyrel("build", "source", "wheel", "--json", "-C", str(project), check=True).stdout)
+    assert report["consistency"]["consistent"] is False
+    assert report["consistency"]["stale"] == ["docs", "test"]
+    assert report["consistency"]["rebuild"] == f"pyrel build docs test -C {project}"
+    assert run_pyrel("verify", "--artifacts", str(dist), "source", "wheel").returncode == 0
+    verified = run_pyrel("verify", "--artifacts", str(dist), "--json")
+    assert verified.returncode == 11 and json.loads(verified.stdout)["stale"] == ["docs", "test"]
+
+    # `pyrel build test` alone into an empty directory: its statement names the artifacts of the stages
+    # it read (built, not exported), which are absent there.
+    elsewhere = tmp_path / "elsewhere"
+    alone = json.loads(run_pyrel("build", "test", "--dist", str(elsewhere), "--json", "-C", str(project),
+                                 check=True).stdout)
+    assert alone["consistency"]["stale"] == ["source", "wheel"]
+    junit = json.loads((elsewhere / "test/junit.xml.intoto.json").read_text())["predicate"]["buildDefinition"]
+    named = {item["name"]: item["digest"]["sha256"] for item in junit["resolvedDependencies"]}
+    assert named["source/hello_pyrel-1.0.0.tar.gz"] == new_sdist
+    wheel_sums = {name: sha for sha, name in (line.split("  ", 1)
+                                              for line in (dist / "wheel/SHA256SUMS").read_text().splitlines())}
+    assert {name.removeprefix("wheel/"): sha for name, sha in named.items() if name.startswith("wheel/")} == wheel_sums
+    assert run_pyrel("verify", "--artifacts", str(elsewhere)).returncode == 11
+
+    # Everything rebuilt: one release again.
+    built = run_pyrel("build", "all", "-C", str(project), check=True)
+    assert "is not one release" not in built.stderr
+    verified = run_pyrel("verify", "--artifacts", str(dist))
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -91,7 +91,7 @@ def test_the_statement_records_the_build() -> None:
     definition = document["predicate"]["buildDefinition"]
     assert definition["buildType"] == provenance.BUILD_TYPE
     assert definition["externalParameters"] == {
-        "project": "hello-pyrel", "stage": "source",
+        "project": "hello-pyrel", "stage": "source", "inputStages": [],
         "source": {"commit": "a" * 40, "tag": "v1.0.0", "dirty": False},
     }
     assert definition["internalParameters"]["sandbox"] is True
