@@ -40,6 +40,7 @@ def compile_pylock(
     output: Path,
     what: str,
     exclude_newer: str | None = None,
+    exclude_newer_exempt: Sequence[str] = (),
     constraints: Sequence[str] = (),
     options: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -53,7 +54,8 @@ def compile_pylock(
     ``requirements`` and ``constraints`` are plain requirement lines (never a
     path or URL: uv would build it here), ``options`` index options such as
     ``--extra-index-url URL``; the packages of ``exclude`` (the project itself,
-    which its stage builds) are left out of the resolution, never fetched.
+    which its stage builds) are left out of the resolution, never fetched.  ``exclude_newer_exempt``
+    names packages resolved without the ``exclude_newer`` date.
     """
     uv = uv_binary()
     inputs = {
@@ -78,6 +80,8 @@ def compile_pylock(
                 *(["--constraints", str(constraints_in)] if constraints else []),
                 *(["--overrides", str(exclude_in)] if exclude else []),
                 *(["--exclude-newer", exclude_newer] if exclude_newer else []),
+                *(argument for name in (exclude_newer_exempt if exclude_newer else ())
+                  for argument in ("--exclude-newer-package", f"{name}=false")),
                 "-o", str(output),
             ],
             what=f"resolving {what}",

@@ -161,6 +161,7 @@ def build_command(
                     },
                     "outputs": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in result.outputs],
                     "hermeticity-violations": [violation.to_json() for violation in result.violations],
+                    "hint": result.hint,
                 }
                 for result in results
             ],
@@ -173,7 +174,8 @@ def build_command(
         _print_consistency(consistency, export_dir)
     if failures:
         for result in failures:
-            logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}")
+            logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}"
+                         + (f"\n  hint: {result.hint}" if result.hint else ""))
             if result.violations:
                 from pywrap.execution.hermeticity import describe
 

@@ -27,16 +27,21 @@ CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
 DOCS_GROUPS = ("docs", "doc")
 DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/docs.txt",
               "requirements-docs.txt", "docs/requirements-docs.txt")
+#: Dependency groups, extras and build tools' groups holding the test requirements, first found first.
 TEST_GROUPS = ("test", "tests", "testing")
 #: Where projects without test requirements keep the tools they run their tests with.
 DEV_GROUPS = ("dev",)
 #: Hatch environments of a group name: `hatch test` runs in hatch-test; `default` is the dev one.
 HATCH_ENVS = {**{name: (name, "hatch-test") for name in TEST_GROUPS}, "dev": ("default",)}
-TEST_FILES = ("tests/requirements.txt", "test/requirements.txt", "requirements/tests.txt",
-              "requirements/test.txt", "requirements-test.txt", "requirements-tests.txt",
-              "test-requirements.txt")
+#: Test requirement files, first found first; a pattern's matches shortest name first, then by name
+#: (requirements/test.txt before requirements/tests-py3.txt), less those for Python 2 (``*-py2.txt``).
+TEST_FILES = ("tests/requirements*.txt", "test/requirements*.txt", "testing/requirements*.txt",
+              "requirements/test*.txt", "requirements-test*.txt", "requirements_test*.txt",
+              "test*-requirements.txt", "test*_requirements.txt")
 #: Development requirements, which projects without test ones run their tests from.
-DEV_FILES = ("requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt")
+DEV_FILES = ("requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt", "requirements_dev.txt")
+#: A requirements file for Python 2 only (tests-py2.txt, requirements-py27.txt): no stage runs Python 2.
+_PYTHON2_FILE = re.compile(r"(?<![a-z0-9])py(?:thon)?-?2(?:[.]?7)?(?![0-9])", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -115,6 +120,102 @@ def optional_dependencies(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
     project = pyproject.get("project", {})
     extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else {}
     return extras if isinstance(extras, dict) else {}
+
+
+def declared_extras(root: Path, pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The project's extras and their requirements: ``[project.optional-dependencies]``, else (metadata
+    that setup.py or setup.cfg writes) an sdist's PKG-INFO, else setup.cfg's ``[options.extras_require]``."""
+    return _extras_and_origin(root, pyproject)[0]
+
+
+def _extras_and_origin(root: Path, pyproject: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    static = optional_dependencies(pyproject)
+    project = pyproject.get("project")
+    if static or (isinstance(project, dict) and "optional-dependencies" not in project.get("dynamic", [])):
+        return static, "[project.optional-dependencies]"
+    pkg_info = _pkg_info_extras(root)
+    if pkg_info:
+        return pkg_info, "PKG-INFO extra"
+    return _setup_cfg_extras(root), "setup.cfg [options.extras_require]"
+
+
+def _pkg_info_extras(root: Path) -> dict[str, list[str]]:
+    """``Requires-Dist: pytest>=6; extra == "testing"`` lines, by extra, with the extra's condition
+    taken out (``python_version < "3.8" and extra == 'testing'`` keeps ``python_version < "3.8"``)."""
+    pkg_info = root / "PKG-INFO"
+    if not pkg_info.is_file():
+        return {}
+    import email.parser  # only for an unpacked sdist
+
+    message = email.parser.Parser().parsestr(pkg_info.read_text(encoding="utf-8", errors="replace"))
+    extras: dict[str, list[str]] = {}
+    for value in message.get_all("Requires-Dist") or []:
+        try:
+            requirement = Requirement(value)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None:
+            continue
+        found = _without_extra(str(requirement.marker))
+        if found is None:
+            continue
+        extra, rest = found
+        requirement.marker = None
+        extras.setdefault(extra, []).append(f"{requirement}; {rest}" if rest else str(requirement))
+    return extras
+
+
+#: A top-level ``extra == "name"`` condition of a marker (packaging writes markers with double quotes).
+_EXTRA_CONDITION = re.compile(r'^extra == "([^"]+)"$')
+
+
+def _without_extra(marker: str) -> tuple[str, str] | None:
+    """``(extra, the rest of the marker)`` when ``marker`` is a conjunction with one ``extra == ...``
+    term; None for a marker without one, or one that ``or`` joins at its top level (not one extra's)."""
+    terms, depth, start, quoted = [], 0, 0, ""
+    for index, char in enumerate(marker):
+        if quoted:
+            quoted = "" if char == quoted else quoted
+        elif char in "'\"":
+            quoted = char
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif depth == 0 and marker.startswith(" or ", index):
+            return None
+        elif depth == 0 and marker.startswith(" and ", index):
+            terms.append(marker[start:index])
+            start = index + len(" and ")
+    terms.append(marker[start:])
+    extras = [match.group(1) for term in terms if (match := _EXTRA_CONDITION.match(term.strip()))]
+    if len(extras) != 1:
+        return None
+    rest = [term for term in terms if not _EXTRA_CONDITION.match(term.strip())]
+    return canonicalize_name(extras[0]), " and ".join(rest)
+
+
+def _setup_cfg_extras(root: Path) -> dict[str, list[str]]:
+    """setup.cfg's ``[options.extras_require]``, read as setuptools reads it: one requirement a line, or
+    on one line separated by ``;`` (a ``file:`` value is left out)."""
+    setup_cfg = root / "setup.cfg"
+    if not setup_cfg.is_file():
+        return {}
+    import configparser  # only for a setup.cfg project
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(setup_cfg.read_text(encoding="utf-8", errors="replace"))
+    except configparser.Error:
+        return {}
+    if not parser.has_section("options.extras_require"):
+        return {}
+    extras: dict[str, list[str]] = {}
+    for key, value in parser["options.extras_require"].items():
+        value = value.strip()
+        items = value.splitlines() if "\n" in value else value.split(";")
+        items = [item.split(" #", 1)[0].strip() for item in items]
+        extras[canonicalize_name(key)] = [item for item in items
+                                          if item and not item.startswith(("#", "file:"))]
+    return extras
 
 
 def _table(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
@@ -239,12 +340,26 @@ def stage_requirements(
         tox = None if fallback else _tox_group(root, pyproject, project_name, tox_envs)
         if tox is not None:
             # A tox environment may hold only linters: like development requirements, alone it makes no stage.
-            lines = expand_self(tox[0], project_name, optional_dependencies(pyproject))
+            lines = expand_self(tox[0], project_name, declared_extras(root, pyproject))
             return Requirements(tuple(lines), file=tox[1], origin=tox[2], fallback=True)
-        for relative in candidate_files:
-            if (root / relative).is_file():
-                return Requirements(file=relative, origin=relative, fallback=fallback)
+        for relative in requirement_files(root, candidate_files):
+            return Requirements(file=relative, origin=relative, fallback=fallback)
     return Requirements()
+
+
+def requirement_files(root: Path, patterns: Sequence[str]) -> list[str]:
+    """The files ``patterns`` match under ``root``, in a defined order: pattern by pattern, each
+    pattern's matches shortest name first, then by name; files for Python 2 are left out."""
+    found: list[str] = []
+    for pattern in patterns:
+        if not any(char in pattern for char in "*?["):
+            matches = [pattern] if (root / pattern).is_file() else []
+        else:
+            matches = [path.relative_to(root).as_posix() for path in root.glob(pattern) if path.is_file()]
+            matches.sort(key=lambda relative: (len(relative), relative))
+        found += [relative for relative in matches
+                  if relative not in found and not _PYTHON2_FILE.search(Path(relative).name)]
+    return found
 
 
 def _named_requirements(
@@ -253,7 +368,7 @@ def _named_requirements(
     """The first of ``names`` as a dependency group, then as an extra, then as a build tool's group."""
     file = root / "pyproject.toml"
     dependency_groups = pyproject.get("dependency-groups", {})
-    extras = optional_dependencies(pyproject)
+    extras, extras_origin = _extras_and_origin(root, pyproject)
 
     def found(lines: Iterable[str], origin: str) -> Requirements:
         return Requirements(tuple(expand_self(lines, project_name, extras)), origin=origin)
@@ -264,7 +379,7 @@ def _named_requirements(
                 return found(_group(dependency_groups, name, file), f"[dependency-groups] {name}")
     for name in names:
         if name in extras and isinstance(extras[name], list):
-            return found([str(item) for item in extras[name]], f"[project.optional-dependencies] {name}")
+            return found([str(item) for item in extras[name]], f"{extras_origin} {name}")
     for name in names:
         tool = _tool_group(pyproject, name, project_name, file)
         if tool is not None:

@@ -802,7 +802,7 @@ def _parse_stages(
         stages.append(attrs.evolve(stage, implicit=stage_name in implicit))
     # A requirement on the project itself (`demo[yaml]`) is its extra's contents: the stage builds
     # the project from source, it never fetches it from a registry.
-    extras = discovery.optional_dependencies(pyproject)
+    extras = discovery.declared_extras(root, pyproject)
     stages = [attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, name, extras)))
               for stage in stages]
     if not stages:

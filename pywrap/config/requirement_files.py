@@ -30,7 +30,7 @@ import attrs
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pywrap.config.discovery import expand_self, optional_dependencies
+from pywrap.config.discovery import declared_extras, expand_self
 from pywrap.errors import ConfigError
 
 #: ``#`` at the start of a line or after whitespace starts a comment (``#egg=`` in a URL does not).
@@ -144,13 +144,14 @@ def read_requirements(
 
 
 def project_extras(root: Path) -> Mapping[str, Any]:
-    """The project's ``[project.optional-dependencies]``: the model keeps each extra's distribution
-    names only, and a requirements file's ``.[test]`` asks for the requirements themselves."""
+    """The project's extras (``[project.optional-dependencies]``, else PKG-INFO's or setup.cfg's): the model
+    keeps each extra's distribution names only, and a requirements file's ``.[test]`` asks for the
+    requirements themselves."""
     file = root / "pyproject.toml"
     try:
-        return optional_dependencies(tomllib.loads(file.read_text(encoding="utf-8")))
+        return declared_extras(root, tomllib.loads(file.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        return {}
+        return declared_extras(root, {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read the project's extras: {exc}") from exc
 

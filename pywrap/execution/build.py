@@ -51,6 +51,8 @@ class Result:
     violations: tuple[hermeticity.Violation, ...] = ()
     #: The .drv that built ``store_path``, when this run learned it (the provenance names it).
     derivation: str = ""
+    #: What to try about a failure besides its violations (an old release's ``exclude-newer``).
+    hint: str = ""
     #: (``<input stage>/<file>``, sha256) of every artifact of the input stages this output was built from.
     inputs: tuple[tuple[str, str], ...] = ()
 
@@ -199,7 +201,58 @@ def _build_graph(
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
             derivation=derivation or "", inputs=inputs,
         ))
+    results = [attrs.evolve(result, hint=_old_release_hint(graph, result.stage))
+               if result.status is Status.FAILED else result for result in results]
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
+
+
+def _old_release_hint(graph: StageGraph, stage: str) -> str:
+    """`exclude-newer` at the source's date, when the failed stage's wheels are newer than its source."""
+    from pywrap.execution import old_release
+
+    project = graph.project
+    try:
+        wheels = graph.lock.entry(stage).wheels
+    except PyrelError:
+        return ""
+    table = "[tool.pyrel]" if project.config_file.name == "pyproject.toml" else project.config_file.name
+    return old_release.exclude_newer_hint(stage, wheels, graph.source_date_epoch,
+                                          exclude_newer=project.exclude_newer, table=table)
+
+
+#: Bytes of a log file read for network attempts (its end: a long test log's summary is there).
+LOG_LIMIT = 4 << 20
+
+
+def _network_findings(
+    graph: StageGraph, stage: str, store_path: str, own_log: str
+) -> tuple[hermeticity.Violation, ...]:
+    """What a built stage's logs show it reaching for on the network: the build log when this run built it, and
+    the log files among its outputs (Sphinx's warnings, pytest.log).  Remembered per output
+    (``.pyrel/findings/``): a later run that finds the output built fails it again."""
+    from pywrap.execution import hermeticity
+
+    output = nixcache.real_path(store_path)
+    logs = [own_log, *(_log_tail(path) for path in sorted(output.glob("*.log")) if path.is_file())]
+    found = hermeticity.network_attempts("\n".join(logs), stage)
+    record = state_dir(graph.project) / "findings" / f"{Path(store_path).name}.json"
+    if found:
+        record.parent.mkdir(exist_ok=True)
+        write_atomically(record, json.dumps([violation.to_json() for violation in found]).encode())
+    elif record.is_file():
+        try:
+            found = [hermeticity.Violation(**entry) for entry in json.loads(record.read_text())]
+        except (ValueError, TypeError):
+            record.unlink()
+    return tuple(found)
+
+
+def _log_tail(path: Path) -> str:
+    with path.open("rb") as stream:
+        stream.seek(max(0, path.stat().st_size - LOG_LIMIT))
+        return stream.read().decode("utf-8", "replace")
+
+
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.
@@ -236,10 +289,11 @@ def _recorded_status(store_output: Path, status_file: str) -> tuple[Status, str]
     if code == 0:
         return Status.SUCCESS, ""
     junit = store_output / "junit.xml"
-    summary = junit_summary(junit) if junit.is_file() else ""
+    if junit.is_file():
+        return Status.FAILED, junit_summary(junit, code)
     if code == 5:
         return Status.FAILED, "no tests were collected (pytest exit 5)"
-    return Status.FAILED, f"exit status {code}" + (f": {summary}" if summary else "")
+    return Status.FAILED, f"exit status {code}"
 
 
 #: The reports a stage that records its status writes beside it (the built-in test stage's pytest log).
@@ -267,26 +321,20 @@ def recorded_result(
     return status, reason, ()
 
 
-def junit_summary(path: Path, limit: int = 20) -> str:
-    """'N failed, M errors of T tests' and the first failing test ids."""
-    import xml.etree.ElementTree as ElementTree
+def junit_summary(path: Path, exit_status: int, limit: int = 20) -> str:
+    """Why the tests failed, from the junit report and pytest.log beside it: the files pytest could not
+    collect when it stopped there, else 'X of Y tests failed' (Y the test cases) and the failing ids."""
+    from pywrap.execution import test_report
 
     try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError:
-        return "the junit report is not valid XML"
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    total = sum(int(suite.get("tests", 0)) for suite in suites)
-    failing = []
-    for case in root.iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
-            failing.append(f"{case.get('classname', '')}::{case.get('name', '')}")
-    text = f"{len(failing)} of {total} tests failed"
-    if failing:
-        text += "\n    " + "\n    ".join(failing[:limit])
-        if len(failing) > limit:
-            text += f"\n    ... and {len(failing) - limit} more"
-    return text
+        report = test_report.read_junit(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError:
+        return f"exit status {exit_status}: the junit report is not valid XML"
+    try:
+        log = (path.parent / "pytest.log").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log = ""
+    return test_report.summary(exit_status, report, log, limit)
 
 
 def _closure(

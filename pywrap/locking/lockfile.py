@@ -13,6 +13,7 @@ creates a lock by calling the package managers.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -70,6 +71,8 @@ class WheelEntry:
     url: str
     sha256: str
     size: int | None = None
+    #: When the index received the file (PEP 751's ``upload-time``, UTC), if the pylock says.
+    upload_time: datetime.datetime | None = None
 
     @property
     def store_name(self) -> str:
@@ -232,7 +235,27 @@ def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], sourc
         raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
                         hint="re-create the lock with `pyrel lock`")
     url = wheel.get("url") or wheel.get("path")
-    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size)
+    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size,
+                      upload_time=_upload_time(wheel.get("upload-time"), filename, source))
+
+
+def _upload_time(value: object, filename: str, source: str) -> datetime.datetime | None:
+    """PEP 751's ``upload-time``: a TOML date-time (UTC when it has no offset, as PEP 700's index times are)."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # not what PEP 751 writes, but unambiguous
+        try:
+            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise LockError(f"{source}: wheel '{filename}' has an invalid upload-time {value!r}",
+                            hint="run `pyrel lock`") from exc
+    if not isinstance(value, datetime.datetime):
+        raise LockError(f"{source}: wheel '{filename}' has an invalid upload-time {value!r}", hint="run `pyrel lock`")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
+
+
 
 
 def _package_identity(package: Mapping[str, Any], source: str) -> tuple[str, str]:

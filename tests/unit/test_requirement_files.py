@@ -302,3 +302,29 @@ def test_a_wheel_outside_the_lines_hashes_fails_the_lock(
         resolver._resolve_python(loaded, loaded.stage("test"), [], "3.11", "x86_64-manylinux_2_36", tmp_path)
     (project / "tests/requirements.txt").write_text(f"pytest==1.0 --hash=sha256:{'2' * 64}\n")
     assert resolver._resolve_python(loaded, loaded.stage("test"), [], "3.11", "x86_64-manylinux_2_36", tmp_path)
+
+
+def test_exclude_newer_leaves_pyrels_own_tools_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An old release's date (exclude-newer) holds back its tools, not pyrel's checks: packaging>=24.2 and
+    # auditwheel>=6.8 did not exist in 2023, and the wheel stage's checks need them.
+    from pywrap.config.loader import build_project
+    from pywrap.locking.resolver import pyrel_tools
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "speedups.c").write_text("")
+    (tmp_path / "tests").mkdir()
+    pyproject = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+                 "project": {"name": "demo", "version": "1"}}
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {"exclude-newer": "2023-01-01"})
+    assert pyrel_tools(project.stage("wheel")) == ["auditwheel", "packaging", "readme-renderer"]
+    assert pyrel_tools(project.stage("test")) == pyrel_tools(project.stage("source")) == []
+    seen = _capture_uv(monkeypatch)
+    uv.compile_pylock(["flit_core>=3.4", "packaging>=24.2"], python_version="3.11",
+                      platform="x86_64-manylinux_2_36", output=tmp_path / "pylock.wheel.toml", what="stage 'wheel'",
+                      exclude_newer="2023-01-01", exclude_newer_exempt=["packaging"])
+    args = seen["args"]
+    assert args[args.index("--exclude-newer") + 1] == "2023-01-01"
+    assert args[args.index("--exclude-newer-package") + 1] == "packaging=false"
+    uv.compile_pylock(["packaging>=24.2"], python_version="3.11", platform="x86_64-manylinux_2_36",
+                      output=tmp_path / "pylock.wheel.toml", what="stage 'wheel'", exclude_newer_exempt=["packaging"])
+    assert "--exclude-newer-package" not in seen["args"]  # nothing to be exempt from
