@@ -220,41 +220,6 @@ def _old_release_hint(graph: StageGraph, stage: str) -> str:
                                           exclude_newer=project.exclude_newer, table=table)
 
 
-#: Bytes of a log file read for network attempts (its end: a long test log's summary is there).
-LOG_LIMIT = 4 << 20
-
-
-def _network_findings(
-    graph: StageGraph, stage: str, store_path: str, own_log: str
-) -> tuple[hermeticity.Violation, ...]:
-    """What a built stage's logs show it reaching for on the network: the build log when this run built it, and
-    the log files among its outputs (Sphinx's warnings, pytest.log).  Remembered per output
-    (``.pyrel/findings/``): a later run that finds the output built fails it again."""
-    from pywrap.execution import hermeticity
-
-    output = nixcache.real_path(store_path)
-    logs = [own_log, *(_log_tail(path) for path in sorted(output.glob("*.log")) if path.is_file())]
-    found = hermeticity.network_attempts("\n".join(logs), stage)
-    record = state_dir(graph.project) / "findings" / f"{Path(store_path).name}.json"
-    if found:
-        record.parent.mkdir(exist_ok=True)
-        write_atomically(record, json.dumps([violation.to_json() for violation in found]).encode())
-    elif record.is_file():
-        try:
-            found = [hermeticity.Violation(**entry) for entry in json.loads(record.read_text())]
-        except (ValueError, TypeError):
-            record.unlink()
-    return tuple(found)
-
-
-def _log_tail(path: Path) -> str:
-    with path.open("rb") as stream:
-        stream.seek(max(0, path.stat().st_size - LOG_LIMIT))
-        return stream.read().decode("utf-8", "replace")
-
-
-
-
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.
 NONDETERMINISM = "may not be deterministic"
 
