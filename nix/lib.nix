@@ -157,6 +157,22 @@ let
 
   sanitizeEnvName = name: builtins.replaceStrings [ "-" "." ] [ "_" "_" ] name;
 
+  # A stage pyrel runs Sphinx for: the intersphinx inventories its lock pins,
+  # each a fixed-output path like every other artifact, handed as JSON to
+  # tools/sphinx_offline.py, which points Sphinx at them (`enabled = false`:
+  # the stage's `intersphinx = false`, Sphinx loads no remote inventory).  Set
+  # after the stage's env: a stage cannot point Sphinx elsewhere.
+  intersphinxInventories = stage: map fetchArtifact (stage.intersphinx.inventories or [ ]);
+  intersphinxEnv = stage: if !(stage ? intersphinx) then { } else {
+    PYREL_INTERSPHINX = builtins.toJSON {
+      inherit (stage.intersphinx) enabled;
+      inventories = map (inventory: {
+        inherit (inventory) name target url;
+        path = "${fetchArtifact inventory}";
+      }) stage.intersphinx.inventories;
+    };
+  };
+
   # The compiler variables that hold the root's store path (the plan holds the
   # flags, which do not).  --sysroot=<root>: headers, crt files and libc come
   # from the root, never the host.  A stage's env overrides each of them, and
@@ -213,6 +229,7 @@ let
     LC_ALL = "C";
     TZ = "UTC";
   } // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // stage.env
+    // intersphinxEnv stage
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
   # The stage graph of a plan, one provider-independent fold: `rootFor` gives
@@ -233,7 +250,7 @@ let
       ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
       "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if loader == null then [ ] else [ loader ])
-        ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs;
+        ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs ++ intersphinxInventories stage;
     }) { } plan.stages;
 
 in {

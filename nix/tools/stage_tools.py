@@ -385,7 +385,9 @@ def docs(arguments: argparse.Namespace) -> None:
         warnings = os.path.join(out, f"sphinx-{builder}.log")
         strict = ["-W", "--keep-going"] if arguments.fail_on_warning else []
         sphinx_builder = "latex" if builder == "latexpdf" else builder
-        command = [python, "-m", "sphinx", "-b", sphinx_builder, "-d", os.path.join(work, "doctrees"),
+        # `python -m sphinx` with pyrel's extension: intersphinx reads the pinned inventories, never the network.
+        offline = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sphinx_offline.py")
+        command = [python, offline, "build", "-b", sphinx_builder, "-d", os.path.join(work, "doctrees"),
                    "-w", warnings, *strict, arguments.sphinx_dir, build_dir]
         result = run(command, env=environment)
         if result.returncode != 0:

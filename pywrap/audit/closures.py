@@ -41,8 +41,8 @@ from pywrap.config.model import Budget, Project, Stage
 from pywrap.errors import BaselineError, BudgetExceededError
 from pywrap.execution.fetch import LOADER_NAME, LOADER_PACKAGE
 from pywrap.execution.plan import derivation_name, toolchain_id
-from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
-from pywrap.purl import deb_purl, pypi_purl
+from pywrap.locking.lockfile import DebEntry, InventoryEntry, Lock, WheelEntry
+from pywrap.purl import deb_purl, inventory_purl, pypi_purl
 from pywrap.storepath import store_name
 
 AUDIT_SCHEMA_VERSION = 1
@@ -60,7 +60,7 @@ BUSYBOX_PATHS = ("pyrel-bootstrap-busybox", "pyrel-busybox")
 class Component:
     """One pinned lock entry: a Debian package or a wheel."""
 
-    kind: str  # "deb" | "wheel"
+    kind: str  # "deb" | "wheel" | "inventory" (an intersphinx objects.inv)
     name: str
     version: str
     sha256: str
@@ -82,6 +82,8 @@ class Component:
     def purl(self) -> str:
         if self.kind == "deb":
             return deb_purl(self.name, self.version, self.architecture)
+        if self.kind == "inventory":
+            return inventory_purl(self.name, self.version, self.sha256)
         return pypi_purl(self.name, self.version)
 
     def to_json(self) -> dict[str, Any]:
@@ -112,6 +114,12 @@ def deb_component(entry: DebEntry) -> Component:
 
 def wheel_component(entry: WheelEntry) -> Component:
     return Component("wheel", entry.name, entry.version, entry.sha256, entry.filename, entry.size)
+
+
+def inventory_component(entry: InventoryEntry) -> Component:
+    """An intersphinx inventory: named by its mapping key, versioned by its header (else by its hash)."""
+    return Component("inventory", entry.name, entry.version or entry.sha256[:12], entry.sha256, entry.filename,
+                     entry.size)
 
 
 @attrs.frozen
@@ -183,6 +191,8 @@ def path_index(project: Project, lock: Lock) -> PathIndex:
             component = wheel_component(wheel)
             names[wheel.store_name] = ("artifact", (component,))
             names[f"{store_name(wheel.name)}-{store_name(wheel.version)}-unpacked"] = ("unpacked", (component,))
+        for inventory in stage_lock.inventories:
+            names[inventory.store_name] = ("artifact", (inventory_component(inventory),))
     python_binary = f"usr/bin/python{lock.python_version}"
     outputs = {}
     for stage in project.stages:
@@ -346,7 +356,8 @@ def audit_project(
     for name in derivations:
         stage = project.stage(name)
         audited = audit_stage(name, facts[name], index, stage.budget, stage.inputs)
-        stages.append(attrs.evolve(audited, trimmed=lock.stage(name).trimmed))
+        stages.append(attrs.evolve(audited, trimmed=lock.stage(name).trimmed,
+                                   intersphinx=intersphinx_audit(stage, lock.stage(name).inventories)))
     return AuditReport(project.name, tuple(stages))
 
 
@@ -368,6 +379,43 @@ def collect(
 
 
 @attrs.frozen
+class IntersphinxAudit:
+    """A Sphinx stage's intersphinx: the inventories pinned, or the stage's opt-out (`intersphinx = false`)."""
+
+    enabled: bool
+    #: (mapping key, URL it was downloaded from, sha256) of each pinned inventory.
+    inventories: tuple[tuple[str, str, str], ...] = ()
+
+    def describe(self, stage: str) -> str:
+        if not self.enabled:
+            return (f"{stage}: intersphinx = false: Sphinx loads no other project's inventory (cross-references "
+                    "to them stay plain text)")
+        return f"{stage}: {len(self.inventories)} intersphinx inventories pinned"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "inventories": [{"name": name, "url": url, "sha256": sha256}
+                                                          for name, url, sha256 in self.inventories]}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> IntersphinxAudit | None:
+        if data is None:
+            return None
+        inventories = []
+        for index, entry in enumerate(_field(data, "inventories", list, where)):
+            at = f"{where}inventories[{index}]."
+            inventories.append((_field(entry, "name", str, at), _field(entry, "url", str, at),
+                                _field(entry, "sha256", str, at)))
+        return cls(_field(data, "enabled", bool, where), tuple(inventories))
+
+
+def intersphinx_audit(stage: Stage, inventories: Sequence[InventoryEntry]) -> IntersphinxAudit | None:
+    """None for a stage pyrel does not run Sphinx for."""
+    if stage.sphinx_dir is None:
+        return None
+    return IntersphinxAudit(stage.intersphinx, tuple((entry.name, entry.url, entry.sha256) for entry in inventories))
+
+
+@attrs.frozen
 class StageAudit:
     name: str
     derivation: str
@@ -379,6 +427,8 @@ class StageAudit:
     inputs: tuple[str, ...] = ()
     #: Debian packages the stage's `system-exclude` cut from Python's Depends closure.
     trimmed: tuple[str, ...] = ()
+    #: A Sphinx stage's intersphinx inventories, or its opt-out; None for other stages.
+    intersphinx: IntersphinxAudit | None = None
 
     def closure(self, kind: str) -> Closure:
         return self.sandbox if kind == SANDBOX else self.supply_chain
@@ -431,6 +481,7 @@ class AuditReport:
                     "built": stage.built,
                     "inputs": list(stage.inputs),
                     "trimmed": list(stage.trimmed),
+                    "intersphinx": stage.intersphinx.to_json() if stage.intersphinx else None,
                     "budget": {"packages": stage.budget.packages, "bytes": stage.budget.bytes},
                     SANDBOX: stage.sandbox.to_json(),
                     SUPPLY_CHAIN: stage.supply_chain.to_json(),
@@ -465,6 +516,8 @@ class AuditReport:
                               _field(budget, "bytes", (int, type(None)), f"{where}budget.", None)),
                 inputs=_strings(stage, "inputs", where),
                 trimmed=_strings(stage, "trimmed", where),
+                intersphinx=IntersphinxAudit.from_json(_field(stage, "intersphinx", (dict, type(None)), where, None),
+                                                       f"{where}intersphinx."),
             ))
         return cls(_field(data, "project", str, ""), tuple(stages))
 
@@ -710,6 +763,9 @@ def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list
         for component, kinds in _components_named(stage, wanted, package):
             if component.kind == "wheel":
                 chain, reason = _wheel_chain(stage.name, component, config, wanted)
+            elif component.kind == "inventory":
+                chain, reason = (stage.name, component.name), ("an intersphinx inventory conf.py's "
+                                                               "intersphinx_mapping names, pinned by `pyrel lock`")
             else:
                 roots = [*python_roots] if config is not None and config.python else []
                 roots += list(config.system) if config is not None else []

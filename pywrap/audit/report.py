@@ -49,6 +49,8 @@ def summary_table(report: AuditReport) -> Table:
                   str(len(monolithic.generated)), "", "1.00x")
     notes = [f"{stage.name}: system-exclude cut {len(stage.trimmed)} Debian packages ({', '.join(stage.trimmed)})"
              for stage in report.stages if stage.trimmed]
+    notes += [stage.intersphinx.describe(stage.name) for stage in report.stages
+              if stage.intersphinx is not None and not stage.intersphinx.enabled]
     if not all(stage.sandbox.complete and stage.supply_chain.complete for stage in report.stages):
         notes.append("* not built yet: bytes count only the store paths that exist")
     table.caption = "\n".join(notes) or None

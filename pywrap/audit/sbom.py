@@ -29,7 +29,8 @@ def _component(component: closures.Component, in_sandbox: bool) -> Component:
     return Component(
         name=component.name,
         version=component.version,
-        type=ComponentType.LIBRARY,
+        # An intersphinx inventory is data the docs are built with, not code.
+        type=ComponentType.DATA if component.kind == "inventory" else ComponentType.LIBRARY,
         bom_ref=component.purl,
         purl=PackageURL.from_string(component.purl),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=component.sha256)],

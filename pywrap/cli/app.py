@@ -84,8 +84,9 @@ def lock(
         return
     for stage in new_lock.stages:
         cut = f" (system-exclude cut {len(stage.trimmed)})" if stage.trimmed else ""
+        inventories = f", {len(stage.inventories)} intersphinx inventories" if stage.inventories else ""
         logger.step(f"stage {stage.name}: {len(stage.system)} Debian packages{cut}, "
-                    f"python lock {stage.python_lock or '(none)'}")
+                    f"python lock {stage.python_lock or '(none)'}{inventories}")
     for path in written:
         logger.out.print(f"wrote {path}")
 
@@ -161,6 +162,7 @@ def build_command(
                     },
                     "outputs": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in result.outputs],
                     "hermeticity-violations": [violation.to_json() for violation in result.violations],
+                    "notices": list(result.notices),
                     "hint": result.hint,
                 }
                 for result in results
@@ -262,6 +264,9 @@ def _print_results(results: "Sequence[Result]", dist: Path, elapsed: float) -> N
         closure = result.closure
         summary = f" — closure {closure.package_count} packages, {logger.human_bytes(closure.bytes)}" if closure else ""
         logger.out.print(f"[bold]stage {result.stage}[/bold]: {result.status.value}{summary}")
+        for notice in result.notices:
+            logger.console.print(f"  warning: {notice}", style="bold yellow", markup=False, highlight=False,
+                                 soft_wrap=True)
         for output in result.outputs:
             logger.out.print(f"  {dist.name}/{result.stage}/{output.name}  sha256 {output.sha256}  "
                              f"{logger.human_bytes(output.size)}", markup=False)
@@ -460,7 +465,9 @@ def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dic
             {"name": stage.name, "debian-packages": list(stage.system), "trimmed": list(stage.trimmed),
              "python-lock": stage.python_lock or None,
              "wheels": [{"name": wheel.name, "version": wheel.version, "sha256": wheel.sha256}
-                        for wheel in stage.wheels]}
+                        for wheel in stage.wheels],
+             "inventories": [{"name": entry.name, "url": entry.url, "target": entry.target, "sha256": entry.sha256}
+                             for entry in stage.inventories]}
             for stage in new_lock.stages
         ],
         "written": [str(path) for path in written],

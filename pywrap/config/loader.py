@@ -25,6 +25,7 @@ from pywrap.config import discovery, mkdocs
 from pywrap.config.archive import ARCHIVE_KEYS, parse_archive_config
 from pywrap.config.model import (
     CI_ACTIONS,
+    DOCS_COMMAND,
     DOCS_STAGE,
     PEP517_DEFAULT_BACKEND,
     PEP517_DEFAULT_REQUIRES,
@@ -66,8 +67,9 @@ STAGE_KEYS = {
     "env": dict,
     "budget": dict,
 }
-#: Keys of Sphinx stages (`docs`, `docs-*`): they shape the default commands.
-SPHINX_KEYS = {"sphinx-dir": str, "builders": list, "fail-on-warning": bool}
+#: Keys of Sphinx stages (`docs`, `docs-*`): they shape the default commands.  `intersphinx = false`
+#: builds without other projects' inventories instead of pinning them at lock time.
+SPHINX_KEYS = {"sphinx-dir": str, "builders": list, "fail-on-warning": bool, "intersphinx": bool}
 SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "latexpdf", "latex")
 #: Builders that need TeX, and the Debian packages Sphinx documents for them (its own LaTeX
 #: packages, the fonts it uses): a stage using one gets them unless it declares `system`.
@@ -216,6 +218,8 @@ def _parse_stage(
         )
     allowed = {**STAGE_KEYS, **SPHINX_KEYS} if is_sphinx_stage(name) else STAGE_KEYS
     allowed = {**allowed, **WHEEL_KEYS} if name == WHEEL_STAGE else allowed
+    if _runs_pyrels_sphinx(table.get("run", defaults.get("run"))):
+        allowed = {**allowed, "intersphinx": bool}  # whatever the stage's name: pyrel pins its inventories
     _check_keys(table, allowed, file, where)
     merged = {key: value for key, value in {**defaults, **table}.items()
               if key not in SPHINX_KEYS and key not in WHEEL_KEYS}
@@ -237,6 +241,7 @@ def _parse_stage(
             f"{file}: stage '{name}' declares no outputs",
             hint=f"set '{where}.outputs' to the file globs the stage writes into $out",
         )
+    intersphinx = _parse_intersphinx(table, merged["run"], file, where)
     return Stage(
         name=name,
         python=merged.get("python", True),
@@ -253,7 +258,28 @@ def _parse_stage(
         outputs=_string_list(merged["outputs"], file, f"{where}.outputs"),
         env=tuple(sorted(env)),
         budget=_parse_budget(merged.get("budget", {}), file, f"{where}.budget"),
+        intersphinx=intersphinx,
     )
+
+
+def _runs_pyrels_sphinx(run: object) -> bool:
+    return isinstance(run, list) and any(isinstance(command, str) and command.startswith(DOCS_COMMAND)
+                                         for command in run)
+
+
+def _parse_intersphinx(table: Mapping[str, Any], run: Sequence[object], file: Path, where: str) -> bool:
+    """A Sphinx stage's `intersphinx`: it means something only where pyrel runs Sphinx (and pins the inventories)."""
+    if "intersphinx" not in table:
+        return True
+    value = table["intersphinx"]
+    _check_type(value, bool, file, f"{where}.intersphinx")
+    if not _runs_pyrels_sphinx(run):
+        raise ConfigError(
+            f"{file}: '{where}.intersphinx' applies only to a stage that runs Sphinx through pyrel "
+            f"({DOCS_COMMAND} ..., the docs stage's default run); this stage runs its own commands",
+            hint="remove the key, or drop the stage's `run` to use pyrel's Sphinx runner",
+        )
+    return bool(value)
 
 
 def plain_value(value: str, file: Path, key: str) -> str:

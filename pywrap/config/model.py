@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import attrs
@@ -16,6 +17,9 @@ TEST_STAGE = "test"
 #: The command of the built-in wheel stage (nix/tools/stage_tools.py): the lock-time probe's wheel
 #: answer goes to the stages that run it, and the plan gives them the platform tag.
 WHEEL_COMMAND = 'python "$pyrelTools/stage_tools.py" wheel'
+#: The command of pyrel's Sphinx runner (nix/tools/stage_tools.py): `pyrel lock` pins the intersphinx
+#: inventories of the stages that run it, and it hands Sphinx the pinned copies.
+DOCS_COMMAND = 'python "$pyrelTools/stage_tools.py" docs'
 FALLBACK_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01, the earliest time zip can store
 
 #: PEP 517: a project without [build-system] is built by setuptools' legacy backend.
@@ -68,11 +72,27 @@ class Stage:
     #: Debian packages (names or fnmatch patterns) cut from the stage's Depends
     #: closure, with everything only they pulled in; the lock records what went.
     system_exclude: tuple[str, ...] = ()
+    #: A Sphinx stage's `intersphinx`: False builds without other projects' inventories (their
+    #: cross-references stay plain text) instead of pinning them at lock time.
+    intersphinx: bool = True
 
     @property
     def builds_wheel(self) -> bool:
         """Its commands build the project's wheel from the sdist (the built-in wheel stage's runner)."""
         return any(command.startswith(WHEEL_COMMAND) for command in self.run)
+
+    @property
+    def sphinx_dir(self) -> str | None:
+        """The Sphinx source directory of pyrel's docs runner among its commands (``--sphinx-dir``), or None."""
+        for command in self.run:
+            if command.startswith(DOCS_COMMAND):
+                try:
+                    words = shlex.split(command)
+                except ValueError:
+                    return None
+                if "--sphinx-dir" in words[:-1]:
+                    return words[words.index("--sphinx-dir") + 1]
+        return None
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ import attrs
 from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
-from pywrap.config.model import Project
+from pywrap.config.model import Project, Stage
 from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, PyrelError
 from pywrap.execution import closure, export, plan, recovery
@@ -51,6 +51,8 @@ class Result:
     violations: tuple[hermeticity.Violation, ...] = ()
     #: The .drv that built ``store_path``, when this run learned it (the provenance names it).
     derivation: str = ""
+    #: What the user must know about a stage that built (a Sphinx stage's `intersphinx = false`).
+    notices: tuple[str, ...] = ()
     #: What to try about a failure besides its violations (an old release's ``exclude-newer``).
     hint: str = ""
     #: (``<input stage>/<file>``, sha256) of every artifact of the input stages this output was built from.
@@ -111,8 +113,19 @@ def build(
         # Else only the stages built, and those they read, have their pylocks parsed.
         with stage_graph(project, stage_names, lock=lock, progress=progress, lock_timeout=timeout,
                          caches=options) as graph:
-            return _build_graph(graph, list(stage_names), dist=dist, options=graph.nix_options(options),
-                                check=check, progress=progress, started=started)
+            outcome = _build_graph(graph, list(stage_names), dist=dist, options=graph.nix_options(options),
+                                   check=check, progress=progress, started=started)
+            return attrs.evolve(outcome, results=tuple(attrs.evolve(result, notices=stage_notices(project.stage(
+                result.stage))) for result in outcome.results))
+
+
+#: Said by every build of a Sphinx stage that opted out of pinned inventories.
+INTERSPHINX_OFF = ("intersphinx = false: Sphinx loaded no other project's inventory, so cross-references to other "
+                   "projects' documentation are plain text, not links")
+
+
+def stage_notices(stage: Stage) -> tuple[str, ...]:
+    return (INTERSPHINX_OFF,) if stage.sphinx_dir is not None and not stage.intersphinx else ()
 
 
 def _build_graph(
@@ -184,8 +197,12 @@ def _build_graph(
                                       ))))
             continue
         store_path = outputs[name]
+        # A stage that reached for the network fails even where its commands succeeded (Sphinx only warns
+        # when it cannot download an intersphinx inventory): what it built is not a release.
+        network = _network_findings(graph, name, store_path, nix_log.log_of(graph.derivation_name(name)))
         # In a chroot store (`--store DIR`) the output's files live under DIR.
-        exported = export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
+        exported = [] if network and not stage.status_file else export.export_stage(
+            nixcache.real_path(store_path), stage.outputs, dist, name)
         artifacts[name] = tuple(exported)
         inputs = _input_artifacts(project, name, outputs, artifacts)
         summary, derivation = _closure(graph, name, store_path,
@@ -196,6 +213,12 @@ def _build_graph(
         if stage.status_file:
             status, reason, violations = recorded_result(nixcache.real_path(store_path), stage.status_file, name,
                                                          project.name, project.extras)
+        if network:
+            status = Status.FAILED
+            reason = reason or ("its log shows it reaching for the network, which its sandbox does not have: a "
+                                "hermeticity violation, not a release; "
+                                + ("its report was exported" if stage.status_file else "dist/ was not changed"))
+            violations = (*violations, *(found for found in network if found not in violations))
         results.append(Result(
             stage=name, status=status, reason=reason, duration=duration,
             store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
@@ -218,6 +241,39 @@ def _old_release_hint(graph: StageGraph, stage: str) -> str:
     table = "[tool.pyrel]" if project.config_file.name == "pyproject.toml" else project.config_file.name
     return old_release.exclude_newer_hint(stage, wheels, graph.source_date_epoch,
                                           exclude_newer=project.exclude_newer, table=table)
+
+
+#: Bytes of a log file read for network attempts (its end: a long test log's summary is there).
+LOG_LIMIT = 4 << 20
+
+
+def _network_findings(
+    graph: StageGraph, stage: str, store_path: str, own_log: str
+) -> tuple[hermeticity.Violation, ...]:
+    """What a built stage's logs show it reaching for on the network: the build log when this run built it, and
+    the log files among its outputs (Sphinx's warnings, pytest.log).  Remembered per output
+    (``.pyrel/findings/``): a later run that finds the output built fails it again."""
+    from pywrap.execution import hermeticity
+
+    output = nixcache.real_path(store_path)
+    logs = [own_log, *(_log_tail(path) for path in sorted(output.glob("*.log")) if path.is_file())]
+    found = hermeticity.network_attempts("\n".join(logs), stage)
+    record = state_dir(graph.project) / "findings" / f"{Path(store_path).name}.json"
+    if found:
+        record.parent.mkdir(exist_ok=True)
+        write_atomically(record, json.dumps([violation.to_json() for violation in found]).encode())
+    elif record.is_file():
+        try:
+            found = [hermeticity.Violation(**entry) for entry in json.loads(record.read_text())]
+        except (ValueError, TypeError):
+            record.unlink()
+    return tuple(found)
+
+
+def _log_tail(path: Path) -> str:
+    with path.open("rb") as stream:
+        stream.seek(max(0, path.stat().st_size - LOG_LIMIT))
+        return stream.read().decode("utf-8", "replace")
 
 
 #: What Nix 2.8 says when `--check` finds a rebuild that differs.

@@ -55,7 +55,9 @@ def stage_packages(lock: Lock, stage_name: str, *, loader: bool = False) -> tupl
     names = set(stage.system) | {"busybox-static"} | ({LOADER_PACKAGE} if loader else set())
     debs = [f"deb:{name}={lock.package(name).version}" for name in sorted(names)]
     wheels = [f"wheel:{wheel.name}={wheel.version}" for wheel in stage.wheels]
-    return tuple(debs + wheels)
+    # An intersphinx inventory is a pinned artifact too (named as the audit names it).
+    inventories = [f"inventory:{entry.name}={entry.version or entry.sha256[:12]}" for entry in stage.inventories]
+    return tuple(debs + wheels + inventories)
 
 
 def stage_closure(lock: Lock, stage_name: str, input_paths: Sequence[str]) -> ClosureSummary:

@@ -31,7 +31,7 @@ from pywrap.digest import file_sha256
 from pywrap.errors import DownloadError, FetchError, HashMismatchError
 from pywrap.execution import recovery
 from pywrap.execution.nixlib import ElfPlatform, elf_platform, nix_system
-from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry, write_atomically
+from pywrap.locking.lockfile import DebEntry, InventoryEntry, Lock, WheelEntry, write_atomically
 from pywrap.logger import human_bytes
 from pywrap.progress import fetch_item, fetch_summary
 from pywrap.storepath import fixed_output_path, nix_base32, store_name
@@ -94,17 +94,23 @@ class Origins:
     trusted_public_keys: tuple[str, ...] = ()
 
 
-def artifact_store_path(artifact: DebEntry | WheelEntry) -> str:
+#: What a lock pins and the store gets as a fixed-output path: a .deb, a wheel, an intersphinx inventory.
+LockedArtifact = DebEntry | WheelEntry | InventoryEntry
+
+
+def artifact_store_path(artifact: LockedArtifact) -> str:
     return fixed_output_path(artifact.sha256, artifact.store_name)
 
 
-def _cache_file(artifact: DebEntry | WheelEntry) -> Path:
+def _cache_file(artifact: LockedArtifact) -> Path:
     return cache_dir() / "artifacts" / artifact.sha256[:2] / artifact.sha256 / artifact.store_name
 
 
-def _download(artifact: DebEntry | WheelEntry, lock: Lock, scratch: Path, origins: Origins) -> Path:
+def _download(artifact: LockedArtifact, lock: Lock, scratch: Path, origins: Origins) -> Path:
     if isinstance(artifact, DebEntry):
         return _download_deb(artifact, lock, scratch, origins)
+    if isinstance(artifact, InventoryEntry):
+        return _download_inventory(artifact, scratch)
     return _download_wheel(artifact, lock.python_version, scratch)
 
 
@@ -155,22 +161,45 @@ def _download_wheel(wheel: WheelEntry, python_version: str, scratch: Path) -> Pa
     return pip.download(wheel.url, scratch, filename=wheel.filename, python_version=python_version)
 
 
+def _download_inventory(inventory: InventoryEntry, scratch: Path) -> Path:
+    """An intersphinx inventory, by the URL `pyrel lock` pinned it from (a site republishes it with its docs)."""
+    from pywrap.adapters import http
+
+    target = scratch / inventory.store_name
+    if not http.download(inventory.url, target):
+        raise FetchError(f"{_label(inventory)} is gone from {inventory.url} (not found)",
+                         hint="run `pyrel lock` to pin the inventory the site publishes now, or build with "
+                         "`--from CACHE`, a Nix binary cache that has the pinned one")
+    return target
+
+
+def keep_inventory(inventory: InventoryEntry, content: bytes) -> Path:
+    """Put an inventory `pyrel lock` just downloaded (and hashed) into the cache: the build needs no second download."""
+    def write(scratch: Path) -> Path:
+        (scratch / inventory.store_name).write_bytes(content)
+        return scratch / inventory.store_name
+
+    return _ensure_cached(inventory, write)
+
+
 def ensure_wheel_cached(wheel: WheelEntry, python_version: str) -> Path:
     """The verified cache file of a locked wheel, before a whole lock exists (`pyrel lock` reads binary wheels)."""
     return _ensure_cached(wheel, lambda scratch: _download_wheel(wheel, python_version, scratch))
 
 
-def _label(artifact: DebEntry | WheelEntry) -> str:
+def _label(artifact: LockedArtifact) -> str:
+    if isinstance(artifact, InventoryEntry):
+        return f"intersphinx inventory '{artifact.name}' ({artifact.url})"
     kind = "Debian package" if isinstance(artifact, DebEntry) else "wheel"
     return f"{kind} {artifact.name} {artifact.version} ({artifact.filename})"
 
 
-def ensure_cached(artifact: DebEntry | WheelEntry, lock: Lock, origins: Origins | None = None) -> Path:
+def ensure_cached(artifact: LockedArtifact, lock: Lock, origins: Origins | None = None) -> Path:
     """The verified cache file of ``artifact``, downloading it if needed."""
     return _ensure_cached(artifact, lambda scratch: _download(artifact, lock, scratch, origins or Origins()))
 
 
-def _ensure_cached(artifact: DebEntry | WheelEntry, download: Callable[[Path], Path]) -> Path:
+def _ensure_cached(artifact: LockedArtifact, download: Callable[[Path], Path]) -> Path:
     target = _cache_file(artifact)
     if target.is_file():
         if file_sha256(target) == artifact.sha256:
@@ -266,15 +295,18 @@ def _nar_hash(store_path: str) -> str:
     return nar_hash
 
 
-def artifacts_of(lock: Lock, stage_names: Iterable[str]) -> list[DebEntry | WheelEntry]:
+def artifacts_of(lock: Lock, stage_names: Iterable[str]) -> list[LockedArtifact]:
     names: set[str] = set(lock.bootstrap)
     wheels: dict[str, WheelEntry] = {}
+    inventories: dict[str, InventoryEntry] = {}
     for stage_name in stage_names:
         stage = lock.stage(stage_name)
         names.update(stage.system)
         wheels.update({wheel.sha256: wheel for wheel in stage.wheels})
-    debs: list[DebEntry | WheelEntry] = [lock.package(name) for name in sorted(names)]
-    return debs + sorted(wheels.values(), key=lambda wheel: wheel.filename)
+        inventories.update({artifact_store_path(entry): entry for entry in stage.inventories})
+    debs: list[LockedArtifact] = [lock.package(name) for name in sorted(names)]
+    return [*debs, *sorted(wheels.values(), key=lambda wheel: wheel.filename),
+            *(inventories[path] for path in sorted(inventories))]
 
 
 def fetch(

@@ -39,10 +39,14 @@ class Violation:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+#: Sphinx's intersphinx, which only warns: the build "succeeds" with every cross-reference broken.
+_INTERSPHINX = ("failed to reach any of the inventories", "not fetchable due to", "intersphinx inventory has moved")
 _NETWORK = re.compile(
     r"Network is unreachable|Temporary failure in name resolution|Name or service not known"
     r"|No address associated with hostname|Could not resolve host|getaddrinfo failed|bad address '"
     r"|Errno 101\]|Errno -3\]|Errno -2\]|Failed to establish a new connection|NameResolutionError"
+    r"|Errno 111\]|Connection refused|Max retries exceeded with url|Could not fetch remote image"
+    r"|" + "|".join(re.escape(text) for text in _INTERSPHINX)
 )
 _HOST_NAME = re.compile(r"(?:resolve host|bad address|getaddrinfo\():?\s*'?\"?([A-Za-z0-9.-]+\.[A-Za-z]+)")
 #: Python's own message, also as Sphinx and plugins quote it ("exception: No module named 'x'").
@@ -82,11 +86,22 @@ def _host_path(path: str) -> bool:
 def _network(line: str, stage: str) -> Violation | None:
     if not _NETWORK.search(line):
         return None
+    if any(text in line for text in _INTERSPHINX):
+        return Violation("network", f"Sphinx in the stage '{stage}' tried to download an intersphinx inventory: a "
+                         "stage's sandbox has no network and no DNS, so every cross-reference to that project is "
+                         "broken. pyrel pins the inventories of conf.py's intersphinx_mapping at `pyrel lock` and "
+                         "hands Sphinx those copies where it runs Sphinx itself: run it the way the docs stage does "
+                         "by default (python \"$pyrelTools/stage_tools.py\" docs --sphinx-dir DIR --name NAME "
+                         "--version VERSION) and run `pyrel lock`; or, with that run, set "
+                         f"[tool.pyrel.stages.{stage}].intersphinx = false to build without other projects' "
+                         "inventories", line)
     host = _HOST_NAME.search(line)
     what = f"tried to reach the network ({host.group(1)})" if host else "tried to reach the network"
-    return Violation("network", f"the stage '{stage}' {what}: a stage's sandbox has no network and no DNS. "
-                     "Everything it needs must be a pinned input: add Python packages to its requires, "
-                     "Debian packages to its system", line)
+    return Violation("network", f"the stage '{stage}' {what}: a stage's sandbox has no network and no DNS, and "
+                     "nothing downloaded while a stage runs could be pinned. Make the step work offline: a file it "
+                     "downloads belongs in the project, or in a stage it reads (`inputs`); a test that needs the "
+                     "network must not run in the sandbox: deselect it in the test stage's run, e.g. "
+                     "python \"$pyrelTools/stage_tools.py\" test -- -m \"not network\"", line)
 
 
 def _module(line: str, stage: str, project: str = "",
@@ -262,6 +277,17 @@ def classify(log: str, stage: str, project: str = "",
     if any(_ZONE_MISSING in violation.evidence for violation in found):
         # zoneinfo tried the tzdata wheel before it gave up: one cause, said once (with both remedies).
         found = [violation for violation in found if _TZDATA_MODULE not in violation.evidence]
+    return found
+
+
+def network_attempts(log: str, stage: str) -> list[Violation]:
+    """The network attempts a stage's log shows even though the stage succeeded (Sphinx only warns when an
+    intersphinx inventory cannot be downloaded; a test may catch the error): first occurrence of each."""
+    found: list[Violation] = []
+    for raw in log.splitlines():
+        violation = _network(_ANSI.sub("", raw).strip(), stage)
+        if violation is not None and all(violation.explanation != seen.explanation for seen in found):
+            found.append(violation)
     return found
 
 

@@ -19,7 +19,7 @@ from pywrap.config.model import Project, Stage
 from pywrap.errors import ConfigError
 from pywrap.execution.fetch import Bootstrap, Loader
 from pywrap.execution.nixlib import nix_system
-from pywrap.locking.lockfile import DebEntry, Lock, WheelEntry
+from pywrap.locking.lockfile import DebEntry, InventoryEntry, Lock, WheelEntry
 from pywrap.storepath import store_name
 
 PLAN_SCHEMA_VERSION = 1
@@ -70,6 +70,25 @@ class StagePlan(TypedDict):
     outputs: list[str]
     #: nixpkgs provider: the stage's tools as nixpkgs attributes.
     nixpkgs: NotRequired[list[str]]
+    #: A stage pyrel runs Sphinx for: its pinned inventories, handed to Sphinx as store paths.
+    intersphinx: NotRequired[Intersphinx]
+
+
+class Inventory(TypedDict):
+    """A pinned intersphinx inventory: the Nix library fetches it as a fixed-output path."""
+
+    name: str
+    target: str
+    storeName: str
+    url: str
+    sha256: str
+
+
+class Intersphinx(TypedDict):
+    """``enabled`` false: `intersphinx = false`, Sphinx loads no remote inventory."""
+
+    enabled: bool
+    inventories: list[Inventory]
 
 
 class Plan(TypedDict):
@@ -128,6 +147,13 @@ def _deb_artifact(entry: DebEntry) -> Artifact:
         "url": entry.url,
         "sha256": entry.sha256,
     }
+
+
+def intersphinx_plan(stage: Stage, entries: Sequence[InventoryEntry]) -> Intersphinx:
+    """What nix/tools/sphinx_offline.py reads from ``$PYREL_INTERSPHINX`` (the Nix library adds each path)."""
+    return {"enabled": stage.intersphinx,
+            "inventories": [{"name": entry.name, "target": entry.target, "storeName": entry.store_name,
+                             "url": entry.url, "sha256": entry.sha256} for entry in entries]}
 
 
 def _wheel_artifact(entry: WheelEntry) -> Artifact:
@@ -266,6 +292,8 @@ def make_plan(
             "run": list(stage.run),
             "outputs": list(stage.outputs),
         })
+        if stage.sphinx_dir is not None:
+            stage_plans[-1]["intersphinx"] = intersphinx_plan(stage, stage_lock.inventories)
     patchelf_debs = [lock.package(name) for name in lock.bootstrap if name != "busybox-static"]
     return {
         "schemaVersion": PLAN_SCHEMA_VERSION,

@@ -80,6 +80,33 @@ class WheelEntry:
 
 
 @attrs.frozen
+class InventoryEntry:
+    """An intersphinx inventory (``objects.inv``) a Sphinx stage's ``intersphinx_mapping`` names, pinned:
+    the stage hands Sphinx this file instead of letting it download one (the sandbox has no network)."""
+
+    #: The mapping's key (the name conf.py gives the other project).
+    name: str
+    #: Where links to that project point (the mapping's target URI, kept as conf.py wrote it).
+    target: str
+    #: Where the inventory was downloaded from at lock time.
+    url: str
+    sha256: str
+    size: int | None = None
+    #: The inventory's own header (``# Project:``, ``# Version:``).
+    project: str = ""
+    version: str = ""
+
+    @property
+    def filename(self) -> str:
+        """One name per mapping key (each is an ``objects.inv``): the audit tells two inventories apart by it."""
+        return store_name(f"intersphinx-{self.name}-objects.inv")
+
+    @property
+    def store_name(self) -> str:
+        return self.filename
+
+
+@attrs.frozen
 class ArchiveRelease:
     """One suite's InRelease the lock was resolved against: the archive state of its ``date``
     (RFC 3339, UTC), from which a snapshot archive still serves what the mirror has dropped."""
@@ -103,6 +130,8 @@ class StageLock:
     skipped: str = ""
     #: Debian packages of Python's Depends closure the stage's `system-exclude` cut.
     trimmed: tuple[str, ...] = ()
+    #: The intersphinx inventories a Sphinx stage's conf.py names, pinned (none with `intersphinx = false`).
+    inventories: tuple[InventoryEntry, ...] = ()
 
 
 @attrs.frozen
@@ -190,6 +219,8 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "requires-file-sha256": _file_digest(project.root / stage.requires_file)
         if stage.requires_file
         else "",
+        # Only stages pyrel runs Sphinx for: their lock holds the inventories, or says it does not.
+        **({"intersphinx": stage.intersphinx} if stage.sphinx_dir is not None else {}),
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -365,10 +396,18 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
                 "backend-requires": list(stage.backend_requires),
                 **({"trimmed": list(stage.trimmed)} if stage.trimmed else {}),
                 **({"skipped": stage.skipped} if stage.skipped else {}),
+                **({"inventories": [_inventory_to_toml(entry) for entry in stage.inventories]}
+                   if stage.inventories else {}),
             }
             for stage in lock.stages
         },
     }
+
+
+def _inventory_to_toml(entry: InventoryEntry) -> dict[str, Any]:
+    return {"name": entry.name, "target": entry.target, "url": entry.url, "sha256": entry.sha256,
+            **({"size": entry.size} if entry.size is not None else {}),
+            "project": entry.project, "version": entry.version}
 
 
 def _require(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
@@ -485,7 +524,32 @@ def _stage_lock(name: str, raw: Any, root: Path, python_version: str, python_pla
         backend_requires=_strings(raw, "backend-requires", where, default=[]),
         skipped=str(raw.get("skipped", "")),
         trimmed=_strings(raw, "trimmed", where, default=[]),
+        inventories=_inventories(raw, where),
     )
+
+
+def _inventories(raw: Mapping[str, Any], where: str) -> tuple[InventoryEntry, ...]:
+    tables = raw.get("inventories", [])
+    if not isinstance(tables, list):
+        raise LockError(f"{LOCK_FILE}: '{where}inventories' must be an array of tables", hint="run `pyrel lock`")
+    entries = []
+    for index, table in enumerate(tables):
+        at = f"{where}inventories[{index}]."
+        if not isinstance(table, dict):
+            raise LockError(f"{LOCK_FILE}: '{at[:-1]}' must be a table", hint="run `pyrel lock`")
+        sha256 = _require(table, "sha256", str, at)
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise LockError(f"{LOCK_FILE}: '{at}sha256' = {sha256!r} is not a sha256",
+                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+        size = table.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise LockError(f"{LOCK_FILE}: '{at}size' = {size!r} is not a size", hint="run `pyrel lock`")
+        entries.append(InventoryEntry(
+            name=_require(table, "name", str, at), target=_require(table, "target", str, at),
+            url=_require(table, "url", str, at), sha256=sha256, size=size,
+            project=str(table.get("project", "")), version=str(table.get("version", "")),
+        ))
+    return tuple(entries)
 
 
 def _checked_pylock_wheels(

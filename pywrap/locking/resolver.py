@@ -30,7 +30,7 @@ from pywrap.config.model import SOURCE_STAGE, Project, Stage
 from pywrap.config.requirement_files import PinnedHashes, RequirementFile
 from pywrap.errors import ConfigError, LockError, ResolutionError
 from pywrap.execution import fetch
-from pywrap.locking import backend_probe, wheel_libraries
+from pywrap.locking import backend_probe, intersphinx, wheel_libraries
 from pywrap.locking.lockfile import (
     ARCH_TO_MACHINE,
     LOCK_FILE,
@@ -424,6 +424,8 @@ def create_lock(
         )
         if _asks_backend(project):
             lock = _add_backend_requires(lock, project, python_version, platform, Path(scratch), pylocks, progress)
+        # Last: conf.py is read in the sandbox with the Sphinx stages' final toolchains and wheels.
+        lock = intersphinx.lock_inventories(project, lock, progress, keep=fetch.keep_inventory)
     return lock, pylocks
 
 

@@ -36,8 +36,8 @@ from typing import Any
 
 import attrs
 
-from pywrap.locking.lockfile import LOCK_FILE, DebEntry, Lock, WheelEntry
-from pywrap.purl import deb_purl, pypi_purl
+from pywrap.locking.lockfile import LOCK_FILE, DebEntry, InventoryEntry, Lock, WheelEntry
+from pywrap.purl import deb_purl, inventory_purl, pypi_purl
 from pywrap.release.source_state import SourceInfo
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -122,13 +122,22 @@ def source_dependency(source: SourceInfo) -> list[dict[str, Any]]:
     return [descriptor]
 
 
+def inventory_dependency(entry: InventoryEntry) -> dict[str, Any]:
+    return {
+        "name": entry.filename,
+        "uri": inventory_purl(entry.name, entry.version or entry.sha256[:12], entry.sha256),
+        "digest": {"sha256": entry.sha256},
+        "downloadLocation": entry.url,
+    }
+
+
 def stage_dependencies(lock: Lock, stage: str) -> list[dict[str, Any]]:
-    """Every locked artifact that went into ``stage``: bootstrap and stage debs, then its wheels."""
+    """Every locked artifact that went into ``stage``: bootstrap and stage debs, its wheels, its inventories."""
     stage_lock = lock.stage(stage)
     names = sorted({*lock.bootstrap, *stage_lock.system})
     debs = [deb_dependency(lock.package(name)) for name in names]
     wheels = [wheel_dependency(wheel) for wheel in sorted(stage_lock.wheels, key=lambda wheel: wheel.filename)]
-    return debs + wheels
+    return debs + wheels + [inventory_dependency(entry) for entry in stage_lock.inventories]
 
 
 def lock_file_names(lock: Lock, stage: str) -> list[str]:
