@@ -181,6 +181,9 @@ let
   # root's packages, and prefixes their -I and -L with the root, as the
   # compiler's --sysroot does: configure scripts and meson find what the stage
   # declares in `system` (zlib, sqlite, openssl, libffi), never the host's.
+  # The root's system directories are left out of its answers, as a Debian
+  # system's are (`-lz`, no `-I<root>/usr/include`, which would break C++'s
+  # #include_next).
   compilerEnv = { root, stage }:
     let
       compiler = stage.compiler or null;
@@ -193,6 +196,8 @@ let
       PKG_CONFIG_LIBDIR = concatStringsSep ":" (map (dir: "${root}/${dir}")
         [ "usr/lib/${platform.triplet}/pkgconfig" "usr/lib/pkgconfig" "usr/share/pkgconfig" ]);
       PKG_CONFIG_SYSROOT_DIR = "${root}";
+      PKG_CONFIG_SYSTEM_INCLUDE_PATH = "${root}/usr/include:${root}/usr/include/${platform.triplet}";
+      PKG_CONFIG_SYSTEM_LIBRARY_PATH = concatStringsSep ":" (map (dir: "${root}/${dir}") platformEnv.libraryDirs);
     } // (if compiler.cxx == "" then { } else {
       CXX = cxx;
       LDCXXSHARED = "${cxx} -shared";

@@ -3,8 +3,9 @@
 The fixture `tests/packages/c-extension` declares a `cbuild` stage with gcc,
 libc6-dev and Python's headers: it builds a setuptools C extension into a wheel,
 imports it and runs the project's tests, compiles a plain C program with the
-bare `cc`, and runs that program through the root's loader.  The outputs are
-checked from the host with a small ELF reader (no host binutils needed).
+bare `cc`, and runs that program as it is (it asks for the standard ELF loader,
+where pyrel mounts the locked one).  The outputs are checked from the host with
+a small ELF reader (no host binutils needed).
 """
 
 from __future__ import annotations
@@ -91,9 +92,18 @@ def test_nix_library_names_the_root_compiler_and_follows_an_overridden_cc(tmp_pa
     assert result["none"] == {}
     cc = f"{root}/usr/bin/gcc-12 --sysroot={root}"
     cxx = f"{root}/usr/bin/g++-12 --sysroot={root}"
+    # pkg-config reads the root's .pc files, prefixes their paths with the root and leaves out its system
+    # directories, as on a Debian system.
+    triplet = "x86_64-linux-gnu"
+    pkg_config = {
+        "PKG_CONFIG_LIBDIR": f"{root}/usr/lib/{triplet}/pkgconfig:{root}/usr/lib/pkgconfig:{root}/usr/share/pkgconfig",
+        "PKG_CONFIG_SYSROOT_DIR": root,
+        "PKG_CONFIG_SYSTEM_INCLUDE_PATH": f"{root}/usr/include:{root}/usr/include/{triplet}",
+        "PKG_CONFIG_SYSTEM_LIBRARY_PATH": f"{root}/lib/{triplet}:{root}/usr/lib/{triplet}:{root}/lib:{root}/usr/lib",
+    }
     assert result["gcc"] == {"CC": cc, "LDSHARED": f"{cc} -shared", "CXX": cxx, "LDCXXSHARED": f"{cxx} -shared",
-                             "PYREL_SYSROOT": root}
-    assert result["own"] == {"CC": "clang", "LDSHARED": "clang -shared", "PYREL_SYSROOT": root}
+                             "PYREL_SYSROOT": root, **pkg_config}
+    assert result["own"] == {"CC": "clang", "LDSHARED": "clang -shared", "PYREL_SYSROOT": root, **pkg_config}
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import pytest
 
-from pywrap.execution.hermeticity import classify, describe
+from pywrap.execution.hermeticity import classify, describe, program_interpreter
 
 RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
 
@@ -45,6 +48,25 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     ("ImportError: libreadline.so.8: cannot open shared object file: No such file or directory", "missing-library",
      "'libreadline.so.8', a shared library that is not in its Debian closure"),
     ("KeyError: \"getpwnam(): name not found: 'daemon'\"", "host-user", "the user 'daemon', which exists only"),
+    ("/nix/store/8lm7irzib1aafx9rmwfqhk8pk45cv1dy-ninja-1.13.2-unpacked/bin/ninja: error while loading shared "
+     "libraries: libstdc++.so.6: cannot open shared object file: No such file or directory", "binary-cannot-run",
+     "the program 'ninja' (of the wheel ninja 1.13.2) could not start: it loads 'libstdc++.so.6', which the stage's "
+     "root does not have"),
+    ("./conftest: error while loading shared libraries: libz.so.1: cannot open shared object file: No such file or "
+     "directory", "binary-cannot-run", "add 'zlib1g' to [tool.pyrel.stages.docs].system"),
+    ("./tool: error while loading shared libraries: libfoo.so.7: cannot open shared object file: No such file",
+     "binary-cannot-run", "the Debian package that ships libfoo.so.7"),
+    ("./tool: /nix/store/x-root/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found (required by ./tool)",
+     "binary-cannot-run", "it needs glibc 2.38 (GLIBC_2.38), newer than the stage's"),
+    ("OSError: [Errno 8] Exec format error: '/build/src/tool'", "binary-cannot-run",
+     "the stage ran '/build/src/tool', which this machine cannot execute"),
+    ("make: ./tool: cannot execute binary file: Exec format error", "binary-cannot-run", "another architecture"),
+    (f"{RUN}: line 3: ./conftest: not found", "binary-cannot-run",
+     "the stage ran './conftest', which could not start: the file is missing, or it names an interpreter"),
+    ("sh: /build/src/scripts/gen.py: not found", "binary-cannot-run", "run it as `python /build/src/scripts/gen.py`"),
+    ("pyrel: this sandbox has no ELF loader at /lib64/ld-linux-x86-64.so.2 (pyrel mounts /nix/store/x-pyrel-"
+     "bootstrap-loader/ld-linux-x86-64.so.2 there with Nix's sandbox-paths, which Nix ignored): programs that ask "
+     "for it cannot start", "binary-cannot-run", "add yourself to trusted-users"),
     ("sh: can't create /nix/store/0c6kzph7l0dcbcmzy2wgb3ilbqz8bnx8-tamper-source/tamper-0.1.0.tar.gz: "
      "Read-only file system", "input-write", "one of its inputs: inputs are read-only store paths"),
 ])
@@ -120,3 +142,45 @@ def test_a_missing_time_zone_is_one_violation_naming_tzdata() -> None:
     assert "add 'tzdata' to [tool.pyrel.stages.test].system" in violation.explanation
     assert "or the tzdata wheel to extra-requires" in violation.explanation
     assert [v.kind for v in classify("ModuleNotFoundError: No module named 'tzdata'", "test")] == ["undeclared-import"]
+
+
+def test_a_store_program_reported_missing_is_explained_by_what_it_asks_for() -> None:
+    # Python's FileNotFoundError names the program, which exists in the store: what is missing is
+    # its interpreter, read from the program on the host (the stage's inputs are immutable).
+    program = "/nix/store/w694yl7qaicxnsjg4biy52pd4dmahngi-demo-program/other-loader"
+    line = f"FileNotFoundError: [Errno 2] No such file or directory: '{program}'"
+    asked = {program: "/lib/ld-musl-x86_64.so.1"}
+    [violation] = classify(line, "test", interpreter_of=asked.get)
+    assert violation.kind == "binary-cannot-run"
+    assert f"the program '{program}' exists but could not start: it asks for '/lib/ld-musl-x86_64.so.1'" \
+        in violation.explanation
+    [glibc] = classify(line, "test", interpreter_of={program: "/lib64/ld-linux-x86-64.so.2"}.get)
+    assert "where pyrel mounts the locked one" in glibc.explanation and "trusted-users" in glibc.explanation
+    # A store path that is no program (or not there): an ordinary failure, as without the reader.
+    assert classify(line, "test", interpreter_of=lambda path: None) == []
+    assert classify(line, "test") == []
+
+
+def _elf_asking_for(interpreter: bytes, *, wide: bool) -> bytes:
+    """A minimal ELF file whose one program header is PT_INTERP, naming ``interpreter``."""
+    text = interpreter + b"\0"
+    if wide:
+        header = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 1,
+                                                                  0, 0, 0)
+        return header + struct.pack("<IIQQQQQQ", 3, 4, 120, 0, 0, len(text), len(text), 1) + text
+    header = b"\x7fELF\x01\x01\x01" + bytes(9) + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, 0, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+    return header + struct.pack("<IIIIIIII", 3, 84, 0, 0, len(text), len(text), 4, 1) + text
+
+
+def test_what_a_program_asks_to_be_run_by_is_read_from_it(tmp_path: Path) -> None:
+    for wide in (True, False):
+        (tmp_path / "program").write_bytes(_elf_asking_for(b"/lib/ld-musl-x86_64.so.1", wide=wide))
+        assert program_interpreter(str(tmp_path / "program")) == "/lib/ld-musl-x86_64.so.1"
+    host = program_interpreter("/bin/true")  # a Debian program: glibc's loader
+    assert host is not None and Path(host).name.startswith("ld-linux")
+    script = tmp_path / "script"
+    script.write_text("#!/usr/bin/env python3\nprint(1)\n")
+    assert program_interpreter(str(script)) == "/usr/bin/env"
+    (tmp_path / "data").write_bytes(b"\x7fELF" + bytes(10))
+    assert program_interpreter(str(tmp_path / "data")) is None
+    assert program_interpreter(str(tmp_path / "missing")) is None

@@ -1,0 +1,2 @@
+#include <stdio.h>
+int main(void) { printf("probe: %s\n", PROBE); return 0; }
