@@ -728,11 +728,12 @@ def load_project(root: Path) -> Project:
         )
     if not isinstance(config, dict):
         raise ConfigError(f"{config_file}: [tool.pyrel] must be a table")
-    return build_project(root, config_file, pyproject, config)
+    return build_project(root, config_file, pyproject, config, has_setup_py=setup_file.is_file())
 
 
 def build_project(
-    root: Path, config_file: Path, pyproject: Mapping[str, Any], config: Mapping[str, Any]
+    root: Path, config_file: Path, pyproject: Mapping[str, Any], config: Mapping[str, Any], *,
+    has_setup_py: bool = False,
 ) -> Project:
     """Pure: turn parsed TOML into a :class:`Project` (tested without files)."""
     where = "tool.pyrel" if config_file.name == "pyproject.toml" else "pyrel"
@@ -758,7 +759,8 @@ def build_project(
                           f"but this project is {name}, not {DISTRIBUTION}",
                           hint="pin a pyrel wheel (wheel and sha256) or a git commit (git and rev)")
     requires_python = project_table.get("requires-python")
-    has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP
+    # A setup.py project is a Python project whether it is configured in pyrel.toml or not at all.
+    has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP or has_setup_py
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
     stages = _parse_stages(root, pyproject, name, build_system, config, defaults, config_file, where)
     return Project(

@@ -120,6 +120,19 @@ def test_setup_py_only_project_uses_the_legacy_backend(tmp_path: Path) -> None:
     assert project.stage_names == ("source", "wheel")
 
 
+def test_a_setup_py_project_configured_in_pyrel_toml_keeps_its_built_in_stages(tmp_path: Path) -> None:
+    """pyrel.toml is the only place a setup.py-only project can be configured: it must not turn it into a
+    project of custom stages only (a release of 2022 with exclude-newer failed with "no stages are declared")."""
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    (tmp_path / "pyrel.toml").write_text('exclude-newer = "2022-06-16T00:00:00Z"\n')
+    project = load_project(tmp_path)
+    assert project.config_file.name == "pyrel.toml"
+    assert project.build_system is not None
+    assert project.build_system.backend == PEP517_DEFAULT_BACKEND
+    assert project.stage_names == ("source", "wheel")
+    assert project.exclude_newer
+
+
 @pytest.mark.parametrize(("build_system", "expected"), [
     ({"build-backend": "flit_core/buildapi"}, "'build-system.build-backend' = 'flit_core/buildapi' is not a backend"),
     ({"build-backend": "backend:"}, "is not a backend"),
