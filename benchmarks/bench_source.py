@@ -65,25 +65,27 @@ TARGETS = {
     "end-to-end-over-bare": 1.3,
     "noop-seconds": 0.5,
 }
-NIX_FLAGS = ["--option", "sandbox", "true", "--option", "sandbox-fallback", "false",
-             "--option", "substituters", ""]
-COPY_IGNORE = shutil.ignore_patterns(".pyrel", "dist", "result", "result-*", "__pycache__",
-                                     ".venv", "venv", ".tox", ".nox", "*.pyc")
+NIX_FLAGS = ["--option", "sandbox", "true", "--option", "sandbox-fallback", "false", "--option", "substituters", ""]
+COPY_IGNORE = shutil.ignore_patterns(
+    ".pyrel", "dist", "result", "result-*", "__pycache__", ".venv", "venv", ".tox", ".nox", "*.pyc"
+)
 # Messages `python -m build` prints, used to split the stage's build time in phases.
-BUILD_MARKERS = (("deps", "Getting build dependencies"), ("sdist", "Building sdist"),
-                 ("built", "Successfully built"))
+BUILD_MARKERS = (("deps", "Getting build dependencies"), ("sdist", "Building sdist"), ("built", "Successfully built"))
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, cwd=cwd, env=None if env is None else {**os.environ, **env},
-                          capture_output=True, text=True, check=False)
+def run(
+    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        argv, cwd=cwd, env=None if env is None else {**os.environ, **env}, capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-30:])
         raise RuntimeError(f"command failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")
@@ -132,12 +134,26 @@ def source_stage(report: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- projects
 
+
 def download_sdist(spec: str, into: Path) -> Path:
     """Fetch a published sdist with pip (the host's configured index) and unpack it."""
     downloads = into / "download"
     log(f"downloading the sdist of {spec} with pip")
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         "--dest", str(downloads), spec])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+            str(downloads),
+            spec,
+        ]
+    )
     archives = sorted(downloads.glob("*.tar.gz"))
     if not archives:
         raise RuntimeError(f"pip downloaded no .tar.gz for {spec}")
@@ -181,6 +197,7 @@ def locked_pins(root: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- measurements
+
 
 def pyrel_build_json(pyrel: list[str], work: Path) -> tuple[float, dict[str, Any]]:
     seconds, proc = timed([*pyrel, "build", "source", "-C", str(work), "--json"])
@@ -281,24 +298,39 @@ def bare_builds(project: Path, pins: list[str], scratch: Path, runs: int, epoch:
     backend = build_backend_env(tree)
     for index in range(runs + 1):  # the first run is a warm-up, not counted
         outdir = scratch / f"bare-out-{index}"
-        seconds, _ = timed([str(python), "-m", "build", "--sdist", "--no-isolation", "--outdir", str(outdir), "."],
-                           cwd=tree, env={"SOURCE_DATE_EPOCH": epoch})
+        seconds, _ = timed(
+            [str(python), "-m", "build", "--sdist", "--no-isolation", "--outdir", str(outdir), "."],
+            cwd=tree,
+            env={"SOURCE_DATE_EPOCH": epoch},
+        )
         # The stage's own frontend on the host, same venv: what the sandbox adds, like for like.
-        frontend_seconds, _ = timed([str(python), str(FRONTEND), "sdist", str(scratch / f"frontend-out-{index}")],
-                                    cwd=tree, env={"SOURCE_DATE_EPOCH": epoch, **backend})
+        frontend_seconds, _ = timed(
+            [str(python), str(FRONTEND), "sdist", str(scratch / f"frontend-out-{index}")],
+            cwd=tree,
+            env={"SOURCE_DATE_EPOCH": epoch, **backend},
+        )
         if index:
             samples.append(round(seconds, 4))
             frontend_samples.append(round(frontend_seconds, 4))
-    return {"python": run([str(python), "--version"]).stdout.strip(), "pins": pins, "samples": samples,
-            "frontend-samples": frontend_samples}
+    return {
+        "python": run([str(python), "--version"]).stdout.strip(),
+        "pins": pins,
+        "samples": samples,
+        "frontend-samples": frontend_samples,
+    }
 
 
 def build_backend_env(root: Path) -> dict[str, str]:
     """What the plan passes pyrel's frontend: the backend of [build-system] (PEP 517's default without one)."""
-    table = tomllib.loads((root / "pyproject.toml").read_text()).get("build-system", {}) \
-        if (root / "pyproject.toml").is_file() else {}
-    return {"PYREL_BUILD_BACKEND": table.get("build-backend", "setuptools.build_meta:__legacy__"),
-            "PYREL_BACKEND_PATH": json.dumps(table.get("backend-path", []))}
+    table = (
+        tomllib.loads((root / "pyproject.toml").read_text()).get("build-system", {})
+        if (root / "pyproject.toml").is_file()
+        else {}
+    )
+    return {
+        "PYREL_BUILD_BACKEND": table.get("build-backend", "setuptools.build_meta:__legacy__"),
+        "PYREL_BACKEND_PATH": json.dumps(table.get("backend-path", [])),
+    }
 
 
 INSTRUMENTED_NOOP = r"""
@@ -337,7 +369,7 @@ def noop_builds(pyrel: list[str], work: Path, runs: int) -> dict[str, Any]:
     for _ in range(runs):
         proc = run([sys.executable, "-c", INSTRUMENTED_NOOP, str(work)])
         line = next(x for x in proc.stderr.splitlines() if x.startswith("BENCH-JSON"))
-        breakdowns.append(json.loads(line[len("BENCH-JSON"):]))
+        breakdowns.append(json.loads(line[len("BENCH-JSON") :]))
     chosen = sorted(breakdowns, key=lambda b: b["total"])[len(breakdowns) // 2]
     external = sum(seconds for _, seconds in chosen["calls"])
     return {
@@ -378,6 +410,7 @@ def startup_costs(pyrel: list[str], runs: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- one project
+
 
 def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: list[str]) -> dict[str, Any]:
     work = scratch / "project"
@@ -447,6 +480,7 @@ def bench_project(label: str, origin: Path, scratch: Path, runs: int, pyrel: lis
 
 # --------------------------------------------------------------------------- report
 
+
 def verdict(met: bool | None) -> str:
     return "n/a" if met is None else ("met" if met else "MISSED")
 
@@ -460,22 +494,42 @@ def print_table(result: dict[str, Any], runs: int) -> None:
     stage, cold, noop = result["stage-derivation"], result["cold-end-to-end"], result["noop"]
     bytes_text = "n/a" if closure["bytes"] is None else f"{closure['bytes'] / 1e6:.1f} MB"
     rows = [
-        ("closure packages (source stage)", str(closure["packages"]), f"<= {TARGETS['closure-packages']}",
-         verdict(closure["packages-met"])),
-        ("closure bytes (source stage)", bytes_text, f"<= {TARGETS['closure-bytes'] / 1e6:.0f} MB",
-         verdict(closure["bytes-met"])),
+        (
+            "closure packages (source stage)",
+            str(closure["packages"]),
+            f"<= {TARGETS['closure-packages']}",
+            verdict(closure["packages-met"]),
+        ),
+        (
+            "closure bytes (source stage)",
+            bytes_text,
+            f"<= {TARGETS['closure-bytes'] / 1e6:.0f} MB",
+            verdict(closure["bytes-met"]),
+        ),
         (f"bare host sdist build (median of {runs})", seconds(result["bare"]["median"]), "", ""),
         ("  its frontend (pep517.py) on the host", seconds(result["bare"]["frontend-median"]), "", ""),
         ("stage derivation, nix-store --realise", seconds(stage["median-wall"]), "", ""),
         ("  of which Nix build activity", seconds(stage["median-build-activity"]), "", ""),
-        ("stage / bare", _x(ratios["stage-over-bare"]), f"<= {TARGETS['stage-over-bare']}x",
-         _met(ratios["stage-over-bare"], TARGETS["stage-over-bare"])),
+        (
+            "stage / bare",
+            _x(ratios["stage-over-bare"]),
+            f"<= {TARGETS['stage-over-bare']}x",
+            _met(ratios["stage-over-bare"], TARGETS["stage-over-bare"]),
+        ),
         ("  stage / its frontend on the host", _x(ratios["stage-over-frontend-on-host"]), "", ""),
         ("pyrel build source, cold end-to-end", seconds(cold["median-wall"]), "", ""),
-        ("end-to-end / bare", _x(ratios["end-to-end-over-bare"]), f"<= {TARGETS['end-to-end-over-bare']}x",
-         _met(ratios["end-to-end-over-bare"], TARGETS["end-to-end-over-bare"])),
-        ("pyrel build source, no-op rebuild", seconds(noop["median"]), f"<= {TARGETS['noop-seconds']} s",
-         _met(noop["median"], TARGETS["noop-seconds"])),
+        (
+            "end-to-end / bare",
+            _x(ratios["end-to-end-over-bare"]),
+            f"<= {TARGETS['end-to-end-over-bare']}x",
+            _met(ratios["end-to-end-over-bare"], TARGETS["end-to-end-over-bare"]),
+        ),
+        (
+            "pyrel build source, no-op rebuild",
+            seconds(noop["median"]),
+            f"<= {TARGETS['noop-seconds']} s",
+            _met(noop["median"], TARGETS["noop-seconds"]),
+        ),
     ]
     title = f"{result['label']}  ({', '.join(result['outputs'])})"
     print(f"\n{title}\n{'=' * len(title)}")
@@ -486,8 +540,10 @@ def print_table(result: dict[str, Any], runs: int) -> None:
         phases = ", ".join(f"{k} {v:.3f}" for k, v in stage["median-phases"].items())
         print(f"  stage build phases (s, median): {phases}")
     inside = noop["in-process"]
-    print(f"  no-op in-process: total {inside['total']:.3f} s = import pywrap.cli.app {inside['import-pywrap-cli']:.3f}"
-          f" + external commands {inside['external-commands']:.3f} + python {inside['python-rest']:.3f}")
+    print(
+        f"  no-op in-process: total {inside['total']:.3f} s = import pywrap.cli.app {inside['import-pywrap-cli']:.3f}"
+        f" + external commands {inside['external-commands']:.3f} + python {inside['python-rest']:.3f}"
+    )
     for name, secs in inside["calls"]:
         print(f"    {secs:7.3f} s  {name}")
 
@@ -502,10 +558,18 @@ def _met(value: float | None, limit: float) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--project", action="append", type=Path, default=[],
-                        help="a project directory to measure (repeatable; default: the example and a downloaded sdist)")
-    parser.add_argument("--sdist", default=DEFAULT_SDIST,
-                        help=f"requirement whose published sdist is downloaded without --project ({DEFAULT_SDIST})")
+    parser.add_argument(
+        "--project",
+        action="append",
+        type=Path,
+        default=[],
+        help="a project directory to measure (repeatable; default: the example and a downloaded sdist)",
+    )
+    parser.add_argument(
+        "--sdist",
+        default=DEFAULT_SDIST,
+        help=f"requirement whose published sdist is downloaded without --project ({DEFAULT_SDIST})",
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement; medians are reported (5)")
     parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS, help="where to write the JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")

@@ -68,15 +68,15 @@ STAGES = ("source", "wheel", "docs", "test")
 
 @dataclass(frozen=True)
 class Entry:
-    name: str           # the distribution's name, as pip is asked for it
+    name: str  # the distribution's name, as pip is asked for it
     version: str
-    sha256: str         # of the published sdist: a re-upload or another file fails loudly
-    released: str       # the sdist's upload time (the index's PEP 700 upload-time)
+    sha256: str  # of the published sdist: a re-upload or another file fails loudly
+    released: str  # the sdist's upload time (the index's PEP 700 upload-time)
     exclude_newer: str  # the day after the release: requirements resolve as they did then
     backend: str
-    layout: str         # how the build is configured (setup.py, pyproject only, ...)
-    tests: str          # the suite's framework: "pytest" or "unittest" (run by pyrel's pytest)
-    docs: str | None    # "sphinx", "mkdocs" or None: what the sdist ships
+    layout: str  # how the build is configured (setup.py, pyproject only, ...)
+    tests: str  # the suite's framework: "pytest" or "unittest" (run by pyrel's pytest)
+    docs: str | None  # "sphinx", "mkdocs" or None: what the sdist ships
     features: tuple[str, ...] = field(default=())
 
     @property
@@ -91,58 +91,177 @@ class Entry:
 # pytest and unittest suites, and releases from 2022 (three years old and more).
 # Left out: mmh3 (every 5.x sdist leaves out tests/helper.py, which its tests import).
 CORPUS: tuple[Entry, ...] = (
-    Entry("jmespath", "1.0.1", "90261b206d6defd58fdd5e85f478bf633a2901798906be2ad389150c5c60edbe",
-          "2022-06-17T18:00:12Z", "2022-06-18", "setuptools", "setup.py + setup.cfg, no pyproject.toml",
-          "unittest", None, ("old release (2022)", "pure Python")),
-    Entry("tabulate", "0.9.0", "0095b12bf5966de529c0feb1fa08671671b3368eec77d7ef7ab114be2c068b3c",
-          "2022-10-06T17:21:48Z", "2022-10-07", "setuptools + setuptools-scm", "pyproject.toml only",
-          "pytest", None, ("old release (2022)", "setuptools-scm version from PKG-INFO", "test/ directory")),
-    Entry("termcolor", "2.5.0", "998d8d27da6d48442e8e1f016119076b690d962507531df4890fcd2db2ef8a6f",
-          "2024-10-06T19:50:04Z", "2024-10-07", "hatchling + hatch-vcs", "pyproject.toml",
-          "pytest", None, ("hatch-vcs version without .git", "pure Python")),
-    Entry("platformdirs", "4.3.6", "357fb2acbc885b0419afd3ce3ed34564c13c9b95c89360cd9563f73aa5e2b907",
-          "2024-09-17T19:06:50Z", "2024-09-18", "hatchling + hatch-vcs", "pyproject.toml",
-          "pytest", None, ("test extra (appdirs, covdefaults, pytest-mock)",)),
-    Entry("more-itertools", "10.5.0", "5482bfef7849c25dc3c6dd53a6173ae4795da2a41a80faea6700d9f5846c5da6",
-          "2024-09-05T15:28:22Z", "2024-09-06", "flit-core", "pyproject.toml",
-          "unittest", "sphinx", ("Sphinx with sphinx_rtd_theme (docs/requirements.txt)",)),
-    Entry("installer", "0.7.0", "a26d3e3116289bb08216e0d0f7d925fcef0b0194eedfa0c944bcaaa106c4b631",
-          "2023-03-17T20:39:38Z", "2023-03-18", "flit-core", "pyproject.toml",
-          "pytest", "sphinx", ("Sphinx with intersphinx, furo, myst-parser, sphinx-argparse",
-                               "tests/requirements.txt")),
-    Entry("findpython", "0.6.2", "e0c75ba9f35a7f9bb4423eb31bd17358cccf15761b6837317719177aeff46723",
-          "2024-10-17T01:34:14Z", "2024-10-18", "pdm-backend", "pyproject.toml",
-          "pytest", None, ("pdm scm version from PKG-INFO", "[tool.pdm.dev-dependencies] tests")),
-    Entry("cleo", "2.1.0", "0b2c880b5d13660a7ea651001fb4acb527696c01f15c9ee650f377aa543fd523",
-          "2023-10-30T18:54:12Z", "2023-10-31", "poetry-core", "pyproject.toml ([tool.poetry])",
-          "pytest", None, ("Poetry dev group with multiple-constraint entries (lists with python markers)",
-                               "binary-wheel dependency (rapidfuzz)")),
-    Entry("cbor2", "5.6.5", "b682820677ee1dbba45f7da11898d2720f92e06be36acec290867d5ebf3d7e09",
-          "2024-10-09T12:26:24Z", "2024-10-10", "setuptools + setuptools-scm", "pyproject.toml + setup.py (the C part)",
-          "pytest", "sphinx", ("C extension", "Sphinx with intersphinx, sphinx-autodoc-typehints, sphinx_rtd_theme",
-                               "hypothesis tests")),
-    Entry("xxhash", "3.5.0", "84f2caddf951c9cbf8dc2e22a89d4ccf5d86391ac6418fe81e3c67d0cf60b45f",
-          "2024-08-17T09:20:38Z", "2024-08-18", "setuptools", "setup.py + pyproject.toml",
-          "unittest", None, ("C extension (bundled libxxhash)",)),
-    Entry("wcwidth", "0.2.13", "72ea0c06399eb286d978fdedb6923a9eb47e1c486ce63e9b4e64fc18303972b5",
-          "2024-01-06T02:10:57Z", "2024-01-07", "setuptools", "setup.py + setup.cfg, no pyproject.toml",
-          "pytest", "sphinx", ("Sphinx with intersphinx (pinned Sphinx 4.5 in docs/requirements.txt)",)),
-    Entry("python-dotenv", "1.0.1", "e324ee90a023d808f1959c46bcbc04446a10ced277783dc6ee09987c37ec10ca",
-          "2024-01-23T06:33:00Z", "2024-01-24", "setuptools", "setup.py + setup.cfg, no pyproject.toml",
-          "pytest", "mkdocs", ("MkDocs Material + mkdocstrings (requirements-docs.txt)",)),
-    Entry("dirty-equals", "0.8.0", "798db3b9481b9a5024c0e520946507676ed2f0c65317d3e95bdce1a01657cf60",
-          "2024-08-13T19:59:22Z", "2024-08-14", "hatchling", "pyproject.toml",
-          "pytest", "mkdocs", ("MkDocs Material + mkdocstrings (requirements/docs.txt)",
-                               "requirements/tests.txt")),
+    Entry(
+        "jmespath",
+        "1.0.1",
+        "90261b206d6defd58fdd5e85f478bf633a2901798906be2ad389150c5c60edbe",
+        "2022-06-17T18:00:12Z",
+        "2022-06-18",
+        "setuptools",
+        "setup.py + setup.cfg, no pyproject.toml",
+        "unittest",
+        None,
+        ("old release (2022)", "pure Python"),
+    ),
+    Entry(
+        "tabulate",
+        "0.9.0",
+        "0095b12bf5966de529c0feb1fa08671671b3368eec77d7ef7ab114be2c068b3c",
+        "2022-10-06T17:21:48Z",
+        "2022-10-07",
+        "setuptools + setuptools-scm",
+        "pyproject.toml only",
+        "pytest",
+        None,
+        ("old release (2022)", "setuptools-scm version from PKG-INFO", "test/ directory"),
+    ),
+    Entry(
+        "termcolor",
+        "2.5.0",
+        "998d8d27da6d48442e8e1f016119076b690d962507531df4890fcd2db2ef8a6f",
+        "2024-10-06T19:50:04Z",
+        "2024-10-07",
+        "hatchling + hatch-vcs",
+        "pyproject.toml",
+        "pytest",
+        None,
+        ("hatch-vcs version without .git", "pure Python"),
+    ),
+    Entry(
+        "platformdirs",
+        "4.3.6",
+        "357fb2acbc885b0419afd3ce3ed34564c13c9b95c89360cd9563f73aa5e2b907",
+        "2024-09-17T19:06:50Z",
+        "2024-09-18",
+        "hatchling + hatch-vcs",
+        "pyproject.toml",
+        "pytest",
+        None,
+        ("test extra (appdirs, covdefaults, pytest-mock)",),
+    ),
+    Entry(
+        "more-itertools",
+        "10.5.0",
+        "5482bfef7849c25dc3c6dd53a6173ae4795da2a41a80faea6700d9f5846c5da6",
+        "2024-09-05T15:28:22Z",
+        "2024-09-06",
+        "flit-core",
+        "pyproject.toml",
+        "unittest",
+        "sphinx",
+        ("Sphinx with sphinx_rtd_theme (docs/requirements.txt)",),
+    ),
+    Entry(
+        "installer",
+        "0.7.0",
+        "a26d3e3116289bb08216e0d0f7d925fcef0b0194eedfa0c944bcaaa106c4b631",
+        "2023-03-17T20:39:38Z",
+        "2023-03-18",
+        "flit-core",
+        "pyproject.toml",
+        "pytest",
+        "sphinx",
+        ("Sphinx with intersphinx, furo, myst-parser, sphinx-argparse", "tests/requirements.txt"),
+    ),
+    Entry(
+        "findpython",
+        "0.6.2",
+        "e0c75ba9f35a7f9bb4423eb31bd17358cccf15761b6837317719177aeff46723",
+        "2024-10-17T01:34:14Z",
+        "2024-10-18",
+        "pdm-backend",
+        "pyproject.toml",
+        "pytest",
+        None,
+        ("pdm scm version from PKG-INFO", "[tool.pdm.dev-dependencies] tests"),
+    ),
+    Entry(
+        "cleo",
+        "2.1.0",
+        "0b2c880b5d13660a7ea651001fb4acb527696c01f15c9ee650f377aa543fd523",
+        "2023-10-30T18:54:12Z",
+        "2023-10-31",
+        "poetry-core",
+        "pyproject.toml ([tool.poetry])",
+        "pytest",
+        None,
+        (
+            "Poetry dev group with multiple-constraint entries (lists with python markers)",
+            "binary-wheel dependency (rapidfuzz)",
+        ),
+    ),
+    Entry(
+        "cbor2",
+        "5.6.5",
+        "b682820677ee1dbba45f7da11898d2720f92e06be36acec290867d5ebf3d7e09",
+        "2024-10-09T12:26:24Z",
+        "2024-10-10",
+        "setuptools + setuptools-scm",
+        "pyproject.toml + setup.py (the C part)",
+        "pytest",
+        "sphinx",
+        ("C extension", "Sphinx with intersphinx, sphinx-autodoc-typehints, sphinx_rtd_theme", "hypothesis tests"),
+    ),
+    Entry(
+        "xxhash",
+        "3.5.0",
+        "84f2caddf951c9cbf8dc2e22a89d4ccf5d86391ac6418fe81e3c67d0cf60b45f",
+        "2024-08-17T09:20:38Z",
+        "2024-08-18",
+        "setuptools",
+        "setup.py + pyproject.toml",
+        "unittest",
+        None,
+        ("C extension (bundled libxxhash)",),
+    ),
+    Entry(
+        "wcwidth",
+        "0.2.13",
+        "72ea0c06399eb286d978fdedb6923a9eb47e1c486ce63e9b4e64fc18303972b5",
+        "2024-01-06T02:10:57Z",
+        "2024-01-07",
+        "setuptools",
+        "setup.py + setup.cfg, no pyproject.toml",
+        "pytest",
+        "sphinx",
+        ("Sphinx with intersphinx (pinned Sphinx 4.5 in docs/requirements.txt)",),
+    ),
+    Entry(
+        "python-dotenv",
+        "1.0.1",
+        "e324ee90a023d808f1959c46bcbc04446a10ced277783dc6ee09987c37ec10ca",
+        "2024-01-23T06:33:00Z",
+        "2024-01-24",
+        "setuptools",
+        "setup.py + setup.cfg, no pyproject.toml",
+        "pytest",
+        "mkdocs",
+        ("MkDocs Material + mkdocstrings (requirements-docs.txt)",),
+    ),
+    Entry(
+        "dirty-equals",
+        "0.8.0",
+        "798db3b9481b9a5024c0e520946507676ed2f0c65317d3e95bdce1a01657cf60",
+        "2024-08-13T19:59:22Z",
+        "2024-08-14",
+        "hatchling",
+        "pyproject.toml",
+        "pytest",
+        "mkdocs",
+        ("MkDocs Material + mkdocstrings (requirements/docs.txt)", "requirements/tests.txt"),
+    ),
 )
 
 #: Lines of a log that show a network attempt beyond what pyrel's own classifier knows (intersphinx
 #: says "not fetchable" before quoting the exception; requests' wrapper without the errno).
-NETWORK_EXTRA = re.compile(r"intersphinx inventory .* not fetchable|failed to reach any of the inventories"
-                           r"|Max retries exceeded with url|ConnectionRefusedError|urlopen error")
+NETWORK_EXTRA = re.compile(
+    r"intersphinx inventory .* not fetchable|failed to reach any of the inventories"
+    r"|Max retries exceeded with url|ConnectionRefusedError|urlopen error"
+)
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def log(message: str) -> None:
     print(f"corpus: {message}", file=sys.stderr, flush=True)
@@ -163,6 +282,7 @@ def sha256_of(path: Path) -> str:
 def cache_root() -> Path:
     try:
         from pywrap.cache import cache_dir  # pyrel's download cache, as the tests' sdists use
+
         return Path(cache_dir()) / "corpus-sdists"
     except ImportError:
         return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyrel" / "corpus-sdists"
@@ -171,7 +291,7 @@ def cache_root() -> Path:
 @dataclass
 class Ran:
     argv: list[str]
-    code: int | None      # None: killed at the budget
+    code: int | None  # None: killed at the budget
     stdout: str
     stderr: str
     seconds: float
@@ -180,8 +300,7 @@ class Ran:
 def run_within(argv: list[str], seconds: float) -> Ran:
     """Run a command in its own process group; past ``seconds``, end that group (only it)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=max(seconds, 1))
         code: int | None = proc.returncode
@@ -216,6 +335,7 @@ def parse_json(text: str) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- one project
 
+
 def published_sdist(entry: Entry, cache: Path) -> Path:
     directory = cache / f"{entry.name}-{entry.version}"
     cached = sorted(directory.glob("*.tar.gz")) if directory.is_dir() else []
@@ -225,9 +345,24 @@ def published_sdist(entry: Entry, cache: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix=".download-", dir=directory.parent) as scratch:
         # --no-binary NAME, not :all: (which would also build the backend's own requirements from their
         # sdists to prepare the metadata: minutes instead of seconds); --no-deps: the sdist alone.
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-                               entry.name, "--dest", scratch, entry.spec], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                entry.name,
+                "--dest",
+                scratch,
+                entry.spec,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"pip download {entry.spec} failed: {proc.stderr.strip()[-600:]}")
         files = sorted(Path(scratch).glob("*.tar.gz"))
@@ -246,8 +381,9 @@ def published_sdist(entry: Entry, cache: Path) -> Path:
 def member_names(sdist: Path) -> set[str]:
     """The sdist's files (not directories), without the top directory."""
     with tarfile.open(sdist, "r:gz") as archive:
-        return {member.name.split("/", 1)[1] for member in archive.getmembers()
-                if not member.isdir() and "/" in member.name}
+        return {
+            member.name.split("/", 1)[1] for member in archive.getmembers() if not member.isdir() and "/" in member.name
+        }
 
 
 def unpack(sdist: Path, destination: Path) -> Path:
@@ -258,9 +394,15 @@ def unpack(sdist: Path, destination: Path) -> Path:
         else:  # Python before 3.11.4 (Debian 12's is 3.11.2): the same refusals, by hand
             for member in archive.getmembers():
                 parts = Path(member.name).parts
-                if member.name.startswith("/") or ".." in parts or member.isdev() or (
+                if (
+                    member.name.startswith("/")
+                    or ".." in parts
+                    or member.isdev()
+                    or (
                         (member.issym() or member.islnk())
-                        and (member.linkname.startswith("/") or ".." in Path(member.linkname).parts)):
+                        and (member.linkname.startswith("/") or ".." in Path(member.linkname).parts)
+                    )
+                ):
                     raise RuntimeError(f"{sdist.name}: refusing to unpack {member.name!r}")
             archive.extractall(destination)
     (top,) = destination.iterdir()
@@ -298,6 +440,7 @@ def network_findings(stage: str, text: str) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     try:
         from pywrap.execution.hermeticity import classify
+
         found = [v.to_json() for v in classify(text, stage) if v.kind == "network"]
     except ImportError:
         pass
@@ -306,8 +449,9 @@ def network_findings(stage: str, text: str) -> list[dict[str, str]]:
         line = line.strip()
         if NETWORK_EXTRA.search(line) and line not in seen and not any(line in e or e in line for e in seen):
             seen.add(line)
-            found.append({"kind": "network", "explanation": f"the stage '{stage}' tried to reach the network",
-                          "evidence": line})
+            found.append(
+                {"kind": "network", "explanation": f"the stage '{stage}' tried to reach the network", "evidence": line}
+            )
     return found
 
 
@@ -347,13 +491,21 @@ def compare_sdist(project: Path, published: Path, overlay: str | None) -> dict[s
     }
 
 
-def build_project(entry: Entry, scratch: Path, pyrel: list[str], budget: float, cache: Path,
-                  exclude_newer: bool = True) -> dict[str, Any]:
-    result: dict[str, Any] = {"name": entry.name, "version": entry.version, "backend": entry.backend,
-                              "layout": entry.layout, "tests-framework": entry.tests, "docs-expected": entry.docs,
-                              "features": list(entry.features), "released": entry.released,
-                              "exclude-newer": entry.exclude_newer if exclude_newer else None,
-                              "budget-seconds": budget}
+def build_project(
+    entry: Entry, scratch: Path, pyrel: list[str], budget: float, cache: Path, exclude_newer: bool = True
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "name": entry.name,
+        "version": entry.version,
+        "backend": entry.backend,
+        "layout": entry.layout,
+        "tests-framework": entry.tests,
+        "docs-expected": entry.docs,
+        "features": list(entry.features),
+        "released": entry.released,
+        "exclude-newer": entry.exclude_newer if exclude_newer else None,
+        "budget-seconds": budget,
+    }
     times: dict[str, float | None] = {}
     result["seconds"] = times
     started = time.perf_counter()
@@ -373,16 +525,23 @@ def build_project(entry: Entry, scratch: Path, pyrel: list[str], budget: float, 
     lock = run_within([*pyrel, "lock", "-C", str(project), "--json"], budget)
     times["lock"] = lock.seconds
     if lock.code != 0:
-        result.update(status="lock-timeout" if lock.code is None else "lock-failed",
-                      error=error_lines(lock.stderr + lock.stdout), exit=lock.code)
+        result.update(
+            status="lock-timeout" if lock.code is None else "lock-failed",
+            error=error_lines(lock.stderr + lock.stdout),
+            exit=lock.code,
+        )
         times["total"] = round(time.perf_counter() - started, 1)
         return result
     locked = parse_json(lock.stdout) or {}
     result["locked-stages"] = [stage.get("name") for stage in locked.get("stages", [])]
-    result["locked"] = {stage.get("name"): {"debian-packages": len(stage.get("debian-packages", [])),
-                                            "wheels": len(stage.get("wheels", [])),
-                                            "inventories": [i.get("url") for i in stage.get("inventories", [])]}
-                        for stage in locked.get("stages", [])}
+    result["locked"] = {
+        stage.get("name"): {
+            "debian-packages": len(stage.get("debian-packages", [])),
+            "wheels": len(stage.get("wheels", [])),
+            "inventories": [i.get("url") for i in stage.get("inventories", [])],
+        }
+        for stage in locked.get("stages", [])
+    }
 
     log(f"[{entry.name}] pyrel build all ({', '.join(result['locked-stages'])})")
     build = run_within([*pyrel, "build", "all", "-C", str(project), "--json"], deadline - time.perf_counter())
@@ -434,6 +593,7 @@ def build_project(entry: Entry, scratch: Path, pyrel: list[str], budget: float, 
 
 # --------------------------------------------------------------------------- report
 
+
 def mb(value: int | None) -> str:
     return "?" if value is None else f"{value / 1e6:.0f} MB"
 
@@ -453,14 +613,17 @@ def stage_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"{name} {stage}: not planned{note}")
             continue
         closure = info.get("closure") or {}
-        text = f"{name} {stage}: {info['status']}, closure {closure.get('packages')} packages, " \
-               f"{mb(closure.get('bytes'))}"
+        text = (
+            f"{name} {stage}: {info['status']}, closure {closure.get('packages')} packages, {mb(closure.get('bytes'))}"
+        )
         if stage == "source":
             sdist = result.get("sdist", {})
             if sdist.get("rebuilt"):
                 extra = [x for x in sdist["extra"] if x not in sdist["extra-overlay"]]
-                text += f"; sdist {sdist['files']} files vs published {sdist['published-files']}: " \
-                        f"{len(sdist['missing'])} missing, {len(extra)} extra"
+                text += (
+                    f"; sdist {sdist['files']} files vs published {sdist['published-files']}: "
+                    f"{len(sdist['missing'])} missing, {len(extra)} extra"
+                )
                 if sdist["extra-overlay"]:
                     text += " (+ the overlay's " + ", ".join(sdist["extra-overlay"]) + ")"
         if stage == "docs":
@@ -469,8 +632,10 @@ def stage_lines(result: dict[str, Any]) -> list[str]:
         if stage == "test":
             counts = result["tests"]["junit"]
             if counts:
-                text += f"; {counts['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, " \
-                        f"{counts['skipped']} skipped; {len(result['tests']['network'])} network attempts"
+                text += (
+                    f"; {counts['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, "
+                    f"{counts['skipped']} skipped; {len(result['tests']['network'])} network attempts"
+                )
         violations = info.get("hermeticity-violations") or []
         if violations:
             text += "; hermeticity: " + ", ".join(sorted({v.get("kind", "?") for v in violations}))
@@ -504,27 +669,41 @@ def row(result: dict[str, Any]) -> str:
     counts = (result.get("tests") or {}).get("junit")
     tests = f"{counts['passed']} / {counts['failures']} / {counts['errors']}" if counts else "—"
     docs = result.get("docs") or {}
-    network = len(docs.get("network", [])) + len((result.get("tests") or {}).get("network", [])) + sum(
-        1 for info in stages.values() for v in info.get("hermeticity-violations") or [] if v.get("kind") == "network")
+    network = (
+        len(docs.get("network", []))
+        + len((result.get("tests") or {}).get("network", []))
+        + sum(
+            1
+            for info in stages.values()
+            for v in info.get("hermeticity-violations") or []
+            if v.get("kind") == "network"
+        )
+    )
     seconds = result.get("seconds", {}).get("total")
     pinned = "" if result.get("exclude-newer") else " (as of today)"
-    return (f"| {result['name']} {result['version']}{pinned} | {result['backend']} | {cell('source')} | "
-            f"{source_diff} | {cell('wheel')} | {cell('docs')} | {cell('test')} | {tests} | {network} | "
-            f"{'?' if seconds is None else f'{seconds:.0f} s'} | {result.get('status')} |")
+    return (
+        f"| {result['name']} {result['version']}{pinned} | {result['backend']} | {cell('source')} | "
+        f"{source_diff} | {cell('wheel')} | {cell('docs')} | {cell('test')} | {tests} | {network} | "
+        f"{'?' if seconds is None else f'{seconds:.0f} s'} | {result.get('status')} |"
+    )
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
-    header = ("| project | backend | source | sdist files vs published (missing / extra) | wheel | docs | test | "
-              "tests passed / failed / errors | network attempts | time | status |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|")
+    header = (
+        "| project | backend | source | sdist files vs published (missing / extra) | wheel | docs | test | "
+        "tests passed / failed / errors | network attempts | time | status |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     return "\n".join([header, *(row(result) for result in results)])
 
 
 def list_corpus() -> None:
     print(f"{'name':<16} {'version':<8} {'exclude-newer':<13} {'backend':<28} {'tests':<9} {'docs':<7} features")
     for entry in CORPUS:
-        print(f"{entry.name:<16} {entry.version:<8} {entry.exclude_newer:<13} {entry.backend:<28} "
-              f"{entry.tests:<9} {entry.docs or '-':<7} {entry.layout}; {'; '.join(entry.features)}")
+        print(
+            f"{entry.name:<16} {entry.version:<8} {entry.exclude_newer:<13} {entry.backend:<28} "
+            f"{entry.tests:<9} {entry.docs or '-':<7} {entry.layout}; {'; '.join(entry.features)}"
+        )
 
 
 def host_facts(pyrel: list[str]) -> dict[str, Any]:
@@ -548,16 +727,23 @@ def host_facts(pyrel: list[str]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="build only this project (repeatable); see --list")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="build only this project (repeatable); see --list"
+    )
     parser.add_argument("--list", action="store_true", help="list the corpus and exit")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help=f"seconds for one project's lock and build ({DEFAULT_BUDGET})")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET,
+        help=f"seconds for one project's lock and build ({DEFAULT_BUDGET})",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS, help="where to write the JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (the built projects)")
-    parser.add_argument("--no-exclude-newer", action="store_true",
-                        help="diagnostic: resolve requirements as of today, not as of each release (no overlay); "
-                             "the results record it")
+    parser.add_argument(
+        "--no-exclude-newer",
+        action="store_true",
+        help="diagnostic: resolve requirements as of today, not as of each release (no overlay); the results record it",
+    )
     options = parser.parse_args()
 
     if options.list:
@@ -579,11 +765,17 @@ def main() -> int:
         for index, entry in enumerate(selected, 1):
             log(f"({index}/{len(selected)}) {entry.spec}: {entry.backend}; budget {options.budget:.0f} s")
             try:
-                result = build_project(entry, scratch, pyrel, options.budget, cache,
-                                       exclude_newer=not options.no_exclude_newer)
+                result = build_project(
+                    entry, scratch, pyrel, options.budget, cache, exclude_newer=not options.no_exclude_newer
+                )
             except Exception as error:  # one project's surprise never stops the corpus
-                result = {"name": entry.name, "version": entry.version, "backend": entry.backend,
-                          "status": "script-error", "error": [f"{type(error).__name__}: {error}"]}
+                result = {
+                    "name": entry.name,
+                    "version": entry.version,
+                    "backend": entry.backend,
+                    "status": "script-error",
+                    "error": [f"{type(error).__name__}: {error}"],
+                }
             results.append(result)
             for line in stage_lines(result):
                 log(line)

@@ -183,9 +183,7 @@ class CommandFailed(PyrelError):
 
     def __init__(self, completed: Completed, what: str) -> None:
         tail = "\n".join((completed.stderr or completed.stdout).splitlines()[-TAIL_LINES:])
-        super().__init__(
-            f"{what} failed (exit {completed.returncode}): $ {shlex.join(completed.args)}\n{tail}"
-        )
+        super().__init__(f"{what} failed (exit {completed.returncode}): $ {shlex.join(completed.args)}\n{tail}")
         self.completed = completed
 
 
@@ -230,5 +228,6 @@ def error_kinds() -> list[type[PyrelError]]:
 
 def exit_codes() -> list[tuple[int, str]]:
     """``(exit code, short description)`` of every kind, by code: the first line of its docstring."""
-    return [(kind.exit_code, (kind.__doc__ or kind.__name__).strip().splitlines()[0].rstrip("."))
-            for kind in error_kinds()]
+    return [
+        (kind.exit_code, (kind.__doc__ or kind.__name__).strip().splitlines()[0].rstrip(".")) for kind in error_kinds()
+    ]

@@ -40,11 +40,11 @@ def strip_markup(markup: str) -> str:
     position = 0
     for match in _MARKUP_TAG.finditer(markup):
         escapes = match.group(1)
-        pieces.append(markup[position:match.start()].replace("\\[", "["))
+        pieces.append(markup[position : match.start()].replace("\\[", "["))
         backslashes, escaped = divmod(len(escapes), 2)
         pieces.append("\\" * backslashes)
         if escaped:  # an escaped tag is text
-            pieces.append(match.group(0)[len(escapes):])
+            pieces.append(match.group(0)[len(escapes) :])
         position = match.end()
     pieces.append(markup[position:].replace("\\[", "["))
     return "".join(pieces)
@@ -86,8 +86,16 @@ class Output:
             self._rich = Console(stderr=self._stderr, highlight=False, emoji=False)
         return self._rich
 
-    def print(self, renderable: Any = "", *, markup: bool = True, style: str | None = None, end: str = "\n",
-              highlight: bool | None = None, soft_wrap: bool | None = None) -> None:
+    def print(
+        self,
+        renderable: Any = "",
+        *,
+        markup: bool = True,
+        style: str | None = None,
+        end: str = "\n",
+        highlight: bool | None = None,
+        soft_wrap: bool | None = None,
+    ) -> None:
         if isinstance(renderable, str) and not self.is_terminal:
             self.file.write((strip_markup(renderable) if markup else renderable) + end)
             self.file.flush()

@@ -80,7 +80,7 @@ class NixLog:
                 self.plain.append(line.rstrip("\n"))
             return None
         try:
-            event: Any = json.loads(line[len(PREFIX):])
+            event: Any = json.loads(line[len(PREFIX) :])
         except ValueError:
             self.plain.append(line.rstrip("\n"))
             return None
@@ -147,8 +147,12 @@ class BuildDisplay:
         done = sum(1 for activity in self.log.builds.values() if activity.finished is not None)
         for activity in self.log.running():
             last = activity.lines[-1][:100] if activity.lines else ""
-            table.add_row(Spinner("dots"), f"[bold]{activity.name}[/bold]", f"{now - activity.started:5.1f} s",
-                          f"[dim]{last}[/dim]")
+            table.add_row(
+                Spinner("dots"),
+                f"[bold]{activity.name}[/bold]",
+                f"{now - activity.started:5.1f} s",
+                f"[dim]{last}[/dim]",
+            )
         summary = f"{done} of {len(self.log.builds)} derivations built" if self.log.builds else "evaluating"
         table.add_row("", f"[dim]{summary}[/dim]", "", "")
         return table

@@ -79,7 +79,7 @@ def _aterm(text: str) -> list[object]:
     while position < end:
         match = _ATERM_TOKEN.match(text, position)
         if match is None:
-            raise ValueError(f"not a derivation: unexpected {text[position:position + 20]!r}")
+            raise ValueError(f"not a derivation: unexpected {text[position : position + 20]!r}")
         position = match.end()
         string, punctuation, name = match.groups()
         if string is not None:
@@ -104,11 +104,14 @@ def parse_derivation(text: str) -> Derivation:
     if not (len(term) == 2 and term[0] == "Derive" and isinstance(term[1], tuple) and len(term[1]) >= 3):
         raise ValueError("not a derivation: it does not start with Derive(")
     outputs, input_derivations, input_sources = term[1][:3]
-    if not (isinstance(outputs, list) and all(isinstance(output, tuple) and len(output) == 4 for output in outputs)
-            and isinstance(input_derivations, list)
-            and all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], list)
-                    for item in input_derivations)
-            and isinstance(input_sources, list) and all(isinstance(path, str) for path in input_sources)):
+    if not (
+        isinstance(outputs, list)
+        and all(isinstance(output, tuple) and len(output) == 4 for output in outputs)
+        and isinstance(input_derivations, list)
+        and all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], list) for item in input_derivations)
+        and isinstance(input_sources, list)
+        and all(isinstance(path, str) for path in input_sources)
+    ):
         raise ValueError("not a derivation: its outputs and inputs are not in the expected shape")
     return Derivation(
         outputs={str(name): str(path) for name, path, _, _ in outputs},

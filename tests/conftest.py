@@ -23,7 +23,10 @@ def run_pyrel() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
         completed = subprocess.run(
             [sys.executable, "-m", "pywrap", *args],
-            capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
         )
         if check and completed.returncode != 0:
             raise AssertionError(f"pyrel {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}")
@@ -34,8 +37,11 @@ def run_pyrel() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 def copy_example(name: str, destination: Path) -> Path:
     target = destination / name
-    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(
-        "dist", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__"))
+    shutil.copytree(
+        EXAMPLES / name,
+        target,
+        ignore=shutil.ignore_patterns("dist", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__"),
+    )
     return target
 
 

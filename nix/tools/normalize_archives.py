@@ -61,8 +61,9 @@ def write_tar_gz(directory: str, path: str, prefix: str, epoch: int) -> None:
     _write(members, path, epoch, {})
 
 
-def _write(members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch: int,
-           pax_headers: dict[str, str]) -> None:
+def _write(
+    members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch: int, pax_headers: dict[str, str]
+) -> None:
     members.sort(key=lambda item: item[0].name)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, pax_headers=pax_headers) as target:
@@ -75,9 +76,10 @@ def _write(members: list[tuple[tarfile.TarInfo, bytes | None]], path: str, epoch
             target.addfile(member, io.BytesIO(data) if data is not None else None)
     raw = buffer.getvalue()
     temporary = path + ".pyrel-tmp"
-    with open(temporary, "wb") as handle, gzip.GzipFile(
-        filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9
-    ) as compressed:
+    with (
+        open(temporary, "wb") as handle,
+        gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9) as compressed,
+    ):
         compressed.write(raw)
     os.replace(temporary, path)
 

@@ -53,8 +53,10 @@ def load_backend() -> object:
     if backend_path:
         origin = os.path.realpath(getattr(backend, "__file__", None) or "")
         if not any(origin.startswith(os.path.realpath(entry) + os.sep) for entry in backend_path):
-            fail(f"the build backend {module_name!r} was loaded from {origin}, not from its backend-path "
-                 f"{backend_path} (PEP 517 requires it to come from there)")
+            fail(
+                f"the build backend {module_name!r} was loaded from {origin}, not from its backend-path "
+                f"{backend_path} (PEP 517 requires it to come from there)"
+            )
     for part in attribute.split(".") if attribute else ():
         backend = getattr(backend, part)
     return backend
@@ -64,8 +66,10 @@ def build(distribution: str, outdir: str) -> None:
     outdir = os.path.abspath(outdir)
     os.makedirs(outdir, exist_ok=True)
     backend = load_backend()
-    print(f"pyrel: building the {distribution} with {os.environ.get('PYREL_BUILD_BACKEND') or DEFAULT_BACKEND}",
-          flush=True)
+    print(
+        f"pyrel: building the {distribution} with {os.environ.get('PYREL_BUILD_BACKEND') or DEFAULT_BACKEND}",
+        flush=True,
+    )
     hook = getattr(backend, f"build_{distribution}")
     name = hook(outdir, {})
     if not isinstance(name, str) or not os.path.isfile(os.path.join(outdir, name)):
@@ -93,8 +97,12 @@ def requires(distribution: str, output: str, optional: bool) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) == 2 and argv[0] in ("sdist", "wheel"):
         build(argv[0], argv[1])
-    elif len(argv) in (3, 4) and argv[0] == "requires" and argv[1] in ("sdist", "wheel") \
-            and argv[3:] in ([], ["--optional"]):
+    elif (
+        len(argv) in (3, 4)
+        and argv[0] == "requires"
+        and argv[1] in ("sdist", "wheel")
+        and argv[3:] in ([], ["--optional"])
+    ):
         requires(argv[1], argv[2], optional=argv[3:] == ["--optional"])
     else:
         fail(f"usage: pep517.py sdist|wheel OUTDIR | requires sdist|wheel OUTPUT.json [--optional]; got {argv}")

@@ -118,8 +118,13 @@ def literal_mapping(conf: str) -> tuple[object, str]:
     value: object = {}
     assigned = 0
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
-            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign) and node.value is not None
+            else []
+        )
         if any(isinstance(target, ast.Name) and target.id == "intersphinx_mapping" for target in targets):
             assert isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
             try:
@@ -146,12 +151,18 @@ def probe_entries(mapping: object, source_dir: str) -> tuple[list[dict[str, Any]
         if split is None or locations is None:
             invalid.append(f"{key!r}: {value!r}")
             continue
-        entries.append({
-            "name": str(key), "target": split[0], "locations": locations,
-            # A local inventory Sphinx would read first: nothing to download.
-            "local-files": [not is_remote(location) and os.path.isfile(os.path.join(source_dir, location))
-                            for location in locations],
-        })
+        entries.append(
+            {
+                "name": str(key),
+                "target": split[0],
+                "locations": locations,
+                # A local inventory Sphinx would read first: nothing to download.
+                "local-files": [
+                    not is_remote(location) and os.path.isfile(os.path.join(source_dir, location))
+                    for location in locations
+                ],
+            }
+        )
     return entries, invalid
 
 
@@ -165,8 +176,10 @@ def probe(arguments: argparse.Namespace) -> None:
         if isinstance(exc, KeyboardInterrupt):
             raise
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        print(f"pyrel: conf.py did not run in the probe ({last}); reading intersphinx_mapping as a literal",
-              file=sys.stderr)
+        print(
+            f"pyrel: conf.py did not run in the probe ({last}); reading intersphinx_mapping as a literal",
+            file=sys.stderr,
+        )
         answer.update({"method": "literal", "note": last})
         mapping, problem = literal_mapping(conf)
         if problem:
@@ -206,16 +219,20 @@ def rewrite(mapping: Mapping[Any, Any], settings: Mapping[str, Any]) -> tuple[di
             result[key] = value
         elif enabled and entry is not None:
             if entry["target"] != target:
-                problems.append(f"intersphinx_mapping[{key!r}] links to {target}, but pyrel.lock.toml pinned it for "
-                                f"{entry['target']}: conf.py changed since `pyrel lock`")
+                problems.append(
+                    f"intersphinx_mapping[{key!r}] links to {target}, but pyrel.lock.toml pinned it for "
+                    f"{entry['target']}: conf.py changed since `pyrel lock`"
+                )
             result[key] = (target, entry["path"]) if new_format else entry["path"]
         elif local:
             result[key] = (target, local) if new_format else local
         elif not enabled:
             dropped.append(f"{key} ({', '.join(remote)})")
         else:
-            problems.append(f"intersphinx_mapping[{key!r}] ({', '.join(remote)}) is not pinned in pyrel.lock.toml: "
-                            "conf.py changed since `pyrel lock`")
+            problems.append(
+                f"intersphinx_mapping[{key!r}] ({', '.join(remote)}) is not pinned in pyrel.lock.toml: "
+                "conf.py changed since `pyrel lock`"
+            )
     return result, problems, dropped
 
 
@@ -233,13 +250,19 @@ def _offline_intersphinx(app: Any, config: Any) -> None:
     if problems:
         from sphinx.errors import ConfigError  # type: ignore[import-not-found,unused-ignore]
 
-        message = ("; ".join(problems) + ". The sandbox has no network: run `pyrel lock` to pin the inventories "
-                   "conf.py names now (or set intersphinx = false in the stage)")
+        message = (
+            "; ".join(problems) + ". The sandbox has no network: run `pyrel lock` to pin the inventories "
+            "conf.py names now (or set intersphinx = false in the stage)"
+        )
         print(f"pyrel: {message}", file=sys.stderr, flush=True)  # above Sphinx's own report of the error
         raise ConfigError(f"pyrel: {message}")
     if dropped:
-        print(f"pyrel: warning: intersphinx = false: Sphinx loads no inventory of {', '.join(dropped)}; "
-              "cross-references to those projects stay plain text", file=sys.stderr, flush=True)
+        print(
+            f"pyrel: warning: intersphinx = false: Sphinx loads no inventory of {', '.join(dropped)}; "
+            "cross-references to those projects stay plain text",
+            file=sys.stderr,
+            flush=True,
+        )
     mapping.clear()
     mapping.update(rewritten)
 

@@ -103,8 +103,10 @@ def project_wheel(stage: str) -> str:
     """The wheel stage's wheel: the one file its read-only output holds."""
     wheels = sorted(glob.glob(os.path.join(os.environ.get("PYREL_INPUT_wheel", ""), "*.whl")))
     if len(wheels) != 1:
-        fail(f"the {stage} stage installs the one wheel of the wheel stage ($PYREL_INPUT_wheel), found {wheels}: "
-             f"its inputs must include \"wheel\"")
+        fail(
+            f"the {stage} stage installs the one wheel of the wheel stage ($PYREL_INPUT_wheel), found {wheels}: "
+            f'its inputs must include "wheel"'
+        )
     return wheels[0]
 
 
@@ -167,20 +169,37 @@ def installed(arguments: argparse.Namespace) -> None:
         checked += 1
     if differing or not checked:
         fail(f"the installed {arguments.name} differs from its wheel's RECORD: {', '.join(differing) or 'no file'}")
-    print(json.dumps({"distribution": found.metadata["Name"], "version": found.version,
-                      "files-checked": checked, "files-outside-site-packages": elsewhere}))
+    print(
+        json.dumps(
+            {
+                "distribution": found.metadata["Name"],
+                "version": found.version,
+                "files-checked": checked,
+                "files-outside-site-packages": elsewhere,
+            }
+        )
+    )
 
 
 def installed_wheel_record(python: str, wheel: str, environment: dict[str, str]) -> dict[str, object]:
     """The test stage's proof of what it tested: the wheel's sha256 (as dist/wheel/SHA256SUMS lists it) and
     the installed distribution, as the tests' interpreter imports it, checked file by file against RECORD."""
-    completed = subprocess.run([python, os.path.abspath(__file__), "installed", distribution_name(wheel)],
-                               env=environment, capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [python, os.path.abspath(__file__), "installed", distribution_name(wheel)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if completed.returncode != 0:
         sys.stderr.write(completed.stderr)
         fail(f"the installed project does not match {os.path.basename(wheel)}")
-    return {"schema-version": 1, "wheel": os.path.basename(wheel), "sha256": file_sha256(wheel),
-            **json.loads(completed.stdout)}
+    return {
+        "schema-version": 1,
+        "wheel": os.path.basename(wheel),
+        "sha256": file_sha256(wheel),
+        **json.loads(completed.stdout),
+    }
 
 
 def wheel_top_level(wheel: str) -> set[str]:
@@ -198,8 +217,19 @@ def wheel_top_level(wheel: str) -> set[str]:
 
 
 #: Left out of the tests' copy of the tree: build leftovers and caches.
-RUN_DIR_IGNORED = ("build", "dist", ".git", ".hg", ".tox", ".nox", ".eggs", "__pycache__", ".pytest_cache",
-                   "*.egg-info", "*.pyc")
+RUN_DIR_IGNORED = (
+    "build",
+    "dist",
+    ".git",
+    ".hg",
+    ".tox",
+    ".nox",
+    ".eggs",
+    "__pycache__",
+    ".pytest_cache",
+    "*.egg-info",
+    "*.pyc",
+)
 _MODULE_SUFFIXES = (".py", ".so", ".pyd", ".pyi")
 
 
@@ -216,7 +246,8 @@ def copy_run_dir(origin: str, run_dir: str, shadowing: set[str]) -> None:
             for name in names:
                 is_dir = os.path.isdir(os.path.join(directory, name))
                 if (name in shadowing and is_dir) or (
-                        not is_dir and name.endswith(_MODULE_SUFFIXES) and name.split(".", 1)[0] in shadowing):
+                    not is_dir and name.endswith(_MODULE_SUFFIXES) and name.split(".", 1)[0] in shadowing
+                ):
                     ignored.add(name)
         return ignored
 
@@ -263,16 +294,29 @@ def test(arguments: argparse.Namespace) -> None:
     origin = project_dir if (arguments.tests or _test_tree(project_dir)) else os.getcwd()
     tree = arguments.tests or _test_tree(origin)
     if tree is None or not os.path.isdir(os.path.join(origin, tree)):
-        fail("no test tree (tests/, test/ or testing/) in the sdist or the project; "
-             "set the test stage's `run` to the command that runs the tests")
+        fail(
+            "no test tree (tests/, test/ or testing/) in the sdist or the project; "
+            "set the test stage's `run` to the command that runs the tests"
+        )
     run_dir = os.path.join(work, "run")
     copy_run_dir(origin, run_dir, wheel_top_level(wheel) - {tree.split("/")[0]})
-    command = [python, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2",
-               f"--junitxml={os.path.join(out, 'junit.xml')}", *arguments.pytest_args, tree]
+    command = [
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "junit_family=xunit2",
+        f"--junitxml={os.path.join(out, 'junit.xml')}",
+        *arguments.pytest_args,
+        tree,
+    ]
     print("+ " + " ".join(command), flush=True)
     with open(os.path.join(out, "pytest.log"), "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, cwd=run_dir, env=environment, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            command, cwd=run_dir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert process.stdout is not None
         for line in process.stdout:
             sys.stdout.write(line)
@@ -291,11 +335,14 @@ def no_report_message(status: int) -> str:
         version = importlib.metadata.version("pytest")
     except importlib.metadata.PackageNotFoundError:
         version = "?"
-    return (f"pytest stopped before running any test (exit {status}, no junit report; its error is above). "
-            f"If a conftest.py, plugin or pytest option does not work with the locked pytest {version}, "
-            "resolve the test tools the project was released with: set exclude-newer = \"<the release's date>\" "
-            "in [tool.pyrel], or declare [tool.pyrel.stages.test].requires with e.g. \"pytest<"
-            + version.split(".")[0] + "\", then run `pyrel lock`")
+    return (
+        f"pytest stopped before running any test (exit {status}, no junit report; its error is above). "
+        f"If a conftest.py, plugin or pytest option does not work with the locked pytest {version}, "
+        'resolve the test tools the project was released with: set exclude-newer = "<the release\'s date>" '
+        'in [tool.pyrel], or declare [tool.pyrel.stages.test].requires with e.g. "pytest<'
+        + version.split(".")[0]
+        + '", then run `pyrel lock`'
+    )
 
 
 #: What differs between two runs of the same tests: wall-clock times, the date, the host.
@@ -340,8 +387,11 @@ def latex_to_pdf(directory: str, max_runs: int = 4) -> bool:
         stem = tex[: -len(".tex")]
         log = os.path.join(directory, stem + ".log")
         for attempt in range(max_runs):
-            result = run([engine, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex],
-                         cwd=directory, capture_output=True)
+            result = run(
+                [engine, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex],
+                cwd=directory,
+                capture_output=True,
+            )
             if result.returncode != 0:
                 sys.stderr.write(result.stdout[-6000:])
                 print(f"pyrel: {engine} failed on {tex}", file=sys.stderr)
@@ -387,8 +437,20 @@ def docs(arguments: argparse.Namespace) -> None:
         sphinx_builder = "latex" if builder == "latexpdf" else builder
         # `python -m sphinx` with pyrel's extension: intersphinx reads the pinned inventories, never the network.
         offline = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sphinx_offline.py")
-        command = [python, offline, "build", "-b", sphinx_builder, "-d", os.path.join(work, "doctrees"),
-                   "-w", warnings, *strict, arguments.sphinx_dir, build_dir]
+        command = [
+            python,
+            offline,
+            "build",
+            "-b",
+            sphinx_builder,
+            "-d",
+            os.path.join(work, "doctrees"),
+            "-w",
+            warnings,
+            *strict,
+            arguments.sphinx_dir,
+            build_dir,
+        ]
         result = run(command, env=environment)
         if result.returncode != 0:
             failed = True
@@ -422,13 +484,25 @@ def mkdocs(arguments: argparse.Namespace) -> None:
     # refuses to be imported without a git program unless told to stay quiet.
     environment.setdefault("GIT_PYTHON_REFRESH", "quiet")
     site = os.path.join(work, "html")
-    command = [python, os.path.abspath(__file__), "mkdocs-run", os.path.join(out, MKDOCS_LOG), "build",
-               "--config-file", arguments.config_file, "--site-dir", site, *(["--strict"] if arguments.strict else [])]
+    command = [
+        python,
+        os.path.abspath(__file__),
+        "mkdocs-run",
+        os.path.join(out, MKDOCS_LOG),
+        "build",
+        "--config-file",
+        arguments.config_file,
+        "--site-dir",
+        site,
+        *(["--strict"] if arguments.strict else []),
+    ]
     result = run(command, env=environment)
     if result.returncode != 0:
         if arguments.strict:
-            fail(f"mkdocs build --strict failed (exit {result.returncode}): with fail-on-warning, a warning stops "
-                 "the build; the warnings are above")
+            fail(
+                f"mkdocs build --strict failed (exit {result.returncode}): with fail-on-warning, a warning stops "
+                "the build; the warnings are above"
+            )
         fail(f"mkdocs build failed (exit {result.returncode}; its output is above)")
     prefix = f"{arguments.name}-{arguments.version}-docs-html"
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
@@ -457,19 +531,25 @@ def wheel(arguments: argparse.Namespace) -> None:
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-wheel")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
     sdist, project_dir = unpack_sdist(work, "wheel")
-    missing = [entry for entry in json.loads(os.environ.get("PYREL_BACKEND_PATH") or "[]")
-               if not os.path.isdir(os.path.join(project_dir, entry))]
+    missing = [
+        entry
+        for entry in json.loads(os.environ.get("PYREL_BACKEND_PATH") or "[]")
+        if not os.path.isdir(os.path.join(project_dir, entry))
+    ]
     if missing:
-        fail(f"{sdist} lacks the in-tree build backend (backend-path {', '.join(missing)}): the wheel is built "
-             "from the sdist, as installers build it, so the sdist must ship its backend: include the directory "
-             "in the sdist (flit: [tool.flit.sdist] include; setuptools: MANIFEST.in; hatch: "
-             "[tool.hatch.build.targets.sdist] include)")
+        fail(
+            f"{sdist} lacks the in-tree build backend (backend-path {', '.join(missing)}): the wheel is built "
+            "from the sdist, as installers build it, so the sdist must ship its backend: include the directory "
+            "in the sdist (flit: [tool.flit.sdist] include; setuptools: MANIFEST.in; hatch: "
+            "[tool.hatch.build.targets.sdist] include)"
+        )
     built_dir = os.path.join(work, "built")
     frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
     result = run([sys.executable, frontend, "wheel", built_dir], cwd=project_dir)
     if result.returncode != 0:
-        fail(f"the build backend failed to build the wheel from {sdist} "
-             f"(exit {result.returncode}; its output is above)")
+        fail(
+            f"the build backend failed to build the wheel from {sdist} (exit {result.returncode}; its output is above)"
+        )
     built = glob.glob(os.path.join(built_dir, "*.whl"))
     if len(built) != 1:
         fail(f"expected one wheel, the backend wrote {built}")
@@ -482,11 +562,19 @@ def wheel(arguments: argparse.Namespace) -> None:
         release, checks["manylinux"] = manylinux(release, work, repair=arguments.repair, epoch=epoch)
     problems, warnings = upload_problems(release)
     if problems:
-        fail(f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
-             + "\n  ".join(problems))
-    checks["upload-check"] = {"passed": True, "warnings": warnings,
-                              "checked": ["metadata (packaging.metadata)", "README (readme_renderer)",
-                                          "name and version against the file name"]}
+        fail(
+            f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
+            + "\n  ".join(problems)
+        )
+    checks["upload-check"] = {
+        "passed": True,
+        "warnings": warnings,
+        "checked": [
+            "metadata (packaging.metadata)",
+            "README (readme_renderer)",
+            "name and version against the file name",
+        ],
+    }
     for warning in warnings:
         print(f"pyrel: warning: {warning}", file=sys.stderr)
     target = os.path.join(out, os.path.basename(release))
@@ -524,19 +612,24 @@ def library_dirs(platform_tag: str) -> str:
     machine = platform_tag.split("_", 3)[-1]
     triplet = TRIPLETS.get(machine, f"{machine}-linux-gnu")
     root = os.environ.get("root", "")
-    return ":".join(os.path.join(root, directory) for directory in
-                    (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib"))
+    return ":".join(
+        os.path.join(root, directory) for directory in (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")
+    )
 
 
 def auditwheel_show(wheel: str, platform_tag: str) -> dict[str, object]:
     """``auditwheel show --json``: the policy the wheel is consistent with, and what each stricter one lacks."""
-    completed = run([sys.executable, "-m", "auditwheel", "show", "--json", "--ldpaths", library_dirs(platform_tag),
-                     wheel], capture_output=True)
+    completed = run(
+        [sys.executable, "-m", "auditwheel", "show", "--json", "--ldpaths", library_dirs(platform_tag), wheel],
+        capture_output=True,
+    )
     if completed.returncode != 0 or not completed.stdout.strip():
         sys.stderr.write(completed.stdout + completed.stderr)
         if "No module named auditwheel" in completed.stderr:
-            fail("a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
-                 "\"auditwheel\" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`")
+            fail(
+                "a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
+                '"auditwheel" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`'
+            )
         fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
     try:
         shown: dict[str, object] = json.loads(completed.stdout)
@@ -553,9 +646,12 @@ def policy_problems(shown: dict[str, object], platform_tag: str) -> tuple[list[s
     upgrades = shown.get("policy_upgrades")
     upgrade = upgrades.get(platform_tag, {}) if isinstance(upgrades, dict) else {}
     libraries = sorted(upgrade.get("libs_to_eliminate", []))
-    problems = [f"it loads {library} from the system, which the {platform_tag} policy does not allow "
-                "(a wheel may load only glibc's libraries, libstdc++, libgcc_s, libz and a few more; "
-                "auditwheel's policy list)" for library in libraries]
+    problems = [
+        f"it loads {library} from the system, which the {platform_tag} policy does not allow "
+        "(a wheel may load only glibc's libraries, libstdc++, libgcc_s, libz and a few more; "
+        "auditwheel's policy list)"
+        for library in libraries
+    ]
     for library, symbols in sorted(upgrade.get("blacklisted_symbols", {}).items()):
         problems.append(f"it uses {', '.join(symbols)} of {library}, which the {platform_tag} policy forbids")
     overall = str(shown.get("overall_tag", ""))
@@ -565,8 +661,10 @@ def policy_problems(shown: dict[str, object], platform_tag: str) -> tuple[list[s
         if shown.get("pyfpe") or shown.get("ucs2"):
             problems.append("it uses PyFPE_jbuf or narrow unicode, which no manylinux policy allows")
         if not _consistent(str(shown.get("sym_tag", "")), platform_tag):
-            problems.append(f"its versioned symbols need a newer system than {platform_tag}: "
-                            f"{json.dumps(shown.get('versioned_symbols', {}), sort_keys=True)}")
+            problems.append(
+                f"its versioned symbols need a newer system than {platform_tag}: "
+                f"{json.dumps(shown.get('versioned_symbols', {}), sort_keys=True)}"
+            )
         if not problems:
             problems.append(f"auditwheel finds it consistent only with {overall}")
     return problems, libraries
@@ -585,19 +683,45 @@ def manylinux(wheel: str, work: str, *, repair: bool, epoch: int) -> tuple[str, 
         fail(f"PYREL_PLATFORM_TAG is {platform_tag!r}, not a manylinux tag: the plan sets it for the wheel stage")
     shown = auditwheel_show(wheel, platform_tag)
     problems, libraries = policy_problems(shown, platform_tag)
-    record: dict[str, object] = {"policy": platform_tag, "consistent-with": shown.get("overall_tag"),
-                                 "libraries-outside-policy": libraries, "repaired": False}
+    record: dict[str, object] = {
+        "policy": platform_tag,
+        "consistent-with": shown.get("overall_tag"),
+        "libraries-outside-policy": libraries,
+        "repaired": False,
+    }
     if not problems:
         return retag(wheel, platform_tag, epoch), record
     if not repair or len(problems) != len(libraries):
-        hint = ("set `repair = true` in [tool.pyrel.stages.wheel] to vendor them into the wheel (auditwheel "
-                "repair, recorded in wheel-checks.json), or link them statically") if libraries and not repair else \
-            "rebuild it without what the policy forbids"
-        fail(f"{os.path.basename(wheel)} does not satisfy the {platform_tag} policy:\n  " + "\n  ".join(problems)
-             + f"\n{hint}")
+        hint = (
+            (
+                "set `repair = true` in [tool.pyrel.stages.wheel] to vendor them into the wheel (auditwheel "
+                "repair, recorded in wheel-checks.json), or link them statically"
+            )
+            if libraries and not repair
+            else "rebuild it without what the policy forbids"
+        )
+        fail(
+            f"{os.path.basename(wheel)} does not satisfy the {platform_tag} policy:\n  "
+            + "\n  ".join(problems)
+            + f"\n{hint}"
+        )
     repaired_dir = os.path.join(work, "repaired")
-    completed = run([sys.executable, "-m", "auditwheel", "repair", "--plat", platform_tag, "--only-plat",
-                     "--ldpaths", library_dirs(platform_tag), "-w", repaired_dir, wheel])
+    completed = run(
+        [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            "--plat",
+            platform_tag,
+            "--only-plat",
+            "--ldpaths",
+            library_dirs(platform_tag),
+            "-w",
+            repaired_dir,
+            wheel,
+        ]
+    )
     repaired = glob.glob(os.path.join(repaired_dir, "*.whl"))
     if completed.returncode != 0 or len(repaired) != 1:
         fail(f"auditwheel repair failed on {os.path.basename(wheel)} (exit {completed.returncode}; output above)")
@@ -606,8 +730,9 @@ def manylinux(wheel: str, work: str, *, repair: bool, epoch: int) -> tuple[str, 
     if remaining:
         fail(f"the repaired wheel still does not satisfy {platform_tag}: " + "; ".join(remaining))
     with zipfile.ZipFile(repaired[0]) as archive:
-        vendored = sorted(name for name in archive.namelist()
-                          if name.split("/", 1)[0].endswith(".libs") and not name.endswith("/"))
+        vendored = sorted(
+            name for name in archive.namelist() if name.split("/", 1)[0].endswith(".libs") and not name.endswith("/")
+        )
     record.update({"repaired": True, "vendored": vendored})
     print(f"pyrel: auditwheel repair vendored {', '.join(vendored)} for {', '.join(libraries)}", flush=True)
     return repaired[0], record
@@ -621,8 +746,11 @@ def retag(wheel: str, platform_tag: str, epoch: int) -> str:
     target = os.path.join(directory, "-".join(parts) + ".whl")
     with zipfile.ZipFile(wheel) as source:
         entries = [(info, source.read(info)) for info in source.infolist()]
-    [dist_info] = {info.filename.split("/", 1)[0] for info, _ in entries
-                   if info.filename.endswith(".dist-info/WHEEL") and info.filename.count("/") == 1}
+    [dist_info] = {
+        info.filename.split("/", 1)[0]
+        for info, _ in entries
+        if info.filename.endswith(".dist-info/WHEEL") and info.filename.count("/") == 1
+    }
     wheel_name, record_name = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
     contents = dict((info.filename, data) for info, data in entries)
     tags: list[str] = []
@@ -672,8 +800,10 @@ def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
         from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
         from packaging.version import InvalidVersion, Version
     except ImportError as exc:
-        fail(f"the wheel stage's upload checks need packaging and readme_renderer ({exc}): declare additions "
-             "in [tool.pyrel.stages.wheel].extra-requires rather than replacing `requires`, and run `pyrel lock`")
+        fail(
+            f"the wheel stage's upload checks need packaging and readme_renderer ({exc}): declare additions "
+            "in [tool.pyrel.stages.wheel].extra-requires rather than replacing `requires`, and run `pyrel lock`"
+        )
     with zipfile.ZipFile(wheel) as archive:
         found = [name for name in archive.namelist() if name.count("/") == 1 and name.endswith(".dist-info/METADATA")]
         if len(found) != 1:
@@ -703,8 +833,7 @@ def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
     warnings = []
     description, content_type = raw.get("description"), raw.get("description_content_type")
     if content_type is None:
-        warnings.append("no Description-Content-Type (readme's content type): the index renders it as "
-                        "reStructuredText")
+        warnings.append("no Description-Content-Type (readme's content type): the index renders it as reStructuredText")
         content_type = "text/x-rst"
     kind, parameters = _content_type(content_type)
     if not description or description.rstrip() == "UNKNOWN":
@@ -712,8 +841,10 @@ def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
     elif kind not in ("text/plain", "text/markdown"):  # those always render
         stream = io.StringIO()
         if rst.render(description, stream=stream, **parameters) is None:
-            problems.append("the README (long description) has reStructuredText errors and would not render on "
-                            "the index:\n    " + stream.getvalue().strip().replace("\n", "\n    "))
+            problems.append(
+                "the README (long description) has reStructuredText errors and would not render on "
+                "the index:\n    " + stream.getvalue().strip().replace("\n", "\n    ")
+            )
     return problems, warnings
 
 
@@ -742,8 +873,9 @@ def main() -> None:
     installed_parser = commands.add_parser("installed")
     installed_parser.add_argument("name")
     arguments = parser.parse_args()
-    {"test": test, "docs": docs, "mkdocs": mkdocs, "mkdocs-run": mkdocs_run, "wheel": wheel,
-     "installed": installed}[arguments.command](arguments)
+    {"test": test, "docs": docs, "mkdocs": mkdocs, "mkdocs-run": mkdocs_run, "wheel": wheel, "installed": installed}[
+        arguments.command
+    ](arguments)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,7 @@ def host_suite() -> str:
     codename = release.get("VERSION_CODENAME", "") if debian_like else ""
     if not codename:
         raise ResolutionError(
-            "cannot tell this host's Debian suite: /etc/os-release names no Debian (or Debian-based) "
-            "VERSION_CODENAME",
+            "cannot tell this host's Debian suite: /etc/os-release names no Debian (or Debian-based) VERSION_CODENAME",
             hint='set `debian-suite = "bookworm"` (or another suite) in [tool.pyrel]',
         )
     return codename
@@ -55,8 +54,9 @@ def host_arch() -> str:
     try:
         return DEBIAN_ARCHITECTURES[machine.lower()]
     except KeyError:
-        raise ResolutionError(f"Debian has no architecture for this machine ({machine!r})",
-                              hint='use provider = "nixpkgs"') from None
+        raise ResolutionError(
+            f"Debian has no architecture for this machine ({machine!r})", hint='use provider = "nixpkgs"'
+        ) from None
 
 
 # --------------------------------------------------------------------------- sources
@@ -95,18 +95,14 @@ def _parse_one_line(text: str) -> list[dict[str, str]]:
     return paras
 
 
-def derive_sources(
-    paras: Iterable[dict[str, str]], host: str, suite: str, arch: str
-) -> list[dict[str, str]]:
+def derive_sources(paras: Iterable[dict[str, str]], host: str, suite: str, arch: str) -> list[dict[str, str]]:
     """Rewrite the host's sources for ``suite``: same mirrors, keys and components;
     ``bookworm-security`` becomes ``trixie-security``.  Third-party sources naming
     other suites are dropped: they were not built for ``suite``."""
     out = []
     for para in paras:
         suites = [
-            suite + s[len(host) :]
-            for s in para.get("Suites", "").split()
-            if s == host or s.startswith(host + "-")
+            suite + s[len(host) :] for s in para.get("Suites", "").split() if s == host or s.startswith(host + "-")
         ]
         if suites:
             keep = {k: v for k, v in para.items() if k not in ("Suites", "Architectures")}

@@ -36,8 +36,9 @@ def head_commit(root: Path) -> str | None:
 
 def tag_commit(root: Path, tag: str) -> str | None:
     """The commit a tag points at (annotated tags peeled), or None when there is no such tag."""
-    result = run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
-                 check=False)
+    result = run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], check=False
+    )
     text = result.stdout.strip()
     return text if result.returncode == 0 and text else None
 
@@ -48,8 +49,10 @@ def status_porcelain(root: Path) -> list[str]:
     Untracked files are listed one by one (``--untracked-files=all``); ignored ones are not.
     """
     prefix = run(["git", "-C", str(root), "rev-parse", "--show-prefix"], what="git rev-parse").stdout.strip()
-    result = run(["git", "-C", str(root), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
-                 what="git status")
+    result = run(
+        ["git", "-C", str(root), "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
+        what="git status",
+    )
     entries: list[str] = []
     fields = iter(result.stdout.split("\0"))
     for field in fields:

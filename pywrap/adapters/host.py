@@ -36,11 +36,32 @@ def add_busybox(busybox: str) -> Completed:
 
 def build_sandboxed(expression: Path, busybox_path: str) -> Completed:
     """A trivial derivation, sandbox forced on and no fallback (what pyrel requires of every build)."""
-    return run(["nix-build", str(expression), "--no-out-link", "--option", "sandbox", "true",
-                "--option", "sandbox-fallback", "false", "--option", "sandbox-paths", "",
-                "--option", "substituters", "",
-                "--argstr", "busybox", busybox_path, "--argstr", "nonce", f"{os.getpid()}-{time.time_ns()}"],
-               check=False)
+    return run(
+        [
+            "nix-build",
+            str(expression),
+            "--no-out-link",
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "sandbox-fallback",
+            "false",
+            "--option",
+            "sandbox-paths",
+            "",
+            "--option",
+            "substituters",
+            "",
+            "--argstr",
+            "busybox",
+            busybox_path,
+            "--argstr",
+            "nonce",
+            f"{os.getpid()}-{time.time_ns()}",
+        ],
+        check=False,
+    )
 
 
 def system() -> str:
@@ -50,5 +71,19 @@ def system() -> str:
 
 def pip_index_versions(package: str) -> Completed:
     """Ask the configured index (the machine's pip configuration) for ``package``'s versions."""
-    return run([sys.executable, "-m", "pip", "index", "versions", package, "--timeout", PROBE_TIMEOUT_SECONDS,
-                "--retries", "0", "--disable-pip-version-check"], check=False)
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "index",
+            "versions",
+            package,
+            "--timeout",
+            PROBE_TIMEOUT_SECONDS,
+            "--retries",
+            "0",
+            "--disable-pip-version-check",
+        ],
+        check=False,
+    )

@@ -25,8 +25,7 @@ from pywrap.progress import plain_text
 from pywrap.storepath import Derivation, parse_derivation
 
 INSTALL_HINT = (
-    "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu "
-    "(or the official installer), then run pyrel again"
+    "install Nix: `sudo apt-get install nix-bin` on Debian/Ubuntu (or the official installer), then run pyrel again"
 )
 
 
@@ -58,15 +57,29 @@ class NixOptions:
 
     def flags(self) -> list[str]:
         flags = [
-            "--option", "sandbox", "true",
-            "--option", "sandbox-fallback", "false",
-            "--option", "sandbox-paths", " ".join(self.sandbox_paths),
-            "--option", "substituters", " ".join(self.substituters),
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "sandbox-fallback",
+            "false",
+            "--option",
+            "sandbox-paths",
+            " ".join(self.sandbox_paths),
+            "--option",
+            "substituters",
+            " ".join(self.substituters),
         ]
         if self.trusted_public_keys:
             # A cache the user trusts by key: its paths are taken only with a valid signature.
-            flags += ["--option", "trusted-public-keys", " ".join(self.trusted_public_keys),
-                      "--option", "require-sigs", "true"]
+            flags += [
+                "--option",
+                "trusted-public-keys",
+                " ".join(self.trusted_public_keys),
+                "--option",
+                "require-sigs",
+                "true",
+            ]
         if self.max_jobs is not None:
             flags += ["--max-jobs", self.max_jobs]
         if self.builders is not None:
@@ -129,8 +142,7 @@ def add_roots(roots: Path, paths: Sequence[str]) -> None:
         return
     roots.mkdir(parents=True, exist_ok=True)
     batch = hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()[:16]
-    run([nix_store_path(), "--realise", "--add-root", str(roots / batch), *sorted(paths)],
-        what="nix-store --add-root")
+    run([nix_store_path(), "--realise", "--add-root", str(roots / batch), *sorted(paths)], what="nix-store --add-root")
 
 
 def substitute(paths: Sequence[str], substituters: Sequence[str], trusted_public_keys: Sequence[str] = ()) -> set[str]:
@@ -259,8 +271,17 @@ def build(
     the plain-text tail.
     """
     # --keep-going: independent stages finish even when one fails.
-    argv = [nix_build_path(), str(expression_file), *options.flags(), "--keep-going",
-            "--option", "log-lines", "60", "--out-link", str(out_link)]
+    argv = [
+        nix_build_path(),
+        str(expression_file),
+        *options.flags(),
+        "--keep-going",
+        "--option",
+        "log-lines",
+        "60",
+        "--out-link",
+        str(out_link),
+    ]
     for attribute in attributes:
         argv += ["-A", attribute]
     for name, value in args.items():

@@ -62,8 +62,10 @@ def generate_key(name: str, secret_file: Path, public_file: Path) -> str:
         if path.exists():
             raise CacheError(f"{path} exists; pyrel never overwrites a key", hint="choose another file name")
         path.parent.mkdir(parents=True, exist_ok=True)
-    run([nix_store, "--generate-binary-cache-key", name, str(secret_file), str(public_file)],
-        what="nix-store --generate-binary-cache-key")
+    run(
+        [nix_store, "--generate-binary-cache-key", name, str(secret_file), str(public_file)],
+        what="nix-store --generate-binary-cache-key",
+    )
     secret_file.chmod(0o600)
     return public_file.read_text().strip()
 
@@ -87,6 +89,8 @@ def copy_to(store_url: str, paths: Sequence[str], *, secret_key_file: Path | Non
         target = _with_parameter(store_url, "secret-key", str(secret_key_file.resolve()))
     result = run([nix, *EXPERIMENTAL, "copy", "--to", target, *paths], what="nix copy", check=False)
     if result.returncode != 0:
-        raise CacheError(f"cannot copy to {store_url}:\n{result.stderr.strip()}",
-                         hint="check the URL and that the key file is a secret key from `pyrel keygen`")
+        raise CacheError(
+            f"cannot copy to {store_url}:\n{result.stderr.strip()}",
+            hint="check the URL and that the key file is a secret key from `pyrel keygen`",
+        )
     return CopyReport(store_url, tuple(paths), result.stderr)

@@ -18,8 +18,7 @@ def target_options(filename: str, python_version: str) -> list[str]:
     target: the stage's Python version and the wheel's own ABI and platform tags.
     """
     _, _, _, tags = parse_wheel_filename(filename)
-    options = ["--only-binary=:all:", "--implementation", "cp",
-               "--python-version", python_version.replace(".", "")]
+    options = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python_version.replace(".", "")]
     for abi in sorted({tag.abi for tag in tags}):
         options += ["--abi", abi]
     for platform in sorted({tag.platform for tag in tags}):
@@ -36,8 +35,18 @@ def download(url: str, dest_dir: Path, *, filename: str, python_version: str) ->
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest_dir),
-             *target_options(filename, python_version), url],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--dest",
+                str(dest_dir),
+                *target_options(filename, python_version),
+                url,
+            ],
             what=f"pip download {url}",
         )
     except CommandFailed as exc:

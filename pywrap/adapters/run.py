@@ -103,16 +103,22 @@ def stream(
         print(f"$ {shlex.join(argv)}", file=sys.stderr)
     try:
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-            env={**os.environ, **env} if env is not None else None, bufsize=1,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **env} if env is not None else None,
+            bufsize=1,
         )
     except FileNotFoundError as exc:
         raise ToolMissingError(f"`{argv[0]}` is not installed or not on PATH") from exc
     stdout_parts: list[str] = []
     stderr_lines: list[str] = []
     assert proc.stdout is not None and proc.stderr is not None
-    reader = threading.Thread(target=lambda: stdout_parts.append(proc.stdout.read() if proc.stdout else ""),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: stdout_parts.append(proc.stdout.read() if proc.stdout else ""), daemon=True
+    )
     reader.start()
     try:
         for line in proc.stderr:

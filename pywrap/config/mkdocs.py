@@ -102,10 +102,16 @@ class Table:
 
 @functools.cache
 def table() -> Table:
-    data = tomllib.loads(importlib.resources.files("pywrap.resources").joinpath("mkdocs.toml")
-                         .read_text(encoding="utf-8"))
-    return Table(themes=data["themes"], plugins=data["plugins"], git_plugins=frozenset(data["git"]["plugins"]),
-                 modules=data["modules"], builtin_extensions=frozenset(data["markdown"]["builtin"]))
+    data = tomllib.loads(
+        importlib.resources.files("pywrap.resources").joinpath("mkdocs.toml").read_text(encoding="utf-8")
+    )
+    return Table(
+        themes=data["themes"],
+        plugins=data["plugins"],
+        git_plugins=frozenset(data["git"]["plugins"]),
+        modules=data["modules"],
+        builtin_extensions=frozenset(data["markdown"]["builtin"]),
+    )
 
 
 def find_config(root: Path) -> str | None:
@@ -143,10 +149,12 @@ def _loader() -> type:
             *names, last = node.value
             if not names:
                 return EnvValue((str(loader.construct_scalar(last)),))
-            return EnvValue(tuple(str(loader.construct_scalar(name)) for name in names),
-                            loader.construct_object(last, deep=True))
-        raise yaml.constructor.ConstructorError(None, None, "!ENV takes a variable or a list [VAR, ..., default]",
-                                                node.start_mark)
+            return EnvValue(
+                tuple(str(loader.construct_scalar(name)) for name in names), loader.construct_object(last, deep=True)
+            )
+        raise yaml.constructor.ConstructorError(
+            None, None, "!ENV takes a variable or a list [VAR, ..., default]", node.start_mark
+        )
 
     def python_name(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> PythonName:
         return PythonName(suffix)
@@ -199,8 +207,13 @@ def _entries(value: object, file: Path, key: str) -> Iterator[tuple[str, Mapping
     """``plugins`` / ``markdown_extensions``: a list of names and one-key mappings, or a mapping (mkdocs 1.4+)."""
     if value is None:
         return
-    items: Iterable[object] = [{name: options} for name, options in value.items()] if isinstance(value, dict) \
-        else value if isinstance(value, list) else [value]
+    items: Iterable[object] = (
+        [{name: options} for name, options in value.items()]
+        if isinstance(value, dict)
+        else value
+        if isinstance(value, list)
+        else [value]
+    )
     for item in items:
         if isinstance(item, str):
             yield item, {}
@@ -208,8 +221,9 @@ def _entries(value: object, file: Path, key: str) -> Iterator[tuple[str, Mapping
             [(name, options)] = item.items()
             yield str(name), options if isinstance(options, dict) else {}
         else:
-            raise ConfigError(f"{file}: '{key}' has {item!r}, which is neither a name nor a mapping of one name "
-                              "to its options")
+            raise ConfigError(
+                f"{file}: '{key}' has {item!r}, which is neither a name nor a mapping of one name to its options"
+            )
 
 
 def _python_names(value: object) -> Iterator[PythonName]:
@@ -239,11 +253,13 @@ def read_config(root: Path, name: str) -> MkDocsConfig:
             default = options.get("default_handler", DEFAULT_HANDLER)
             handlers = tuple(sorted({str(default), *(declared if isinstance(declared, dict) else {})}))
         plugins.append(Plugin(plugin_name, options.get("enabled", True), handlers))
-    extensions = tuple(extension for extension, _ in _entries(document.get("markdown_extensions"), file,
-                                                               "markdown_extensions"))
+    extensions = tuple(
+        extension for extension, _ in _entries(document.get("markdown_extensions"), file, "markdown_extensions")
+    )
     modules = tuple(dict.fromkeys(name.module for name in _python_names(document)))
-    return MkDocsConfig(file=file, theme=theme, plugins=tuple(plugins), markdown_extensions=extensions,
-                        python_modules=modules)
+    return MkDocsConfig(
+        file=file, theme=theme, plugins=tuple(plugins), markdown_extensions=extensions, python_modules=modules
+    )
 
 
 @attrs.frozen
@@ -281,8 +297,11 @@ def requirements(config: MkDocsConfig, provided: Mapping[str, frozenset[str]]) -
             lines.append(f"{distribution}[{','.join(plugin.handlers)}]")
         elif distribution:
             lines.append(distribution)
-    modules = [extension.split(".", 1)[0] for extension in config.markdown_extensions
-               if extension not in known.builtin_extensions]
+    modules = [
+        extension.split(".", 1)[0]
+        for extension in config.markdown_extensions
+        if extension not in known.builtin_extensions
+    ]
     for module in [*modules, *config.python_modules]:
         if known.modules.get(module):
             lines.append(known.modules[module])
@@ -313,8 +332,11 @@ def covered_by(what: str, declared: Iterable[str]) -> bool:
 
 def git_plugins(config: MkDocsConfig, environment: Mapping[str, str]) -> list[str]:
     """The plugins that read the git history and are enabled with the stage's environment."""
-    return [plugin.name for plugin in config.plugins
-            if plugin.name in table().git_plugins and plugin.enabled_in(environment)]
+    return [
+        plugin.name
+        for plugin in config.plugins
+        if plugin.name in table().git_plugins and plugin.enabled_in(environment)
+    ]
 
 
 def project_entry_points(pyproject: Mapping[str, Any]) -> dict[str, frozenset[str]]:
@@ -323,8 +345,10 @@ def project_entry_points(pyproject: Mapping[str, Any]) -> dict[str, frozenset[st
     project = pyproject.get("project")
     tool = pyproject.get("tool")
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
-    tables = [project.get("entry-points") if isinstance(project, dict) else None,
-              poetry.get("plugins") if isinstance(poetry, dict) else None]
+    tables = [
+        project.get("entry-points") if isinstance(project, dict) else None,
+        poetry.get("plugins") if isinstance(poetry, dict) else None,
+    ]
     for group in (PLUGIN_ENTRY_POINTS, THEME_ENTRY_POINTS):
         names: set[str] = set()
         for entry_points in tables:

@@ -27,8 +27,14 @@ PEP517_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 PEP517_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 
 #: The GitHub Actions the release workflow uses (`pyrel ci github`), each pinned by commit SHA.
-CI_ACTIONS = ("checkout", "upload-artifact", "download-artifact", "nix-installer", "pypi-publish",
-              "attest-build-provenance")
+CI_ACTIONS = (
+    "checkout",
+    "upload-artifact",
+    "download-artifact",
+    "nix-installer",
+    "pypi-publish",
+    "attest-build-provenance",
+)
 #: Where `[tool.pyrel.ci.publish]` may upload (their upload URLs are in resources/ci.toml).
 PUBLISH_REPOSITORIES = ("pypi", "testpypi")
 #: The archive of a nixpkgs revision; `url` in the pin overrides it (a mirror).

@@ -89,21 +89,27 @@ def requirement(name: str, value: Any, file: Path, key: str) -> str:
     """One entry of a Poetry dependency table as a PEP 508 requirement."""
     where = f"{file}: '{key}.{name}'"
     if isinstance(value, list):
-        raise ConfigError(f"{where} lists several constraints, which pyrel does not translate",
-                          hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings")
+        raise ConfigError(
+            f"{where} lists several constraints, which pyrel does not translate",
+            hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings",
+        )
     table: Mapping[str, Any] = value if isinstance(value, dict) else {"version": value}
     if not isinstance(value, (str, dict)):
         raise ConfigError(f"{where} must be a constraint string or a table, got {value!r}")
     unpinnable = [source for source in _UNPINNABLE if source in table]
     if unpinnable:
-        raise ConfigError(f"{where} comes from a {unpinnable[0]} source, which pyrel cannot pin from a registry",
-                          hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings")
+        raise ConfigError(
+            f"{where} comes from a {unpinnable[0]} source, which pyrel cannot pin from a registry",
+            hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings",
+        )
     try:
         version = specifier(str(table.get("version", "*")))
         python = _python_marker(str(table["python"])) if "python" in table else ""
     except ValueError as exc:
-        raise ConfigError(f"{where} has the constraint {exc.args[0]!r}, which pyrel does not translate",
-                          hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings") from exc
+        raise ConfigError(
+            f"{where} has the constraint {exc.args[0]!r}, which pyrel does not translate",
+            hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings",
+        ) from exc
     extras = table.get("extras", [])
     text = name + (f"[{','.join(extras)}]" if extras else "") + version
     markers = [f"({marker})" for marker in (python, str(table.get("markers", ""))) if marker]

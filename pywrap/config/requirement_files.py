@@ -44,18 +44,42 @@ _VCS = ("git+", "hg+", "svn+", "bzr+")
 _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
 
 #: Options given a value, by their long name; the short spellings pip accepts.
-_VALUE_OPTIONS = frozenset({
-    "--requirement", "--constraint", "--editable", "--index-url", "--extra-index-url", "--find-links",
-    "--only-binary", "--no-binary", "--trusted-host", "--use-feature", "--config-settings", "--global-option",
-    "--install-option", "--hash",
-})
+_VALUE_OPTIONS = frozenset(
+    {
+        "--requirement",
+        "--constraint",
+        "--editable",
+        "--index-url",
+        "--extra-index-url",
+        "--find-links",
+        "--only-binary",
+        "--no-binary",
+        "--trusted-host",
+        "--use-feature",
+        "--config-settings",
+        "--global-option",
+        "--install-option",
+        "--hash",
+    }
+)
 _FLAG_OPTIONS = frozenset({"--no-index", "--pre", "--prefer-binary", "--require-hashes"})
 _SHORT = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-i": "--index-url", "-f": "--find-links"}
 #: How pip and uv choose among the index's files: handed to uv as they are.
-_PASSED_TO_UV = frozenset({
-    "--index-url", "--extra-index-url", "--no-index", "--find-links", "--pre", "--only-binary", "--no-binary",
-    "--prefer-binary", "--trusted-host", "--require-hashes", "--use-feature",
-})
+_PASSED_TO_UV = frozenset(
+    {
+        "--index-url",
+        "--extra-index-url",
+        "--no-index",
+        "--find-links",
+        "--pre",
+        "--only-binary",
+        "--no-binary",
+        "--prefer-binary",
+        "--trusted-host",
+        "--require-hashes",
+        "--use-feature",
+    }
+)
 #: What only a build or an installer reads: pyrel never builds a dependency and installs the wheels it pinned.
 _IGNORED = frozenset({"--config-settings", "--global-option", "--install-option"})
 #: The options a requirement line may carry after the requirement.
@@ -181,15 +205,17 @@ class _Reader:
     def line(self, line: str, where: str, directory: Path, constraint: bool, including: tuple[Path, ...]) -> None:
         # Options start at the first word beginning with '-' (pip's rule): a requirement may carry --hash.
         split = re.search(r"(?:^|\s+)(?=-)", line)
-        requirement, rest = (line, "") if split is None else (line[:split.start()], line[split.end():])
+        requirement, rest = (line, "") if split is None else (line[: split.start()], line[split.end() :])
         options = _options(rest, where)
         if requirement:
             for name, _value in options:
                 if name not in _PER_REQUIREMENT:
-                    raise ConfigError(f"{where}: '{name}' cannot follow a requirement",
-                                      hint="put it on a line of its own, or drop it")
-            self.requirement(requirement, where, directory, constraint,
-                             [value for name, value in options if name == "--hash"])
+                    raise ConfigError(
+                        f"{where}: '{name}' cannot follow a requirement", hint="put it on a line of its own, or drop it"
+                    )
+            self.requirement(
+                requirement, where, directory, constraint, [value for name, value in options if name == "--hash"]
+            )
             return
         for name, value in options:
             if name in ("--requirement", "--constraint"):
@@ -208,19 +234,25 @@ class _Reader:
                 self.options.append(f"{name} {shlex.quote(value)}" if value else name)
             # _IGNORED: a build's or an installer's setting
 
-    def include(self, value: str, option: str, where: str, directory: Path, constraint: bool,
-                including: tuple[Path, ...]) -> None:
+    def include(
+        self, value: str, option: str, where: str, directory: Path, constraint: bool, including: tuple[Path, ...]
+    ) -> None:
         if _SCHEME.match(value) and not value.lower().startswith("file:"):
-            raise ConfigError(f"{where}: '{option} {value}' names a URL: pyrel reads local requirement files only",
-                              hint="copy the file into the project and name it by its path")
+            raise ConfigError(
+                f"{where}: '{option} {value}' names a URL: pyrel reads local requirement files only",
+                hint="copy the file into the project and name it by its path",
+            )
         target = directory / value.removeprefix("file:")
         if not target.is_file():
-            raise ConfigError(f"{where}: '{option} {value}': {target} does not exist",
-                              hint="a path in a requirements file is relative to that file")
+            raise ConfigError(
+                f"{where}: '{option} {value}': {target} does not exist",
+                hint="a path in a requirements file is relative to that file",
+            )
         self.read(target, constraint=constraint, including=including)
 
-    def requirement(self, text: str, where: str, directory: Path, constraint: bool, hashes: list[str],
-                    *, editable: bool = False) -> None:
+    def requirement(
+        self, text: str, where: str, directory: Path, constraint: bool, hashes: list[str], *, editable: bool = False
+    ) -> None:
         shown = f"-e {text}" if editable else text
         requirement: Requirement | None = None
         location = "" if _NAMED_URL.match(text) else _location_part(text)
@@ -228,12 +260,15 @@ class _Reader:
             try:
                 requirement = Requirement(text)
             except InvalidRequirement as exc:
-                raise ConfigError(f"{where}: '{shown}' is not a requirement pyrel can read: {exc}",
-                                  hint="write a registry requirement such as 'name>=1.0'") from exc
+                raise ConfigError(
+                    f"{where}: '{shown}' is not a requirement pyrel can read: {exc}",
+                    hint="write a registry requirement such as 'name>=1.0'",
+                ) from exc
             location = requirement.url or ""
             if not location and editable:
-                raise ConfigError(f"{where}: '{shown}': -e takes a path or URL",
-                                  hint="drop the -e of a registry requirement")
+                raise ConfigError(
+                    f"{where}: '{shown}': -e takes a path or URL", hint="drop the -e of a registry requirement"
+                )
         own = requirement is not None and canonicalize_name(requirement.name) == canonicalize_name(self.project_name)
         if requirement is not None and not location:
             if own:  # `name[test]`, as in a stage's requires
@@ -241,16 +276,21 @@ class _Reader:
                     self.own.append(_Self(where, shown, tuple(sorted(requirement.extras))))
                 return
             (self.constraints if constraint else self.requirements).append(text)
-            sha256 = frozenset(value.split(":", 1)[1].lower() for value in hashes
-                               if value.lower().startswith("sha256:"))
+            sha256 = frozenset(
+                value.split(":", 1)[1].lower() for value in hashes if value.lower().startswith("sha256:")
+            )
             if sha256:
                 self.hashes.append(PinnedHashes(canonicalize_name(requirement.name), sha256, where))
             return
         extras = self.own_extras(location, requirement, directory)
         if extras is None:
-            kind = ("a VCS requirement" if location.lower().startswith(_VCS) else
-                    "a URL requirement" if _SCHEME.match(location) and not location.lower().startswith("file:")
-                    else "a local path")
+            kind = (
+                "a VCS requirement"
+                if location.lower().startswith(_VCS)
+                else "a URL requirement"
+                if _SCHEME.match(location) and not location.lower().startswith("file:")
+                else "a local path"
+            )
             raise ConfigError(
                 f"{where}: '{shown}' is {kind}: pyrel pins a stage's Python requirements from the package "
                 "index only, and never builds or fetches a package outside the sandbox",
@@ -276,7 +316,7 @@ class _Reader:
             base = match.group("base")
             extras += _split_extras(match.group("extras"))
         if base.lower().startswith("file:"):
-            path_text = base[len("file:"):]
+            path_text = base[len("file:") :]
             if path_text.startswith("//"):
                 host, _, rest = path_text[2:].partition("/")
                 if host not in ("", "localhost"):
@@ -305,12 +345,17 @@ class _Reader:
         except InvalidRequirement:
             return
         if url:
-            raise ConfigError(f"{where}: {what} is a URL requirement: pyrel pins a stage's Python requirements "
-                              "from the package index only", hint=self.fix_hint())
+            raise ConfigError(
+                f"{where}: {what} is a URL requirement: pyrel pins a stage's Python requirements "
+                "from the package index only",
+                hint=self.fix_hint(),
+            )
 
     def fix_hint(self) -> str:
-        return (f"replace it with a registry requirement ('name>=version'): in this file, or in stage "
-                f"'{self.stage}''s `requires` (with `requires-file = \"\"` to stop reading the file)")
+        return (
+            f"replace it with a registry requirement ('name>=version'): in this file, or in stage "
+            f"'{self.stage}''s `requires` (with `requires-file = \"\"` to stop reading the file)"
+        )
 
 
 def _split_extras(text: str) -> list[str]:
@@ -322,8 +367,13 @@ def _location_part(text: str) -> str:
     location = re.split(r"\s+;|;\s+", text, maxsplit=1)[0].strip()
     first = location.split()[0] if location.split() else ""
     base = _EXTRAS.sub(r"\g<base>", first)
-    if (_SCHEME.match(first) or first.startswith((".", "/", "~", "\\")) or "/" in first or "\\" in first
-            or base.lower().endswith(_ARCHIVES)):
+    if (
+        _SCHEME.match(first)
+        or first.startswith((".", "/", "~", "\\"))
+        or "/" in first
+        or "\\" in first
+        or base.lower().endswith(_ARCHIVES)
+    ):
         return location
     return ""
 

@@ -43,10 +43,26 @@ from pywrap.locking.lockfile import LOCK_FILE, pylock_name
 
 #: Directories the discovery heuristics do not search (the loader's look for C sources).  The source
 #: listing itself never drops a directory for its name alone: see :func:`list_source_tree`.
-IGNORED_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".pyrel", "dist", "build", "__pycache__", ".venv", "venv",
-    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules", ".eggs",
-})
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".pyrel",
+        "dist",
+        "build",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "node_modules",
+        ".eggs",
+    }
+)
 
 #: ``origin`` of a listing: the files git tracks, or a walk of the directory.
 GIT = "git"
@@ -107,8 +123,12 @@ class SourceTree:
         return f"source tree: {files}, {where}{left_out}"
 
     def to_json(self) -> dict[str, object]:
-        return {"origin": self.origin, "sdist": self.sdist, "files": self.count,
-                "excluded": [entry.to_json() for entry in self.excluded]}
+        return {
+            "origin": self.origin,
+            "sdist": self.sdist,
+            "files": self.count,
+            "excluded": [entry.to_json() for entry in self.excluded],
+        }
 
 
 def generated_files(project: Project) -> frozenset[str]:
@@ -133,8 +153,9 @@ def list_source_tree(root: Path, generated: frozenset[str] = frozenset()) -> Sou
     tree = _tracked(root, generated) if git.is_work_tree(root) else _Walk(root, generated).run()
     if not tree.files:
         left_out = "".join(f"\n  {entry.path}: {entry.reason}" for entry in tree.excluded[:20])
-        raise ConfigError(f"{root}: the project has no source files to build"
-                          + (f"; left out:{left_out}" if left_out else ""))
+        raise ConfigError(
+            f"{root}: the project has no source files to build" + (f"; left out:{left_out}" if left_out else "")
+        )
     return tree
 
 
@@ -152,8 +173,13 @@ def _tracked(root: Path, generated: frozenset[str]) -> SourceTree:
             continue
         if stat.S_ISDIR(mode):
             # A gitlink: `git ls-files` does not list a submodule's files.
-            excluded.append(Excluded(name + "/", "submodule", "a git submodule: git does not list its files, so "
-                                     "none of them is part of the source"))
+            excluded.append(
+                Excluded(
+                    name + "/",
+                    "submodule",
+                    "a git submodule: git does not list its files, so none of them is part of the source",
+                )
+            )
             continue
         files.append(name)
     return SourceTree(GIT, tuple(sorted(files)), tuple(excluded))
@@ -173,8 +199,9 @@ class _Walk:
         pending = [""]
         while pending:
             self._visit(pending.pop(), pending)
-        return SourceTree(WALKED, tuple(sorted(self.files)), tuple(sorted(self.excluded, key=lambda e: e.path)),
-                          self.sdist)
+        return SourceTree(
+            WALKED, tuple(sorted(self.files)), tuple(sorted(self.excluded, key=lambda e: e.path)), self.sdist
+        )
 
     def _visit(self, relative: str, pending: list[str]) -> None:
         directory = os.path.join(self.root, relative) if relative else str(self.root)
@@ -201,8 +228,13 @@ class _Walk:
                 pending.append(path)
                 continue
             if not is_file:
-                self.excluded.append(Excluded(path, "not-a-file", "neither a file, a directory nor a symlink "
-                                              "(a socket or a FIFO): Nix cannot copy it"))
+                self.excluded.append(
+                    Excluded(
+                        path,
+                        "not-a-file",
+                        "neither a file, a directory nor a symlink (a socket or a FIFO): Nix cannot copy it",
+                    )
+                )
                 continue
             found = self._file(path, entry.name, is_link, at_root=not relative)
             if found is None:
@@ -299,8 +331,11 @@ def _ignores_everything(path: str) -> bool:
 
 
 def _holds_tox_environment(directory: str, names: set[str]) -> bool:
-    return any(os.path.isfile(os.path.join(directory, child, marker))
-               for child in sorted(names) for marker in (".tox-info.json", ".tox-config1"))
+    return any(
+        os.path.isfile(os.path.join(directory, child, marker))
+        for child in sorted(names)
+        for marker in (".tox-info.json", ".tox-config1")
+    )
 
 
 def source_date_epoch(root: Path, configured: int | None, fallback: int) -> int:

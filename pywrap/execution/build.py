@@ -111,17 +111,32 @@ def build(
             lock = read_lock(project.root)
             stage_names = locked_stages(project, lock, progress)
         # Else only the stages built, and those they read, have their pylocks parsed.
-        with stage_graph(project, stage_names, lock=lock, progress=progress, lock_timeout=timeout,
-                         caches=options) as graph:
-            outcome = _build_graph(graph, list(stage_names), dist=dist, options=graph.nix_options(options),
-                                   check=check, progress=progress, started=started)
-            return attrs.evolve(outcome, results=tuple(attrs.evolve(result, notices=stage_notices(project.stage(
-                result.stage))) for result in outcome.results))
+        with stage_graph(
+            project, stage_names, lock=lock, progress=progress, lock_timeout=timeout, caches=options
+        ) as graph:
+            outcome = _build_graph(
+                graph,
+                list(stage_names),
+                dist=dist,
+                options=graph.nix_options(options),
+                check=check,
+                progress=progress,
+                started=started,
+            )
+            return attrs.evolve(
+                outcome,
+                results=tuple(
+                    attrs.evolve(result, notices=stage_notices(project.stage(result.stage)))
+                    for result in outcome.results
+                ),
+            )
 
 
 #: Said by every build of a Sphinx stage that opted out of pinned inventories.
-INTERSPHINX_OFF = ("intersphinx = false: Sphinx loaded no other project's inventory, so cross-references to other "
-                   "projects' documentation are plain text, not links")
+INTERSPHINX_OFF = (
+    "intersphinx = false: Sphinx loaded no other project's inventory, so cross-references to other "
+    "projects' documentation are plain text, not links"
+)
 
 
 def stage_notices(stage: Stage) -> tuple[str, ...]:
@@ -151,6 +166,7 @@ def _build_graph(
     with ThreadPoolExecutor(max_workers=1) as side:
         try:
             with logger.live_build(nix_log) as refresh:
+
                 def on_line(line: str) -> None:
                     started = nix_log.feed(line)
                     if started is not None:
@@ -160,8 +176,13 @@ def _build_graph(
                             side_closures[name] = side.submit(closure.derivation_closure, lock, name, started.drv)
                     refresh()
 
-                outputs = graph.build([*stage_names, *([] if check else read_only)], options,
-                                      out_link=state_dir(project) / "result", check=check, on_log_line=on_line)
+                outputs = graph.build(
+                    [*stage_names, *([] if check else read_only)],
+                    options,
+                    out_link=state_dir(project) / "result",
+                    check=check,
+                    on_log_line=on_line,
+                )
         except BuildError as exc:
             failure = exc
             outputs = graph.built_outputs([*stage_names, *read_only])
@@ -186,46 +207,84 @@ def _build_graph(
 
                 own_log = nix_log.log_of(graph.derivation_name(name))
                 log_tail = tail(own_log, 60) if own_log else (failure.log_tail if failure else "")
-                reason = ("not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
-                          "files); dist/ was not changed") if check and NONDETERMINISM in (failure.log_tail if failure
-                          else "") else "the build failed in the sandbox; dist/ was not changed"
-                results.append(Result(name, Status.FAILED, reason,
-                                      duration, log_tail=log_tail,
-                                      violations=tuple(hermeticity.classify(
-                                          own_log or log_tail, name, project.name, project.extras,
-                                          lambda path: hermeticity.program_interpreter(str(nixcache.real_path(path))),
-                                      ))))
+                reason = (
+                    (
+                        "not reproducible: the rebuild differs from the previous build (`pyrel verify` names the "
+                        "files); dist/ was not changed"
+                    )
+                    if check and NONDETERMINISM in (failure.log_tail if failure else "")
+                    else "the build failed in the sandbox; dist/ was not changed"
+                )
+                results.append(
+                    Result(
+                        name,
+                        Status.FAILED,
+                        reason,
+                        duration,
+                        log_tail=log_tail,
+                        violations=tuple(
+                            hermeticity.classify(
+                                own_log or log_tail,
+                                name,
+                                project.name,
+                                project.extras,
+                                lambda path: hermeticity.program_interpreter(str(nixcache.real_path(path))),
+                            )
+                        ),
+                    )
+                )
             continue
         store_path = outputs[name]
         # A stage that reached for the network fails even where its commands succeeded (Sphinx only warns
         # when it cannot download an intersphinx inventory): what it built is not a release.
         network = _network_findings(graph, name, store_path, nix_log.log_of(graph.derivation_name(name)))
         # In a chroot store (`--store DIR`) the output's files live under DIR.
-        exported = [] if network and not stage.status_file else export.export_stage(
-            nixcache.real_path(store_path), stage.outputs, dist, name)
+        exported = (
+            []
+            if network and not stage.status_file
+            else export.export_stage(nixcache.real_path(store_path), stage.outputs, dist, name)
+        )
         artifacts[name] = tuple(exported)
         inputs = _input_artifacts(project, name, outputs, artifacts)
-        summary, derivation = _closure(graph, name, store_path,
-                                       built=nix_log.derivation_path(graph.derivation_name(name)),
-                                       side=side_closures.get(name))
+        summary, derivation = _closure(
+            graph,
+            name,
+            store_path,
+            built=nix_log.derivation_path(graph.derivation_name(name)),
+            side=side_closures.get(name),
+        )
         status, reason = Status.SUCCESS, ""
         violations: tuple[hermeticity.Violation, ...] = ()
         if stage.status_file:
-            status, reason, violations = recorded_result(nixcache.real_path(store_path), stage.status_file, name,
-                                                         project.name, project.extras)
+            status, reason, violations = recorded_result(
+                nixcache.real_path(store_path), stage.status_file, name, project.name, project.extras
+            )
         if network:
             status = Status.FAILED
-            reason = reason or ("its log shows it reaching for the network, which its sandbox does not have: a "
-                                "hermeticity violation, not a release; "
-                                + ("its report was exported" if stage.status_file else "dist/ was not changed"))
+            reason = reason or (
+                "its log shows it reaching for the network, which its sandbox does not have: a "
+                "hermeticity violation, not a release; "
+                + ("its report was exported" if stage.status_file else "dist/ was not changed")
+            )
             violations = (*violations, *(found for found in network if found not in violations))
-        results.append(Result(
-            stage=name, status=status, reason=reason, duration=duration,
-            store_path=store_path, outputs=tuple(exported), closure=summary, violations=violations,
-            derivation=derivation or "", inputs=inputs,
-        ))
-    results = [attrs.evolve(result, hint=_old_release_hint(graph, result.stage))
-               if result.status is Status.FAILED else result for result in results]
+        results.append(
+            Result(
+                stage=name,
+                status=status,
+                reason=reason,
+                duration=duration,
+                store_path=store_path,
+                outputs=tuple(exported),
+                closure=summary,
+                violations=violations,
+                derivation=derivation or "",
+                inputs=inputs,
+            )
+        )
+    results = [
+        attrs.evolve(result, hint=_old_release_hint(graph, result.stage)) if result.status is Status.FAILED else result
+        for result in results
+    ]
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
 
 
@@ -239,8 +298,9 @@ def _old_release_hint(graph: StageGraph, stage: str) -> str:
     except PyrelError:
         return ""
     table = "[tool.pyrel]" if project.config_file.name == "pyproject.toml" else project.config_file.name
-    return old_release.exclude_newer_hint(stage, wheels, graph.source_date_epoch,
-                                          exclude_newer=project.exclude_newer, table=table)
+    return old_release.exclude_newer_hint(
+        stage, wheels, graph.source_date_epoch, exclude_newer=project.exclude_newer, table=table
+    )
 
 
 #: Bytes of a log file read for network attempts (its end: a long test log's summary is there).
@@ -291,8 +351,9 @@ def _input_artifacts(
     inputs = []
     for input_stage in project.stage(name).inputs:
         if input_stage not in artifacts and input_stage in outputs:
-            artifacts[input_stage] = tuple(export.output_files(
-                nixcache.real_path(outputs[input_stage]), project.stage(input_stage).outputs))
+            artifacts[input_stage] = tuple(
+                export.output_files(nixcache.real_path(outputs[input_stage]), project.stage(input_stage).outputs)
+            )
         inputs += [(f"{input_stage}/{file.name}", file.sha256) for file in artifacts.get(input_stage, ())]
     return tuple(inputs)
 
@@ -322,7 +383,10 @@ RECORDED_LOGS = ("pytest.log",)
 
 
 def recorded_result(
-    store_output: Path, status_file: str, stage: str, project: str = "",
+    store_output: Path,
+    status_file: str,
+    stage: str,
+    project: str = "",
     extras: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> tuple[Status, str, tuple[hermeticity.Violation, ...]]:
     """The recorded status, and what the failed commands' own log shows them reaching for.
@@ -333,6 +397,7 @@ def recorded_result(
     if status is not Status.FAILED:
         return status, reason, ()
     from pywrap.execution import hermeticity
+
     for name in RECORDED_LOGS:
         try:
             log = (store_output / name).read_text(encoding="utf-8", errors="replace")
@@ -359,8 +424,12 @@ def junit_summary(path: Path, exit_status: int, limit: int = 20) -> str:
 
 
 def _closure(
-    graph: StageGraph, stage: str, store_path: str, *,
-    built: str | None, side: Future[closure.DerivationClosure | None] | None = None,
+    graph: StageGraph,
+    stage: str,
+    store_path: str,
+    *,
+    built: str | None,
+    side: Future[closure.DerivationClosure | None] | None = None,
 ) -> tuple[closure.ClosureSummary, str | None]:
     """The stage's sandbox closure, and the derivation that built the output if known.
 

@@ -41,8 +41,10 @@ def matching_outputs(store_output: Path, globs: Sequence[str]) -> list[Path]:
 
 def output_files(store_output: Path, globs: Sequence[str]) -> list[ExportedFile]:
     """The artifacts of a stage's output, as :func:`export_stage` would export them (nothing is copied)."""
-    return [ExportedFile(path.relative_to(store_output).as_posix(), file_sha256(path), path.stat().st_size)
-            for path in matching_outputs(store_output, globs)]
+    return [
+        ExportedFile(path.relative_to(store_output).as_posix(), file_sha256(path), path.stat().st_size)
+        for path in matching_outputs(store_output, globs)
+    ]
 
 
 def checksums_text(files: Sequence[ExportedFile]) -> str:
@@ -83,8 +85,9 @@ def export_stage(store_output: Path, globs: Sequence[str], dist: Path, stage: st
         recovery.swap_in(staging, target, previous)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ExportError(f"cannot export stage '{stage}' to {target}: "
-                          f"{recovery.plain_os_error(exc, f'writing {target}')}") from exc
+        raise ExportError(
+            f"cannot export stage '{stage}' to {target}: {recovery.plain_os_error(exc, f'writing {target}')}"
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -147,14 +147,20 @@ def _download_deb(deb: DebEntry, lock: Lock, scratch: Path, origins: Origins) ->
 
 def _nowhere_hint(lock: Lock, snapshot: str) -> str:
     if not lock.releases:
-        return ("this lock records no archive date (an older pyrel made it), so no snapshot can be asked: "
-                "run `pyrel lock` to pin what the mirror has now")
+        return (
+            "this lock records no archive date (an older pyrel made it), so no snapshot can be asked: "
+            "run `pyrel lock` to pin what the mirror has now"
+        )
     if not snapshot:
-        return ('the mirror has dropped this version: set debian-snapshot = "URL" (a snapshot archive, '
-                "<URL>/archive/debian/<date>/pool/...) in [tool.pyrel] or ~/.config/pyrel/config.toml, pass "
-                "`--from CACHE` with a Nix binary cache that has it, or run `pyrel lock` to pin current versions")
-    return ("no snapshot of the lock's date has it either: pass `--from CACHE` with a Nix binary cache that has "
-            "it, or run `pyrel lock` to pin current versions")
+        return (
+            'the mirror has dropped this version: set debian-snapshot = "URL" (a snapshot archive, '
+            "<URL>/archive/debian/<date>/pool/...) in [tool.pyrel] or ~/.config/pyrel/config.toml, pass "
+            "`--from CACHE` with a Nix binary cache that has it, or run `pyrel lock` to pin current versions"
+        )
+    return (
+        "no snapshot of the lock's date has it either: pass `--from CACHE` with a Nix binary cache that has "
+        "it, or run `pyrel lock` to pin current versions"
+    )
 
 
 def _download_wheel(wheel: WheelEntry, python_version: str, scratch: Path) -> Path:
@@ -167,14 +173,17 @@ def _download_inventory(inventory: InventoryEntry, scratch: Path) -> Path:
 
     target = scratch / inventory.store_name
     if not http.download(inventory.url, target):
-        raise FetchError(f"{_label(inventory)} is gone from {inventory.url} (not found)",
-                         hint="run `pyrel lock` to pin the inventory the site publishes now, or build with "
-                         "`--from CACHE`, a Nix binary cache that has the pinned one")
+        raise FetchError(
+            f"{_label(inventory)} is gone from {inventory.url} (not found)",
+            hint="run `pyrel lock` to pin the inventory the site publishes now, or build with "
+            "`--from CACHE`, a Nix binary cache that has the pinned one",
+        )
     return target
 
 
 def keep_inventory(inventory: InventoryEntry, content: bytes) -> Path:
     """Put an inventory `pyrel lock` just downloaded (and hashed) into the cache: the build needs no second download."""
+
     def write(scratch: Path) -> Path:
         (scratch / inventory.store_name).write_bytes(content)
         return scratch / inventory.store_name
@@ -217,8 +226,9 @@ def _ensure_cached(artifact: LockedArtifact, download: Callable[[Path], Path]) -
             testhooks.pause("fetch")
             os.replace(downloaded, target)
     except OSError as exc:
-        raise FetchError(f"cannot cache {_label(artifact)}: "
-                         f"{recovery.plain_os_error(exc, f'writing to {target.parent}')}") from exc
+        raise FetchError(
+            f"cannot cache {_label(artifact)}: {recovery.plain_os_error(exc, f'writing to {target.parent}')}"
+        ) from exc
     return target
 
 
@@ -262,8 +272,7 @@ def _loader_record(libc6: DebEntry) -> Path:
 def _known_loader(libc6: DebEntry) -> Loader | None:
     try:
         known = json.loads(_loader_record(libc6).read_text())
-        return Loader(known["store_name"], known["nar_hash"], known["store_path"], known["file"],
-                      known["mount_point"])
+        return Loader(known["store_name"], known["nar_hash"], known["store_path"], known["file"], known["mount_point"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -305,8 +314,11 @@ def artifacts_of(lock: Lock, stage_names: Iterable[str]) -> list[LockedArtifact]
         wheels.update({wheel.sha256: wheel for wheel in stage.wheels})
         inventories.update({artifact_store_path(entry): entry for entry in stage.inventories})
     debs: list[LockedArtifact] = [lock.package(name) for name in sorted(names)]
-    return [*debs, *sorted(wheels.values(), key=lambda wheel: wheel.filename),
-            *(inventories[path] for path in sorted(inventories))]
+    return [
+        *debs,
+        *sorted(wheels.values(), key=lambda wheel: wheel.filename),
+        *(inventories[path] for path in sorted(inventories)),
+    ]
 
 
 def fetch(
@@ -335,8 +347,9 @@ def fetch(
         # Fixed-output paths: Nix checks each against its name's hash, whoever signed the cache.
         progress(f"asking {', '.join(origins.substituters)} for {len(missing)} artifacts")
         asked = [path for path, _ in missing]
-        asked += [made.store_path for made in (known, known_loader)
-                  if made is not None and made.store_path not in present]
+        asked += [
+            made.store_path for made in (known, known_loader) if made is not None and made.store_path not in present
+        ]
         substituted = nix.substitute(asked, origins.substituters, origins.trusted_public_keys)
         present |= substituted
         missing = [(path, artifact) for path, artifact in missing if path not in substituted]

@@ -72,9 +72,12 @@ class StageGraph:
     def nix_options(self, options: nix.NixOptions | None = None) -> nix.NixOptions:
         """``options`` for building this plan: with its sandboxes' /bin/sh and ELF loader."""
         loader = self.loader if self.plan.get("loader") else None
-        return attrs.evolve(options or nix.NixOptions(), sandbox_shell=self.bootstrap.shell,
-                            sandbox_loader=loader.binary if loader else "",
-                            loader_mount_point=loader.mount_point if loader else "")
+        return attrs.evolve(
+            options or nix.NixOptions(),
+            sandbox_shell=self.bootstrap.shell,
+            sandbox_loader=loader.binary if loader else "",
+            loader_mount_point=loader.mount_point if loader else "",
+        )
 
     def derivation_name(self, stage: str) -> str:
         return next((planned["derivationName"] for planned in self.plan["stages"] if planned["name"] == stage), stage)
@@ -98,8 +101,15 @@ class StageGraph:
         on_log_line: Callable[[str], None] | None = None,
     ) -> dict[str, str]:
         """Build ``stages`` in one nix-build; each stage's output path."""
-        paths = nix.build(self.entry, list(stages), self.nix_args, self.nix_options(options),
-                          out_link=out_link, check=check, on_log_line=on_log_line)
+        paths = nix.build(
+            self.entry,
+            list(stages),
+            self.nix_args,
+            self.nix_options(options),
+            out_link=out_link,
+            check=check,
+            on_log_line=on_log_line,
+        )
         return dict(zip(stages, paths, strict=True))
 
     def stage_inputs(self, stage: str) -> list[str]:
@@ -144,18 +154,36 @@ def stage_graph(
             tree = background.submit(_source_tree, project)
             with mutex.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
                 recovery.clean_cache(cache_dir())
-                origins = fetch.Origins(project.debian_archive, *(
-                    (caches.substituters, caches.trusted_public_keys) if caches else ()))
+                origins = fetch.Origins(
+                    project.debian_archive, *((caches.substituters, caches.trusted_public_keys) if caches else ())
+                )
                 report = fetch.fetch(lock, ordered, progress, origins)
             files, epoch = tree.result()
-        stage_plan = plan.make_plan(project, lock, ordered, bootstrap=report.bootstrap,
-                                    source_files=files.files, source_date_epoch=epoch, loader=report.loader)
+        stage_plan = plan.make_plan(
+            project,
+            lock,
+            ordered,
+            bootstrap=report.bootstrap,
+            source_files=files.files,
+            source_date_epoch=epoch,
+            loader=report.loader,
+        )
         provider = provider_for(project)
         planned = provider.apply(stage_plan, project)
         target = plan_file or state_dir(project) / PLAN_FILE
         write_plan(target, planned)
-        yield StageGraph(project, lock, tuple(ordered), planned, target, nix_library() / provider.entry, epoch,
-                         report.bootstrap, files, report.loader)
+        yield StageGraph(
+            project,
+            lock,
+            tuple(ordered),
+            planned,
+            target,
+            nix_library() / provider.entry,
+            epoch,
+            report.bootstrap,
+            files,
+            report.loader,
+        )
 
 
 def _source_tree(project: Project) -> tuple[source_tree.SourceTree, int]:

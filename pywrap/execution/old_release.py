@@ -31,8 +31,12 @@ def newer_than_source(wheels: Sequence[WheelEntry], source_date_epoch: int) -> l
 
 
 def exclude_newer_hint(
-    stage: str, wheels: Sequence[WheelEntry], source_date_epoch: int, *,
-    exclude_newer: str | None = None, table: str = "[tool.pyrel]",
+    stage: str,
+    wheels: Sequence[WheelEntry],
+    source_date_epoch: int,
+    *,
+    exclude_newer: str | None = None,
+    table: str = "[tool.pyrel]",
 ) -> str:
     """What to try when a stage of a source older than its newest locked wheel failed; "" otherwise.
 

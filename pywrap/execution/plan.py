@@ -26,9 +26,16 @@ PLAN_SCHEMA_VERSION = 1
 #: Left out of a stage's merged root (the per-package store paths keep them for
 #: the audit): documentation, and glibc's gconv modules, the legacy charset
 #: converters glibc loads only from its compiled-in /usr path, absent in the sandbox.
-DROPPED_DIRS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/lintian",
-                "usr/share/locale", "usr/share/bug", "usr/lib/x86_64-linux-gnu/gconv",
-                "usr/lib/aarch64-linux-gnu/gconv")
+DROPPED_DIRS = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/lintian",
+    "usr/share/locale",
+    "usr/share/bug",
+    "usr/lib/x86_64-linux-gnu/gconv",
+    "usr/lib/aarch64-linux-gnu/gconv",
+)
 ARCH_TO_TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 #: Debian's versioned compiler packages (the real drivers; `gcc`/`g++` only link to them).
 GCC_PACKAGE = re.compile(r"^gcc-(\d+)$")
@@ -117,9 +124,11 @@ def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
         if name in done:
             return
         if name in visiting:
-            cycle = " -> ".join([*visiting[visiting.index(name):], name])
-            raise ConfigError(f"{project.config_file}: stage inputs form a cycle: {cycle}",
-                              hint="a stage may only read stages that do not read it back")
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+            raise ConfigError(
+                f"{project.config_file}: stage inputs form a cycle: {cycle}",
+                hint="a stage may only read stages that do not read it back",
+            )
         try:
             stage = project.stage(name)
         except KeyError:
@@ -151,9 +160,19 @@ def _deb_artifact(entry: DebEntry) -> Artifact:
 
 def intersphinx_plan(stage: Stage, entries: Sequence[InventoryEntry]) -> Intersphinx:
     """What nix/tools/sphinx_offline.py reads from ``$PYREL_INTERSPHINX`` (the Nix library adds each path)."""
-    return {"enabled": stage.intersphinx,
-            "inventories": [{"name": entry.name, "target": entry.target, "storeName": entry.store_name,
-                             "url": entry.url, "sha256": entry.sha256} for entry in entries]}
+    return {
+        "enabled": stage.intersphinx,
+        "inventories": [
+            {
+                "name": entry.name,
+                "target": entry.target,
+                "storeName": entry.store_name,
+                "url": entry.url,
+                "sha256": entry.sha256,
+            }
+            for entry in entries
+        ],
+    }
 
 
 def _wheel_artifact(entry: WheelEntry) -> Artifact:
@@ -210,8 +229,10 @@ def backend_env(project: Project) -> dict[str, str]:
     """The project's build backend, for pyrel's in-sandbox PEP 517 frontend (``nix/tools/pep517.py``)."""
     if project.build_system is None:
         return {}
-    return {"PYREL_BUILD_BACKEND": project.build_system.backend,
-            "PYREL_BACKEND_PATH": json.dumps(list(project.build_system.backend_path))}
+    return {
+        "PYREL_BUILD_BACKEND": project.build_system.backend,
+        "PYREL_BACKEND_PATH": json.dumps(list(project.build_system.backend_path)),
+    }
 
 
 def wheel_env(lock: Lock) -> dict[str, str]:
@@ -260,38 +281,45 @@ def make_plan(
         python = python_binary if stage.python else ""
         identifier = toolchain_id(packages, python)
         compiler = c_compiler(stage_lock.system, lock.architecture)
-        toolchains.setdefault(identifier, {
-            "id": identifier,
-            "debs": [_deb_artifact(entry) for entry in packages],
-            "python": python,
-            "compiler": compiler,
-            "compile": [f"usr/lib/python{lock.python_version}"] if stage.python else [],
-            "drop": list(DROPPED_DIRS),
-        })
+        toolchains.setdefault(
+            identifier,
+            {
+                "id": identifier,
+                "debs": [_deb_artifact(entry) for entry in packages],
+                "python": python,
+                "compiler": compiler,
+                "compile": [f"usr/lib/python{lock.python_version}"] if stage.python else [],
+                "drop": list(DROPPED_DIRS),
+            },
+        )
         if stage_lock.wheels and not stage.python:
             raise ConfigError(
                 f"{project.config_file}: stage '{stage.name}' has Python requirements but python = false",
                 hint="set python = true or drop its requires",
             )
-        stage_plans.append({
-            "name": stage.name,
-            "derivationName": derivation_name(project.name, stage.name),
-            "toolchain": identifier,
-            "python": python,
-            "wheels": [_wheel_artifact(wheel) for wheel in stage_lock.wheels],
-            "inputs": list(stage.inputs),
-            "pathDirs": [],
-            # pyrel's defaults first (the backend for nix/tools/pep517.py, the compiler's
-            # flags): the stage's own env overrides them.
-            "compiler": compiler,
-            "env": {**(backend_env(project) if stage.python else {}),
+        stage_plans.append(
+            {
+                "name": stage.name,
+                "derivationName": derivation_name(project.name, stage.name),
+                "toolchain": identifier,
+                "python": python,
+                "wheels": [_wheel_artifact(wheel) for wheel in stage_lock.wheels],
+                "inputs": list(stage.inputs),
+                "pathDirs": [],
+                # pyrel's defaults first (the backend for nix/tools/pep517.py, the compiler's
+                # flags): the stage's own env overrides them.
+                "compiler": compiler,
+                "env": {
+                    **(backend_env(project) if stage.python else {}),
                     **(wheel_env(lock) if stage.builds_wheel else {}),
                     **(compiler_env(lock.architecture, bool(compiler["cxx"])) if compiler else {}),
-                    **dict(stage.env)},
-            "sourceDateEpoch": source_date_epoch,
-            "run": list(stage.run),
-            "outputs": list(stage.outputs),
-        })
+                    **dict(stage.env),
+                },
+                "sourceDateEpoch": source_date_epoch,
+                "run": list(stage.run),
+                "outputs": list(stage.outputs),
+            }
+        )
         if stage.sphinx_dir is not None:
             stage_plans[-1]["intersphinx"] = intersphinx_plan(stage, stage_lock.inventories)
     patchelf_debs = [lock.package(name) for name in lock.bootstrap if name != "busybox-static"]

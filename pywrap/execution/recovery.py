@@ -80,7 +80,7 @@ def clean_dist(dist: Path) -> list[Path]:
         if not name.startswith("."):
             continue
         if name.endswith(".old"):
-            stage = dist / name[1:-len(".old")]
+            stage = dist / name[1 : -len(".old")]
             if not stage.exists():
                 os.replace(entry, stage)  # the old release, taken out and never replaced
                 continue
@@ -128,9 +128,11 @@ def scratch_dir(cache: Path) -> Path:
 def plain_os_error(exc: OSError, doing: str) -> str:
     """An OSError as the user should read it; a full disk says so and what to do."""
     if exc.errno == errno.ENOSPC:
-        return (f"the disk is full: no space left on the device while {doing}. Free some space "
-                "(e.g. `nix-collect-garbage`, or remove old dist/ and cache files) and run pyrel again; "
-                "nothing half-written was kept")
+        return (
+            f"the disk is full: no space left on the device while {doing}. Free some space "
+            "(e.g. `nix-collect-garbage`, or remove old dist/ and cache files) and run pyrel again; "
+            "nothing half-written was kept"
+        )
     if exc.errno == errno.EDQUOT:
         return f"the disk quota is exhausted while {doing}: free some space and run pyrel again"
     return f"{doing} failed: {exc.strerror or exc}"

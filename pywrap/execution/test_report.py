@@ -108,8 +108,10 @@ def summary(exit_status: int, report: TestReport, log: str = "", limit: int = 20
         where = ", ".join(error.where for error in errors)
         count = collected(log)
         others = f"; pytest had collected {_plural(count, 'test')} from the other files" if count else ""
-        text = (f"collection failed: {_plural(len(errors), 'error')} while collecting ({where}), no test ran"
-                f"{others} (pytest exit {exit_status})")
+        text = (
+            f"collection failed: {_plural(len(errors), 'error')} while collecting ({where}), no test ran"
+            f"{others} (pytest exit {exit_status})"
+        )
         details = [f"{error.where}: {error.message}" for error in errors if error.message]
     elif report.failed:
         text = f"{len(report.failed):,} of {_plural(report.tests, 'test')} failed (pytest exit {exit_status})"
@@ -117,8 +119,10 @@ def summary(exit_status: int, report: TestReport, log: str = "", limit: int = 20
             text += f"; {_plural(len(errors), 'error')} while collecting ({', '.join(e.where for e in errors)})"
         details = list(report.failed)
     elif errors:  # collection errors, the other tests passed (--continue-on-collection-errors)
-        text = (f"{_plural(len(errors), 'error')} while collecting ({', '.join(e.where for e in errors)}); "
-                f"none of the other {_plural(report.tests, 'test')} failed (pytest exit {exit_status})")
+        text = (
+            f"{_plural(len(errors), 'error')} while collecting ({', '.join(e.where for e in errors)}); "
+            f"none of the other {_plural(report.tests, 'test')} failed (pytest exit {exit_status})"
+        )
         details = [f"{error.where}: {error.message}" for error in errors if error.message]
     elif exit_status == NO_TESTS_COLLECTED:
         text = "no tests were collected (pytest exit 5)"
@@ -129,8 +133,10 @@ def summary(exit_status: int, report: TestReport, log: str = "", limit: int = 20
     elif exit_status == USAGE_ERROR:
         text = "pytest refused its command line or configuration (exit 4; pytest.log says why)"
     else:
-        text = (f"pytest exited with status {exit_status}, though none of the {_plural(report.tests, 'test')} "
-                "failed (pytest.log says why)")
+        text = (
+            f"pytest exited with status {exit_status}, though none of the {_plural(report.tests, 'test')} "
+            "failed (pytest.log says why)"
+        )
     if details:
         text += "\n    " + "\n    ".join(details[:limit])
         if len(details) > limit:

@@ -31,8 +31,10 @@ def probe_stage_project(project: Project) -> Project:
     stage = project.stage(SOURCE_STAGE)
     probe = attrs.evolve(
         stage,
-        run=(f'python "$pyrelTools/pep517.py" requires sdist "$out/{PROBE_OUTPUTS["sdist"]}"',
-             f'python "$pyrelTools/pep517.py" requires wheel "$out/{PROBE_OUTPUTS["wheel"]}" --optional'),
+        run=(
+            f'python "$pyrelTools/pep517.py" requires sdist "$out/{PROBE_OUTPUTS["sdist"]}"',
+            f'python "$pyrelTools/pep517.py" requires wheel "$out/{PROBE_OUTPUTS["wheel"]}" --optional',
+        ),
         outputs=(PROBE_OUTPUTS["sdist"],),
         inputs=(),
     )
@@ -47,16 +49,26 @@ def backend_requires(project: Project, lock: Lock, progress: Callable[[str], Non
     from pywrap.execution.graph import stage_graph  # the lock-time probe is a one-off build
 
     progress("asking the build backend for its sdist requirements (in the sandbox)")
-    with (tempfile.TemporaryDirectory(prefix="pyrel-probe-") as scratch,
-          stage_graph(probe_stage_project(project), [SOURCE_STAGE], lock=lock, check_lock=False,
-                      plan_file=Path(scratch) / "plan.json", progress=progress) as graph):
+    with (
+        tempfile.TemporaryDirectory(prefix="pyrel-probe-") as scratch,
+        stage_graph(
+            probe_stage_project(project),
+            [SOURCE_STAGE],
+            lock=lock,
+            check_lock=False,
+            plan_file=Path(scratch) / "plan.json",
+            progress=progress,
+        ) as graph,
+    ):
         try:
             output = graph.build([SOURCE_STAGE], out_link=Path(scratch) / "result")[SOURCE_STAGE]
         except BuildError as exc:
             # The same failure will stop `pyrel build source`, which shows the log
             # and leaves dist/ alone; the lock of build-system.requires stands.
-            progress("warning: the build backend failed when asked for its sdist requirements; "
-                     "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:])
+            progress(
+                "warning: the build backend failed when asked for its sdist requirements; "
+                "locked build-system.requires only. Its log ends with:\n" + exc.log_tail[-2000:]
+            )
             return [], []
         sdist = probe_requirements(json.loads((Path(output) / PROBE_OUTPUTS["sdist"]).read_text()))
         wheel_answer = Path(output) / PROBE_OUTPUTS["wheel"]
@@ -74,10 +86,15 @@ def probe_requirements(answer: object) -> list[str]:
 def unsatisfied(requirements: Sequence[str], wheels: Sequence[WheelEntry], python_full_version: str) -> list[str]:
     """Requirements that the locked wheels do not satisfy on the target interpreter."""
     environment = {key: str(value) for key, value in default_environment().items()}
-    environment |= {"python_full_version": python_full_version,
-                   "python_version": ".".join(python_full_version.split(".")[:2]),
-                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
-                   "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    environment |= {
+        "python_full_version": python_full_version,
+        "python_version": ".".join(python_full_version.split(".")[:2]),
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+    }
     locked = {canonicalize_name(wheel.name): wheel.version for wheel in wheels}
     missing = []
     for text in requirements:

@@ -67,9 +67,11 @@ def is_remote(location: str) -> bool:
 
 
 def _fail(stage: str, what: str) -> LockError:
-    return LockError(f"stage '{stage}': the intersphinx probe answered {what}",
-                     hint="this is a bug in pyrel's probe (nix/tools/sphinx_offline.py); set intersphinx = false "
-                     f"in [tool.pyrel.stages.{stage}] meanwhile")
+    return LockError(
+        f"stage '{stage}': the intersphinx probe answered {what}",
+        hint="this is a bug in pyrel's probe (nix/tools/sphinx_offline.py); set intersphinx = false "
+        f"in [tool.pyrel.stages.{stage}] meanwhile",
+    )
 
 
 def parse_answer(data: object, stage: str, sphinx_dir: str) -> ProbeAnswer:
@@ -89,15 +91,24 @@ def parse_answer(data: object, stage: str, sphinx_dir: str) -> ProbeAnswer:
     if not isinstance(raw_entries, list):
         raise _fail(stage, "no list of entries")
     for raw in raw_entries:
-        if not (isinstance(raw, dict) and isinstance(raw.get("name"), str) and isinstance(raw.get("target"), str)
-                and _strings(raw.get("locations")) and isinstance(raw.get("local-files"), list)
-                and len(raw["local-files"]) == len(raw["locations"])
-                and all(isinstance(item, bool) for item in raw["local-files"])):
+        if not (
+            isinstance(raw, dict)
+            and isinstance(raw.get("name"), str)
+            and isinstance(raw.get("target"), str)
+            and _strings(raw.get("locations"))
+            and isinstance(raw.get("local-files"), list)
+            and len(raw["local-files"]) == len(raw["locations"])
+            and all(isinstance(item, bool) for item in raw["local-files"])
+        ):
             raise _fail(stage, f"a malformed entry {raw!r:.200}")
         entries.append(ProbedEntry(raw["name"], raw["target"], tuple(raw["locations"]), tuple(raw["local-files"])))
     invalid = data.get("invalid", [])
-    return ProbeAnswer(str(data.get("method", "")), str(data.get("note", "")), tuple(entries),
-                       tuple(invalid) if _strings(invalid, allow_empty=True) else ())
+    return ProbeAnswer(
+        str(data.get("method", "")),
+        str(data.get("note", "")),
+        tuple(entries),
+        tuple(invalid) if _strings(invalid, allow_empty=True) else (),
+    )
 
 
 def _strings(value: object, *, allow_empty: bool = False) -> bool:
@@ -148,10 +159,18 @@ def pin_entry(stage: str, probed: ProbedEntry, download: Download) -> PinnedInve
         except ValueError as exc:
             tried.append(f"{location} ({exc})")
             continue
-        return PinnedInventory(InventoryEntry(
-            name=probed.name, target=probed.target, url=location, sha256=hashlib.sha256(content).hexdigest(),
-            size=len(content), project=project, version=version,
-        ), content)
+        return PinnedInventory(
+            InventoryEntry(
+                name=probed.name,
+                target=probed.target,
+                url=location,
+                sha256=hashlib.sha256(content).hexdigest(),
+                size=len(content),
+                project=project,
+                version=version,
+            ),
+            content,
+        )
     if not any(is_remote(location) for location in probed.locations):
         return None  # nothing Sphinx would download; it says itself what is missing
     raise LockError(
@@ -168,8 +187,10 @@ def probe_stage_project(project: Project, stage: Stage) -> Project:
     assert stage.sphinx_dir is not None
     probe = attrs.evolve(
         stage,
-        run=(f'python "$pyrelTools/sphinx_offline.py" probe --sphinx-dir {shlex.quote(stage.sphinx_dir)} '
-             f'"$out/{PROBE_OUTPUT}"',),
+        run=(
+            f'python "$pyrelTools/sphinx_offline.py" probe --sphinx-dir {shlex.quote(stage.sphinx_dir)} '
+            f'"$out/{PROBE_OUTPUT}"',
+        ),
         outputs=(PROBE_OUTPUT,),
         inputs=(),
         status_file="",
@@ -184,9 +205,17 @@ def probe_mapping(project: Project, stage: Stage, lock: Lock, progress: Callable
     from pywrap.execution.graph import stage_graph  # a one-off build, like the backend probe
 
     progress(f"stage '{stage.name}': reading intersphinx_mapping from {stage.sphinx_dir}/conf.py (in the sandbox)")
-    with (tempfile.TemporaryDirectory(prefix="pyrel-intersphinx-") as scratch,
-          stage_graph(probe_stage_project(project, stage), [stage.name], lock=lock, check_lock=False,
-                      plan_file=Path(scratch) / "plan.json", progress=progress) as graph):
+    with (
+        tempfile.TemporaryDirectory(prefix="pyrel-intersphinx-") as scratch,
+        stage_graph(
+            probe_stage_project(project, stage),
+            [stage.name],
+            lock=lock,
+            check_lock=False,
+            plan_file=Path(scratch) / "plan.json",
+            progress=progress,
+        ) as graph,
+    ):
         try:
             output = graph.build([stage.name], out_link=Path(scratch) / "result")[stage.name]
         except BuildError as exc:
@@ -208,21 +237,29 @@ def _download(url: str) -> bytes | None:
 
 
 def lock_inventories(
-    project: Project, lock: Lock, progress: Callable[[str], None], *,
-    download: Download = _download, probe: Callable[..., ProbeAnswer] = probe_mapping,
+    project: Project,
+    lock: Lock,
+    progress: Callable[[str], None],
+    *,
+    download: Download = _download,
+    probe: Callable[..., ProbeAnswer] = probe_mapping,
     keep: Callable[[InventoryEntry, bytes], object] = lambda entry, content: None,
 ) -> Lock:
     """``lock`` with each Sphinx stage's inventories pinned (``keep`` stores each downloaded file)."""
     updated = {}
     for stage in _sphinx_stages(project, lock):
         if not stage.intersphinx:
-            progress(f"warning: stage '{stage.name}': intersphinx = false: no inventory is pinned, and Sphinx "
-                     "loads none (cross-references to other projects stay plain text)")
+            progress(
+                f"warning: stage '{stage.name}': intersphinx = false: no inventory is pinned, and Sphinx "
+                "loads none (cross-references to other projects stay plain text)"
+            )
             continue
         answer = probe(project, stage, lock, progress)
         if answer.method == "literal":
-            progress(f"stage '{stage.name}': conf.py did not run without the project installed ({answer.note}); "
-                     "read intersphinx_mapping as a literal")
+            progress(
+                f"stage '{stage.name}': conf.py did not run without the project installed ({answer.note}); "
+                "read intersphinx_mapping as a literal"
+            )
         for refused in answer.invalid:
             progress(f"warning: stage '{stage.name}': Sphinx refuses the intersphinx_mapping entry {refused}")
         pinned = []
@@ -231,8 +268,10 @@ def lock_inventories(
             if found is None:
                 continue
             keep(found.entry, found.content)
-            progress(f"stage '{stage.name}': pinned the intersphinx inventory '{probed.name}' ({found.entry.url}, "
-                     f"sha256 {found.entry.sha256})")
+            progress(
+                f"stage '{stage.name}': pinned the intersphinx inventory '{probed.name}' ({found.entry.url}, "
+                f"sha256 {found.entry.sha256})"
+            )
             pinned.append(found.entry)
         updated[stage.name] = attrs.evolve(lock.entry(stage.name), inventories=tuple(pinned))
     return attrs.evolve(lock, stages=tuple(updated.get(entry.name, entry) for entry in lock.stages))

@@ -72,7 +72,8 @@ def essential_packages(index: debian.PackageIndex) -> frozenset[str]:
     really needs one lists it in `system`, which keeps it.
     """
     return frozenset(
-        name for name, entry in index.packages.items()
+        name
+        for name, entry in index.packages.items()
         if "\nEssential: yes" in entry.text or entry.text.startswith("Essential: yes")
     )
 
@@ -111,7 +112,11 @@ def stage_system_roots(stage: Stage, python_version: str, runtime: Sequence[str]
 
 
 def debian_closure(
-    index: debian.PackageIndex, stage: Stage, python_version: str, architecture: str, essential: frozenset[str],
+    index: debian.PackageIndex,
+    stage: Stage,
+    python_version: str,
+    architecture: str,
+    essential: frozenset[str],
     runtime: Sequence[str] = (),
 ) -> tuple[list[debian.ResolvedPackage], tuple[str, ...]]:
     """The stage's Debian closure, and the names its `system-exclude` cut from it.
@@ -168,8 +173,7 @@ def _python_requirements(project: Project, stage: Stage) -> RequirementFile:
         raise ConfigError(
             f"{project.config_file}: stage '{stage.name}' requires-file '{stage.requires_file}' does not exist"
         )
-    found = requirement_files.read_requirements(path, root=project.root, project_name=project.name,
-                                                stage=stage.name)
+    found = requirement_files.read_requirements(path, root=project.root, project_name=project.name, stage=stage.name)
     return attrs.evolve(found, requirements=tuple(dict.fromkeys([*declared, *found.requirements])))
 
 
@@ -186,7 +190,12 @@ class ResolvedPython:
 
 
 def _resolve_python(
-    project: Project, stage: Stage, extra: list[str], python_version: str, platform: str, scratch: Path,
+    project: Project,
+    stage: Stage,
+    extra: list[str],
+    python_version: str,
+    platform: str,
+    scratch: Path,
     progress: Callable[[str], None] = lambda message: None,
 ) -> ResolvedPython | None:
     wanted = _python_requirements(project, stage)
@@ -198,13 +207,23 @@ def _resolve_python(
     own = canonicalize_name(project.name) if _NAME.fullmatch(project.name) else ""
     # The project is never resolved: a dependency on it (a pytest plugin of pytest's tests) is the build
     # the stage makes, not a release from the index.
-    uv.compile_pylock(requirements, python_version=python_version, platform=platform,
-                      output=output, what=f"stage '{stage.name}'", exclude_newer=project.exclude_newer,
-                      exclude_newer_exempt=pyrel_tools(stage),
-                      constraints=wanted.constraints, options=wanted.options, exclude=[own] if own else [])
+    uv.compile_pylock(
+        requirements,
+        python_version=python_version,
+        platform=platform,
+        output=output,
+        what=f"stage '{stage.name}'",
+        exclude_newer=project.exclude_newer,
+        exclude_newer_exempt=pyrel_tools(stage),
+        constraints=wanted.constraints,
+        options=wanted.options,
+        exclude=[own] if own else [],
+    )
     if own and _drop_package(output, own):
-        progress(f"stage '{stage.name}': left {project.name} out of its pylock: the project comes from its "
-                 "own build, never from the index")
+        progress(
+            f"stage '{stage.name}': left {project.name} out of its pylock: the project comes from its "
+            "own build, never from the index"
+        )
     # Reject a lock pyrel could not build from before anything is written.
     wheels = read_pylock(output, python_version, platform)
     _check_hashes(wanted.hashes, wheels)
@@ -230,8 +249,11 @@ def _drop_package(pylock: Path, name: str) -> bool:
     packages = document.get("packages")
     if not isinstance(packages, list):
         return False
-    kept = [package for package in packages
-            if not (isinstance(package, dict) and canonicalize_name(str(package.get("name", ""))) == name)]
+    kept = [
+        package
+        for package in packages
+        if not (isinstance(package, dict) and canonicalize_name(str(package.get("name", ""))) == name)
+    ]
     if len(kept) == len(packages):
         return False
     write_atomically(pylock, tomli_w.dumps({**document, "packages": kept}).encode())
@@ -285,8 +307,9 @@ def _add_backend_requires(
             resolved = _resolve_python(project, stage, missing, python_version, platform, scratch, progress)
             assert resolved is not None
             pylocks[resolved.file_name] = resolved.content
-            stage_lock = attrs.evolve(stage_lock, python_lock=resolved.file_name,
-                                      python_lock_sha256=resolved.digest, wheels=resolved.wheels)
+            stage_lock = attrs.evolve(
+                stage_lock, python_lock=resolved.file_name, python_lock_sha256=resolved.digest, wheels=resolved.wheels
+            )
         updated[stage.name] = attrs.evolve(stage_lock, backend_requires=tuple(wanted))
     return attrs.evolve(lock, stages=tuple(updated.get(s.name, s) for s in lock.stages))
 
@@ -332,15 +355,24 @@ def debian_sources(settings: ArchiveSettings, suite: str, architecture: str) -> 
 
 
 def read_debian_archive(
-    project: Project, suite: str, architecture: str, *, refresh: bool = False,
+    project: Project,
+    suite: str,
+    architecture: str,
+    *,
+    refresh: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> debian_archive.Archive:
     """The suite's candidates, every InRelease verified; indexes from the cache while InRelease lists them."""
     settings = archive_settings(project.debian_archive)
     return debian_archive.read_archive(
-        debian_sources(settings, suite, architecture), suite=suite, arch=architecture,
-        cache=debian_archive.IndexCache(cache_dir() / "debian"), get=http.get, keyrings=settings.keyrings,
-        progress=progress, refresh=refresh,
+        debian_sources(settings, suite, architecture),
+        suite=suite,
+        arch=architecture,
+        cache=debian_archive.IndexCache(cache_dir() / "debian"),
+        get=http.get,
+        keyrings=settings.keyrings,
+        progress=progress,
+        refresh=refresh,
     )
 
 
@@ -378,15 +410,22 @@ def create_lock(
             if stage.name not in skipped:
                 resolved_python = pythons[stage.name]
                 runtime = binary_wheel_runtime(resolved_python.wheels if resolved_python else (), needed_by)
-                closures[stage.name], trimmed[stage.name] = debian_closure(index, stage, python_version, architecture,
-                                                                          essential, runtime)
+                closures[stage.name], trimmed[stage.name] = debian_closure(
+                    index, stage, python_version, architecture, essential, runtime
+                )
         resolved = {package.name: package for package in bootstrap}
         for closure in closures.values():
             resolved.update({package.name: package for package in closure})
         packages = tuple(
             DebEntry(
-                name=deb.name, version=deb.version, architecture=deb.architecture, sha256=deb.sha256,
-                size=deb.size, filename=deb.filename, url=deb.url, depends=tuple(deb.depends),
+                name=deb.name,
+                version=deb.version,
+                architecture=deb.architecture,
+                sha256=deb.sha256,
+                size=deb.size,
+                filename=deb.filename,
+                url=deb.url,
+                depends=tuple(deb.depends),
                 source=deb.source,
             )
             for deb in sorted(debian.with_urls(resolved.values()), key=lambda deb: deb.name)
@@ -394,21 +433,31 @@ def create_lock(
         for stage in project.stages:
             fingerprint = stage_fingerprint(project, stage, suite, architecture)
             if stage.name in skipped:
-                stage_locks.append(StageLock(name=stage.name, fingerprint=fingerprint, system=(), python_lock="",
-                                             python_lock_sha256="", skipped=skipped[stage.name]))
+                stage_locks.append(
+                    StageLock(
+                        name=stage.name,
+                        fingerprint=fingerprint,
+                        system=(),
+                        python_lock="",
+                        python_lock_sha256="",
+                        skipped=skipped[stage.name],
+                    )
+                )
                 continue
             resolved_python = pythons[stage.name]
             if resolved_python is not None:
                 pylocks[resolved_python.file_name] = resolved_python.content
-            stage_locks.append(StageLock(
-                name=stage.name,
-                fingerprint=fingerprint,
-                system=tuple(sorted(package.name for package in closures[stage.name])),
-                python_lock=resolved_python.file_name if resolved_python else "",
-                python_lock_sha256=resolved_python.digest if resolved_python else "",
-                wheels=resolved_python.wheels if resolved_python else (),
-                trimmed=trimmed[stage.name],
-            ))
+            stage_locks.append(
+                StageLock(
+                    name=stage.name,
+                    fingerprint=fingerprint,
+                    system=tuple(sorted(package.name for package in closures[stage.name])),
+                    python_lock=resolved_python.file_name if resolved_python else "",
+                    python_lock_sha256=resolved_python.digest if resolved_python else "",
+                    wheels=resolved_python.wheels if resolved_python else (),
+                    trimmed=trimmed[stage.name],
+                )
+            )
         lock = Lock(
             provider=project.provider,
             suite=suite,
@@ -419,8 +468,10 @@ def create_lock(
             bootstrap=tuple(sorted(package.name for package in bootstrap)),
             packages=packages,
             stages=tuple(stage_locks),
-            releases=tuple(ArchiveRelease(release.suite, release.url, debian_archive.lock_date(release.date))
-                           for release in archive.releases),
+            releases=tuple(
+                ArchiveRelease(release.suite, release.url, debian_archive.lock_date(release.date))
+                for release in archive.releases
+            ),
         )
         if _asks_backend(project):
             lock = _add_backend_requires(lock, project, python_version, platform, Path(scratch), pylocks, progress)

@@ -27,8 +27,33 @@ from elftools.elf.elffile import ELFFile
 SYSTEM_RUNTIME = {"libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1"}
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9]+)*$")
 #: Files a wheel holds that are never ELF programs: not opened (cmake's wheel has thousands of them).
-_NOT_PROGRAMS = (".py", ".pyi", ".pyc", ".pyx", ".pxd", ".txt", ".rst", ".md", ".json", ".toml", ".cmake", ".h",
-                 ".hpp", ".c", ".cc", ".cpp", ".html", ".css", ".js", ".png", ".svg", ".typed", ".cfg", ".in", ".a")
+_NOT_PROGRAMS = (
+    ".py",
+    ".pyi",
+    ".pyc",
+    ".pyx",
+    ".pxd",
+    ".txt",
+    ".rst",
+    ".md",
+    ".json",
+    ".toml",
+    ".cmake",
+    ".h",
+    ".hpp",
+    ".c",
+    ".cc",
+    ".cpp",
+    ".html",
+    ".css",
+    ".js",
+    ".png",
+    ".svg",
+    ".typed",
+    ".cfg",
+    ".in",
+    ".a",
+)
 _ELF_MAGIC = b"\x7fELF"
 
 
@@ -59,8 +84,12 @@ def _dt_needed(data: bytes) -> set[str]:
     try:
         elf = ELFFile(io.BytesIO(data))
         # pyelftools sets `needed` (the library's name) on DT_NEEDED tags only, so its stubs lack it.
-        return {str(tag.needed) for section in elf.iter_sections() if isinstance(section, DynamicSection)  # type: ignore[attr-defined]
-                for tag in section.iter_tags("DT_NEEDED")}
+        return {
+            str(tag.needed)  # type: ignore[attr-defined]
+            for section in elf.iter_sections()
+            if isinstance(section, DynamicSection)
+            for tag in section.iter_tags("DT_NEEDED")
+        }
     except ELFError:
         return set()  # a file named like a library that is not one (data, a linker script)
 

@@ -223,8 +223,7 @@ def _unsatisfied(index: PackageIndex, group: Alternatives, chain: Sequence[str])
                  for p in index.providers.get(rel.name, ())]  # fmt: skip
     if have:
         return ResolutionError(
-            f"{wanted}, needed by {who}, is not satisfiable in {_where(index)}: "
-            f"it has {', '.join(have)}",
+            f"{wanted}, needed by {who}, is not satisfiable in {_where(index)}: it has {', '.join(have)}",
             hint="pick a suite where these versions agree, or exclude the dependency",
         )
     return ResolutionError(
@@ -368,9 +367,7 @@ def _major_minor(index: PackageIndex, name: str, what: str) -> tuple[int, int]:
     try:
         return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()))
     except (IndexError, ValueError):
-        raise ResolutionError(
-            f"cannot tell the {what} of {_where(index)} from {name} {entry.version}"
-        ) from None
+        raise ResolutionError(f"cannot tell the {what} of {_where(index)} from {name} {entry.version}") from None
 
 
 def python_version_of(index: PackageIndex) -> tuple[int, int]:

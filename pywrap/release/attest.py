@@ -105,12 +105,13 @@ def _attested(target: Path, sha256: str, store_path: str) -> bool:
     subjects = document.get("subject") if isinstance(document, dict) else None
     if not isinstance(subjects, list):
         return False
-    same_subject = any(isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == sha256
-                       for s in subjects)
+    same_subject = any(
+        isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == sha256
+        for s in subjects
+    )
     # The same output was built from the same inputs; a statement that does not name them
     # (an older pyrel's) is written again, so that dist/ can be checked as one release.
-    return (same_subject and bool(store_path) and store_path in text
-            and provenance.recorded_inputs(document) is not None)
+    return same_subject and bool(store_path) and store_path in text and provenance.recorded_inputs(document) is not None
 
 
 def write_attestations(
@@ -124,17 +125,26 @@ def write_attestations(
         # Only the lock entries of this stage's own lock files (not every stage's).
         lock_names = set(provenance.lock_file_names(lock, result.stage))
         stage_context = attrs.evolve(
-            context, lock_files=tuple(item for item in context.lock_files if item[0] in lock_names))
+            context, lock_files=tuple(item for item in context.lock_files if item[0] in lock_names)
+        )
         dependencies = provenance.stage_dependencies(lock, result.stage)
-        if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256,
-                         result.store_path) for file in result.outputs):
+        if all(
+            _attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256, result.store_path)
+            for file in result.outputs
+        ):
             continue  # a no-op rebuild: the same output, already attested
         derivation = result.derivation or (nix.deriver(result.store_path) if result.store_path else None)
         for file in result.outputs:
             document = provenance.statement(
-                artifact=file.name, sha256=file.sha256, stage=result.stage, context=stage_context,
-                dependencies=dependencies, derivation=derivation, output=result.store_path or None,
-                input_artifacts=result.inputs, input_stages=stage.inputs,
+                artifact=file.name,
+                sha256=file.sha256,
+                stage=result.stage,
+                context=stage_context,
+                dependencies=dependencies,
+                derivation=derivation,
+                output=result.store_path or None,
+                input_artifacts=result.inputs,
+                input_stages=stage.inputs,
                 derivation_sha256=_file_sha256(Path(derivation)) if derivation else "",
             )
             target = dist / result.stage / provenance.attestation_name(file.name)
@@ -154,13 +164,21 @@ def attest_results(
 ) -> list[Path]:
     """Write the statements of one `pyrel build` run (after export)."""
     exported = [result for result in outcome.results if result.outputs]
-    if all(_attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256, result.store_path)
-           for result in exported for file in result.outputs):
+    if all(
+        _attested(dist / result.stage / provenance.attestation_name(file.name), file.sha256, result.store_path)
+        for result in exported
+        for file in result.outputs
+    ):
         return []  # nothing new was exported (a no-op rebuild): its attestations stand
     context = build_context(
-        project, outcome.lock, source=source, started_on=started_on,
-        finished_on=datetime.datetime.now(datetime.UTC), substituters=substituters,
-        source_date_epoch=outcome.source_date_epoch, stage_names=[result.stage for result in exported],
+        project,
+        outcome.lock,
+        source=source,
+        started_on=started_on,
+        finished_on=datetime.datetime.now(datetime.UTC),
+        substituters=substituters,
+        source_date_epoch=outcome.source_date_epoch,
+        stage_names=[result.stage for result in exported],
         sandbox_paths=outcome.sandbox_paths,
     )
     return write_attestations(project, outcome.lock, exported, dist, context)

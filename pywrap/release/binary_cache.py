@@ -34,8 +34,10 @@ def stage_outputs(project: Project, stage_names: Sequence[str], progress: Callab
         outputs = graph.built_outputs(stage_names)
     missing = [name for name in stage_names if name not in outputs]
     if missing:
-        raise CacheError(f"stage {', '.join(missing)} of {project.name} is not built in this store",
-                         hint=f"run `pyrel build {' '.join(missing)}` first")
+        raise CacheError(
+            f"stage {', '.join(missing)} of {project.name} is not built in this store",
+            hint=f"run `pyrel build {' '.join(missing)}` first",
+        )
     return outputs
 
 
@@ -49,8 +51,10 @@ def export(
 ) -> ExportReport:
     """Copy the stages' outputs and their runtime closures to ``store_url``, signed."""
     if secret_key_file is not None and not secret_key_file.is_file():
-        raise CacheError(f"no secret key at {secret_key_file}",
-                         hint="make one with `pyrel keygen NAME` (or nix-store --generate-binary-cache-key)")
+        raise CacheError(
+            f"no secret key at {secret_key_file}",
+            hint="make one with `pyrel keygen NAME` (or nix-store --generate-binary-cache-key)",
+        )
     outputs = stage_outputs(project, stage_names, progress)
     closure = nix.requisites(list(outputs.values()))
     progress(f"copying {len(closure)} store paths to {store_url}")
@@ -58,13 +62,13 @@ def export(
     return ExportReport(store_url, tuple((name, outputs[name]) for name in stage_names), tuple(closure))
 
 
-def cache_options(
-    base: nix.NixOptions, caches: Sequence[str], trusted_keys: Sequence[str]
-) -> nix.NixOptions:
+def cache_options(base: nix.NixOptions, caches: Sequence[str], trusted_keys: Sequence[str]) -> nix.NixOptions:
     """``base`` with ``caches`` as extra substituters; signatures are then always required."""
     if caches and not trusted_keys:
-        raise UsageError("--from needs --trusted-key: pyrel substitutes only signed paths",
-                         hint="pass the cache's public key (the .pub file `pyrel keygen` wrote)")
+        raise UsageError(
+            "--from needs --trusted-key: pyrel substitutes only signed paths",
+            hint="pass the cache's public key (the .pub file `pyrel keygen` wrote)",
+        )
     return attrs.evolve(
         base,
         substituters=(*base.substituters, *caches),

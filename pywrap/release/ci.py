@@ -116,8 +116,7 @@ def parse_action_override(text: str) -> tuple[str, str]:
     """``NAME=OWNER/REPO@SHA`` from the command line."""
     name, sep, uses = text.partition("=")
     if not sep:
-        raise ConfigError(f"--action {text!r}: write NAME=OWNER/REPO@SHA",
-                          hint=f"names: {', '.join(ACTION_NAMES)}")
+        raise ConfigError(f"--action {text!r}: write NAME=OWNER/REPO@SHA", hint=f"names: {', '.join(ACTION_NAMES)}")
     return name.strip(), uses.strip()
 
 
@@ -131,8 +130,9 @@ def ci_config(
     """``Project.ci`` over the shipped defaults, then the command line's overrides (checked like the file's)."""
     where = _where(file)
     defaults = load_resource("ci.toml")
-    actions = {name: Action(name, value["uses"], value.get("version", ""))
-               for name, value in defaults["actions"].items()}
+    actions = {
+        name: Action(name, value["uses"], value.get("version", "")) for name, value in defaults["actions"].items()
+    }
     actions.update({action.name: action for action in settings.actions})
     for name, uses in (overrides or {}).items():
         actions[name] = pinned_action(name, uses, file, where)
@@ -163,15 +163,22 @@ def workflow(project: Project, config: CIConfig) -> Workflow:
     """One job per stage; ``needs`` mirrors the stage inputs exactly (plus the tag check)."""
     jobs = []
     for stage in project.stages:
-        jobs.append(StageJob(
-            id=job_id(stage.name),
-            stage=stage.name,
-            needs=(TAG_JOB, *(job_id(name) for name in stage.inputs)),
-            inputs=stage.inputs,
-            build=(*stage.inputs, stage.name),
-        ))
-    return Workflow(project.name, config, tuple(jobs), pyrel=_pyrel_pin(project, config),
-                    distributions=_distribution_stages(project, config))
+        jobs.append(
+            StageJob(
+                id=job_id(stage.name),
+                stage=stage.name,
+                needs=(TAG_JOB, *(job_id(name) for name in stage.inputs)),
+                inputs=stage.inputs,
+                build=(*stage.inputs, stage.name),
+            )
+        )
+    return Workflow(
+        project.name,
+        config,
+        tuple(jobs),
+        pyrel=_pyrel_pin(project, config),
+        distributions=_distribution_stages(project, config),
+    )
 
 
 def _pyrel_pin(project: Project, config: CIConfig) -> PyrelPin:
@@ -185,7 +192,8 @@ def _pyrel_pin(project: Project, config: CIConfig) -> PyrelPin:
         f"{project.config_file}: '{key}' is not set: the workflow's jobs install pyrel pinned by hash or commit, "
         "and there is no published pyrel to default to",
         hint=f'e.g. [{key}] wheel = ".github/{DISTRIBUTION.replace("-", "_")}-{__version__}-py3-none-any.whl", '
-        'sha256 = "<its sha256>"; or git = "https://...", rev = "<40 hex>" (see the README)')
+        'sha256 = "<its sha256>"; or git = "https://...", rev = "<40 hex>" (see the README)',
+    )
 
 
 def _distribution_stages(project: Project, config: CIConfig) -> tuple[str, ...]:
@@ -197,7 +205,8 @@ def _distribution_stages(project: Project, config: CIConfig) -> tuple[str, ...]:
         raise ConfigError(
             f"{project.config_file}: '{key}' takes the source and wheel stages' artifacts, "
             f"but {project.name} has no {' and no '.join(repr(name) for name in missing)} stage",
-            hint="declare the stage, or leave the publishing and attesting out")
+            hint="declare the stage, or leave the publishing and attesting out",
+        )
     return tuple(DISTRIBUTION_FILES)
 
 
@@ -208,8 +217,14 @@ def _yaml_string(value: object) -> str:
 
 def _environment() -> jinja2.Environment:
     loader = jinja2.PackageLoader("pywrap", "resources/templates")
-    environment = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=loader,
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     environment.filters["yaml"] = _yaml_string
     return environment
 
@@ -219,12 +234,21 @@ def render(flow: Workflow) -> str:
     stage_jobs = tuple(job.id for job in flow.stages)
     attest_needs = (TAG_JOB, *stage_jobs, AUDIT_JOB)
     return template.render(
-        workflow=flow, build_command=build_arguments, tag_job=TAG_JOB, audit_job=AUDIT_JOB, inputs_dir=INPUTS_DIR,
+        workflow=flow,
+        build_command=build_arguments,
+        tag_job=TAG_JOB,
+        audit_job=AUDIT_JOB,
+        inputs_dir=INPUTS_DIR,
         action={action.name: action for action in flow.config.actions},
-        install=install_commands(flow.pyrel), requirements_path=REQUIREMENTS_PATH.as_posix(),
-        attest_job=ATTEST_JOB, attest_needs=attest_needs,
-        publish_job=PUBLISH_JOB, publish_needs=(*attest_needs, *((ATTEST_JOB,) if flow.config.attest else ())),
-        distribution_files=DISTRIBUTION_FILES, release_dir=RELEASE_DIR, upload_dir=UPLOAD_DIR,
+        install=install_commands(flow.pyrel),
+        requirements_path=REQUIREMENTS_PATH.as_posix(),
+        attest_job=ATTEST_JOB,
+        attest_needs=attest_needs,
+        publish_job=PUBLISH_JOB,
+        publish_needs=(*attest_needs, *((ATTEST_JOB,) if flow.config.attest else ())),
+        distribution_files=DISTRIBUTION_FILES,
+        release_dir=RELEASE_DIR,
+        upload_dir=UPLOAD_DIR,
     )
 
 
@@ -232,8 +256,10 @@ def install_commands(pin: PyrelPin) -> tuple[str, ...]:
     """A job's pyrel: a venv, the hashed requirements (pyrel's wheel too, when pinned by hash), then a
     commit or the checkout built with the hashed hatchling, with no index at all."""
     pip = f'"{PYREL_VENV}/bin/pip" install --no-input --disable-pip-version-check'
-    commands = [f'python3 -m venv "{PYREL_VENV}"',
-                f"{pip} --require-hashes --only-binary :all: -r {REQUIREMENTS_PATH.as_posix()}"]
+    commands = [
+        f'python3 -m venv "{PYREL_VENV}"',
+        f"{pip} --require-hashes --only-binary :all: -r {REQUIREMENTS_PATH.as_posix()}",
+    ]
     from_source = f"{pip} --no-deps --no-index --no-build-isolation"
     if pin.git:
         commands.append(f"{from_source} {shlex.quote(f'{DISTRIBUTION} @ git+{pin.git}@{pin.rev}')}")
@@ -264,8 +290,7 @@ def requirements(flow: Workflow) -> str:
         f"# Every job runs: pip install --require-hashes --only-binary :all: -r {REQUIREMENTS_PATH.as_posix()}\n"
         f"{own}\n"
         f"# pyrel's dependencies as {DISTRIBUTION} {__version__} pins them, each with the sha256 of every file"
-        " pip may pick (hatchling builds pyrel from a commit or a checkout):\n"
-        + "".join(lines)
+        " pip may pick (hatchling builds pyrel from a commit or a checkout):\n" + "".join(lines)
     )
 
 

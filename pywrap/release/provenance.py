@@ -233,8 +233,7 @@ def _run_details(
     if output:
         byproducts.append({"name": "output", "uri": f"file://{output}"})
     run_details: dict[str, Any] = {
-        "builder": {"id": context.builder_id,
-                    "version": {"pyrel": context.pyrel_version, "nix": context.nix_version}},
+        "builder": {"id": context.builder_id, "version": {"pyrel": context.pyrel_version, "nix": context.nix_version}},
         "metadata": {
             "invocationId": context.invocation_id,
             "startedOn": timestamp(context.started_on),
@@ -278,8 +277,11 @@ def recorded_inputs(document: object) -> RecordedInputs | None:
     if not isinstance(external, dict):
         return None
     stage, input_stages = external.get("stage"), external.get("inputStages")
-    if not (isinstance(stage, str) and isinstance(input_stages, list)
-            and all(isinstance(name, str) and name and "/" not in name for name in input_stages)):
+    if not (
+        isinstance(stage, str)
+        and isinstance(input_stages, list)
+        and all(isinstance(name, str) and name and "/" not in name for name in input_stages)
+    ):
         return None
     files = []
     dependencies = definition.get("resolvedDependencies")

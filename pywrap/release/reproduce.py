@@ -57,8 +57,9 @@ class StageCheck:
             "output": self.output,
             "rebuilt": self.rebuilt or None,
             "differences": [{"file": d.path, "reason": d.reason} for d in self.differences],
-            "archive-members": {name: [{"member": d.path, "reason": d.reason} for d in found]
-                                for name, found in self.members},
+            "archive-members": {
+                name: [{"member": d.path, "reason": d.reason} for d in found] for name, found in self.members
+            },
             "diffoscope": dict(self.diffoscope) if self.diffoscope else None,
             "reason": self.reason,
         }
@@ -110,8 +111,9 @@ def check_stages(
         progress(f"rebuilding {', '.join(stage_names)} to compare (nix-build --check)")
         log = ""
         try:
-            graph.build(stage_names, attrs.evolve(options or nix.NixOptions(), keep_failed=True),
-                        out_link=out_link, check=True)
+            graph.build(
+                stage_names, attrs.evolve(options or nix.NixOptions(), keep_failed=True), out_link=out_link, check=True
+            )
         except BuildError as error:
             cause = error.__cause__
             log = cause.completed.stderr if isinstance(cause, CommandFailed) else error.log_tail
@@ -134,6 +136,9 @@ def check_stages(
 def _errors_about(log: str, derivation_name: str) -> str:
     """Nix's error lines about this stage's derivation (not the summary naming every requested one)."""
     marker = f"-{derivation_name}.drv'"
-    lines = [line for line in log.splitlines()
-             if line.startswith("error:") and marker in line and not line.startswith("error: build of ")]
+    lines = [
+        line
+        for line in log.splitlines()
+        if line.startswith("error:") and marker in line and not line.startswith("error: build of ")
+    ]
     return "\n".join(lines[-10:])

@@ -20,8 +20,9 @@ from pywrap.release import verify
 def sign_dist(dist: Path, key: Path, stages: Iterable[str] = ()) -> list[Path]:
     targets = verify.files_to_sign(dist, stages)
     if not targets:
-        raise VerificationError(f"{dist}: nothing to sign (no stage directory with SHA256SUMS)",
-                                hint="run `pyrel build` first")
+        raise VerificationError(
+            f"{dist}: nothing to sign (no stage directory with SHA256SUMS)", hint="run `pyrel build` first"
+        )
     written = []
     for target in targets:
         signature = target.with_name(target.name + verify.SIGNATURE_SUFFIX)

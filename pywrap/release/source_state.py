@@ -84,12 +84,13 @@ def source_info(project: Project, dist: Path, tag: str | None = None) -> SourceI
         )
     tagged = git.tag_commit(project.root, tag)
     if tagged is None:
-        raise InputVerificationError(f"refusing to build release {tag}: there is no tag '{tag}'",
-                                     hint=f"create it with `git tag {tag}` on the commit to release")
+        raise InputVerificationError(
+            f"refusing to build release {tag}: there is no tag '{tag}'",
+            hint=f"create it with `git tag {tag}` on the commit to release",
+        )
     if tagged != commit:
         raise InputVerificationError(
-            f"refusing to build release {tag}: the tag points at {tagged[:12]}, HEAD is "
-            f"{(commit or 'unborn')[:12]}",
+            f"refusing to build release {tag}: the tag points at {tagged[:12]}, HEAD is {(commit or 'unborn')[:12]}",
             hint=f"check out the tag (`git checkout {tag}`) or move it to the commit you mean to release",
         )
     return SourceInfo(commit=commit, tag=tag, dirty=False, remote=remote)

@@ -92,17 +92,31 @@ def _tar_members(path: Path) -> dict[str, tuple[object, ...]]:
     with tarfile.open(path) as archive:
         for member in archive:
             data = archive.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
-            members[member.name] = (member.type, member.mode, member.uid, member.gid, member.uname,
-                                    member.gname, int(member.mtime), member.linkname,
-                                    hashlib.sha256(data).hexdigest())
+            members[member.name] = (
+                member.type,
+                member.mode,
+                member.uid,
+                member.gid,
+                member.uname,
+                member.gname,
+                int(member.mtime),
+                member.linkname,
+                hashlib.sha256(data).hexdigest(),
+            )
     return members
 
 
 def _zip_members(path: Path) -> dict[str, tuple[object, ...]]:
     with zipfile.ZipFile(path) as archive:
-        return {info.filename: (info.date_time, info.external_attr, info.extra,
-                                hashlib.sha256(archive.read(info)).hexdigest())
-                for info in archive.infolist()}
+        return {
+            info.filename: (
+                info.date_time,
+                info.external_attr,
+                info.extra,
+                hashlib.sha256(archive.read(info)).hexdigest(),
+            )
+            for info in archive.infolist()
+        }
 
 
 def archive_differences(first: Path, second: Path) -> list[Difference] | None:
@@ -207,16 +221,16 @@ def verify_artifacts(
     for directory in directories:
         _verify_stage_directory(directory, check_signature, tally)
     # Each stage checked must have been built from the files its input stages hold in dist/.
-    checked = graph_order([directory.name for directory in directories if directory.name in tally.records],
-                          _inputs_of(tally.records))
+    checked = graph_order(
+        [directory.name for directory in directories if directory.name in tally.records], _inputs_of(tally.records)
+    )
     graph = graph_problems(tally.records, listed_checksums(dist), checked)
     tally.problems += [problem.describe(dist) for problem in graph]
     if tally.unchecked_signatures:
         notes.append(f"{tally.unchecked_signatures} signatures were not checked: pass --allowed-signers and --identity")
     # An input stage left out of the check is not a reason to rebuild anything.
     stale = stale_stages([problem for problem in graph if problem.file or not problem.input_stage], tally.records)
-    return ArtifactReport(tally.files, tally.attestations, tally.signatures, tuple(tally.problems), tuple(notes),
-                          stale)
+    return ArtifactReport(tally.files, tally.attestations, tally.signatures, tuple(tally.problems), tuple(notes), stale)
 
 
 def _verify_stage_directory(directory: Path, check_signature: SignatureChecker | None, tally: _Tally) -> None:
@@ -322,24 +336,38 @@ class GraphProblem:
     def describe(self, dist: Path) -> str:
         here = dist / self.stage
         if not self.input_stage:
-            return (f"{here}: its statements do not name the stages it was built from (an older pyrel's): "
-                    f"it cannot be checked against them; rebuild {self.stage}")
+            return (
+                f"{here}: its statements do not name the stages it was built from (an older pyrel's): "
+                f"it cannot be checked against them; rebuild {self.stage}"
+            )
         if not self.file:
-            return (f"{here}: built from stage {self.input_stage}, which is not in {dist}: a stage is verified "
-                    f"with its input stages (add {dist / self.input_stage}, or leave {self.stage} out)")
+            return (
+                f"{here}: built from stage {self.input_stage}, which is not in {dist}: a stage is verified "
+                f"with its input stages (add {dist / self.input_stage}, or leave {self.stage} out)"
+            )
         built_from = f"{self.input_stage}/{self.file}"
         if not self.present:
-            return (f"{here}: built from {built_from} (sha256 {self.recorded}), which is not in "
-                    f"{dist / self.input_stage}")
+            return (
+                f"{here}: built from {built_from} (sha256 {self.recorded}), which is not in {dist / self.input_stage}"
+            )
         if not self.recorded:
-            return (f"{dist / self.input_stage / self.file}: not one of the files of {self.input_stage} that "
-                    f"{self.stage} was built from")
-        return (f"{here}: built from {built_from} with sha256 {self.recorded}, but "
-                f"{dist / self.input_stage / self.file} has sha256 {self.present}")
+            return (
+                f"{dist / self.input_stage / self.file}: not one of the files of {self.input_stage} that "
+                f"{self.stage} was built from"
+            )
+        return (
+            f"{here}: built from {built_from} with sha256 {self.recorded}, but "
+            f"{dist / self.input_stage / self.file} has sha256 {self.present}"
+        )
 
     def to_json(self) -> dict[str, str]:
-        return {"stage": self.stage, "input-stage": self.input_stage, "file": self.file,
-                "recorded-sha256": self.recorded, "present-sha256": self.present}
+        return {
+            "stage": self.stage,
+            "input-stage": self.input_stage,
+            "file": self.file,
+            "recorded-sha256": self.recorded,
+            "present-sha256": self.present,
+        }
 
 
 def graph_problems(
@@ -368,8 +396,9 @@ def graph_problems(
                 named = {file: sha256 for name, file, sha256 in record.files if name == input_stage}
                 for file in sorted(named.keys() | listed.keys()):
                     if named.get(file) != listed.get(file):
-                        problems[GraphProblem(stage, input_stage, file, named.get(file, ""),
-                                              listed.get(file, ""))] = None
+                        problems[GraphProblem(stage, input_stage, file, named.get(file, ""), listed.get(file, ""))] = (
+                            None
+                        )
     return list(problems)
 
 
@@ -402,8 +431,10 @@ def stale_stages(
 
 
 def _inputs_of(records: Mapping[str, Sequence[provenance.RecordedInputs | None]]) -> dict[str, set[str]]:
-    return {stage: {name for record in recorded if record is not None for name in record.input_stages}
-            for stage, recorded in records.items()}
+    return {
+        stage: {name for record in recorded if record is not None for name in record.input_stages}
+        for stage, recorded in records.items()
+    }
 
 
 def graph_order(stages: Iterable[str], inputs_of: Mapping[str, Iterable[str]]) -> list[str]:
@@ -479,6 +510,19 @@ def files_to_sign(dist: Path, stages: Iterable[str] = ()) -> list[Path]:
     return targets
 
 
-__all__ = ["ArtifactReport", "Consistency", "Difference", "GraphProblem", "SignatureChecker", "archive_differences",
-           "check_consistency", "compare_trees", "files_to_sign", "graph_order", "graph_problems", "parse_checksums",
-           "stale_stages", "verify_artifacts"]
+__all__ = [
+    "ArtifactReport",
+    "Consistency",
+    "Difference",
+    "GraphProblem",
+    "SignatureChecker",
+    "archive_differences",
+    "check_consistency",
+    "compare_trees",
+    "files_to_sign",
+    "graph_order",
+    "graph_problems",
+    "parse_checksums",
+    "stale_stages",
+    "verify_artifacts",
+]

@@ -58,8 +58,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.rmtree(root / "docs")
     shutil.rmtree(root / "tests")
     _configure(root, '"packaging"')
-    subprocess.run([sys.executable, "-m", "pywrap", "lock", "-C", str(root)], capture_output=True, text=True,
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pywrap", "lock", "-C", str(root)], capture_output=True, text=True, check=True
+    )
     return root
 
 
@@ -79,8 +80,10 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
         assert stage["sandbox"]["bytes"] == sum(int(s) for s in _nix("-q", "--size", *sorted(sandbox)))
         assert stage["sandbox"]["complete"] and stage["supply-chain"]["complete"]
         # Every store path that holds a lock entry is an artifact, unpacked or merged form of one.
-        assert all(p["components"] or p["role"] in {"source", "script", "derivation", "stage-output", "other"}
-                   for p in stage["supply-chain"]["store-paths"])
+        assert all(
+            p["components"] or p["role"] in {"source", "script", "derivation", "stage-output", "other"}
+            for p in stage["supply-chain"]["store-paths"]
+        )
         # Without the build the package counts were already exact.
         [unbuilt] = [s for s in before["stages"] if s["name"] == name]
         assert unbuilt["sandbox"]["packages"] == stage["sandbox"]["packages"]
@@ -90,16 +93,20 @@ def test_audit_counts_equal_nix_store_before_and_after_the_build(project: Path, 
     assert any(p["role"] == "stage-output" for p in check["sandbox"]["store-paths"])
     # The check stage's supply chain holds the source stage's build.
     assert {c["id"] for c in stages["source"]["sandbox"]["components"]} <= {
-        c["id"] for c in check["supply-chain"]["components"]}
+        c["id"] for c in check["supply-chain"]["components"]
+    }
     monolithic = after["monolithic"]["sandbox"]
     assert monolithic["packages"] == len({c["id"] for s in stages.values() for c in s["sandbox"]["components"]})
 
     audit_dir = project / "dist" / "audit"
-    for document in [audit_dir / "sbom" / "source.cdx.json", audit_dir / "sbom" / "check.cdx.json",
-                     audit_dir / "sbom" / "source" / "hello_pyrel-1.0.0.tar.gz.cdx.json",
-                     audit_dir / "sbom" / "wheel.cdx.json",
-                     audit_dir / "sbom" / "wheel" / "hello_pyrel-1.0.0-py3-none-any.whl.cdx.json",
-                     audit_dir / "sbom" / "check" / "listing.txt.cdx.json"]:
+    for document in [
+        audit_dir / "sbom" / "source.cdx.json",
+        audit_dir / "sbom" / "check.cdx.json",
+        audit_dir / "sbom" / "source" / "hello_pyrel-1.0.0.tar.gz.cdx.json",
+        audit_dir / "sbom" / "wheel.cdx.json",
+        audit_dir / "sbom" / "wheel" / "hello_pyrel-1.0.0-py3-none-any.whl.cdx.json",
+        audit_dir / "sbom" / "check" / "listing.txt.cdx.json",
+    ]:
         assert validate_sbom(document.read_text()) == (), document
     assert "<svg" in (audit_dir / "audit.html").read_text()
 
@@ -108,8 +115,11 @@ def test_why_names_stage_and_chain(project: Path, run_pyrel: Run) -> None:
     answers = json.loads(run_pyrel("why", "libffi8", "-C", str(project), "--json", check=True).stdout)
     assert {a["stage"] for a in answers} == {"source", "wheel", "check"}
     assert all(a["chain"][-1] == "libffi8" and len(a["chain"]) >= 3 for a in answers)
-    [packaging] = [a for a in json.loads(run_pyrel("why", "packaging", "-C", str(project), "--json",
-                                                   check=True).stdout) if a["stage"] == "check"]
+    [packaging] = [
+        a
+        for a in json.loads(run_pyrel("why", "packaging", "-C", str(project), "--json", check=True).stdout)
+        if a["stage"] == "check"
+    ]
     assert "direct" in packaging["reason"]
 
 
@@ -118,7 +128,7 @@ def test_budget_gate_fails_when_a_dependency_is_added(project: Path, run_pyrel: 
     first = _audit(run_pyrel, project)
     baseline.write_text(json.dumps(first))
     [check] = [s for s in first["stages"] if s["name"] == "check"]
-    budget = f'budget = {{ packages = {check["sandbox"]["packages"]} }}'
+    budget = f"budget = {{ packages = {check['sandbox']['packages']} }}"
     _configure(project, '"packaging"', budget)
     run_pyrel("lock", "-C", str(project), check=True)
     assert run_pyrel("audit", "-C", str(project), "--check").returncode == 0

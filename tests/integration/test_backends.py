@@ -47,20 +47,20 @@ class Published:
 PUBLISHED = [
     # setup.cfg + pyproject.toml, no setup.py; setuptools_scm takes the version
     # from PKG-INFO, the file list comes from the sdist's own SOURCES.txt.
-    Published("setuptools-pyproject", "sniffio", "1.3.1",
-              "f4324edc670a0f49750a81b895f35c3adb843cca46f0530f79fc1babb23789dc"),
+    Published(
+        "setuptools-pyproject", "sniffio", "1.3.1", "f4324edc670a0f49750a81b895f35c3adb843cca46f0530f79fc1babb23789dc"
+    ),
     # setup.py and setup.cfg, no pyproject.toml at all: PEP 517's default backend.
-    Published("setuptools-setup.py", "six", "1.17.0",
-              "ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81"),
+    Published(
+        "setuptools-setup.py", "six", "1.17.0", "ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81"
+    ),
     # hatchling + hatch-vcs with a dynamic version, built without .git.
-    Published("hatchling+hatch-vcs", "iniconfig", "2.0.0",
-              "2d91e135bf72d31a410b17c16da610a82cb55f6b0477d1a902134b24a455b8b3"),
-    Published("flit_core", "tomli", "2.0.1",
-              "de526c12914f0c550d15924c62d72abc48d6fe7364aa87328337a31007fe8a4f"),
-    Published("pdm-backend", "unearth", "0.17.2",
-              "0b8a2afd3476f1ab6155fc579501ac47fffe43547d88a70e5a5b76a7fe6caa2c"),
-    Published("poetry-core", "tomlkit", "0.13.2",
-              "fff5fe59a87295b278abd31bec92c15d9bc4a06885ab12bcea52c71119392e79"),
+    Published(
+        "hatchling+hatch-vcs", "iniconfig", "2.0.0", "2d91e135bf72d31a410b17c16da610a82cb55f6b0477d1a902134b24a455b8b3"
+    ),
+    Published("flit_core", "tomli", "2.0.1", "de526c12914f0c550d15924c62d72abc48d6fe7364aa87328337a31007fe8a4f"),
+    Published("pdm-backend", "unearth", "0.17.2", "0b8a2afd3476f1ab6155fc579501ac47fffe43547d88a70e5a5b76a7fe6caa2c"),
+    Published("poetry-core", "tomlkit", "0.13.2", "fff5fe59a87295b278abd31bec92c15d9bc4a06885ab12bcea52c71119392e79"),
 ]
 
 
@@ -77,9 +77,22 @@ def published_sdist(case: Published) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=directory.parent) as scratch:
         completed = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "--quiet", "--dest", scratch, case.spec],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--quiet",
+                "--dest",
+                scratch,
+                case.spec,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert completed.returncode == 0, f"pip download {case.spec} failed:\n{completed.stderr}"
         files = sorted(Path(scratch).glob("*.tar.gz"))
@@ -95,8 +108,9 @@ def published_sdist(case: Published) -> Path:
 def member_names(sdist: Path) -> set[str]:
     """The sdist's file (non-directory) names, without the top directory."""
     with tarfile.open(sdist, "r:gz") as archive:
-        names = {member.name.split("/", 1)[1] for member in archive.getmembers()
-                 if not member.isdir() and "/" in member.name}
+        names = {
+            member.name.split("/", 1)[1] for member in archive.getmembers() if not member.isdir() and "/" in member.name
+        }
     assert names, f"{sdist} holds no files"
     return names
 
@@ -116,9 +130,15 @@ def unpack(sdist: Path, destination: Path) -> Path:
         else:  # Python before 3.11.4 (Debian 12's python3 is 3.11.2): the same refusals, by hand
             for member in archive.getmembers():
                 parts = Path(member.name).parts
-                if member.name.startswith("/") or ".." in parts or member.isdev() or (
-                        (member.issym() or member.islnk()) and (member.linkname.startswith("/") or ".." in
-                                                                Path(member.linkname).parts)):
+                if (
+                    member.name.startswith("/")
+                    or ".." in parts
+                    or member.isdev()
+                    or (
+                        (member.issym() or member.islnk())
+                        and (member.linkname.startswith("/") or ".." in Path(member.linkname).parts)
+                    )
+                ):
                     raise AssertionError(f"{sdist.name}: refusing to unpack {member.name!r}")
             archive.extractall(destination)
     (top,) = destination.iterdir()

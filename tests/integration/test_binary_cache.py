@@ -53,18 +53,40 @@ def parse_dry_run(text: str) -> DryRun:
 def _dry_run(project: Path, store: Path, cache: str, public_key: str, stage: str) -> str:
     """nix-build --dry-run of the plan pyrel wrote, in ``store``, substituting only from ``cache``."""
     completed = subprocess.run(
-        ["nix-build", str(REPO / "nix" / "default.nix"), "-A", stage, "--dry-run",
-         "--argstr", "planFile", str(project / ".pyrel" / "plan.json"), "--argstr", "projectRoot", str(project),
-         "--option", "sandbox", "true", "--option", "substituters", cache,
-         "--option", "trusted-public-keys", public_key, "--option", "require-sigs", "true"],
-        capture_output=True, text=True, env={**os.environ, "NIX_REMOTE": str(store)}, check=True,
+        [
+            "nix-build",
+            str(REPO / "nix" / "default.nix"),
+            "-A",
+            stage,
+            "--dry-run",
+            "--argstr",
+            "planFile",
+            str(project / ".pyrel" / "plan.json"),
+            "--argstr",
+            "projectRoot",
+            str(project),
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "substituters",
+            cache,
+            "--option",
+            "trusted-public-keys",
+            public_key,
+            "--option",
+            "require-sigs",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NIX_REMOTE": str(store)},
+        check=True,
     )
     return completed.stderr
 
 
-def test_second_store_substitutes_everything_and_refuses_a_wrong_key(
-    tmp_path: Path, run_pyrel: RunPyrel
-) -> None:
+def test_second_store_substitutes_everything_and_refuses_a_wrong_key(tmp_path: Path, run_pyrel: RunPyrel) -> None:
     project = copy_example("hello", tmp_path)
     run_pyrel("lock", "-C", str(project), check=True)
     run_pyrel("build", "source", "test", "-C", str(project), check=True)
@@ -73,10 +95,30 @@ def test_second_store_substitutes_everything_and_refuses_a_wrong_key(
     run_pyrel("keygen", "someone-else-1", "--output", str(keys), check=True)
     public_key = (keys / "release-cache-1.pub").read_text().strip()
     good, wrong = f"file://{tmp_path / 'cache'}", f"file://{tmp_path / 'wrong-cache'}"
-    run_pyrel("export", "source", "test", "-C", str(project), "--to", good,
-              "--secret-key", str(keys / "release-cache-1.sec"), check=True)
-    run_pyrel("export", "source", "test", "-C", str(project), "--to", wrong,
-              "--secret-key", str(keys / "someone-else-1.sec"), check=True)
+    run_pyrel(
+        "export",
+        "source",
+        "test",
+        "-C",
+        str(project),
+        "--to",
+        good,
+        "--secret-key",
+        str(keys / "release-cache-1.sec"),
+        check=True,
+    )
+    run_pyrel(
+        "export",
+        "source",
+        "test",
+        "-C",
+        str(project),
+        "--to",
+        wrong,
+        "--secret-key",
+        str(keys / "someone-else-1.sec"),
+        check=True,
+    )
     narinfos = list((tmp_path / "cache").glob("*.narinfo"))
     assert narinfos and all("Sig: release-cache-1:" in info.read_text() for info in narinfos)
 
@@ -90,9 +132,23 @@ def test_second_store_substitutes_everything_and_refuses_a_wrong_key(
 
     # pyrel itself, in the second store: builds nothing (no build log), exports the same files.
     dist = tmp_path / "dist-second"
-    built = run_pyrel("build", "source", "test", "-C", str(project), "--json", "--dist", str(dist),
-                      "--store", str(second), "--from", good, "--trusted-key", str(keys / "release-cache-1.pub"),
-                      check=True)
+    built = run_pyrel(
+        "build",
+        "source",
+        "test",
+        "-C",
+        str(project),
+        "--json",
+        "--dist",
+        str(dist),
+        "--store",
+        str(second),
+        "--from",
+        good,
+        "--trusted-key",
+        str(keys / "release-cache-1.pub"),
+        check=True,
+    )
     assert [stage["status"] for stage in json.loads(built.stdout)["stages"]] == ["success", "success"]
     assert not (second / "nix" / "var" / "log" / "nix" / "drvs").exists(), "a derivation was built"
     assert (dist / "source" / "SHA256SUMS").read_text() == (project / "dist" / "source" / "SHA256SUMS").read_text()
@@ -100,9 +156,22 @@ def test_second_store_substitutes_everything_and_refuses_a_wrong_key(
 
     # With the wrong key and local builds forbidden, the build fails instead of trusting the cache.
     third = tmp_path / "third-store"
-    refused_build = run_pyrel("build", "test", "-C", str(project), "--dist", str(tmp_path / "dist-third"),
-                              "--store", str(third), "--from", wrong, "--trusted-key", public_key,
-                              "--max-jobs", "0")
+    refused_build = run_pyrel(
+        "build",
+        "test",
+        "-C",
+        str(project),
+        "--dist",
+        str(tmp_path / "dist-third"),
+        "--store",
+        str(third),
+        "--from",
+        wrong,
+        "--trusted-key",
+        public_key,
+        "--max-jobs",
+        "0",
+    )
     assert refused_build.returncode != 0
     output = refused_build.stdout + refused_build.stderr
     assert "is not signed by any of the keys in 'trusted-public-keys'" in output

@@ -53,9 +53,9 @@ class Elf:
 
         def name(offset: int) -> str:
             start = names_offset + offset
-            return data[start:data.index(b"\0", start)].decode()
+            return data[start : data.index(b"\0", start)].decode()
 
-        sections = {name(h[0]): data[h[4]:h[4] + h[5]] for h in headers if h[1] != 8}  # 8: SHT_NOBITS
+        sections = {name(h[0]): data[h[4] : h[4] + h[5]] for h in headers if h[1] != 8}  # 8: SHT_NOBITS
         dynamic: dict[int, int] = {}
         table = sections.get(".dynamic", b"")
         for offset in range(0, len(table), 16):
@@ -83,11 +83,17 @@ def test_nix_library_names_the_root_compiler_and_follows_an_overridden_cc(tmp_pa
         "own": {"compiler": {**compiler, "cxx": ""}, "env": {"CC": "clang"}},
     }
     (tmp_path / "cases.json").write_text(json.dumps(cases))
-    expression = (f"let lib = import {NIX_LIBRARY} {{ }}; "
-                  f"cases = builtins.fromJSON (builtins.readFile {tmp_path / 'cases.json'}); "
-                  f"in builtins.mapAttrs (_: stage: lib.compilerEnv {{ root = \"{root}\"; inherit stage; }}) cases")
-    completed = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--expr", expression],
-                               capture_output=True, text=True, check=True)
+    expression = (
+        f"let lib = import {NIX_LIBRARY} {{ }}; "
+        f"cases = builtins.fromJSON (builtins.readFile {tmp_path / 'cases.json'}); "
+        f'in builtins.mapAttrs (_: stage: lib.compilerEnv {{ root = "{root}"; inherit stage; }}) cases'
+    )
+    completed = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expression],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(completed.stdout)
     assert result["none"] == {}
     cc = f"{root}/usr/bin/gcc-12 --sysroot={root}"
@@ -101,19 +107,31 @@ def test_nix_library_names_the_root_compiler_and_follows_an_overridden_cc(tmp_pa
         "PKG_CONFIG_SYSTEM_INCLUDE_PATH": f"{root}/usr/include:{root}/usr/include/{triplet}",
         "PKG_CONFIG_SYSTEM_LIBRARY_PATH": f"{root}/lib/{triplet}:{root}/usr/lib/{triplet}:{root}/lib:{root}/usr/lib",
     }
-    assert result["gcc"] == {"CC": cc, "LDSHARED": f"{cc} -shared", "CXX": cxx, "LDCXXSHARED": f"{cxx} -shared",
-                             "PYREL_SYSROOT": root, **pkg_config}
+    assert result["gcc"] == {
+        "CC": cc,
+        "LDSHARED": f"{cc} -shared",
+        "CXX": cxx,
+        "LDCXXSHARED": f"{cxx} -shared",
+        "PYREL_SYSROOT": root,
+        **pkg_config,
+    }
     assert result["own"] == {"CC": "clang", "LDSHARED": "clang -shared", "PYREL_SYSROOT": root, **pkg_config}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("c") / "c-extension"
-    shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns(
-        "dist", "build", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__", "*.egg-info"))
+    shutil.copytree(
+        FIXTURE,
+        project,
+        ignore=shutil.ignore_patterns(
+            "dist", "build", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__", "*.egg-info"
+        ),
+    )
     for command in (["lock"], ["build", "cbuild"]):
-        completed = subprocess.run([sys.executable, "-m", "pywrap", *command, "-C", str(project)],
-                                   capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-m", "pywrap", *command, "-C", str(project)], capture_output=True, text=True, check=False
+        )
         assert completed.returncode == 0, f"pyrel {command}:\n{completed.stdout}\n{completed.stderr}"
     return project / "dist" / "cbuild"
 

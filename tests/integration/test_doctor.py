@@ -16,8 +16,9 @@ SANDBOX_NIX = Path(__file__).resolve().parent.parent.parent / "nix" / "doctor" /
 
 
 def test_doctor_passes_here() -> None:
-    completed = subprocess.run([sys.executable, "-m", "pywrap", "doctor", "--json"],
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pywrap", "doctor", "--json"], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(completed.stdout)
     assert report["ok"] and {check["status"] for check in report["checks"]} == {"ok"}
@@ -31,8 +32,26 @@ def test_the_sandbox_probe_fails_without_the_sandbox() -> None:
 
     added = host.add_busybox(busybox).stdout.strip()
     completed = subprocess.run(
-        ["nix-build", str(SANDBOX_NIX), "--no-out-link", "--option", "sandbox", "false", "--option", "substituters",
-         "", "--argstr", "busybox", added, "--argstr", "nonce", "sandbox-off-control"],
-        capture_output=True, text=True, check=False)
+        [
+            "nix-build",
+            str(SANDBOX_NIX),
+            "--no-out-link",
+            "--option",
+            "sandbox",
+            "false",
+            "--option",
+            "substituters",
+            "",
+            "--argstr",
+            "busybox",
+            added,
+            "--argstr",
+            "nonce",
+            "sandbox-off-control",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "pyrel-doctor: /usr/bin is visible: the build is not sandboxed" in completed.stderr

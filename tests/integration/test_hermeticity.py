@@ -38,8 +38,10 @@ EXPECTED = {
     "tool-gcc": ("undeclared-tool", "the stage ran 'gcc'"),
     "tool-curl": ("undeclared-tool", "the stage ran 'curl'"),
     "trimmed-library": ("missing-library", "a shared library that is not in its Debian closure"),
-    "import-requests": ("undeclared-import", "the stage imported 'requests', which is not among its pinned "
-                                             "requirements: add 'requests'"),
+    "import-requests": (
+        "undeclared-import",
+        "the stage imported 'requests', which is not among its pinned requirements: add 'requests'",
+    ),
 }
 
 
@@ -79,8 +81,9 @@ def _pyrel() -> list[str]:
 
 @pytest.fixture(scope="module")
 def built(project: Path) -> tuple[dict[str, dict[str, object]], str]:
-    completed = subprocess.run([*_pyrel(), "build", "all", "--json", "-C", str(project)],
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [*_pyrel(), "build", "all", "--json", "-C", str(project)], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 1, completed.stderr
     report = json.loads(completed.stdout)
     return {str(stage["stage"]): stage for stage in report["stages"]}, completed.stderr
@@ -104,8 +107,9 @@ def test_a_stage_reaching_outside_its_sandbox_fails_as_a_hermeticity_violation(
     assert not (project / "dist" / stage).exists()
 
 
-def test_the_host_home_file_never_reaches_an_output(built: tuple[dict[str, dict[str, object]], str],
-                                                     home_probe: Path) -> None:
+def test_the_host_home_file_never_reaches_an_output(
+    built: tuple[dict[str, dict[str, object]], str], home_probe: Path
+) -> None:
     stages, stderr = built
     assert stages["read-home"]["outputs"] == []
     assert "a secret of the host" not in stderr
@@ -122,9 +126,24 @@ def test_without_the_sandbox_a_stage_refuses_to_run(
     to reuse.
     """
     stages = ["read-usr", "read-passwd"]
-    argv = ["nix-build", str(REPO / "nix" / "default.nix"), "--no-out-link", "--keep-going",
-            "--option", "sandbox", "false", "--option", "substituters", "",
-            "--argstr", "planFile", str(project / ".pyrel" / "plan.json"), "--argstr", "projectRoot", str(project)]
+    argv = [
+        "nix-build",
+        str(REPO / "nix" / "default.nix"),
+        "--no-out-link",
+        "--keep-going",
+        "--option",
+        "sandbox",
+        "false",
+        "--option",
+        "substituters",
+        "",
+        "--argstr",
+        "planFile",
+        str(project / ".pyrel" / "plan.json"),
+        "--argstr",
+        "projectRoot",
+        str(project),
+    ]
     for stage in stages:
         argv += ["-A", stage]
     completed = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -151,21 +170,31 @@ def test_the_same_commands_succeed_on_the_host(project: Path, tmp_path: Path) ->
         out = tmp_path / stage
         out.mkdir()
         [command] = stages[stage]["run"]
-        completed = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
-                                   env={**os.environ, "out": str(out), "PATH": f"{host_python}:{os.environ['PATH']}"})
+        completed = subprocess.run(
+            ["sh", "-c", command],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "out": str(out), "PATH": f"{host_python}:{os.environ['PATH']}"},
+        )
         assert completed.returncode == 0, completed.stderr
     usr_bin = (tmp_path / "read-usr" / "usr-bin.txt").read_text().split()
     assert sorted(usr_bin) == sorted(path.name for path in Path("/usr/bin").iterdir())
     assert "pw_name='daemon'" in (tmp_path / "read-passwd" / "daemon.txt").read_text()
 
 
-def test_host_paths_nix_conf_adds_never_enter_a_stage(project: Path,
-                                                      built: tuple[dict[str, dict[str, object]], str]) -> None:
+def test_host_paths_nix_conf_adds_never_enter_a_stage(
+    project: Path, built: tuple[dict[str, dict[str, object]], str]
+) -> None:
     # `extra-sandbox-paths` in nix.conf (NIX_CONFIG here) mounts host files into every sandbox
     # of a plain nix-build; pyrel sets sandbox-paths itself, so the stage still sees no /usr.
-    completed = subprocess.run([*_pyrel(), "build", "read-usr", "--json", "-C", str(project)],
-                               capture_output=True, text=True, check=False,
-                               env={**os.environ, "NIX_CONFIG": "extra-sandbox-paths = /usr/bin"})
+    completed = subprocess.run(
+        [*_pyrel(), "build", "read-usr", "--json", "-C", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NIX_CONFIG": "extra-sandbox-paths = /usr/bin"},
+    )
     assert completed.returncode == 1, completed.stderr
     [stage] = json.loads(completed.stdout)["stages"]
     assert [violation["kind"] for violation in stage["hermeticity-violations"]] == ["host-file"]

@@ -30,8 +30,13 @@ PAUSE_TIMEOUT = 180
 
 
 def _pyrel(project: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pywrap", *args, "-C", str(project)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "pywrap", *args, "-C", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
@@ -55,12 +60,19 @@ def _temporary_files(*directories: Path) -> list[Path]:
     found = []
     for directory in directories:
         if directory.is_dir():
-            found += [path for path in directory.rglob("*")
-                      if path.name.startswith((".fetch-", "pyrel-add-", "pyrel-bootstrap-"))
-                      or ".new-" in path.name or path.name.endswith(".old")
-                      or (path.parent.name == ".tmp")
-                      or (path.name.startswith(".") and path.name.count(".") >= 2 and path.parent.name in
-                          (".pyrel", "closures"))]
+            found += [
+                path
+                for path in directory.rglob("*")
+                if path.name.startswith((".fetch-", "pyrel-add-", "pyrel-bootstrap-"))
+                or ".new-" in path.name
+                or path.name.endswith(".old")
+                or (path.parent.name == ".tmp")
+                or (
+                    path.name.startswith(".")
+                    and path.name.count(".") >= 2
+                    and path.parent.name in (".pyrel", "closures")
+                )
+            ]
     return found
 
 
@@ -100,11 +112,15 @@ def project(locked: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize(("step", "signal_number"), [
-    pytest.param(step, number, id=f"{step}-{name}")
-    for step in ("fetch", "build", "export")
-    for name, number in (("SIGINT", signal.SIGINT), ("SIGKILL", signal.SIGKILL))
-] + [pytest.param("build", signal.SIGTERM, id="build-SIGTERM")])
+@pytest.mark.parametrize(
+    ("step", "signal_number"),
+    [
+        pytest.param(step, number, id=f"{step}-{name}")
+        for step in ("fetch", "build", "export")
+        for name, number in (("SIGINT", signal.SIGINT), ("SIGKILL", signal.SIGKILL))
+    ]
+    + [pytest.param("build", signal.SIGTERM, id="build-SIGTERM")],
+)
 def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_continues(
     project: Path, tmp_path: Path, step: str, signal_number: int
 ) -> None:
@@ -115,8 +131,12 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
         # An empty cache: pyrel must download (busybox-static, for its bootstrap) again.
         shutil.rmtree(cache, ignore_errors=True)
     else:
-        shutil.copytree(Path(os.environ.get("PYREL_CACHE_DIR", Path.home() / ".cache" / "pyrel")), cache,
-                        symlinks=True, ignore=shutil.ignore_patterns(".lock", ".tmp", "test-sdists"))
+        shutil.copytree(
+            Path(os.environ.get("PYREL_CACHE_DIR", Path.home() / ".cache" / "pyrel")),
+            cache,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".lock", ".tmp", "test-sdists"),
+        )
     marker = tmp_path / "paused"
     env = {"PYREL_CACHE_DIR": str(cache), "PYREL_TEST_PAUSE_AT": step, "PYREL_TEST_PAUSE_FILE": str(marker)}
     process = _pyrel(project, "build", "slow", env=env)
@@ -142,8 +162,12 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
 
 def test_two_runs_at_once_take_turns(project: Path, tmp_path: Path) -> None:
     marker = tmp_path / "paused"
-    first = _pyrel(project, "build", "slow", env={"PYREL_TEST_PAUSE_AT": "export", "PYREL_TEST_PAUSE_FILE": str(marker),
-                                                  "PYREL_TEST_PAUSE_SECONDS": "3"})
+    first = _pyrel(
+        project,
+        "build",
+        "slow",
+        env={"PYREL_TEST_PAUSE_AT": "export", "PYREL_TEST_PAUSE_FILE": str(marker), "PYREL_TEST_PAUSE_SECONDS": "3"},
+    )
     _wait_for(marker, first)
     impatient = _finish(_pyrel(project, "build", "slow", "--lock-timeout", "0.5", env={}))
     second = _pyrel(project, "build", "slow", env={})

@@ -35,8 +35,10 @@ PLACEHOLDER = "http://127.0.0.1:1/upstream"
 def inventory() -> bytes:
     """A Sphinx inventory (version 2) as Sphinx's html builder writes it: one class, documented in api.html."""
     body = b"upstream.Widget py:class 1 api.html#$ -\n"
-    return (b"# Sphinx inventory version 2\n# Project: Upstream\n# Version: 2.1\n"
-            b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(body))
+    return (
+        b"# Sphinx inventory version 2\n# Project: Upstream\n# Version: 2.1\n"
+        b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(body)
+    )
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -88,11 +90,17 @@ def test_cross_references_resolve_from_the_pinned_inventory_without_network(
     locked = run_pyrel("lock", "-C", str(project), check=True)
     assert "read intersphinx_mapping as a literal" in locked.stderr + locked.stdout  # conf.py needs the wheel
     docs = tomllib.loads((project / "pyrel.lock.toml").read_text())["stages"]["docs"]
-    assert docs["inventories"] == [{
-        "name": "upstream", "target": served, "url": f"{served}/objects.inv",
-        "sha256": hashlib.sha256(inventory()).hexdigest(), "size": len(inventory()),
-        "project": "Upstream", "version": "2.1",
-    }]
+    assert docs["inventories"] == [
+        {
+            "name": "upstream",
+            "target": served,
+            "url": f"{served}/objects.inv",
+            "sha256": hashlib.sha256(inventory()).hexdigest(),
+            "size": len(inventory()),
+            "project": "Upstream",
+            "version": "2.1",
+        }
+    ]
 
     completed = run_pyrel("build", "docs", "--json", "-C", str(project), check=True)
     [stage] = [stage for stage in json.loads(completed.stdout)["stages"] if stage["stage"] == "docs"]
@@ -105,8 +113,12 @@ def test_cross_references_resolve_from_the_pinned_inventory_without_network(
     # The pinned copy is an input of the stage, counted like a wheel.
     audit = json.loads(run_pyrel("audit", "docs", "--json", "-C", str(project), check=True).stdout)
     [docs_audit] = [entry for entry in audit["stages"] if entry["name"] == "docs"]
-    assert docs_audit["intersphinx"] == {"enabled": True, "inventories": [
-        {"name": "upstream", "url": f"{served}/objects.inv", "sha256": hashlib.sha256(inventory()).hexdigest()}]}
+    assert docs_audit["intersphinx"] == {
+        "enabled": True,
+        "inventories": [
+            {"name": "upstream", "url": f"{served}/objects.inv", "sha256": hashlib.sha256(inventory()).hexdigest()}
+        ],
+    }
     assert "inventory:upstream=2.1" in {component["id"] for component in docs_audit["sandbox"]["components"]}
 
     # Sphinx run by the stage itself tries to download the inventory: the stage built, and still fails.

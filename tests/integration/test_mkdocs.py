@@ -26,14 +26,21 @@ def _pylock_names(project: Path, stage: str) -> set[str]:
 
 
 def test_an_mkdocs_material_site_with_mkdocstrings_builds_and_strict_stops_on_a_broken_link(
-        tmp_path: Path, run_pyrel: Run) -> None:
+    tmp_path: Path, run_pyrel: Run
+) -> None:
     project = tmp_path / "mkdocs-project"
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("dist", ".pyrel", "site"))
     run_pyrel("lock", "-C", str(project), check=True)
     # What mkdocs.yml names, by pyrel's table; the project comes from the wheel stage, not the backend.
     names = _pylock_names(project, "docs")
-    assert {"mkdocs", "mkdocs-material", "mkdocstrings", "mkdocstrings-python", "pymdown-extensions",
-            "mkdocs-git-revision-date-localized-plugin"} <= names
+    assert {
+        "mkdocs",
+        "mkdocs-material",
+        "mkdocstrings",
+        "mkdocstrings-python",
+        "pymdown-extensions",
+        "mkdocs-git-revision-date-localized-plugin",
+    } <= names
     assert not {"sphinx", "flit-core"} & names
 
     report = json.loads(run_pyrel("build", "docs", "--json", "-C", str(project), check=True).stdout)
@@ -49,8 +56,10 @@ def test_an_mkdocs_material_site_with_mkdocstrings_builds_and_strict_stops_on_a_
         assert "Built by pyrel in a Nix sandbox" in index.read().decode()  # Material's admonition
         page = api.read().decode()
     # mkdocstrings imported the installed wheel and rendered its docstring (Google style: the argument too).
-    assert "Return the greeting pyrel&#39;s docs stage renders from the installed wheel." in page \
+    assert (
+        "Return the greeting pyrel&#39;s docs stage renders from the installed wheel." in page
         or "Return the greeting pyrel's docs stage renders from the installed wheel." in page
+    )
     assert "Who to greet." in page
     # --strict passed: mkdocs logged no warning (the git plugin is off in the sandbox: ENABLE_GIT_DATES=false).
     assert (project / "dist" / "docs" / "mkdocs.log").read_text() == ""
@@ -72,4 +81,3 @@ def test_an_mkdocs_material_site_with_mkdocstrings_builds_and_strict_stops_on_a_
     run_pyrel("lock", "-C", str(project), check=True)
     run_pyrel("build", "docs", "-C", str(project), check=True)
     assert "contains a link 'changelog.md'" in (project / "dist" / "docs" / "mkdocs.log").read_text()
-

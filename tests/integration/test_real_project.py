@@ -19,8 +19,9 @@ from tests.integration.test_backends import Published, published_sdist, unpack
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 
-ATTRS = Published("hatchling+hatch-vcs", "attrs", "26.1.0",
-                  "d03ceb89cb322a8fd706d4fb91940737b6642aa36998fe130a9bc96c985eff32")
+ATTRS = Published(
+    "hatchling+hatch-vcs", "attrs", "26.1.0", "d03ceb89cb322a8fd706d4fb91940737b6642aa36998fe130a9bc96c985eff32"
+)
 
 
 def test_attrs_source_docs_and_test_stages_pass(

@@ -25,8 +25,9 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture(scope="module")
 def locked_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_example("hello", tmp_path_factory.mktemp("example"))
-    completed = subprocess.run([sys.executable, "-m", "pywrap", "lock", "-C", str(project)],
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pywrap", "lock", "-C", str(project)], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 0, completed.stderr
     return project
 
@@ -76,9 +77,11 @@ def test_the_source_stage_cuts_the_libraries_of_terminal_and_legacy_modules(lock
 def test_a_cut_library_fails_in_the_sandbox_until_system_exclude_is_emptied(example: Path, run_pyrel: Run) -> None:
     pyproject = example / "pyproject.toml"
     # pypa/build as the stage's own frontend still works, declared like any other requirement.
-    probe = 'run = ["python -c \'import ssl, hashlib, sqlite3, lzma, bz2, zlib, ctypes, uuid, decimal\'", ' \
-            '"python -c \'import readline\'", "python -m build --sdist --no-isolation --outdir \\"$out\\" ."]\n' \
-            'requires = ["build", "flit_core>=3.4,<4"]\n'
+    probe = (
+        "run = [\"python -c 'import ssl, hashlib, sqlite3, lzma, bz2, zlib, ctypes, uuid, decimal'\", "
+        '"python -c \'import readline\'", "python -m build --sdist --no-isolation --outdir \\"$out\\" ."]\n'
+        'requires = ["build", "flit_core>=3.4,<4"]\n'
+    )
     pyproject.write_text(pyproject.read_text() + "\n[tool.pyrel.stages.source]\n" + probe)
     assert run_pyrel("lock", "-C", str(example)).returncode == 0
     failed = run_pyrel("build", "source", "-C", str(example))
@@ -183,8 +186,9 @@ def test_fetched_artifacts_are_gc_roots_and_a_rebuild_asks_the_store_nothing(exa
     rooted = {os.readlink(link) for link in roots_dir().iterdir()}
     assert locked <= rooted
     # Nix keeps them through a garbage collection: an offline rebuild needs no download.
-    dead = set(subprocess.run(["nix-store", "--gc", "--print-dead"], capture_output=True, text=True,
-                              check=True).stdout.split())
+    dead = set(
+        subprocess.run(["nix-store", "--gc", "--print-dead"], capture_output=True, text=True, check=True).stdout.split()
+    )
     assert not locked & dead
     # So a build knows them valid without asking the store.
     again = run_pyrel("-v", "build", "source", "-C", str(example), check=True)
@@ -196,9 +200,11 @@ def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Ru
     # os.system and programs that hard-code /bin/sh work, with the locked busybox-static's binary
     # (the same on every machine: Debian's Nix mounts nothing there, most other Nix builds their own).
     pyproject = example / "pyproject.toml"
-    system = 'python -c \'import os, sys; sys.exit(os.system(\\"echo hi > $out/os-system.txt\\") >> 8)\''
-    pyproject.write_text(pyproject.read_text() + f'\n[tool.pyrel.stages.shell]\nrun = [\n  "{system}",\n'
-                         '  "sha256sum /bin/sh > $out/bin-sh.sha256",\n]\noutputs = ["*.txt", "*.sha256"]\n')
+    system = "python -c 'import os, sys; sys.exit(os.system(\\\"echo hi > $out/os-system.txt\\\") >> 8)'"
+    pyproject.write_text(
+        pyproject.read_text() + f'\n[tool.pyrel.stages.shell]\nrun = [\n  "{system}",\n'
+        '  "sha256sum /bin/sh > $out/bin-sh.sha256",\n]\noutputs = ["*.txt", "*.sha256"]\n'
+    )
     run_pyrel("lock", "-C", str(example), check=True)
     run_pyrel("build", "shell", "-C", str(example), check=True)
     assert (example / "dist/shell/os-system.txt").read_text() == "hi\n"
@@ -208,5 +214,6 @@ def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Ru
     from pywrap.execution.fetch import BOOTSTRAP_NAME
 
     assert target == "/bin/sh" and BOOTSTRAP_NAME in busybox
-    assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == \
-        hashlib.sha256(Path(busybox).read_bytes()).hexdigest()
+    assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == hashlib.sha256(
+        Path(busybox).read_bytes()
+    ).hexdigest()

@@ -64,8 +64,9 @@ def evaluations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dic
         recorded.append((Path(expression_file).name, drvs))
         return drvs
 
-    def build(expression_file: Path, attributes: Sequence[str], args: dict[str, str], *_: object,
-              **__: object) -> list[str]:
+    def build(
+        expression_file: Path, attributes: Sequence[str], args: dict[str, str], *_: object, **__: object
+    ) -> list[str]:
         evaluate(expression_file, attributes, args)
         raise _Evaluated
 
@@ -127,8 +128,9 @@ def test_the_lock_time_probe_evaluates_the_same_toolchain_as_build(
 
 
 def _inputs_but_commands(drv: str) -> set[str]:
-    references = subprocess.run(["nix-store", "--query", "--references", drv], capture_output=True, text=True,
-                                check=True).stdout.split()
+    references = subprocess.run(
+        ["nix-store", "--query", "--references", drv], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert any(path.endswith("-pyrel-source-run.sh") for path in references)
     return {path for path in references if not path.endswith("-pyrel-source-run.sh")}
 

@@ -96,8 +96,10 @@ def test_a_docs_pdf_stage_builds_the_pdf_with_tex_kept_out_of_the_other_stages(t
     # The PDF itself is an artifact of the release, checksummed like the others.
     exported = project / "dist/docs-pdf/hello_pyrel-1.0.0.pdf"
     assert exported.read_bytes() == document
-    assert f"{hashlib.sha256(document).hexdigest()}  {exported.name}" in \
-        (project / "dist/docs-pdf/SHA256SUMS").read_text().splitlines()
+    assert (
+        f"{hashlib.sha256(document).hexdigest()}  {exported.name}"
+        in (project / "dist/docs-pdf/SHA256SUMS").read_text().splitlines()
+    )
     run_pyrel("build", "docs-pdf", "--check", "-C", str(project), check=True)  # byte for byte again
 
 
@@ -146,9 +148,10 @@ def test_a_make_project_declares_its_own_stages(tmp_path: Path, run_pyrel: Run) 
 
 def test_a_stage_with_only_busybox(tmp_path: Path, run_pyrel: Run) -> None:
     (tmp_path / "pyrel.toml").write_text(
-        '[stages.source]\npython = false\n'
+        "[stages.source]\npython = false\n"
         'run = ["echo hi > \\"$TMPDIR/hi.txt\\"", "tar -czf \\"$out/hi.tar.gz\\" -C \\"$TMPDIR\\" hi.txt"]\n'
-        'outputs = ["*.tar.gz"]\n')
+        'outputs = ["*.tar.gz"]\n'
+    )
     (tmp_path / "README").write_text("a project of one file\n")
     run_pyrel("lock", "-C", str(tmp_path), check=True)
     lock = tomllib.loads((tmp_path / "pyrel.lock.toml").read_text())

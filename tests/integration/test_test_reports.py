@@ -29,16 +29,21 @@ def test_a_collection_error_is_named_and_a_unittest_suite_is_counted(tmp_path: P
     project = _copy("unittest-suite", tmp_path)
     run_pyrel("lock", "-C", str(project), check=True)
     # No test requirements at all: pyrel brings pytest, which runs the unittest.TestCase classes.
-    assert "pytest" in {package["name"] for package in
-                        tomllib.loads((project / "pylock.test.toml").read_text())["packages"]}
+    assert "pytest" in {
+        package["name"] for package in tomllib.loads((project / "pylock.test.toml").read_text())["packages"]
+    }
 
     # tests/test_broken.py imports a module that does not exist: pytest stops before any test runs.
     completed = run_pyrel("build", "test", "-C", str(project))
     assert completed.returncode == 1, completed.stderr
-    assert ("collection failed: 1 error while collecting (tests/test_broken.py), no test ran; pytest had "
-            "collected 4 tests from the other files (pytest exit 2)") in completed.stderr
-    assert "tests/test_broken.py: ModuleNotFoundError: No module named 'units_helpers_that_do_not_exist'" \
+    assert (
+        "collection failed: 1 error while collecting (tests/test_broken.py), no test ran; pytest had "
+        "collected 4 tests from the other files (pytest exit 2)"
+    ) in completed.stderr
+    assert (
+        "tests/test_broken.py: ModuleNotFoundError: No module named 'units_helpers_that_do_not_exist'"
         in completed.stderr
+    )
     assert "of 1 test" not in completed.stderr
     assert (project / "dist/test/junit.xml").is_file()  # the report is exported all the same
 
@@ -47,8 +52,10 @@ def test_a_collection_error_is_named_and_a_unittest_suite_is_counted(tmp_path: P
     completed = run_pyrel("build", "test", "--json", "-C", str(project))
     assert completed.returncode == 1
     [test] = [stage for stage in json.loads(completed.stdout)["stages"] if stage["stage"] == "test"]
-    assert test["reason"].splitlines() == ["1 of 4 tests failed (pytest exit 1)",
-                                           "    tests.test_units.TestAdd::test_fails"]
+    assert test["reason"].splitlines() == [
+        "1 of 4 tests failed (pytest exit 1)",
+        "    tests.test_units.TestAdd::test_fails",
+    ]
     junit = ElementTree.parse(project / "dist/test/junit.xml").getroot()
     cases = {case.get("name"): case for case in junit.iter("testcase")}
     assert set(cases) == {"test_adds", "test_adds_negatives", "test_fails", "test_skipped"}
@@ -69,15 +76,20 @@ def test_an_old_release_s_hint_names_an_exclude_newer_that_makes_it_pass(tmp_pat
     assert "wheels locked for stage 'test' were uploaded after it" in completed.stderr
 
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.pyrel]\n", '[tool.pyrel]\nexclude-newer = "2023-01-01T00:00:00Z"\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.pyrel]\n", '[tool.pyrel]\nexclude-newer = "2023-01-01T00:00:00Z"\n')
+    )
     run_pyrel("lock", "-C", str(project), check=True)
-    versions = {package["name"]: package["version"]
-                for package in tomllib.loads((project / "pylock.test.toml").read_text())["packages"]}
+    versions = {
+        package["name"]: package["version"]
+        for package in tomllib.loads((project / "pylock.test.toml").read_text())["packages"]
+    }
     assert versions["pytest"].startswith("7.")
     # pyrel's own upload checks in the wheel stage are not held back (packaging>=24.2 is from 2024).
-    wheel_stage = {package["name"]: package["version"]
-                   for package in tomllib.loads((project / "pylock.wheel.toml").read_text())["packages"]}
+    wheel_stage = {
+        package["name"]: package["version"]
+        for package in tomllib.loads((project / "pylock.wheel.toml").read_text())["packages"]
+    }
     assert int(wheel_stage["packaging"].split(".")[0]) >= 24
     run_pyrel("build", "test", "-C", str(project), check=True)
     junit = ElementTree.parse(project / "dist/test/junit.xml").getroot()

@@ -27,8 +27,10 @@ def test_tests_see_the_tree_but_import_the_wheel(
     failed = {case.get("name") for case in junit.iter("testcase") if case.find("failure") is not None}
     # The others passed: the wheel, data/ beside tests/, and a shell=True command without /bin/sh.
     assert failed == {"test_an_undeclared_import"}
-    assert {case.get("name") for case in junit.iter("testcase")} >= {"test_a_shell_command",
-                                                                      "test_imports_the_built_wheel"}
+    assert {case.get("name") for case in junit.iter("testcase")} >= {
+        "test_a_shell_command",
+        "test_imports_the_built_wheel",
+    }
     # The failing test's own log is explained, not only the build log.
     assert "hermeticity violation (undeclared-import)" in completed.stderr
     assert "'undeclared_module'" in completed.stderr

@@ -20,14 +20,24 @@ pytestmark = [pytest.mark.nix, pytest.mark.network]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 PACKAGES = Path(__file__).resolve().parent.parent / "packages"
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "intoto-statement-v1-slsa-provenance-v1.schema.json"
-GIT_ENV = {"GIT_AUTHOR_NAME": "Release Manager", "GIT_AUTHOR_EMAIL": "rm@example.invalid",
-           "GIT_COMMITTER_NAME": "Release Manager", "GIT_COMMITTER_EMAIL": "rm@example.invalid",
-           "GIT_CONFIG_NOSYSTEM": "1"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Release Manager",
+    "GIT_AUTHOR_EMAIL": "rm@example.invalid",
+    "GIT_COMMITTER_NAME": "Release Manager",
+    "GIT_COMMITTER_EMAIL": "rm@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 
 
 def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args], cwd=cwd,
-                          env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -92,8 +102,15 @@ def test_tampering_with_an_artifact_a_checksum_or_an_attestation_is_detected(tmp
     allowed.write_text(f"release@example.invalid {key.with_suffix('.pub').read_text()}")
     run_pyrel("sign", str(dist), "--key", str(key), check=True)
     assert (dist / "stable/SHA256SUMS.sig").is_file() and (dist / "stable/stable.txt.intoto.json.sig").is_file()
-    signed = ("verify", "--artifacts", str(dist), "--allowed-signers", str(allowed),
-              "--identity", "release@example.invalid")
+    signed = (
+        "verify",
+        "--artifacts",
+        str(dist),
+        "--allowed-signers",
+        str(allowed),
+        "--identity",
+        "release@example.invalid",
+    )
     assert run_pyrel(*signed).returncode == 0
     assert run_pyrel(*signed[:3], "--allowed-signers", str(allowed), "--identity", "someone@else").returncode == 11
 
@@ -137,16 +154,30 @@ def test_two_checkouts_of_a_tag_build_identical_artifacts(tmp_path: Path, run_py
 
     # Two users' environments; the cache of downloads is shared only to avoid fetching twice.
     cache = {"PYREL_CACHE_DIR": os.environ.get("PYREL_CACHE_DIR") or str(Path.home() / ".cache" / "pyrel")}
-    alice = {**cache, "HOME": str(tmp_path / "alice"), "TZ": "Pacific/Kiritimati", "LC_ALL": "C.UTF-8",
-             "LANG": "C.UTF-8", "SOURCE_DATE_EPOCH": "1"}
-    bob = {**cache, "HOME": str(tmp_path / "bob"), "TZ": "America/Adak", "LC_ALL": "C", "LANG": "",
-           "PYTHONHASHSEED": "123"}
+    alice = {
+        **cache,
+        "HOME": str(tmp_path / "alice"),
+        "TZ": "Pacific/Kiritimati",
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+        "SOURCE_DATE_EPOCH": "1",
+    }
+    bob = {
+        **cache,
+        "HOME": str(tmp_path / "bob"),
+        "TZ": "America/Adak",
+        "LC_ALL": "C",
+        "LANG": "",
+        "PYTHONHASHSEED": "123",
+    }
     with _umask(0o077):
-        one = json.loads(run_pyrel("build", "all", "--tag", "v1.0.0", "--json", "-C", str(first), env=alice,
-                                   check=True).stdout)
+        one = json.loads(
+            run_pyrel("build", "all", "--tag", "v1.0.0", "--json", "-C", str(first), env=alice, check=True).stdout
+        )
     with _umask(0o022):
-        two = json.loads(run_pyrel("build", "all", "--tag", "v1.0.0", "--json", "-C", str(second), env=bob,
-                                   check=True).stdout)
+        two = json.loads(
+            run_pyrel("build", "all", "--tag", "v1.0.0", "--json", "-C", str(second), env=bob, check=True).stdout
+        )
     # The same derivations (Nix's inputs do not depend on the checkout's path or the caller's env) ...
     assert [stage["store-path"] for stage in one["stages"]] == [stage["store-path"] for stage in two["stages"]]
     # ... and the same bytes in dist/, artifact by artifact and in SHA256SUMS.
@@ -158,7 +189,10 @@ def test_two_checkouts_of_a_tag_build_identical_artifacts(tmp_path: Path, run_py
             assert (first / "dist" / stage / name).read_bytes() == (second / "dist" / stage / name).read_bytes()
             document = json.loads((second / "dist" / stage / f"{name}.intoto.json").read_text())
             assert document["predicate"]["buildDefinition"]["externalParameters"]["source"] == {
-                "commit": commit, "tag": "v1.0.0", "dirty": False}
+                "commit": commit,
+                "tag": "v1.0.0",
+                "dirty": False,
+            }
             assert not list(_validator().iter_errors(document))
     # Rebuilding every stage once more (nix-build --check) gives the same bytes again.
     verified = run_pyrel("verify", "--json", "-C", str(second), env=bob)
@@ -196,7 +230,7 @@ def test_dist_is_one_release_or_pyrel_says_it_is_not(tmp_path: Path, run_pyrel: 
 
     # A change, then only the source stage rebuilt.
     module = project / "src/hello/__init__.py"
-    module.write_text(module.read_text() + "\n\ndef farewell(name: str) -> str:\n    return f\"Bye, {name}!\"\n")
+    module.write_text(module.read_text() + '\n\ndef farewell(name: str) -> str:\n    return f"Bye, {name}!"\n')
     built = run_pyrel("build", "source", "-C", str(project), check=True)
     new_sdist = (dist / "source/SHA256SUMS").read_text().split()[0]
     assert new_sdist != old_sdist
@@ -205,8 +239,10 @@ def test_dist_is_one_release_or_pyrel_says_it_is_not(tmp_path: Path, run_pyrel: 
     verified = run_pyrel("verify", "--artifacts", str(dist))
     assert verified.returncode == 11, verified.stdout + verified.stderr
     text = " ".join(verified.stderr.split())
-    assert (f"{dist / 'test'}: built from source/hello_pyrel-1.0.0.tar.gz with sha256 {old_sdist}, "
-            f"but {dist / 'source/hello_pyrel-1.0.0.tar.gz'} has sha256 {new_sdist}") in text
+    assert (
+        f"{dist / 'test'}: built from source/hello_pyrel-1.0.0.tar.gz with sha256 {old_sdist}, "
+        f"but {dist / 'source/hello_pyrel-1.0.0.tar.gz'} has sha256 {new_sdist}"
+    ) in text
     # The publish job's check (source and wheel) fails too: the wheel is of the old sdist.
     assert run_pyrel("verify", "--artifacts", str(dist), "source", "wheel").returncode == 11
 
@@ -222,14 +258,17 @@ def test_dist_is_one_release_or_pyrel_says_it_is_not(tmp_path: Path, run_pyrel: 
     # `pyrel build test` alone into an empty directory: its statement names the artifacts of the stages
     # it read (built, not exported), which are absent there.
     elsewhere = tmp_path / "elsewhere"
-    alone = json.loads(run_pyrel("build", "test", "--dist", str(elsewhere), "--json", "-C", str(project),
-                                 check=True).stdout)
+    alone = json.loads(
+        run_pyrel("build", "test", "--dist", str(elsewhere), "--json", "-C", str(project), check=True).stdout
+    )
     assert alone["consistency"]["stale"] == ["source", "wheel"]
     junit = json.loads((elsewhere / "test/junit.xml.intoto.json").read_text())["predicate"]["buildDefinition"]
     named = {item["name"]: item["digest"]["sha256"] for item in junit["resolvedDependencies"]}
     assert named["source/hello_pyrel-1.0.0.tar.gz"] == new_sdist
-    wheel_sums = {name: sha for sha, name in (line.split("  ", 1)
-                                              for line in (dist / "wheel/SHA256SUMS").read_text().splitlines())}
+    wheel_sums = {
+        name: sha
+        for sha, name in (line.split("  ", 1) for line in (dist / "wheel/SHA256SUMS").read_text().splitlines())
+    }
     assert {name.removeprefix("wheel/"): sha for name, sha in named.items() if name.startswith("wheel/")} == wheel_sums
     assert run_pyrel("verify", "--artifacts", str(elsewhere)).returncode == 11
 

@@ -42,8 +42,13 @@ def _pyrel(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _locked_copy(source: Path, destination: Path, extra_config: str = "") -> Path:
     project = destination / source.name
-    shutil.copytree(source, project, ignore=shutil.ignore_patterns(
-        "dist", "build", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__", "*.egg-info"))
+    shutil.copytree(
+        source,
+        project,
+        ignore=shutil.ignore_patterns(
+            "dist", "build", ".pyrel", "pylock.*.toml", "pyrel.lock.toml", "__pycache__", "*.egg-info"
+        ),
+    )
     if extra_config:
         pyproject = project / "pyproject.toml"
         pyproject.write_text(pyproject.read_text() + extra_config)
@@ -93,8 +98,9 @@ def test_the_example_builds_a_normalized_wheel_from_its_sdist_exported_with_sha2
     dist = example / "dist" / "wheel"
     [wheel] = list(dist.glob("*.whl"))
     assert wheel.name == "hello_pyrel-1.0.0-py3-none-any.whl"
-    assert _sums(dist) == {name: hashlib.sha256((dist / name).read_bytes()).hexdigest()
-                           for name in (wheel.name, "wheel-checks.json")}
+    assert _sums(dist) == {
+        name: hashlib.sha256((dist / name).read_bytes()).hexdigest() for name in (wheel.name, "wheel-checks.json")
+    }
     assert (dist / f"{wheel.name}.intoto.json").is_file()  # attested like every exported file
     checks = json.loads((dist / "wheel-checks.json").read_text())
     assert checks["wheel"] == wheel.name and checks["sha256"] == _sums(dist)[wheel.name]
@@ -119,9 +125,13 @@ def test_the_wheel_is_byte_identical_on_rebuild(example: Path, tmp_path: Path) -
     # Another checkout, another environment: the same bytes.
     other = tmp_path / "hello"
     shutil.copytree(example, other, ignore=shutil.ignore_patterns("dist", ".pyrel"))
-    rebuilt = subprocess.run([sys.executable, "-m", "pywrap", "build", "wheel", "-C", str(other)],
-                             capture_output=True, text=True, check=False,
-                             env={**os.environ, "TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8"})
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "pywrap", "build", "wheel", "-C", str(other)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8"},
+    )
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert (other / "dist" / "wheel" / wheel.name).read_bytes() == wheel.read_bytes()
 

@@ -23,14 +23,28 @@ STORE = "/nix/store"
 
 def deb(name: str, version: str, depends: tuple[str, ...] = ()) -> DebEntry:
     filename = f"{name}_{version}_amd64.deb"
-    return DebEntry(name=name, version=version, architecture="amd64", sha256=f"{len(name):02d}" * 32, size=1000,
-                    filename=filename, url=f"file:///debs/{filename}", depends=depends)
+    return DebEntry(
+        name=name,
+        version=version,
+        architecture="amd64",
+        sha256=f"{len(name):02d}" * 32,
+        size=1000,
+        filename=filename,
+        url=f"file:///debs/{filename}",
+        depends=depends,
+    )
 
 
 def wheel(name: str, version: str) -> WheelEntry:
     filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
-    return WheelEntry(name=name, version=version, filename=filename, url=f"file:///wheels/{filename}",
-                      sha256=f"{len(name) + 10:02d}" * 32, size=500)
+    return WheelEntry(
+        name=name,
+        version=version,
+        filename=filename,
+        url=f"file:///wheels/{filename}",
+        sha256=f"{len(name) + 10:02d}" * 32,
+        size=500,
+    )
 
 
 PACKAGES = (
@@ -44,28 +58,52 @@ SYSTEM = ("libc6", "python3.11-minimal", "zlib1g")
 
 
 def make_stage(name: str, **changes: Any) -> Stage:
-    stage = Stage(name=name, python=True, system=(), requires=("build",), requires_file="", inputs=(),
-                  run=("true",), outputs=("*",))
+    stage = Stage(
+        name=name,
+        python=True,
+        system=(),
+        requires=("build",),
+        requires_file="",
+        inputs=(),
+        run=("true",),
+        outputs=("*",),
+    )
     return attrs.evolve(stage, **changes)
 
 
 def make_project(budget: Budget | None = None) -> Project:
     return Project(
-        root=Path("/project"), config_file=Path("/project/pyproject.toml"), name="demo", requires_python=None,
-        build_system=None, provider="debian", debian_suite="bookworm", source_date_epoch=None,
-        stages=(make_stage("source", budget=budget or Budget()),
-                make_stage("check", requires=("packaging",), inputs=("source",))),
+        root=Path("/project"),
+        config_file=Path("/project/pyproject.toml"),
+        name="demo",
+        requires_python=None,
+        build_system=None,
+        provider="debian",
+        debian_suite="bookworm",
+        source_date_epoch=None,
+        stages=(
+            make_stage("source", budget=budget or Budget()),
+            make_stage("check", requires=("packaging",), inputs=("source",)),
+        ),
     )
 
 
 def make_lock(check_wheels: tuple[WheelEntry, ...] = (wheel("packaging", "24.0"),)) -> Lock:
     return Lock(
-        provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
-        python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static", "patchelf", "libc6"),
+        provider="debian",
+        suite="bookworm",
+        architecture="amd64",
+        python_version="3.11",
+        python_full_version="3.11.2",
+        glibc="2.36",
+        bootstrap=("busybox-static", "patchelf", "libc6"),
         packages=PACKAGES,
-        stages=(StageLock("source", "f1", SYSTEM, "pylock.source.toml", "x",
-                          (wheel("build", "1.2.1"), wheel("packaging", "24.0"))),
-                StageLock("check", "f2", SYSTEM, "pylock.check.toml", "y", check_wheels)),
+        stages=(
+            StageLock(
+                "source", "f1", SYSTEM, "pylock.source.toml", "x", (wheel("build", "1.2.1"), wheel("packaging", "24.0"))
+            ),
+            StageLock("check", "f2", SYSTEM, "pylock.check.toml", "y", check_wheels),
+        ),
     )
 
 
@@ -79,18 +117,35 @@ def root_path(lock: Lock) -> str:
 
 def facts_for(lock: Lock, stage: str, extra: tuple[str, ...] = (), *, built: bool = True) -> audit.StoreFacts:
     wheels = [path(f"{w.name}-{w.version}-unpacked") for w in lock.stage(stage).wheels]
-    sandbox = [root_path(lock), path("pyrel-busybox"), path("source"), path("stage.sh"),
-               path(f"pyrel-{stage}-run.sh"), *wheels, *extra]
+    sandbox = [
+        root_path(lock),
+        path("pyrel-busybox"),
+        path("source"),
+        path("stage.sh"),
+        path(f"pyrel-{stage}-run.sh"),
+        *wheels,
+        *extra,
+    ]
     artifacts = [artifact_store_path(lock.package(n)) for n in (*SYSTEM, "patchelf")]
-    supply = [*sandbox, *artifacts, path("pyrel-bootstrap-busybox"), path(f"demo-{stage}.drv"),
-              path("libc6-2.36-9.drv"), path("patchelf-0.14.3-1"),
-              *[artifact_store_path(w) for w in lock.stage(stage).wheels]]
+    supply = [
+        *sandbox,
+        *artifacts,
+        path("pyrel-bootstrap-busybox"),
+        path(f"demo-{stage}.drv"),
+        path("libc6-2.36-9.drv"),
+        path("patchelf-0.14.3-1"),
+        *[artifact_store_path(w) for w in lock.stage(stage).wheels],
+    ]
     if built:
         supply.append(path(f"demo-{stage}"))
     return audit.StoreFacts(
-        derivation=path(f"demo-{stage}.drv"), output=path(f"demo-{stage}"), built=built,
-        sandbox_paths=tuple(sorted(set(sandbox))), sandbox_complete=built,
-        supply_paths=tuple(sorted(set(supply))), supply_complete=built,
+        derivation=path(f"demo-{stage}.drv"),
+        output=path(f"demo-{stage}"),
+        built=built,
+        sandbox_paths=tuple(sorted(set(sandbox))),
+        sandbox_complete=built,
+        supply_paths=tuple(sorted(set(supply))),
+        supply_complete=built,
         sizes={p: 100 for p in (*sandbox, *supply)},
     )
 
@@ -99,18 +154,28 @@ def make_report(project: Project | None = None, lock: Lock | None = None) -> aud
     project = project or make_project()
     lock = lock or make_lock()
     facts = {"source": facts_for(lock, "source"), "check": facts_for(lock, "check", (path("demo-source"),))}
-    return audit.audit_project(project, lock, {"source": facts["source"].derivation,
-                                               "check": facts["check"].derivation}, facts)
+    return audit.audit_project(
+        project, lock, {"source": facts["source"].derivation, "check": facts["check"].derivation}, facts
+    )
 
 
 def test_store_paths_map_back_to_lock_entries() -> None:
     result = make_report()
     source = result.stage("source")
     ids = {c.id for c in source.sandbox.components}
-    assert ids == {"deb:busybox-static=1:1.35.0-4", "deb:libc6=2.36-9", "deb:python3.11-minimal=3.11.2-6",
-                   "deb:zlib1g=1:1.2.13", "wheel:build=1.2.1", "wheel:packaging=24.0"}
+    assert ids == {
+        "deb:busybox-static=1:1.35.0-4",
+        "deb:libc6=2.36-9",
+        "deb:python3.11-minimal=3.11.2-6",
+        "deb:zlib1g=1:1.2.13",
+        "wheel:build=1.2.1",
+        "wheel:packaging=24.0",
+    }
     assert {(e.name, e.role) for e in source.sandbox.generated} == {
-        ("source", "source"), ("stage.sh", "script"), ("pyrel-source-run.sh", "script")}
+        ("source", "source"),
+        ("stage.sh", "script"),
+        ("pyrel-source-run.sh", "script"),
+    }
     # The supply chain adds patchelf (built the root) but not what the sandbox lacks otherwise.
     assert source.supply_chain.component_ids() - ids == {"deb:patchelf=0.14.3-1"}
     roles = {e.name: e.role for e in source.supply_chain.paths}
@@ -124,11 +189,13 @@ def test_store_paths_map_back_to_lock_entries() -> None:
 def test_monolithic_is_the_union_and_ratio_is_reported() -> None:
     result = make_report()
     assert result.monolithic_sandbox.component_ids() == (
-        result.stage("source").sandbox.component_ids() | result.stage("check").sandbox.component_ids())
+        result.stage("source").sandbox.component_ids() | result.stage("check").sandbox.component_ids()
+    )
     data = result.to_json()
     assert data["schema-version"] == audit.AUDIT_SCHEMA_VERSION
     assert data["stages"][1]["monolithic-ratio"]["sandbox"] == pytest.approx(
-        result.monolithic_sandbox.package_count / result.stage("check").sandbox.package_count, abs=0.01)
+        result.monolithic_sandbox.package_count / result.stage("check").sandbox.package_count, abs=0.01
+    )
     assert result.added_by_stage()["check"] == ()
 
 
@@ -160,8 +227,10 @@ def test_diff_names_added_removed_and_changed() -> None:
 
 def test_budget_names_stage_limit_and_what_grew() -> None:
     old = make_report()
-    project = attrs.evolve(make_project(), stages=(
-        make_stage("source"), make_stage("check", inputs=("source",), budget=Budget(packages=5, bytes=10**9))))
+    project = attrs.evolve(
+        make_project(),
+        stages=(make_stage("source"), make_stage("check", inputs=("source",), budget=Budget(packages=5, bytes=10**9))),
+    )
     lock = make_lock((wheel("packaging", "24.0"), wheel("tomli", "2.0.1")))
     new = make_report(project, lock)
     violations = audit.check_budgets(new, audit.diff_reports(old, new))
@@ -217,6 +286,11 @@ def test_write_reports_writes_json_html_and_sboms(tmp_path: Path) -> None:
     (dist / "source" / "SHA256SUMS").write_text(f"{'cd' * 32}  demo-1.0.tar.gz\n")
     written = report.write_reports(dist / "audit", make_report(), dist=dist, source_date_epoch=0)
     names = {p.relative_to(dist / "audit").as_posix() for p in written}
-    assert names == {"audit.json", "audit.html", "sbom/source.cdx.json", "sbom/check.cdx.json",
-                     "sbom/source/demo-1.0.tar.gz.cdx.json"}
+    assert names == {
+        "audit.json",
+        "audit.html",
+        "sbom/source.cdx.json",
+        "sbom/check.cdx.json",
+        "sbom/source/demo-1.0.tar.gz.cdx.json",
+    }
     assert json.loads((dist / "audit" / "audit.json").read_text())["kind"] == "pyrel-audit"

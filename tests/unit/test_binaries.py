@@ -36,8 +36,14 @@ def _wheel(tmp_path: Path, members: dict[str, bytes]) -> Path:
 
 def test_a_cpp_extension_needs_the_cpp_runtime_and_libgcc(tmp_path: Path) -> None:
     extension = _host_library("libstdc++.so.6").read_bytes()  # an ELF that loads libgcc_s, libm, libc
-    wheel = _wheel(tmp_path, {"demo/_speedups.cpython-311-x86_64-linux-gnu.so": extension,
-                              "demo/__init__.py": b"", "demo-1.0.dist-info/RECORD": b""})
+    wheel = _wheel(
+        tmp_path,
+        {
+            "demo/_speedups.cpython-311-x86_64-linux-gnu.so": extension,
+            "demo/__init__.py": b"",
+            "demo-1.0.dist-info/RECORD": b"",
+        },
+    )
     needed = needed_libraries(wheel)
     assert {"libgcc_s.so.1", "libc.so.6"} <= needed
     assert system_runtime(needed) == ["libgcc-s1"]

@@ -26,6 +26,11 @@ def test_the_shell_builders_pass_shellcheck() -> None:
     scripts = sorted(BUILDERS.glob("*.sh"))
     assert scripts
     # From the repository root, as CI would run it: the rc file is found beside the scripts.
-    result = subprocess.run([shellcheck, "--format", "gcc", *(str(s.relative_to(REPO)) for s in scripts)],
-                            cwd=REPO, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [shellcheck, "--format", "gcc", *(str(s.relative_to(REPO)) for s in scripts)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

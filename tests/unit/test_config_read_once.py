@@ -33,7 +33,9 @@ version = "1.0"
 
 
 def _pyproject(rev: str, runs_on: str) -> str:
-    return FLIT + f"""
+    return (
+        FLIT
+        + f"""
 [tool.pyrel]
 provider = "nixpkgs"
 nixpkgs = {{ rev = "{rev}", sha256 = "{SHA}" }}
@@ -45,6 +47,7 @@ publish = {{ repository = "testpypi", environment = "release" }}
 cache = {{ url = "s3://release-cache", public-key = "cache-1:AAAA" }}
 actions.checkout = {{ uses = "actions/checkout@{REV}", version = "v9" }}
 """
+    )
 
 
 def _pyrel_toml(rev: str, runs_on: str) -> str:
@@ -95,28 +98,53 @@ def test_the_model_holds_the_ci_table_as_declared(tmp_path: Path) -> None:
     assert settings.publish == Publish(repository="testpypi", environment="release")
     assert (settings.cache_url, settings.cache_public_key) == ("s3://release-cache", "cache-1:AAAA")
     assert [(action.name, action.uses, action.version) for action in settings.actions] == [
-        ("checkout", f"actions/checkout@{REV}", "v9")]
+        ("checkout", f"actions/checkout@{REV}", "v9")
+    ]
     (tmp_path / "pyproject.toml").write_text(FLIT)
     assert load_project(tmp_path).ci == CISettings()  # nothing declared: the defaults apply when rendering
 
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    ("pyproject.toml", FLIT + '[tool.pyrel.ci]\nrunz-on = "x"\n',
-     "unknown key 'tool.pyrel.ci.runz-on' (did you mean 'runs-on'?)"),
-    ("pyproject.toml", FLIT + '[tool.pyrel]\nci = "github"\n', "'tool.pyrel.ci' must be a table"),
-    ("pyproject.toml", FLIT + '[tool.pyrel.ci.actions]\ncheckout = "actions/checkout@v4"\n',
-     "'tool.pyrel.ci.actions.checkout' = 'actions/checkout@v4' is not pinned by a full commit SHA"),
-    ("pyproject.toml", FLIT + '[tool.pyrel.ci.cache]\nurl = "s3://c"\n',
-     "'tool.pyrel.ci.cache' needs both 'url' and 'public-key'"),
-    ("pyproject.toml", FLIT + '[tool.pyrel]\nprovider = "nixpkgs"\n',
-     "provider \"nixpkgs\" needs 'tool.pyrel.nixpkgs'"),
-    ("pyproject.toml", FLIT + f'[tool.pyrel]\nprovider = "nixpkgs"\nnixpkgs = {{ rev = "main", sha256 = "{SHA}" }}\n',
-     "'tool.pyrel.nixpkgs.rev' = 'main' is not a full commit hash"),
-    ("pyrel.toml", '[ci]\nruns-on = "${{ github.head_ref }}"\n[stages.x]\nrun = ["true"]\noutputs = ["*"]\n',
-     "'ci.runs-on' may not contain '${{' or a line break"),
-    ("pyrel.toml", 'nixpkgs = { path = 1 }\n[stages.x]\nrun = ["true"]\noutputs = ["*"]\n',
-     "'nixpkgs.path' must be a string"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "pyproject.toml",
+            FLIT + '[tool.pyrel.ci]\nrunz-on = "x"\n',
+            "unknown key 'tool.pyrel.ci.runz-on' (did you mean 'runs-on'?)",
+        ),
+        ("pyproject.toml", FLIT + '[tool.pyrel]\nci = "github"\n', "'tool.pyrel.ci' must be a table"),
+        (
+            "pyproject.toml",
+            FLIT + '[tool.pyrel.ci.actions]\ncheckout = "actions/checkout@v4"\n',
+            "'tool.pyrel.ci.actions.checkout' = 'actions/checkout@v4' is not pinned by a full commit SHA",
+        ),
+        (
+            "pyproject.toml",
+            FLIT + '[tool.pyrel.ci.cache]\nurl = "s3://c"\n',
+            "'tool.pyrel.ci.cache' needs both 'url' and 'public-key'",
+        ),
+        (
+            "pyproject.toml",
+            FLIT + '[tool.pyrel]\nprovider = "nixpkgs"\n',
+            "provider \"nixpkgs\" needs 'tool.pyrel.nixpkgs'",
+        ),
+        (
+            "pyproject.toml",
+            FLIT + f'[tool.pyrel]\nprovider = "nixpkgs"\nnixpkgs = {{ rev = "main", sha256 = "{SHA}" }}\n',
+            "'tool.pyrel.nixpkgs.rev' = 'main' is not a full commit hash",
+        ),
+        (
+            "pyrel.toml",
+            '[ci]\nruns-on = "${{ github.head_ref }}"\n[stages.x]\nrun = ["true"]\noutputs = ["*"]\n',
+            "'ci.runs-on' may not contain '${{' or a line break",
+        ),
+        (
+            "pyrel.toml",
+            'nixpkgs = { path = 1 }\n[stages.x]\nrun = ["true"]\noutputs = ["*"]\n',
+            "'nixpkgs.path' must be a string",
+        ),
+    ],
+)
 def test_bad_ci_and_nixpkgs_tables_fail_at_load_time(tmp_path: Path, name: str, text: str, message: str) -> None:
     (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError) as error:
@@ -149,8 +177,10 @@ def test_only_the_loader_and_lock_files_parse_toml() -> None:
 
 
 def test_loading_a_project_imports_nothing_heavy() -> None:
-    code = ("import sys, pywrap.config.loader; "
-            "print(sorted(m for m in sys.modules if m == 'jinja2' or m.startswith(('pywrap.release', "
-            "'pywrap.providers', 'pywrap.execution'))))")
+    code = (
+        "import sys, pywrap.config.loader; "
+        "print(sorted(m for m in sys.modules if m == 'jinja2' or m.startswith(('pywrap.release', "
+        "'pywrap.providers', 'pywrap.execution'))))"
+    )
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert imported.stdout.strip() == "[]"

@@ -121,7 +121,8 @@ def test_an_unchanged_inrelease_is_not_downloaded_again(mirror: tuple[Path, Path
     assert validators["last-modified"]  # urllib dates a file:// answer by the file's mtime
     archive = _read(root, [keyring], cache, not_modified)
     assert set(archive.index.packages) == {"busybox-static", "libc6"}
-    assert sent[0] == (f"file://{root}/dists/bookworm/InRelease", validators["last-modified"])
+    # The suites' InReleases are asked for side by side, in no fixed order.
+    assert (f"file://{root}/dists/bookworm/InRelease", validators["last-modified"]) in sent
 
 
 @pytest.mark.parametrize("damage", ["inrelease", "key", "index", "expired"])

@@ -252,11 +252,18 @@ def test_with_urls_joins_each_archive_and_pool_path_as_apt_prints_them() -> None
 
 
 def test_the_highest_version_of_any_suite_is_the_candidate() -> None:
-    idx = parse_indexes([("http://m.invalid/debian", para("libc6", "2.36-9+deb12u4")),
-                         ("http://m.invalid/security", para("libc6", "2.36-9+deb12u10")),
-                         ("http://m.invalid/debian", para("libc6", "2.36-9"))], arch="amd64")
-    assert (idx.packages["libc6"].version, idx.packages["libc6"].origin) == ("2.36-9+deb12u10",
-                                                                             "http://m.invalid/security")
+    idx = parse_indexes(
+        [
+            ("http://m.invalid/debian", para("libc6", "2.36-9+deb12u4")),
+            ("http://m.invalid/security", para("libc6", "2.36-9+deb12u10")),
+            ("http://m.invalid/debian", para("libc6", "2.36-9")),
+        ],
+        arch="amd64",
+    )
+    assert (idx.packages["libc6"].version, idx.packages["libc6"].origin) == (
+        "2.36-9+deb12u10",
+        "http://m.invalid/security",
+    )
 
 
 def test_suite_facts() -> None:
@@ -281,9 +288,7 @@ def test_private_sources_are_derived_from_the_host_sources(tmp_path: Path) -> No
         "Types: deb\nURIs: http://mirror.invalid/security\nSuites: bookworm-security\n"
         "Components: main\nEnabled: no\n"
     )
-    (tmp_path / "sources.list.d" / "vendor.list").write_text(
-        "deb http://vendor.invalid/apt nodistro main\n"
-    )
+    (tmp_path / "sources.list.d" / "vendor.list").write_text("deb http://vendor.invalid/apt nodistro main\n")
     paras = apt._host_source_paragraphs(tmp_path)
     derived = apt.derive_sources(paras, "bookworm", "trixie", "arm64")
     assert derived == [
@@ -319,8 +324,16 @@ def _python_paragraphs() -> tuple[str, ...]:
 
 
 def _stage(**fields: object) -> Stage:
-    values: dict[str, object] = {"name": "source", "python": True, "system": (), "requires": (),
-                                 "requires_file": "", "inputs": (), "run": ("true",), "outputs": ("*",)}
+    values: dict[str, object] = {
+        "name": "source",
+        "python": True,
+        "system": (),
+        "requires": (),
+        "requires_file": "",
+        "inputs": (),
+        "run": ("true",),
+        "outputs": ("*",),
+    }
     return Stage(**{**values, **fields})  # type: ignore[arg-type]
 
 
@@ -343,9 +356,11 @@ def test_system_exclude_never_cuts_what_the_compiler_needs() -> None:
     # The wheel stage of a C project: libc6-dev's libnsl-dev and libtirpc-dev match its default patterns.
     compiler_index = index(
         *_python_paragraphs(),
-        para("gcc", Depends="libc6"), para("libpython3.11-dev", Depends="libc6"),
+        para("gcc", Depends="libc6"),
+        para("libpython3.11-dev", Depends="libc6"),
         para("libc6-dev", Depends="libc6, libnsl-dev, libtirpc-dev"),
-        para("libnsl-dev", Depends="libnsl2"), para("libtirpc-dev", Depends="libtirpc3"),
+        para("libnsl-dev", Depends="libnsl2"),
+        para("libtirpc-dev", Depends="libtirpc3"),
     )
     stage = _stage(name="wheel", compiler=True, system_exclude=("libreadline*", "libnsl*", "libtirpc*"))
     closure, trimmed = debian_closure(compiler_index, stage, "3.11", "amd64", frozenset())
@@ -360,8 +375,13 @@ def test_no_system_exclude_keeps_debians_closure() -> None:
 
 
 def _wheel(filename: str) -> WheelEntry:
-    return WheelEntry(name=filename.split("-")[0], version="1", filename=filename,
-                      url=f"http://mirror.invalid/{filename}", sha256="0" * 64)
+    return WheelEntry(
+        name=filename.split("-")[0],
+        version="1",
+        filename=filename,
+        url=f"http://mirror.invalid/{filename}",
+        sha256="0" * 64,
+    )
 
 
 def test_a_binary_wheel_that_loads_the_cpp_runtime_brings_it() -> None:
@@ -380,8 +400,9 @@ def test_a_binary_wheel_that_loads_the_cpp_runtime_brings_it() -> None:
     assert pure.filename not in opened  # a pure-Python wheel is never downloaded to be read
     # Kept like Python itself: a default system-exclude never cuts it.
     stage = _stage(system_exclude=("libstdc*", "libreadline*"))
-    closure, trimmed = debian_closure(_python_index(), stage, "3.11", "amd64", frozenset(),
-                                      binary_wheel_runtime([cpp], needed_by))
+    closure, trimmed = debian_closure(
+        _python_index(), stage, "3.11", "amd64", frozenset(), binary_wheel_runtime([cpp], needed_by)
+    )
     assert {"libstdc++6", "libgcc-s1"} <= set(names(closure))
     assert "libstdc++6" not in trimmed
     plain, _ = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())

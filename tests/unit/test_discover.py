@@ -32,10 +32,12 @@ def _project(**tables: object) -> dict[str, object]:
 
 
 def test_dependency_groups_come_first_and_include_groups(tmp_path: Path) -> None:
-    pyproject = _project(**{
-        "dependency-groups": {"tests": ["pytest>=8", {"include-group": "typing"}], "typing": ["mypy"]},
-        "project": {"name": "demo", "optional-dependencies": {"tests": ["nose"]}},
-    })
+    pyproject = _project(
+        **{
+            "dependency-groups": {"tests": ["pytest>=8", {"include-group": "typing"}], "typing": ["mypy"]},
+            "project": {"name": "demo", "optional-dependencies": {"tests": ["nose"]}},
+        }
+    )
     found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES)
     assert found.lines == ("pytest>=8", "mypy")
     assert found.origin == "[dependency-groups] tests"
@@ -44,7 +46,10 @@ def test_dependency_groups_come_first_and_include_groups(tmp_path: Path) -> None
 def test_extras_referring_to_the_project_itself_are_expanded() -> None:
     extras = {"tests": ["demo[typing]", "hypothesis"], "typing": ["mypy; python_version >= '3.10'"]}
     assert expand_self(["demo[tests]", "pytest"], "Demo", extras) == [
-        "pytest", "hypothesis", "mypy; python_version >= '3.10'"]
+        "pytest",
+        "hypothesis",
+        "mypy; python_version >= '3.10'",
+    ]
 
 
 def test_requirement_files_where_projects_keep_them(tmp_path: Path) -> None:
@@ -64,7 +69,8 @@ def test_include_group_cycle_is_an_error(tmp_path: Path) -> None:
 def test_runtime_requirements_and_version_from_pkg_info(tmp_path: Path) -> None:
     (tmp_path / "PKG-INFO").write_text(
         "Metadata-Version: 2.1\nName: demo\nVersion: 3.4.5\nRequires-Dist: six>=1\n"
-        "Requires-Dist: pytest; extra == 'tests'\n")
+        "Requires-Dist: pytest; extra == 'tests'\n"
+    )
     dynamic = {**FLIT, "project": {"name": "demo", "dynamic": ["version", "dependencies"]}}
     assert runtime_requirements(tmp_path, dynamic, "demo") == (["six>=1"], "PKG-INFO")
     assert project_version(tmp_path, dynamic) == "3.4.5"
@@ -106,8 +112,9 @@ def test_docs_options_and_their_errors(tmp_path: Path) -> None:
     command = project.stage("docs").run[0]
     assert "--builders html,epub" in command and "--fail-on-warning" in command and "--sphinx-dir doc" in command
     assert project.stage("docs").outputs == ("*.tar.gz", "sphinx-*.log")
-    pdf = build_project(tmp_path, tmp_path / "pyproject.toml", _project(),
-                        {"stages": {"docs-pdf": {"builders": ["latexpdf"]}}}).stage("docs-pdf")
+    pdf = build_project(
+        tmp_path, tmp_path / "pyproject.toml", _project(), {"stages": {"docs-pdf": {"builders": ["latexpdf"]}}}
+    ).stage("docs-pdf")
     assert pdf.outputs == ("*.tar.gz", "sphinx-*.log", "*.pdf")  # the PDF is an artifact of its own
     with pytest.raises(ConfigError, match="unknown builder 'pdf'"):
         build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {"stages": {"docs": {"builders": ["pdf"]}}})
@@ -130,8 +137,8 @@ def test_no_docs_or_tests_means_no_such_stages(tmp_path: Path) -> None:
 def test_a_setup_py_sdist_without_a_project_table_reads_pkg_info(tmp_path: Path) -> None:
     # python-dateutil: [build-system] only, metadata in setup.cfg; its sdist's PKG-INFO has the truth.
     (tmp_path / "PKG-INFO").write_text(
-        "Metadata-Version: 2.1\nName: python-dateutil\nVersion: 2.9.0\nRequires-Dist: six>=1.5\n\n"
-        "Name: not-a-header\n")
+        "Metadata-Version: 2.1\nName: python-dateutil\nVersion: 2.9.0\nRequires-Dist: six>=1.5\n\nName: not-a-header\n"
+    )
     (tmp_path / "tests").mkdir()
     pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
     assert runtime_requirements(tmp_path, pyproject, "x") == (["six>=1.5"], "PKG-INFO")
@@ -164,13 +171,18 @@ def test_development_requirements_are_the_last_test_fallback(tmp_path: Path) -> 
 
 POETRY = {
     "build-system": {"requires": ["poetry-core"], "build-backend": "poetry.core.masonry.api"},
-    "tool": {"poetry": {
-        "name": "tomlish", "version": "0.13.2",
-        "dependencies": {"python": ">=3.8", "attrs": "^23.1", "rich": {"version": "~13.7", "optional": True}},
-        "group": {"test": {"dependencies": {"pytest": "^7.2.0", "PyYAML": {"version": "^6.0", "python": "^3.8"}}},
-                  "docs": {"optional": True, "dependencies": {"Sphinx": ">=4.3 <8", "furo": "*"}}},
-        "dev-dependencies": {"mypy": "^0.990"},
-    }},
+    "tool": {
+        "poetry": {
+            "name": "tomlish",
+            "version": "0.13.2",
+            "dependencies": {"python": ">=3.8", "attrs": "^23.1", "rich": {"version": "~13.7", "optional": True}},
+            "group": {
+                "test": {"dependencies": {"pytest": "^7.2.0", "PyYAML": {"version": "^6.0", "python": "^3.8"}}},
+                "docs": {"optional": True, "dependencies": {"Sphinx": ">=4.3 <8", "furo": "*"}},
+            },
+            "dev-dependencies": {"mypy": "^0.990"},
+        }
+    },
 }
 
 
@@ -179,20 +191,28 @@ def test_poetry_tables_name_the_project_its_dependencies_and_groups(tmp_path: Pa
     assert project_version(tmp_path, POETRY) == "0.13.2"
     assert runtime_requirements(tmp_path, POETRY, "tomlish") == (["attrs>=23.1,<24"], "[tool.poetry]")
     assert _tests(tmp_path, POETRY, "tomlish") == (
-        ("pytest>=7.2.0,<8", 'PyYAML>=6.0,<7; (python_version >= "3.8" and python_version < "4")'), "",
-        "[tool.poetry.group.test.dependencies]")
+        ("pytest>=7.2.0,<8", 'PyYAML>=6.0,<7; (python_version >= "3.8" and python_version < "4")'),
+        "",
+        "[tool.poetry.group.test.dependencies]",
+    )
     docs = stage_requirements(tmp_path, POETRY, "tomlish", DOCS_GROUPS, DOCS_FILES)
     assert docs.lines == ("Sphinx>=4.3,<8", "furo")
     legacy = {"tool": {"poetry": {"name": "x", "dev-dependencies": {"pytest": "^7.2.0", "PyYAML": "^6.0"}}}}
-    assert _tests(tmp_path, legacy, "x") == (("pytest>=7.2.0,<8", "PyYAML>=6.0,<7"), "",
-                                             "[tool.poetry.dev-dependencies]")
+    assert _tests(tmp_path, legacy, "x") == (
+        ("pytest>=7.2.0,<8", "PyYAML>=6.0,<7"),
+        "",
+        "[tool.poetry.dev-dependencies]",
+    )
 
 
-@pytest.mark.parametrize(("value", "words"), [
-    ({"git": "https://example.invalid/x.git"}, "comes from a git source"),
-    ("^1.0 || ^2.0", "has the constraint '^1.0 || ^2.0', which pyrel does not translate"),
-    ([{"version": "^1", "python": "<3.9"}, {"version": "^2", "python": ">=3.9"}], "lists several constraints"),
-])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"git": "https://example.invalid/x.git"}, "comes from a git source"),
+        ("^1.0 || ^2.0", "has the constraint '^1.0 || ^2.0', which pyrel does not translate"),
+        ([{"version": "^1", "python": "<3.9"}, {"version": "^2", "python": ">=3.9"}], "lists several constraints"),
+    ],
+)
 def test_poetry_entries_pyrel_cannot_pin_name_the_key(tmp_path: Path, value: object, words: str) -> None:
     pyproject = {"tool": {"poetry": {"name": "x", "group": {"test": {"dependencies": {"thing": value}}}}}}
     with pytest.raises(ConfigError, match=re.escape("tool.poetry.group.test.dependencies.thing")) as caught:
@@ -203,9 +223,10 @@ def test_poetry_entries_pyrel_cannot_pin_name_the_key(tmp_path: Path, value: obj
 def test_pdm_and_hatch_groups(tmp_path: Path) -> None:
     pdm = _project(tool={"pdm": {"dev-dependencies": {"test": ["pytest>=8"], "lint": ["ruff"]}}})
     assert _tests(tmp_path, pdm) == (("pytest>=8",), "", "[tool.pdm.dev-dependencies] test")
-    hatch = _project(project={"name": "demo", "optional-dependencies": {"cli": ["click"]}},
-                     tool={"hatch": {"envs": {"hatch-test": {"extra-dependencies": ["pytest-mock"],
-                                                             "features": ["cli"]}}}})
+    hatch = _project(
+        project={"name": "demo", "optional-dependencies": {"cli": ["click"]}},
+        tool={"hatch": {"envs": {"hatch-test": {"extra-dependencies": ["pytest-mock"], "features": ["cli"]}}}},
+    )
     assert _tests(tmp_path, hatch) == (("pytest-mock", "click"), "", "[tool.hatch.envs.hatch-test]")
     default_env = _project(tool={"hatch": {"envs": {"default": {"dependencies": ["pytest", "coverage"]}}}})
     assert _tests(tmp_path, default_env) == (("pytest", "coverage"), "", "[tool.hatch.envs.default]")
@@ -262,24 +283,31 @@ def test_tox_environments_give_test_and_docs_requirements(tmp_path: Path) -> Non
     (tmp_path / "tox.ini").write_text(TOX_INI)
     (tmp_path / "requirements").mkdir()
     (tmp_path / "requirements" / "extra.txt").write_text("hypothesis\n")
-    pyproject = _project(project={"name": "demo", "optional-dependencies": {"diagrams": ["railroad-diagrams"],
-                                                                             "cli": ["click"]}})
-    found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, DEV_GROUPS, DEV_FILES,
-                               TEST_TOX_ENVS)
-    assert found.lines == ("pytest", "matplotlib; implementation_name != 'pypy'", "foo>=1,<2",
-                           "railroad-diagrams", "click")
+    pyproject = _project(
+        project={"name": "demo", "optional-dependencies": {"diagrams": ["railroad-diagrams"], "cli": ["click"]}}
+    )
+    found = stage_requirements(
+        tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, DEV_GROUPS, DEV_FILES, TEST_TOX_ENVS
+    )
+    assert found.lines == (
+        "pytest",
+        "matplotlib; implementation_name != 'pypy'",
+        "foo>=1,<2",
+        "railroad-diagrams",
+        "click",
+    )
     assert (found.file, found.origin, found.fallback) == ("requirements/extra.txt", "tox [testenv]", True)
     docs = stage_requirements(tmp_path, pyproject, "demo", DOCS_GROUPS, DOCS_FILES, tox_envs=DOCS_TOX_ENVS)
     assert docs.lines == ("sphinx-rtd-theme",)
     # A test group of the project's own comes first.
     grouped = {**pyproject, "dependency-groups": {"test": ["pytest>=8"]}}
-    assert stage_requirements(tmp_path, grouped, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS).lines \
-        == ("pytest>=8",)
+    assert stage_requirements(tmp_path, grouped, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS).lines == (
+        "pytest>=8",
+    )
 
 
 def test_tox_toml_environments(tmp_path: Path) -> None:
-    (tmp_path / "tox.toml").write_text('[env_run_base]\ndeps = ["pytest", "-r requirements.txt"]\n'
-                                       'extras = ["cli"]\n')
+    (tmp_path / "tox.toml").write_text('[env_run_base]\ndeps = ["pytest", "-r requirements.txt"]\nextras = ["cli"]\n')
     pyproject = _project(project={"name": "demo", "optional-dependencies": {"cli": ["click"]}})
     found = stage_requirements(tmp_path, pyproject, "demo", TEST_GROUPS, TEST_FILES, tox_envs=TEST_TOX_ENVS)
     assert (found.lines, found.file, found.origin) == (("pytest", "click"), "", "tox [testenv]")
@@ -287,20 +315,31 @@ def test_tox_toml_environments(tmp_path: Path) -> None:
 
 def test_extra_requires_adds_to_the_defaults_and_the_projects_extras_are_expanded(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
-    pyproject = _project(**{"dependency-groups": {"test": ["pytest>=8"]}, "project": {
-        "name": "demo", "version": "1.2", "optional-dependencies": {"yaml": ["PyYAML>=6"], "fast": ["orjson"]}}})
+    pyproject = _project(
+        **{
+            "dependency-groups": {"test": ["pytest>=8"]},
+            "project": {
+                "name": "demo",
+                "version": "1.2",
+                "optional-dependencies": {"yaml": ["PyYAML>=6"], "fast": ["orjson"]},
+            },
+        }
+    )
     name = "demo"
     config = {"stages": {"test": {"extra-requires": [f"{name}[yaml]", "hypothesis"]}}}
     test = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, config).stage("test")
     default = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {}).stage("test")
     # The defaults stay; the project's own extra is its contents, never the project from a registry.
     assert test.requires == (*default.requires, "hypothesis", "PyYAML>=6")
-    declared = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject,
-                             {"stages": {"test": {"requires": ["pytest", f"{name}[fast]"]}}}).stage("test")
+    declared = build_project(
+        tmp_path,
+        tmp_path / "pyproject.toml",
+        pyproject,
+        {"stages": {"test": {"requires": ["pytest", f"{name}[fast]"]}}},
+    ).stage("test")
     assert declared.requires == ("pytest", "orjson")
     with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.test.extra-requires' must be a list of strings"):
-        build_project(tmp_path, tmp_path / "pyproject.toml", pyproject,
-                      {"stages": {"test": {"extra-requires": [3]}}})
+        build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {"stages": {"test": {"extra-requires": [3]}}})
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -312,9 +351,16 @@ def _touch(root: Path, *names: str) -> None:
 def test_test_requirement_files_under_the_names_projects_give_them(tmp_path: Path) -> None:
     # numpy's requirements/test_requirements.txt, a project's requirements/tests-py3.txt, OpenStack's
     # test-requirements.txt, Home Assistant's requirements_test.txt: the patterns of TEST_FILES.
-    for name in ("requirements/test_requirements.txt", "requirements/testing.txt", "requirements-testing.txt",
-                 "requirements_test.txt", "test-requirements.txt", "test_requirements.txt",
-                 "testing/requirements.txt", "tests/requirements-ci.txt"):
+    for name in (
+        "requirements/test_requirements.txt",
+        "requirements/testing.txt",
+        "requirements-testing.txt",
+        "requirements_test.txt",
+        "test-requirements.txt",
+        "test_requirements.txt",
+        "testing/requirements.txt",
+        "tests/requirements-ci.txt",
+    ):
         root = tmp_path / name.replace("/", "_")
         _touch(root, name)
         assert _tests(root, _project())[1:] == (name, name), name
@@ -323,12 +369,25 @@ def test_test_requirement_files_under_the_names_projects_give_them(tmp_path: Pat
 def test_a_pattern_s_matches_come_shortest_name_first_and_python_2_files_are_left_out(tmp_path: Path) -> None:
     from pywrap.config.discovery import requirement_files
 
-    _touch(tmp_path, "requirements/tests-py2.txt", "requirements/tests-py3.txt", "requirements/tests.txt",
-           "requirements/testing.txt", "requirements/test-ci.txt", "requirements-test-py27.txt",
-           "requirements-tests.txt", "test-requirements.txt")
+    _touch(
+        tmp_path,
+        "requirements/tests-py2.txt",
+        "requirements/tests-py3.txt",
+        "requirements/tests.txt",
+        "requirements/testing.txt",
+        "requirements/test-ci.txt",
+        "requirements-test-py27.txt",
+        "requirements-tests.txt",
+        "test-requirements.txt",
+    )
     assert requirement_files(tmp_path, TEST_FILES) == [
-        "requirements/tests.txt", "requirements/test-ci.txt", "requirements/testing.txt",
-        "requirements/tests-py3.txt", "requirements-tests.txt", "test-requirements.txt"]
+        "requirements/tests.txt",
+        "requirements/test-ci.txt",
+        "requirements/testing.txt",
+        "requirements/tests-py3.txt",
+        "requirements-tests.txt",
+        "test-requirements.txt",
+    ]
     assert _tests(tmp_path, _project())[1] == "requirements/tests.txt"
     # The order does not depend on the order the directory lists its files in.
     (tmp_path / "requirements/tests.txt").unlink()
@@ -344,18 +403,25 @@ def test_testing_extras_of_a_setup_py_sdist_come_from_pkg_info(tmp_path: Path) -
         "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: six\n"
         "Provides-Extra: testing\n"
         "Requires-Dist: pytest (>=6) ; extra == 'testing'\n"
-        "Requires-Dist: pytest-mypy>=0.9.1; platform_python_implementation != \"PyPy\" and extra == \"testing\"\n"
-        "Requires-Dist: demo[docs]; extra == \"testing\"\n"
-        "Requires-Dist: odd; extra == \"testing\" or extra == \"docs\"\n"
-        "Provides-Extra: docs\nRequires-Dist: sphinx; extra == \"docs\"\n")
+        'Requires-Dist: pytest-mypy>=0.9.1; platform_python_implementation != "PyPy" and extra == "testing"\n'
+        'Requires-Dist: demo[docs]; extra == "testing"\n'
+        'Requires-Dist: odd; extra == "testing" or extra == "docs"\n'
+        'Provides-Extra: docs\nRequires-Dist: sphinx; extra == "docs"\n'
+    )
     (tmp_path / "tests").mkdir()
     pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
     assert _tests(tmp_path, pyproject) == (
-        ("pytest>=6", 'pytest-mypy>=0.9.1; platform_python_implementation != "PyPy"', "sphinx"), "",
-        "PKG-INFO extra testing")
+        ("pytest>=6", 'pytest-mypy>=0.9.1; platform_python_implementation != "PyPy"', "sphinx"),
+        "",
+        "PKG-INFO extra testing",
+    )
     project = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {})
-    assert project.stage("test").requires == ("six", "pytest>=6", 'pytest-mypy>=0.9.1; platform_python_implementation '
-                                              '!= "PyPy"', "sphinx")
+    assert project.stage("test").requires == (
+        "six",
+        "pytest>=6",
+        'pytest-mypy>=0.9.1; platform_python_implementation != "PyPy"',
+        "sphinx",
+    )
     # A static [project] table is the whole truth: no PKG-INFO extras behind it.
     assert _tests(tmp_path, _project())[2] == ""
 
@@ -363,11 +429,15 @@ def test_testing_extras_of_a_setup_py_sdist_come_from_pkg_info(tmp_path: Path) -
 def test_testing_extras_of_a_setup_cfg_project(tmp_path: Path) -> None:
     (tmp_path / "setup.cfg").write_text(
         "[metadata]\nname = demo\n\n[options.extras_require]\n"
-        "testing =\n    pytest >= 6\n    # a comment\n    pytest-cov; python_version >= \"3.8\"\n"
-        "docs = sphinx; furo\n")
+        'testing =\n    pytest >= 6\n    # a comment\n    pytest-cov; python_version >= "3.8"\n'
+        "docs = sphinx; furo\n"
+    )
     pyproject = {"build-system": {"requires": ["setuptools"], "build-backend": "setuptools.build_meta"}}
-    assert _tests(tmp_path, pyproject) == (("pytest >= 6", 'pytest-cov; python_version >= "3.8"'), "",
-                                           "setup.cfg [options.extras_require] testing")
+    assert _tests(tmp_path, pyproject) == (
+        ("pytest >= 6", 'pytest-cov; python_version >= "3.8"'),
+        "",
+        "setup.cfg [options.extras_require] testing",
+    )
     docs = stage_requirements(tmp_path, pyproject, "demo", DOCS_GROUPS, DOCS_FILES)
     assert docs.lines == ("sphinx", "furo")
 

@@ -21,22 +21,36 @@ from tests.unit.test_fuzz import SETTINGS, mutated
 
 #: The built-in graph: source -> wheel -> test (which also reads source) and docs.
 INPUTS = {"source": (), "wheel": ("source",), "test": ("source", "wheel"), "docs": ("wheel",)}
-OUTPUTS = {"source": ("hello-1.0.tar.gz",), "wheel": ("hello-1.0-py3-none-any.whl", "wheel-checks.json"),
-           "test": ("junit.xml", "pytest.log"), "docs": ("hello-1.0-docs-html.tar.gz",)}
+OUTPUTS = {
+    "source": ("hello-1.0.tar.gz",),
+    "wheel": ("hello-1.0-py3-none-any.whl", "wheel-checks.json"),
+    "test": ("junit.xml", "pytest.log"),
+    "docs": ("hello-1.0-docs-html.tar.gz",),
+}
 
 
 def _context() -> provenance.BuildContext:
     moment = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
-    return provenance.BuildContext(project="hello", invocation_id="i", started_on=moment, finished_on=moment,
-                                   builder_id=provenance.DEFAULT_BUILDER_ID, pyrel_version="0", nix_version="2.8.0",
-                                   source=SourceInfo())
+    return provenance.BuildContext(
+        project="hello",
+        invocation_id="i",
+        started_on=moment,
+        finished_on=moment,
+        builder_id=provenance.DEFAULT_BUILDER_ID,
+        pyrel_version="0",
+        nix_version="2.8.0",
+        source=SourceInfo(),
+    )
 
 
 def _export(dist: Path, stage: str, version: str) -> None:
     """Export ``stage`` as `pyrel build` does: its files (contents depending on ``version`` and on what its
     input stages hold in dist/ now), SHA256SUMS, one statement per file naming the inputs' artifacts."""
-    inputs = [(f"{name}/{file}", sha256) for name in INPUTS[stage]
-              for file, sha256 in verify.listed_checksums(dist)[name].items()]
+    inputs = [
+        (f"{name}/{file}", sha256)
+        for name in INPUTS[stage]
+        for file, sha256 in verify.listed_checksums(dist)[name].items()
+    ]
     directory = dist / stage
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.iterdir():
@@ -47,9 +61,17 @@ def _export(dist: Path, stage: str, version: str) -> None:
         (directory / name).write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         sums += f"{digest}  {name}\n"
-        document = provenance.statement(artifact=name, sha256=digest, stage=stage, context=_context(),
-                                        dependencies=[], derivation=None, output=None, input_artifacts=inputs,
-                                        input_stages=INPUTS[stage])
+        document = provenance.statement(
+            artifact=name,
+            sha256=digest,
+            stage=stage,
+            context=_context(),
+            dependencies=[],
+            derivation=None,
+            output=None,
+            input_artifacts=inputs,
+            input_stages=INPUTS[stage],
+        )
         (directory / provenance.attestation_name(name)).write_text(provenance.dumps(document))
     (directory / "SHA256SUMS").write_text(sums)
 
@@ -71,31 +93,61 @@ def _sdist_sha256(dist: Path) -> str:
 
 def test_a_statement_names_its_input_stages_and_their_artifacts() -> None:
     document = provenance.statement(
-        artifact="junit.xml", sha256="0" * 64, stage="test", context=_context(), dependencies=[], derivation=None,
-        output=None, input_stages=("source", "wheel"),
-        input_artifacts=[("source/hello-1.0.tar.gz", "1" * 64), ("wheel/hello-1.0-py3-none-any.whl", "2" * 64)])
+        artifact="junit.xml",
+        sha256="0" * 64,
+        stage="test",
+        context=_context(),
+        dependencies=[],
+        derivation=None,
+        output=None,
+        input_stages=("source", "wheel"),
+        input_artifacts=[("source/hello-1.0.tar.gz", "1" * 64), ("wheel/hello-1.0-py3-none-any.whl", "2" * 64)],
+    )
     assert document["predicate"]["buildDefinition"]["externalParameters"]["inputStages"] == ["source", "wheel"]
     assert provenance.recorded_inputs(document) == RecordedInputs(
-        "test", ("source", "wheel"),
-        (("source", "hello-1.0.tar.gz", "1" * 64), ("wheel", "hello-1.0-py3-none-any.whl", "2" * 64)))
+        "test",
+        ("source", "wheel"),
+        (("source", "hello-1.0.tar.gz", "1" * 64), ("wheel", "hello-1.0-py3-none-any.whl", "2" * 64)),
+    )
     # A stage that reads none says so: an empty list, not nothing.
-    source = provenance.statement(artifact="hello-1.0.tar.gz", sha256="0" * 64, stage="source", context=_context(),
-                                  dependencies=[], derivation=None, output=None)
+    source = provenance.statement(
+        artifact="hello-1.0.tar.gz",
+        sha256="0" * 64,
+        stage="source",
+        context=_context(),
+        dependencies=[],
+        derivation=None,
+        output=None,
+    )
     assert provenance.recorded_inputs(source) == RecordedInputs("source", (), ())
 
 
-@pytest.mark.parametrize("document", [
-    None, [], {"predicate": 5}, {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test"}}}},
-    {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test", "inputStages": "source"}}}},
-    {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test", "inputStages": ["a/b"]}}}},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        None,
+        [],
+        {"predicate": 5},
+        {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test"}}}},
+        {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test", "inputStages": "source"}}}},
+        {"predicate": {"buildDefinition": {"externalParameters": {"stage": "test", "inputStages": ["a/b"]}}}},
+    ],
+)
 def test_a_statement_that_does_not_say_what_it_read_records_nothing(document: object) -> None:
     assert provenance.recorded_inputs(document) is None
 
 
 _TEST_STATEMENT = provenance.statement(
-    artifact="junit.xml", sha256="0" * 64, stage="test", context=_context(), dependencies=[], derivation=None,
-    output=None, input_stages=("source",), input_artifacts=[("source/hello-1.0.tar.gz", "1" * 64)])
+    artifact="junit.xml",
+    sha256="0" * 64,
+    stage="test",
+    context=_context(),
+    dependencies=[],
+    derivation=None,
+    output=None,
+    input_stages=("source",),
+    input_artifacts=[("source/hello-1.0.tar.gz", "1" * 64)],
+)
 
 
 @SETTINGS
@@ -108,16 +160,24 @@ def test_any_statement_is_read_back_without_an_exception(document: dict[str, obj
 
 
 def test_only_input_stages_files_are_read_back_from_the_dependencies() -> None:
-    document = {"predicate": {"buildDefinition": {
-        "externalParameters": {"stage": "test", "inputStages": ["wheel"]},
-        "resolvedDependencies": [
-            {"name": "pyrel.lock.toml", "digest": {"sha256": "1" * 64}},
-            {"name": "docs/x.tar.gz", "digest": {"sha256": "2" * 64}},  # not an input stage of test
-            {"name": "wheel/sub/dir.whl", "digest": {"sha256": "3" * 64}},
-            {"name": "wheel/odd.whl", "digest": "sha256:4"}, 7, {"name": 5},
-        ]}}}
-    assert provenance.recorded_inputs(document) == RecordedInputs("test", ("wheel",),
-                                                                  (("wheel", "sub/dir.whl", "3" * 64),))
+    document = {
+        "predicate": {
+            "buildDefinition": {
+                "externalParameters": {"stage": "test", "inputStages": ["wheel"]},
+                "resolvedDependencies": [
+                    {"name": "pyrel.lock.toml", "digest": {"sha256": "1" * 64}},
+                    {"name": "docs/x.tar.gz", "digest": {"sha256": "2" * 64}},  # not an input stage of test
+                    {"name": "wheel/sub/dir.whl", "digest": {"sha256": "3" * 64}},
+                    {"name": "wheel/odd.whl", "digest": "sha256:4"},
+                    7,
+                    {"name": 5},
+                ],
+            }
+        }
+    }
+    assert provenance.recorded_inputs(document) == RecordedInputs(
+        "test", ("wheel",), (("wheel", "sub/dir.whl", "3" * 64),)
+    )
 
 
 # --- the graph, as data ---------------------------------------------------------------------
@@ -125,8 +185,9 @@ def test_only_input_stages_files_are_read_back_from_the_dependencies() -> None:
 
 def _record(stage: str, **files: str) -> RecordedInputs:
     """``stage`` built from ``files`` (``source="<sha256>"``: source's one file, a.tar.gz)."""
-    return RecordedInputs(stage, tuple(INPUTS[stage]), tuple((name, "a.tar.gz", sha256)
-                                                            for name, sha256 in files.items()))
+    return RecordedInputs(
+        stage, tuple(INPUTS[stage]), tuple((name, "a.tar.gz", sha256) for name, sha256 in files.items())
+    )
 
 
 def test_matching_statements_are_one_release() -> None:
@@ -141,18 +202,22 @@ def test_each_disagreement_names_the_stage_and_the_file() -> None:
     problems = verify.graph_problems(records, present, ["test"])
     assert problems == [
         verify.GraphProblem("test", "source", "a.tar.gz", "1" * 64, "5" * 64),  # another sdist
-        verify.GraphProblem("test", "source", "extra.txt", "", "6" * 64),       # a file test did not read
-        verify.GraphProblem("test", "wheel"),                                   # wheel is not there at all
+        verify.GraphProblem("test", "source", "extra.txt", "", "6" * 64),  # a file test did not read
+        verify.GraphProblem("test", "wheel"),  # wheel is not there at all
     ]
     dist = Path("/r/dist")
     described = [problem.describe(dist) for problem in problems]
-    assert described[0] == (f"/r/dist/test: built from source/a.tar.gz with sha256 {'1' * 64}, "
-                            f"but /r/dist/source/a.tar.gz has sha256 {'5' * 64}")
+    assert described[0] == (
+        f"/r/dist/test: built from source/a.tar.gz with sha256 {'1' * 64}, "
+        f"but /r/dist/source/a.tar.gz has sha256 {'5' * 64}"
+    )
     assert described[1].startswith("/r/dist/source/extra.txt: not one of the files of source that test")
     assert described[2].startswith("/r/dist/test: built from stage wheel, which is not in /r/dist")
     gone = verify.graph_problems({"test": [_record("test", source="1" * 64)]}, {"source": {}, "wheel": {}}, ["test"])
-    assert gone[0].describe(dist) == f"/r/dist/test: built from source/a.tar.gz (sha256 {'1' * 64}), which is " \
-                                     "not in /r/dist/source"
+    assert (
+        gone[0].describe(dist) == f"/r/dist/test: built from source/a.tar.gz (sha256 {'1' * 64}), which is "
+        "not in /r/dist/source"
+    )
 
 
 def test_a_statement_that_does_not_name_its_inputs_cannot_pass() -> None:
@@ -168,16 +233,19 @@ def test_only_the_stages_asked_for_are_checked() -> None:
     assert {problem.stage for problem in verify.graph_problems(records, present, ["test"])} == {"test"}
 
 
-@pytest.mark.parametrize(("exported", "problems", "stale"), [
-    # `pyrel build source` after a change: what read the old sdist, and what reads that.
-    (["source"], [("wheel", "source"), ("test", "source")], ("wheel", "docs", "test")),
-    # `pyrel build source wheel`: the issue's case.
-    (["source", "wheel"], [("test", "source"), ("test", "wheel"), ("docs", "wheel")], ("docs", "test")),
-    # `pyrel build test` on a dist/ whose source and wheel are older: those, and docs, which reads the wheel.
-    (["test"], [("test", "source"), ("test", "wheel")], ("source", "wheel", "docs")),
-    # Nothing built (`pyrel verify --artifacts`): the stages whose statements disagree, and their readers.
-    ([], [("wheel", "source")], ("wheel", "docs", "test")),
-])
+@pytest.mark.parametrize(
+    ("exported", "problems", "stale"),
+    [
+        # `pyrel build source` after a change: what read the old sdist, and what reads that.
+        (["source"], [("wheel", "source"), ("test", "source")], ("wheel", "docs", "test")),
+        # `pyrel build source wheel`: the issue's case.
+        (["source", "wheel"], [("test", "source"), ("test", "wheel"), ("docs", "wheel")], ("docs", "test")),
+        # `pyrel build test` on a dist/ whose source and wheel are older: those, and docs, which reads the wheel.
+        (["test"], [("test", "source"), ("test", "wheel")], ("source", "wheel", "docs")),
+        # Nothing built (`pyrel verify --artifacts`): the stages whose statements disagree, and their readers.
+        ([], [("wheel", "source")], ("wheel", "docs", "test")),
+    ],
+)
 def test_the_stale_stages_are_those_to_rebuild(
     exported: list[str], problems: list[tuple[str, str]], stale: tuple[str, ...]
 ) -> None:
@@ -218,11 +286,14 @@ def test_tests_of_another_sdist_do_not_pass_the_gate(tmp_path: Path) -> None:
     assert consistency.stale == ("wheel", "docs", "test")
     report = verify.verify_artifacts(dist)
     assert not report and report.stale == ("wheel", "docs", "test")
-    expected = (f"{dist / 'test'}: built from source/hello-1.0.tar.gz with sha256 {old_sdist}, "
-                f"but {dist / 'source' / 'hello-1.0.tar.gz'} has sha256 {new_sdist}")
+    expected = (
+        f"{dist / 'test'}: built from source/hello-1.0.tar.gz with sha256 {old_sdist}, "
+        f"but {dist / 'source' / 'hello-1.0.tar.gz'} has sha256 {new_sdist}"
+    )
     assert expected in report.problems
-    assert any(problem.startswith(f"{dist / 'wheel'}: built from source/hello-1.0.tar.gz")
-               for problem in report.problems)
+    assert any(
+        problem.startswith(f"{dist / 'wheel'}: built from source/hello-1.0.tar.gz") for problem in report.problems
+    )
     # The publish job checks source and wheel only: wheel is stale too, so it fails as well ...
     assert not verify.verify_artifacts(dist, ["source", "wheel"])
 
@@ -231,10 +302,13 @@ def test_tests_of_another_sdist_do_not_pass_the_gate(tmp_path: Path) -> None:
     assert verify.check_consistency(dist, ["source", "wheel"]).stale == ("docs", "test")  # but not dist/
     report = verify.verify_artifacts(dist)
     assert not report and report.stale == ("docs", "test")
-    assert any(problem.startswith(f"{dist / 'test'}: built from source/hello-1.0.tar.gz")
-               for problem in report.problems)
-    assert any(problem.startswith(f"{dist / 'docs'}: built from wheel/hello-1.0-py3-none-any.whl")
-               for problem in report.problems)
+    assert any(
+        problem.startswith(f"{dist / 'test'}: built from source/hello-1.0.tar.gz") for problem in report.problems
+    )
+    assert any(
+        problem.startswith(f"{dist / 'docs'}: built from wheel/hello-1.0-py3-none-any.whl")
+        for problem in report.problems
+    )
 
     for stage in ("test", "docs"):  # `pyrel build test docs`
         _export(dist, stage, "2")
@@ -291,8 +365,9 @@ def test_a_build_that_leaves_stale_stages_says_which_and_how_to_rebuild_them(
     consistency = cli._consistency(dist, ["source", "wheel"], project_dir=tmp_path, dist=None)
     assert consistency["consistent"] is False and consistency["stale"] == ["docs", "test"]
     assert consistency["rebuild"] == f"pyrel build docs test -C {tmp_path}"
-    assert any(str(problem).startswith(f"{dist / 'test'}: built from source/hello-1.0.tar.gz")
-               for problem in consistency["problems"])  # type: ignore[attr-defined]
+    problems = consistency["problems"]
+    assert isinstance(problems, list)
+    assert any(str(problem).startswith(f"{dist / 'test'}: built from source/hello-1.0.tar.gz") for problem in problems)
     json.dumps(consistency)  # `--json` carries it as it is
     cli._print_consistency(consistency, dist)
     printed = capsys.readouterr().err
@@ -300,6 +375,10 @@ def test_a_build_that_leaves_stale_stages_says_which_and_how_to_rebuild_them(
     assert f"rebuild them: pyrel build docs test -C {tmp_path}" in printed
 
     assert cli._consistency(_release(tmp_path / "again"), ["source"], project_dir=Path("."), dist=None) == {
-        "consistent": True, "stale": [], "problems": [], "rebuild": None}
+        "consistent": True,
+        "stale": [],
+        "problems": [],
+        "rebuild": None,
+    }
     cli._print_consistency(cli._consistency(dist, [], project_dir=Path("."), dist=None), dist)
     assert capsys.readouterr().err  # still stale: said again on the next build

@@ -14,8 +14,11 @@ from pywrap.cli.app import app
 from pywrap.execution import doctor
 
 #: What Nix's daemon says to a user it does not trust.
-IGNORED = "".join(f"warning: ignoring the client-specified setting '{name}', because it is a restricted setting "
-                  "and you are not a trusted user\n" for name in ("sandbox", "sandbox-paths"))
+IGNORED = "".join(
+    f"warning: ignoring the client-specified setting '{name}', because it is a restricted setting "
+    "and you are not a trusted user\n"
+    for name in ("sandbox", "sandbox-paths")
+)
 
 
 INRELEASE = "http://mirror.invalid/debian/dists/bookworm/InRelease"
@@ -46,16 +49,28 @@ def test_a_healthy_machine_passes(healthy: pytest.MonkeyPatch) -> None:
     assert [check["name"] for check in report["checks"]] == ["nix", "store", "sandbox", "debian", "pip"]
 
 
-@pytest.mark.parametrize(("name", "patch", "words"), [
-    ("nix", ("nix_version", lambda: _done("nix-build (Nix) 2.3.7\n")), "older than 2.8"),
-    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr="error: cloning builder process: denied", code=1)),
-     "unprivileged user namespaces"),
-    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr="pyrel-doctor: /usr/bin is visible", code=1)),
-     "sandbox-paths"),
-    ("sandbox", ("build_sandboxed", lambda e, b: _done(stderr=IGNORED + "pyrel-doctor: /usr/bin is visible", code=1)),
-     "ignored pyrel's settings (sandbox, sandbox-paths) and built without the sandbox"),
-    ("pip", ("pip_index_versions", lambda name: _done(stderr="ERROR: Could not connect", code=1)), "proxy"),
-])
+@pytest.mark.parametrize(
+    ("name", "patch", "words"),
+    [
+        ("nix", ("nix_version", lambda: _done("nix-build (Nix) 2.3.7\n")), "older than 2.8"),
+        (
+            "sandbox",
+            ("build_sandboxed", lambda e, b: _done(stderr="error: cloning builder process: denied", code=1)),
+            "unprivileged user namespaces",
+        ),
+        (
+            "sandbox",
+            ("build_sandboxed", lambda e, b: _done(stderr="pyrel-doctor: /usr/bin is visible", code=1)),
+            "sandbox-paths",
+        ),
+        (
+            "sandbox",
+            ("build_sandboxed", lambda e, b: _done(stderr=IGNORED + "pyrel-doctor: /usr/bin is visible", code=1)),
+            "ignored pyrel's settings (sandbox, sandbox-paths) and built without the sandbox",
+        ),
+        ("pip", ("pip_index_versions", lambda name: _done(stderr="ERROR: Could not connect", code=1)), "proxy"),
+    ],
+)
 def test_a_broken_piece_is_named_with_its_fix(
     healthy: pytest.MonkeyPatch, name: str, patch: tuple[str, object], words: str
 ) -> None:

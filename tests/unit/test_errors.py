@@ -34,8 +34,9 @@ def _all_error_classes() -> list[type[PyrelError]]:
 
 def test_no_two_kinds_share_an_exit_code() -> None:
     codes = [kind.exit_code for kind in error_kinds()]
-    assert len(codes) == len(set(codes)), {code: [k.__name__ for k in error_kinds() if k.exit_code == code]
-                                           for code in codes if codes.count(code) > 1}
+    assert len(codes) == len(set(codes)), {
+        code: [k.__name__ for k in error_kinds() if k.exit_code == code] for code in codes if codes.count(code) > 1
+    }
     assert 0 not in codes and all(0 < code < 126 for code in codes)  # 126+ mean "not run" or "killed" to a shell
 
 
@@ -104,8 +105,9 @@ def test_debug_adds_the_traceback(tmp_path: Path) -> None:
 def test_a_release_command_is_reported_by_the_same_group(tmp_path: Path) -> None:
     project = copy_example("hello", tmp_path)
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + f'\n[tool.pyrel.ci.pyrel]\ngit = "https://example.org/pyrel"\n'
-                         f'rev = "{"0" * 40}"\n')
+    pyproject.write_text(
+        pyproject.read_text() + f'\n[tool.pyrel.ci.pyrel]\ngit = "https://example.org/pyrel"\nrev = "{"0" * 40}"\n'
+    )
     result = CliRunner().invoke(app, ["ci", "github", "--check", "-C", str(project)])
     assert result.exit_code == errors.OutOfDateError.exit_code
     assert "is missing" in result.output and "Traceback" not in result.output
@@ -146,6 +148,9 @@ def test_the_cli_modules_import_each_other_without_a_cycle() -> None:
 @pytest.mark.parametrize("module", sorted(path.name for path in (PACKAGE / "cli").glob("*.py")))
 def test_only_the_group_catches_pyrel_errors(module: str) -> None:
     tree = ast.parse((PACKAGE / "cli" / module).read_text(encoding="utf-8"))
-    handlers = [node for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)
-                and "PyrelError" in ast.unparse(node.type or ast.Constant(None))]
+    handlers = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ExceptHandler) and "PyrelError" in ast.unparse(node.type or ast.Constant(None))
+    ]
     assert len(handlers) == (module == "reporting.py")

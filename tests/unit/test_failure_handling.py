@@ -17,11 +17,25 @@ from pywrap.execution import export, fetch, recovery
 from pywrap.locking.lockfile import Lock, WheelEntry
 
 CONTENT = b"the wheel's bytes"
-WHEEL = WheelEntry(name="demo", version="1.0", filename="demo-1.0-py3-none-any.whl",
-                   url="file:///nowhere/demo-1.0-py3-none-any.whl", sha256=hashlib.sha256(CONTENT).hexdigest(),
-                   size=len(CONTENT))
-LOCK = Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
-            python_full_version="3.11.2", glibc="2.36", bootstrap=(), packages=(), stages=())
+WHEEL = WheelEntry(
+    name="demo",
+    version="1.0",
+    filename="demo-1.0-py3-none-any.whl",
+    url="file:///nowhere/demo-1.0-py3-none-any.whl",
+    sha256=hashlib.sha256(CONTENT).hexdigest(),
+    size=len(CONTENT),
+)
+LOCK = Lock(
+    provider="debian",
+    suite="bookworm",
+    architecture="amd64",
+    python_version="3.11",
+    python_full_version="3.11.2",
+    glibc="2.36",
+    bootstrap=(),
+    packages=(),
+    stages=(),
+)
 
 
 @pytest.fixture
@@ -204,25 +218,29 @@ def test_failed_tests_are_explained_from_their_own_log(tmp_path: Path) -> None:
     status, reason, violations = recorded_result(tmp_path, "exit-code", "test")
     assert status is Status.FAILED and reason == "exit status 2"
     assert [(v.kind, v.evidence) for v in violations] == [
-        ("undeclared-import", "E   ModuleNotFoundError: No module named 'six'")]
+        ("undeclared-import", "E   ModuleNotFoundError: No module named 'six'")
+    ]
     (tmp_path / "exit-code").write_text("0\n")
     assert recorded_result(tmp_path, "exit-code", "test") == (Status.SUCCESS, "", ())
 
 
-def test_a_build_nix_ran_without_its_sandbox_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_a_build_nix_ran_without_its_sandbox_is_a_sandbox_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # A daemon that does not trust the user ignores pyrel's settings; the stage's builder then
     # sees the host and refuses (nix/builders/stage.sh): pyrel says why and how to fix it, exit 6.
     from pywrap.adapters import nix
     from pywrap.adapters.run import Completed
     from pywrap.errors import CommandFailed, SandboxError
 
-    stderr = ("warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting "
-              "and you are not a trusted user\n"
-              "warning: ignoring the client-specified setting 'sandbox-paths', because it is a restricted "
-              "setting and you are not a trusted user\n"
-              "pyrel: not in Nix's sandbox: the host's /usr is visible, so this stage refuses to run\n"
-              "error: builder for '/nix/store/aaa-demo-source.drv' failed with exit code 1\n")
+    stderr = (
+        "warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting "
+        "and you are not a trusted user\n"
+        "warning: ignoring the client-specified setting 'sandbox-paths', because it is a restricted "
+        "setting and you are not a trusted user\n"
+        "pyrel: not in Nix's sandbox: the host's /usr is visible, so this stage refuses to run\n"
+        "error: builder for '/nix/store/aaa-demo-source.drv' failed with exit code 1\n"
+    )
 
     def failing(argv: list[str], **kwargs: object) -> Completed:
         raise CommandFailed(Completed(tuple(argv), 1, "", stderr), "nix-build")

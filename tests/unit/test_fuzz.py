@@ -20,21 +20,50 @@ from pywrap.locking.lockfile import LOCK_FILE, lock_from_toml, read_lock, read_p
 SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
-    st.text(max_size=12), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),
-    st.floats(allow_nan=False), st.sampled_from(["", "*", "60 MB", "build", "source", "../x", "/etc", "${x}"]),
+    st.text(max_size=12),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.sampled_from(["", "*", "60 MB", "build", "source", "../x", "/etc", "${x}"]),
 )
 values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=10), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
-KEYS = ["provider", "debian-suite", "source-date-epoch", "exclude-newer", "stages", "python", "system", "requires",
-        "requires-file", "inputs", "run", "outputs", "env", "budget", "compiler", "status-file", "packages", "bytes",
-        "sphinx-dir", "builders", "source", "docs", "test", "custom"]
+KEYS = [
+    "provider",
+    "debian-suite",
+    "source-date-epoch",
+    "exclude-newer",
+    "stages",
+    "python",
+    "system",
+    "requires",
+    "requires-file",
+    "inputs",
+    "run",
+    "outputs",
+    "env",
+    "budget",
+    "compiler",
+    "status-file",
+    "packages",
+    "bytes",
+    "sphinx-dir",
+    "builders",
+    "source",
+    "docs",
+    "test",
+    "custom",
+]
 
-PYPROJECT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
-             "project": {"name": "demo", "version": "1.0"}}
+PYPROJECT = {
+    "build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+    "project": {"name": "demo", "version": "1.0"},
+}
 CONFIG: dict[str, Any] = {
     "stages": {
         "source": {"requires": ["build", "flit_core>=3.4"], "budget": {"packages": 25, "bytes": "60 MB"}},
@@ -105,16 +134,38 @@ def test_any_text_as_pyproject_is_a_project_or_a_config_error(text: str) -> None
             load_project(root)
 
 
-DEB = {"name": "busybox-static", "version": "1:1.35.0-4+b3", "architecture": "amd64", "sha256": "a" * 64,
-       "size": 1000, "filename": "busybox-static_1.35.0-4+b3_amd64.deb", "url": "file:///nowhere/busybox.deb",
-       "depends": [], "source": "busybox"}
+DEB = {
+    "name": "busybox-static",
+    "version": "1:1.35.0-4+b3",
+    "architecture": "amd64",
+    "sha256": "a" * 64,
+    "size": 1000,
+    "filename": "busybox-static_1.35.0-4+b3_amd64.deb",
+    "url": "file:///nowhere/busybox.deb",
+    "depends": [],
+    "source": "busybox",
+}
 LOCK: dict[str, Any] = {
     "lock-version": 1,
     "provider": "debian",
-    "debian": {"suite": "bookworm", "architecture": "amd64", "python": "3.11", "python-full-version": "3.11.2",
-               "glibc": "2.36", "bootstrap": ["busybox-static"], "packages": [DEB]},
-    "stages": {"source": {"fingerprint": "f" * 64, "system": ["busybox-static"], "python-lock": "",
-                          "python-lock-sha256": "", "backend-requires": ["flit_core"]}},
+    "debian": {
+        "suite": "bookworm",
+        "architecture": "amd64",
+        "python": "3.11",
+        "python-full-version": "3.11.2",
+        "glibc": "2.36",
+        "bootstrap": ["busybox-static"],
+        "packages": [DEB],
+    },
+    "stages": {
+        "source": {
+            "fingerprint": "f" * 64,
+            "system": ["busybox-static"],
+            "python-lock": "",
+            "python-lock-sha256": "",
+            "backend-requires": ["flit_core"],
+        }
+    },
 }
 
 
@@ -142,9 +193,20 @@ def test_any_text_as_the_lock_file_is_a_lock_or_a_lock_error(text: str) -> None:
 
 PYLOCK: dict[str, Any] = {
     "lock-version": "1.0",
-    "packages": [{"name": "build", "version": "1.2.2", "wheels": [
-        {"name": "build-1.2.2-py3-none-any.whl", "url": "file:///nowhere/build-1.2.2-py3-none-any.whl",
-         "hashes": {"sha256": "b" * 64}, "size": 10}]}],
+    "packages": [
+        {
+            "name": "build",
+            "version": "1.2.2",
+            "wheels": [
+                {
+                    "name": "build-1.2.2-py3-none-any.whl",
+                    "url": "file:///nowhere/build-1.2.2-py3-none-any.whl",
+                    "hashes": {"sha256": "b" * 64},
+                    "size": 10,
+                }
+            ],
+        }
+    ],
 }
 
 

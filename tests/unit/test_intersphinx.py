@@ -41,11 +41,14 @@ from pywrap.release.provenance import stage_dependencies
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"
-FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
-        "project": {"name": "demo"}}
+FLIT = {
+    "build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+    "project": {"name": "demo"},
+}
 DOCS_RUN = f"{DOCS_COMMAND} --sphinx-dir docs --name demo --version 1.0 --builders html"
 SCHEMA: dict[str, Any] = json.loads(
-    importlib.resources.files("pywrap.resources").joinpath("pyrel.schema.json").read_text())
+    importlib.resources.files("pywrap.resources").joinpath("pyrel.schema.json").read_text()
+)
 TOOLS = Path(__file__).resolve().parents[2] / "nix" / "tools"
 TARGET = "http://127.0.0.1:8000/upstream"
 
@@ -53,8 +56,10 @@ TARGET = "http://127.0.0.1:8000/upstream"
 def inventory_bytes(project: str = "Upstream", version: str = "2.1") -> bytes:
     """A valid Sphinx inventory (version 2), as Sphinx's html builder writes it."""
     body = b"upstream.Widget py:class 1 api.html#$ -\n"
-    return (f"# Sphinx inventory version 2\n# Project: {project}\n# Version: {version}\n"
-            "# The remainder of this file is compressed using zlib.\n").encode() + zlib.compress(body)
+    return (
+        f"# Sphinx inventory version 2\n# Project: {project}\n# Version: {version}\n"
+        "# The remainder of this file is compressed using zlib.\n"
+    ).encode() + zlib.compress(body)
 
 
 def _project(docs: dict[str, Any] | None = None) -> Project:
@@ -63,28 +68,54 @@ def _project(docs: dict[str, Any] | None = None) -> Project:
 
 
 def _deb(name: str) -> DebEntry:
-    return DebEntry(name=name, version="1.0-1", architecture="amd64", sha256="a" * 64, size=10,
-                    filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
+    return DebEntry(
+        name=name,
+        version="1.0-1",
+        architecture="amd64",
+        sha256="a" * 64,
+        size=10,
+        filename=f"{name}_1.0-1_amd64.deb",
+        url=f"http://mirror.invalid/{name}.deb",
+    )
 
 
 def _inventory(name: str = "upstream") -> InventoryEntry:
     content = inventory_bytes()
-    return InventoryEntry(name=name, target=TARGET, url=f"{TARGET}/objects.inv",
-                          sha256=hashlib.sha256(content).hexdigest(), size=len(content), project="Upstream",
-                          version="2.1")
+    return InventoryEntry(
+        name=name,
+        target=TARGET,
+        url=f"{TARGET}/objects.inv",
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        project="Upstream",
+        version="2.1",
+    )
 
 
 def _lock(project: Project, inventories: tuple[InventoryEntry, ...] = ()) -> Lock:
     debs = tuple(_deb(name) for name in ("busybox-static", "libc6", "patchelf", "python3.11-minimal"))
     stages = tuple(
-        StageLock(name=stage.name, fingerprint=stage_fingerprint(project, stage, "bookworm", "amd64"),
-                  system=("libc6", "python3.11-minimal"), python_lock="", python_lock_sha256="",
-                  inventories=inventories if stage.name == "docs" else ())
+        StageLock(
+            name=stage.name,
+            fingerprint=stage_fingerprint(project, stage, "bookworm", "amd64"),
+            system=("libc6", "python3.11-minimal"),
+            python_lock="",
+            python_lock_sha256="",
+            inventories=inventories if stage.name == "docs" else (),
+        )
         for stage in project.stages
     )
-    return Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
-                python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static", "libc6", "patchelf"),
-                packages=debs, stages=stages)
+    return Lock(
+        provider="debian",
+        suite="bookworm",
+        architecture="amd64",
+        python_version="3.11",
+        python_full_version="3.11.2",
+        glibc="2.36",
+        bootstrap=("busybox-static", "libc6", "patchelf"),
+        packages=debs,
+        stages=stages,
+    )
 
 
 # --- the stage key ----------------------------------------------------------------------------
@@ -102,17 +133,19 @@ def test_a_sphinx_stage_knows_its_directory_and_intersphinx_defaults_to_pinned()
 def test_the_built_in_docs_stage_runs_pyrels_sphinx(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "conf.py").write_text("")
-    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT,
-                            {"stages": {"docs": {"intersphinx": False}}})
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {"stages": {"docs": {"intersphinx": False}}})
     assert project.stage("docs").sphinx_dir == "docs"
     assert project.stage("docs").intersphinx is False
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    ({"intersphinx": "no"}, "must be a boolean"),
-    # A stage that runs Sphinx itself: pyrel neither pins nor hands over anything there.
-    ({"intersphinx": False, "run": ["sphinx-build docs $out/html"]}, "applies only to a stage that runs Sphinx"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"intersphinx": "no"}, "must be a boolean"),
+        # A stage that runs Sphinx itself: pyrel neither pins nor hands over anything there.
+        ({"intersphinx": False, "run": ["sphinx-build docs $out/html"]}, "applies only to a stage that runs Sphinx"),
+    ],
+)
 def test_intersphinx_is_validated_at_load_time(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _project(table)
@@ -122,8 +155,12 @@ def test_only_stages_pyrel_runs_sphinx_for_take_the_key() -> None:
     with pytest.raises(ConfigError, match=r"unknown key 'tool\.pyrel\.stages\.source\.intersphinx'"):
         build_project(ROOT, PYPROJECT, FLIT, {"stages": {"source": {"intersphinx": False}}})
     # Any name: the runner is what pins and hands over the inventories.
-    api = build_project(ROOT, PYPROJECT, FLIT, {"stages": {"api-docs": {
-        "run": [DOCS_RUN], "outputs": ["*.tar.gz"], "intersphinx": False}}}).stage("api-docs")
+    api = build_project(
+        ROOT,
+        PYPROJECT,
+        FLIT,
+        {"stages": {"api-docs": {"run": [DOCS_RUN], "outputs": ["*.tar.gz"], "intersphinx": False}}},
+    ).stage("api-docs")
     assert api.sphinx_dir == "docs" and api.intersphinx is False
 
 
@@ -141,9 +178,15 @@ def test_the_lock_pins_each_inventory_and_reads_it_back(tmp_path: Path) -> None:
     lock = _lock(project, (_inventory(),))
     document = lock_to_toml(lock)
     [table] = document["stages"]["docs"]["inventories"]
-    assert table == {"name": "upstream", "target": TARGET, "url": f"{TARGET}/objects.inv",
-                     "sha256": _inventory().sha256, "size": len(inventory_bytes()), "project": "Upstream",
-                     "version": "2.1"}
+    assert table == {
+        "name": "upstream",
+        "target": TARGET,
+        "url": f"{TARGET}/objects.inv",
+        "sha256": _inventory().sha256,
+        "size": len(inventory_bytes()),
+        "project": "Upstream",
+        "version": "2.1",
+    }
     assert "inventories" not in document["stages"]["source"]
     assert lock_from_toml(document, tmp_path).entry("docs").inventories == (_inventory(),)
     table["sha256"] = "not a hash"
@@ -153,19 +196,29 @@ def test_the_lock_pins_each_inventory_and_reads_it_back(tmp_path: Path) -> None:
 
 def test_opting_out_makes_the_docs_lock_stale_and_touches_no_other_stage() -> None:
     pinned, off = _project(), _project({"intersphinx": False})
-    assert (stage_fingerprint(pinned, pinned.stage("docs"), "bookworm", "amd64")
-            != stage_fingerprint(off, off.stage("docs"), "bookworm", "amd64"))
-    assert (stage_fingerprint(pinned, pinned.stage("source"), "bookworm", "amd64")
-            == stage_fingerprint(off, off.stage("source"), "bookworm", "amd64"))
+    assert stage_fingerprint(pinned, pinned.stage("docs"), "bookworm", "amd64") != stage_fingerprint(
+        off, off.stage("docs"), "bookworm", "amd64"
+    )
+    assert stage_fingerprint(pinned, pinned.stage("source"), "bookworm", "amd64") == stage_fingerprint(
+        off, off.stage("source"), "bookworm", "amd64"
+    )
 
 
 # --- the probe's answer and pinning --------------------------------------------------------------
 
 
 def _answer(**changes: Any) -> dict[str, Any]:
-    return {"schema-version": 1, "method": "conf.py", "note": "", "error": "", "invalid": [],
-            "entries": [{"name": "upstream", "target": TARGET, "locations": [f"{TARGET}/objects.inv"],
-                         "local-files": [False]}], **changes}
+    return {
+        "schema-version": 1,
+        "method": "conf.py",
+        "note": "",
+        "error": "",
+        "invalid": [],
+        "entries": [
+            {"name": "upstream", "target": TARGET, "locations": [f"{TARGET}/objects.inv"], "local-files": [False]}
+        ],
+        **changes,
+    }
 
 
 def test_the_probe_answer_is_read_and_checked() -> None:
@@ -195,9 +248,18 @@ def test_the_first_location_that_gives_an_inventory_is_pinned() -> None:
             raise DownloadError(f"cannot download {url}: Name or service not known")
         return served.get(url)
 
-    probed = ProbedEntry("upstream", TARGET, ("missing.inv", "http://unreachable.invalid/objects.inv",
-                                              "http://mirror.invalid/page.html", "http://mirror.invalid/gone.inv",
-                                              f"{TARGET}/objects.inv"), (False,) * 5)
+    probed = ProbedEntry(
+        "upstream",
+        TARGET,
+        (
+            "missing.inv",
+            "http://unreachable.invalid/objects.inv",
+            "http://mirror.invalid/page.html",
+            "http://mirror.invalid/gone.inv",
+            f"{TARGET}/objects.inv",
+        ),
+        (False,) * 5,
+    )
     pinned = pin_entry("docs", probed, download)
     assert pinned is not None
     assert pinned.entry == attrs.evolve(_inventory(), url=f"{TARGET}/objects.inv")
@@ -221,8 +283,9 @@ def test_an_inventory_found_nowhere_is_a_lock_error_naming_each_url() -> None:
             raise DownloadError(f"cannot download {url}: [Errno 111] Connection refused")
         return None
 
-    probed = ProbedEntry("upstream", TARGET, ("http://refused.invalid/objects.inv", f"{TARGET}/objects.inv"),
-                         (False, False))
+    probed = ProbedEntry(
+        "upstream", TARGET, ("http://refused.invalid/objects.inv", f"{TARGET}/objects.inv"), (False, False)
+    )
     with pytest.raises(LockError) as error:
         pin_entry("docs", probed, download)
     message = error.value.message
@@ -239,12 +302,18 @@ def test_lock_inventories_probes_pins_and_keeps_each_file() -> None:
 
     def probe(project: Project, stage: Stage, lock: Lock, progress: Any) -> ProbeAnswer:
         assert stage.name == "docs"
-        return parse_answer(_answer(method="literal", note="ModuleNotFoundError: No module named 'demo'"),
-                            "docs", "docs")
+        return parse_answer(
+            _answer(method="literal", note="ModuleNotFoundError: No module named 'demo'"), "docs", "docs"
+        )
 
     lock = intersphinx.lock_inventories(
-        project, _lock(project), messages.append, download=lambda url: inventory_bytes(), probe=probe,
-        keep=lambda entry, content: kept.append(entry))
+        project,
+        _lock(project),
+        messages.append,
+        download=lambda url: inventory_bytes(),
+        probe=probe,
+        keep=lambda entry, content: kept.append(entry),
+    )
     assert lock.entry("docs").inventories == (_inventory(),) and kept == [_inventory()]
     assert lock.entry("source").inventories == ()
     assert any("read intersphinx_mapping as a literal" in message for message in messages)
@@ -283,16 +352,37 @@ def test_inventories_are_fetched_like_every_artifact(tmp_path: Path, monkeypatch
 def test_the_plan_hands_a_sphinx_stage_its_inventories() -> None:
     project = _project()
     lock = _lock(project, (_inventory(),))
-    plan = make_plan(project, lock, ["source", "docs"], bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
-                     source_files=["pyproject.toml"], source_date_epoch=1)
+    plan = make_plan(
+        project,
+        lock,
+        ["source", "docs"],
+        bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
+        source_files=["pyproject.toml"],
+        source_date_epoch=1,
+    )
     stages = {stage["name"]: stage for stage in plan["stages"]}
     assert "intersphinx" not in stages["source"]
-    assert stages["docs"]["intersphinx"] == {"enabled": True, "inventories": [
-        {"name": "upstream", "target": TARGET, "storeName": "intersphinx-upstream-objects.inv",
-         "url": f"{TARGET}/objects.inv", "sha256": _inventory().sha256}]}
+    assert stages["docs"]["intersphinx"] == {
+        "enabled": True,
+        "inventories": [
+            {
+                "name": "upstream",
+                "target": TARGET,
+                "storeName": "intersphinx-upstream-objects.inv",
+                "url": f"{TARGET}/objects.inv",
+                "sha256": _inventory().sha256,
+            }
+        ],
+    }
     off = _project({"intersphinx": False})
-    plan = make_plan(off, _lock(off), ["docs"], bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
-                     source_files=["pyproject.toml"], source_date_epoch=1)
+    plan = make_plan(
+        off,
+        _lock(off),
+        ["docs"],
+        bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
+        source_files=["pyproject.toml"],
+        source_date_epoch=1,
+    )
     assert plan["stages"][-1]["intersphinx"] == {"enabled": False, "inventories": []}
 
 
@@ -308,21 +398,32 @@ def offline() -> ModuleType:
     return module
 
 
-SETTINGS: dict[str, Any] = {"enabled": True, "inventories": [
-    {"name": "upstream", "target": TARGET, "url": f"{TARGET}/objects.inv",
-     "path": "/nix/store/hash-intersphinx-upstream-objects.inv"}]}
+SETTINGS: dict[str, Any] = {
+    "enabled": True,
+    "inventories": [
+        {
+            "name": "upstream",
+            "target": TARGET,
+            "url": f"{TARGET}/objects.inv",
+            "path": "/nix/store/hash-intersphinx-upstream-objects.inv",
+        }
+    ],
+}
 
 
 def test_sphinx_gets_the_pinned_copy_and_keeps_the_target(offline: ModuleType) -> None:
     mapping = {"upstream": (TARGET, None), "local": ("../local", None), "own": ("https://x.invalid", "own.inv")}
     rewritten, problems, dropped = offline.rewrite(mapping, SETTINGS)
-    assert rewritten == {"upstream": (TARGET, "/nix/store/hash-intersphinx-upstream-objects.inv"),
-                         "local": ("../local", None), "own": ("https://x.invalid", "own.inv")}
+    assert rewritten == {
+        "upstream": (TARGET, "/nix/store/hash-intersphinx-upstream-objects.inv"),
+        "local": ("../local", None),
+        "own": ("https://x.invalid", "own.inv"),
+    }
     assert problems == [] and dropped == []
     # Sphinx 7's format, {target: inventory}
-    assert offline.rewrite({TARGET: None}, {"enabled": True, "inventories": [
-        {**SETTINGS["inventories"][0], "name": TARGET}]})[0] == {
-        TARGET: "/nix/store/hash-intersphinx-upstream-objects.inv"}
+    assert offline.rewrite(
+        {TARGET: None}, {"enabled": True, "inventories": [{**SETTINGS["inventories"][0], "name": TARGET}]}
+    )[0] == {TARGET: "/nix/store/hash-intersphinx-upstream-objects.inv"}
 
 
 def test_no_remote_location_reaches_sphinx(offline: ModuleType) -> None:
@@ -330,30 +431,35 @@ def test_no_remote_location_reaches_sphinx(offline: ModuleType) -> None:
     rewritten, problems, dropped = offline.rewrite(mapping, {"enabled": True, "inventories": []})
     assert rewritten == {"upstream": (TARGET, ("upstream.inv",))}
     assert len(problems) == 1 and "intersphinx_mapping['numpy']" in problems[0] and "pyrel.lock.toml" in problems[0]
-    moved = offline.rewrite({"upstream": ("http://elsewhere.invalid", None)}, {
-        "enabled": True, "inventories": [{**SETTINGS["inventories"][0], "name": "upstream"}]})[1]
+    moved = offline.rewrite(
+        {"upstream": ("http://elsewhere.invalid", None)},
+        {"enabled": True, "inventories": [{**SETTINGS["inventories"][0], "name": "upstream"}]},
+    )[1]
     assert "conf.py changed since `pyrel lock`" in moved[0]
     rewritten, problems, dropped = offline.rewrite(mapping, {"enabled": False, "inventories": []})
     assert rewritten == {"upstream": (TARGET, ("upstream.inv",))} and problems == []
     assert dropped == ["numpy (https://numpy.invalid/doc/objects.inv)"]
 
 
-def test_the_probe_reads_a_conf_that_runs_and_one_that_does_not(offline: ModuleType, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_probe_reads_a_conf_that_runs_and_one_that_does_not(
+    offline: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "upstream.inv").write_bytes(inventory_bytes())
     (docs / "conf.py").write_text(
         "import os\nassert os.path.basename(os.getcwd()) == 'docs'\n"
-        f"intersphinx_mapping = {{'upstream': ({TARGET!r}, ('upstream.inv', None)), 'bad': 3}}\n")
+        f"intersphinx_mapping = {{'upstream': ({TARGET!r}, ('upstream.inv', None)), 'bad': 3}}\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     output = tmp_path / "answer.json"
     offline.probe(types.SimpleNamespace(sphinx_dir="docs", output=str(output)))
     answer = parse_answer(json.loads(output.read_text()), "docs", "docs")
     assert answer.method == "conf.py" and answer.invalid == ("'bad': 3",)
-    assert answer.entries == (ProbedEntry("upstream", TARGET, ("upstream.inv", f"{TARGET}/objects.inv"),
-                                          (True, False)),)
+    assert answer.entries == (
+        ProbedEntry("upstream", TARGET, ("upstream.inv", f"{TARGET}/objects.inv"), (True, False)),
+    )
 
     (docs / "conf.py").write_text(f"import demo_not_installed\nintersphinx_mapping = {{'up': ({TARGET!r}, None)}}\n")
     offline.probe(types.SimpleNamespace(sphinx_dir="docs", output=str(output)))
@@ -370,25 +476,33 @@ def test_the_probe_reads_a_conf_that_runs_and_one_that_does_not(offline: ModuleT
 # --- a successful stage's log ------------------------------------------------------------------
 
 
-SPHINX_WARNING = ("WARNING: failed to reach any of the inventories with the following issues:\n"
-                  "intersphinx inventory 'http://127.0.0.1:9/objects.inv' not fetchable due to <class "
-                  "'requests.exceptions.ConnectionError'>: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries "
-                  "exceeded with url: /objects.inv (Caused by NewConnectionError(\"Failed to establish a new "
-                  "connection: [Errno 111] Connection refused\"))")
+SPHINX_WARNING = (
+    "WARNING: failed to reach any of the inventories with the following issues:\n"
+    "intersphinx inventory 'http://127.0.0.1:9/objects.inv' not fetchable due to <class "
+    "'requests.exceptions.ConnectionError'>: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries "
+    'exceeded with url: /objects.inv (Caused by NewConnectionError("Failed to establish a new '
+    'connection: [Errno 111] Connection refused"))'
+)
 
 
 def test_sphinx_failing_to_download_an_inventory_is_a_network_finding() -> None:
     [found] = hermeticity.network_attempts(SPHINX_WARNING, "docs")
     assert found.kind == "network" and "intersphinx inventory" in found.explanation
     assert "run `pyrel lock`" in found.explanation and "intersphinx = false" in found.explanation
-    assert hermeticity.network_attempts("build succeeded.\nloading intersphinx inventory 'x' from /nix/store/y",
-                                        "docs") == []
+    assert (
+        hermeticity.network_attempts("build succeeded.\nloading intersphinx inventory 'x' from /nix/store/y", "docs")
+        == []
+    )
 
 
-@pytest.mark.parametrize("line", [
-    SPHINX_WARNING, "socket.gaierror: [Errno -3] Temporary failure in name resolution",
-    "urllib3.exceptions.NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        SPHINX_WARNING,
+        "socket.gaierror: [Errno -3] Temporary failure in name resolution",
+        "urllib3.exceptions.NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused",
+    ],
+)
 def test_a_network_hint_never_says_to_add_a_package(line: str) -> None:
     for found in hermeticity.classify(line, "test"):
         assert found.kind == "network"
@@ -433,8 +547,9 @@ def test_the_audit_counts_inventories_and_records_the_opt_out() -> None:
     assert off.to_json() == {"enabled": False, "inventories": []}
     assert closures.IntersphinxAudit.from_json(pinned.to_json(), "") == pinned
     empty = closures.Closure((), ())
-    audit = closures.AuditReport("demo", (closures.StageAudit("docs", "d.drv", "out", False, empty, empty,
-                                                              intersphinx=off),))
+    audit = closures.AuditReport(
+        "demo", (closures.StageAudit("docs", "d.drv", "out", False, empty, empty, intersphinx=off),)
+    )
     assert closures.AuditReport.from_json(json.loads(json.dumps(audit.to_json()))) == audit
     caption = str(report.summary_table(audit).caption)
     assert "docs: intersphinx = false" in caption
@@ -443,6 +558,9 @@ def test_the_audit_counts_inventories_and_records_the_opt_out() -> None:
 def test_the_provenance_names_each_inventory() -> None:
     project = _project()
     dependencies = stage_dependencies(_lock(project, (_inventory(),)), "docs")
-    assert dependencies[-1] == {"name": "intersphinx-upstream-objects.inv",
-                                "uri": closures.inventory_component(_inventory()).purl,
-                                "digest": {"sha256": _inventory().sha256}, "downloadLocation": f"{TARGET}/objects.inv"}
+    assert dependencies[-1] == {
+        "name": "intersphinx-upstream-objects.inv",
+        "uri": closures.inventory_component(_inventory()).purl,
+        "digest": {"sha256": _inventory().sha256},
+        "downloadLocation": f"{TARGET}/objects.inv",
+    }

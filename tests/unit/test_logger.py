@@ -31,10 +31,17 @@ def test_escaped_text_prints_as_rich_prints_it(text: str) -> None:
     assert logger.strip_markup(logger.escape(text)) == Text.from_markup(rich.markup.escape(text), emoji=False).plain
 
 
-@pytest.mark.parametrize("markup", [
-    "[bold]stage source[/bold]: success", "[dim]pyrel:[/dim] \\[tool.pyrel] here", "[bold red]error:[/] x",
-    "[green]     ok[/]  [bold]nix[/bold]: ", "a \\\\[bold]b[/bold] c", "plain [1, 2] list",
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "[bold]stage source[/bold]: success",
+        "[dim]pyrel:[/dim] \\[tool.pyrel] here",
+        "[bold red]error:[/] x",
+        "[green]     ok[/]  [bold]nix[/bold]: ",
+        "a \\\\[bold]b[/bold] c",
+        "plain [1, 2] list",
+    ],
+)
 def test_markup_loses_its_tags_as_rich_prints_it(markup: str) -> None:
     assert logger.strip_markup(markup) == Text.from_markup(markup, emoji=False).plain
 
@@ -44,6 +51,7 @@ def test_captured_output_is_plain_and_rich_is_not_needed(capsys: pytest.CaptureF
     output.print("[bold]stage source[/bold]: success")
     output.print("keep [bold] as it is", markup=False)
     output.print_json('{"b": [1, "é"]}')
-    assert capsys.readouterr().out == ('stage source: success\nkeep [bold] as it is\n'
-                                       '{\n  "b": [\n    1,\n    "é"\n  ]\n}\n')
+    assert capsys.readouterr().out == (
+        'stage source: success\nkeep [bold] as it is\n{\n  "b": [\n    1,\n    "é"\n  ]\n}\n'
+    )
     assert output._rich is None

@@ -71,17 +71,20 @@ def _damaged(change: str) -> Any:
     return report
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    ("no-derivation", "'stages[0].derivation' is missing"),
-    ("stages-not-a-list", "'stages' must be an array"),
-    ("size-a-string", "'stages[0].sandbox.store-paths[0].size' must be an integer or null"),
-    ("budget-a-string", "'stages[0].budget.packages' must be an integer or null"),
-    ("component-not-an-object", "'stages[0].supply-chain.components[0]' is not a JSON object"),
-    ("depends-a-string", "'stages[0].sandbox.components[0].depends' must be an array"),
-    ("built-a-string", "'stages[0].built' must be true or false"),
-    ("a-list", "not a JSON object"),
-    ("older-schema", "not a pyrel audit report of schema version"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("no-derivation", "'stages[0].derivation' is missing"),
+        ("stages-not-a-list", "'stages' must be an array"),
+        ("size-a-string", "'stages[0].sandbox.store-paths[0].size' must be an integer or null"),
+        ("budget-a-string", "'stages[0].budget.packages' must be an integer or null"),
+        ("component-not-an-object", "'stages[0].supply-chain.components[0]' is not a JSON object"),
+        ("depends-a-string", "'stages[0].sandbox.components[0].depends' must be an array"),
+        ("built-a-string", "'stages[0].built' must be true or false"),
+        ("a-list", "not a JSON object"),
+        ("older-schema", "not a pyrel audit report of schema version"),
+    ],
+)
 def test_a_baseline_of_the_wrong_shape_names_the_file_and_the_key(tmp_path: Path, change: str, words: str) -> None:
     baseline = tmp_path / "old.json"
     baseline.write_text(json.dumps(_damaged(change)))
@@ -91,12 +94,15 @@ def test_a_baseline_of_the_wrong_shape_names_the_file_and_the_key(tmp_path: Path
     assert caught.value.hint
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (b"{not json", "not valid JSON"),
-    (b"\xff\xfe\x00", "not valid JSON"),
-    (b"[" * 100_000, "not valid JSON"),
-    (None, "no such file"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\x00", "not valid JSON"),
+        (b"[" * 100_000, "not valid JSON"),
+        (None, "no such file"),
+    ],
+)
 def test_a_baseline_that_is_not_json_names_the_file(tmp_path: Path, content: bytes | None, words: str) -> None:
     baseline = tmp_path / "old.json"
     if content is not None:
@@ -128,18 +134,30 @@ def test_pyrel_audit_with_a_baseline_of_the_wrong_shape(tmp_path: Path) -> None:
     project = copy_example("hello", tmp_path)
     baseline = tmp_path / "bad.json"
     baseline.write_text(json.dumps({"kind": "pyrel-audit", "schema-version": 1, "stages": [{"name": "source"}]}))
-    _reported(_pyrel("audit", "-C", str(project), "--baseline", str(baseline)), BaselineError.exit_code,
-              str(baseline), "'stages[0].derivation' is missing")
+    _reported(
+        _pyrel("audit", "-C", str(project), "--baseline", str(baseline)),
+        BaselineError.exit_code,
+        str(baseline),
+        "'stages[0].derivation' is missing",
+    )
 
 
 def test_pyrel_audit_with_a_baseline_that_is_not_json(tmp_path: Path) -> None:
     project = copy_example("hello", tmp_path)
     baseline = tmp_path / "bad.json"
     baseline.write_text("{")
-    _reported(_pyrel("audit", "-C", str(project), "--baseline", str(baseline)), BaselineError.exit_code,
-              str(baseline), "not valid JSON")
-    _reported(_pyrel("audit", "-C", str(project), "--baseline", str(tmp_path / "gone.json")),
-              BaselineError.exit_code, str(tmp_path / "gone.json"), "no such file")
+    _reported(
+        _pyrel("audit", "-C", str(project), "--baseline", str(baseline)),
+        BaselineError.exit_code,
+        str(baseline),
+        "not valid JSON",
+    )
+    _reported(
+        _pyrel("audit", "-C", str(project), "--baseline", str(tmp_path / "gone.json")),
+        BaselineError.exit_code,
+        str(tmp_path / "gone.json"),
+        "no such file",
+    )
 
 
 def test_pyrel_audit_with_a_damaged_previous_report(tmp_path: Path) -> None:
@@ -159,15 +177,21 @@ def _write_lock(root: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    (lambda lock: lock.pop("debian"), "'debian' is missing or not a dict"),
-    (lambda lock: lock["debian"]["packages"][0].update(size="1000"), "'debian.packages[0].size' is missing or not a"),
-    (lambda lock: lock["debian"].update(python="three"), "'debian.python' = 'three' is not a version"),
-    (lambda lock: lock["debian"].update(glibc="2.36.1"), "'debian.glibc' = '2.36.1' is not a version"),
-    (lambda lock: lock["stages"].update(source=["a"]), "'stages.source' must be a table"),
-    (lambda lock: lock["stages"]["source"].update(system="libc6"), "'stages.source.system' is missing or not a"),
-    (lambda lock: lock.update({"lock-version": 2}), "lock-version 2 is not 1"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda lock: lock.pop("debian"), "'debian' is missing or not a dict"),
+        (
+            lambda lock: lock["debian"]["packages"][0].update(size="1000"),
+            "'debian.packages[0].size' is missing or not a",
+        ),
+        (lambda lock: lock["debian"].update(python="three"), "'debian.python' = 'three' is not a version"),
+        (lambda lock: lock["debian"].update(glibc="2.36.1"), "'debian.glibc' = '2.36.1' is not a version"),
+        (lambda lock: lock["stages"].update(source=["a"]), "'stages.source' must be a table"),
+        (lambda lock: lock["stages"]["source"].update(system="libc6"), "'stages.source.system' is missing or not a"),
+        (lambda lock: lock.update({"lock-version": 2}), "lock-version 2 is not 1"),
+    ],
+)
 def test_a_lock_of_the_wrong_shape_names_the_file_and_the_key(tmp_path: Path, change: Any, words: str) -> None:
     document = copy.deepcopy(LOCK)
     change(document)
@@ -188,23 +212,32 @@ def _with_pylock(root: Path, text: str) -> Path:
     pylock = root / "pylock.source.toml"
     pylock.write_text(text)
     document = copy.deepcopy(LOCK)
-    document["stages"]["source"].update({"python-lock": pylock.name,
-                                         "python-lock-sha256": hashlib.sha256(text.encode()).hexdigest()})
+    document["stages"]["source"].update(
+        {"python-lock": pylock.name, "python-lock-sha256": hashlib.sha256(text.encode()).hexdigest()}
+    )
     _write_lock(root, document)
     return pylock
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('lock-version = "1.0"\npackages = 5\n', "'packages' must be an array of tables"),
-    ('lock-version = "1.0"\npackages = [5]\n', "every entry of 'packages' must be a table"),
-    ('lock-version = "1.0"\n[[packages]]\nname = 3\n', "a package has no name"),
-    ('lock-version = "1.0"\n[[packages]]\nname = "build"\nversion = 1\n', "the version of 'build' must be a string"),
-    ('lock-version = "1.0"\n[[packages]]\nname = "build"\nwheels = "build.whl"\n', "must be an array of tables"),
-    ('lock-version = "1.0"\n[[packages]]\nname = "build"\nwheels = [{ url = "x/build-1-py3-none-any.whl" }]\n',
-     "has no sha256 hash"),
-    ('lock-version = "2.0"\n', "unsupported lock-version"),
-    ("lock-version = ", "not a valid PEP 751 lock"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('lock-version = "1.0"\npackages = 5\n', "'packages' must be an array of tables"),
+        ('lock-version = "1.0"\npackages = [5]\n', "every entry of 'packages' must be a table"),
+        ('lock-version = "1.0"\n[[packages]]\nname = 3\n', "a package has no name"),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "build"\nversion = 1\n',
+            "the version of 'build' must be a string",
+        ),
+        ('lock-version = "1.0"\n[[packages]]\nname = "build"\nwheels = "build.whl"\n', "must be an array of tables"),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "build"\nwheels = [{ url = "x/build-1-py3-none-any.whl" }]\n',
+            "has no sha256 hash",
+        ),
+        ('lock-version = "2.0"\n', "unsupported lock-version"),
+        ("lock-version = ", "not a valid PEP 751 lock"),
+    ],
+)
 def test_a_pylock_of_the_wrong_shape_names_the_file(tmp_path: Path, text: str, words: str) -> None:
     pylock = _with_pylock(tmp_path, text)
     with pytest.raises(LockError) as caught:
@@ -225,15 +258,23 @@ def test_pyrel_with_a_lock_of_the_wrong_shape(tmp_path: Path) -> None:
     document = copy.deepcopy(LOCK)
     del document["debian"]["packages"][0]["sha256"]
     _write_lock(project, document)
-    _reported(_pyrel("why", "libc6", "-C", str(project)), LockError.exit_code,
-              LOCK_FILE, "'debian.packages[0].sha256' is missing")
+    _reported(
+        _pyrel("why", "libc6", "-C", str(project)),
+        LockError.exit_code,
+        LOCK_FILE,
+        "'debian.packages[0].sha256' is missing",
+    )
 
 
 def test_pyrel_with_a_pylock_of_the_wrong_shape(tmp_path: Path) -> None:
     project = copy_example("hello", tmp_path)
     pylock = _with_pylock(project, 'lock-version = "1.0"\n[[packages]]\nname = "build"\nwheels = 7\n')
-    _reported(_pyrel("why", "build", "-C", str(project)), LockError.exit_code,
-              str(pylock), "the wheels of 'build' must be an array of tables")
+    _reported(
+        _pyrel("why", "build", "-C", str(project)),
+        LockError.exit_code,
+        str(pylock),
+        "the wheels of 'build' must be an array of tables",
+    )
 
 
 # --- attestations (pyrel verify --artifacts) --------------------------------------------
@@ -253,23 +294,39 @@ def _dist(root: Path, attestation: bytes | None) -> tuple[Path, Path]:
     return root / "dist", statement
 
 
-@pytest.mark.parametrize(("attestation", "words"), [
-    (b"{not json", "not valid JSON"),
-    (b"\xff\xfe", "not valid JSON"),
-    (b"[" * 100_000, "not valid JSON"),
-    (b"[]", "is not a JSON object"),
-    (json.dumps({"_type": provenance.STATEMENT_TYPE, "predicateType": provenance.PREDICATE_TYPE,
-                 "subject": 5}).encode(), "has no subject"),
-    (json.dumps({"_type": provenance.STATEMENT_TYPE, "predicateType": provenance.PREDICATE_TYPE,
-                 "subject": [{"name": "demo-1.0.tar.gz", "digest": "sha256:00"}]}).encode(), "has sha256 None"),
-])
+@pytest.mark.parametrize(
+    ("attestation", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[" * 100_000, "not valid JSON"),
+        (b"[]", "is not a JSON object"),
+        (
+            json.dumps(
+                {"_type": provenance.STATEMENT_TYPE, "predicateType": provenance.PREDICATE_TYPE, "subject": 5}
+            ).encode(),
+            "has no subject",
+        ),
+        (
+            json.dumps(
+                {
+                    "_type": provenance.STATEMENT_TYPE,
+                    "predicateType": provenance.PREDICATE_TYPE,
+                    "subject": [{"name": "demo-1.0.tar.gz", "digest": "sha256:00"}],
+                }
+            ).encode(),
+            "has sha256 None",
+        ),
+    ],
+)
 def test_a_malformed_attestation_is_a_verification_error_naming_it(
     tmp_path: Path, attestation: bytes, words: str
 ) -> None:
     dist, statement = _dist(tmp_path, attestation)
     report = verify.verify_artifacts(dist)
-    assert not report and any(problem.startswith(f"{statement}: ") and words in problem
-                              for problem in report.problems), report.problems
+    assert not report and any(
+        problem.startswith(f"{statement}: ") and words in problem for problem in report.problems
+    ), report.problems
     assert not attest._attested(statement, hashlib.sha256(b"the sdist").hexdigest(), "/nix/store/x-out")
     text = _reported(_pyrel("verify", "--artifacts", str(dist)), VerificationError.exit_code, str(statement))
     assert words in text
@@ -284,7 +341,15 @@ def test_an_attestation_that_cannot_be_read_is_a_problem_naming_it(tmp_path: Pat
 
 
 @SETTINGS
-@given(mutated({"_type": provenance.STATEMENT_TYPE, "predicateType": provenance.PREDICATE_TYPE,
-                "subject": [{"name": "demo-1.0.tar.gz", "digest": {"sha256": "0" * 64}}], "predicate": {}}))
+@given(
+    mutated(
+        {
+            "_type": provenance.STATEMENT_TYPE,
+            "predicateType": provenance.PREDICATE_TYPE,
+            "subject": [{"name": "demo-1.0.tar.gz", "digest": {"sha256": "0" * 64}}],
+            "predicate": {},
+        }
+    )
+)
 def test_any_attestation_is_checked_without_an_exception(document: dict[str, Any]) -> None:
     assert isinstance(provenance.subject_problems(document, "demo-1.0.tar.gz", "0" * 64), list)

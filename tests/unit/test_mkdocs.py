@@ -56,8 +56,13 @@ extra:
 """
 
 
-def _project(root: Path, site: str | None, config: dict[str, Any] | None = None,
-             pyproject: dict[str, Any] | None = None, name: str = "mkdocs.yml") -> Project:
+def _project(
+    root: Path,
+    site: str | None,
+    config: dict[str, Any] | None = None,
+    pyproject: dict[str, Any] | None = None,
+    name: str = "mkdocs.yml",
+) -> Project:
     if site is not None:
         (root / name).write_text(site)
     return build_project(root, root / "pyproject.toml", pyproject or PYPROJECT, config or {})
@@ -71,12 +76,21 @@ def test_a_material_site_gets_a_docs_stage_with_what_its_configuration_names(tmp
     project = _project(tmp_path, MATERIAL_SITE)
     assert project.stage_names == ("source", "wheel", "docs")
     docs = project.stage("docs")
-    assert docs.requires == ("attrs>=23", "mkdocs", "mkdocs-material", "mkdocs-autorefs", "mkdocstrings[python]",
-                             "mkdocs-minify-plugin", "mkdocs-awesome-pages-plugin", "pymdown-extensions")
+    assert docs.requires == (
+        "attrs>=23",
+        "mkdocs",
+        "mkdocs-material",
+        "mkdocs-autorefs",
+        "mkdocstrings[python]",
+        "mkdocs-minify-plugin",
+        "mkdocs-awesome-pages-plugin",
+        "pymdown-extensions",
+    )
     # mkdocstrings imports the project: the wheel stage's wheel, never the backend.
     assert docs.inputs == ("wheel",) and not docs.compiler
-    assert docs.run == ('python "$pyrelTools/stage_tools.py" mkdocs --config-file mkdocs.yml '
-                        "--name demo_site --version 2.0",)
+    assert docs.run == (
+        'python "$pyrelTools/stage_tools.py" mkdocs --config-file mkdocs.yml --name demo_site --version 2.0',
+    )
     assert docs.outputs == ("*.tar.gz", "mkdocs.log")
 
 
@@ -93,8 +107,11 @@ def test_fail_on_warning_builds_strict_and_mkdocs_builds_html_only(tmp_path: Pat
     docs = _project(tmp_path, "site_name: x\n", _docs({"fail-on-warning": True})).stage("docs")
     assert docs.run[0].endswith(" --strict")
     assert _project(tmp_path, None, _docs({"builders": ["html"]})).stage("docs").run[0].endswith("--version 2.0")
-    with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.docs.builders' = \['epub'\].*MkDocs site "
-                                          r"\(mkdocs.yml\), which builds HTML only"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'tool.pyrel.stages.docs.builders' = \['epub'\].*MkDocs site "
+        r"\(mkdocs.yml\), which builds HTML only",
+    ):
         _project(tmp_path, None, _docs({"builders": ["epub"]}))
 
 
@@ -109,24 +126,27 @@ def test_the_projects_docs_requirements_come_first(tmp_path: Path) -> None:
     assert docs.requires_file == "docs/requirements.txt" and docs.requires == ("attrs>=23", "mkdocs")
 
 
-@pytest.mark.parametrize(("plugin", "distribution"), [
-    ("search", None),
-    ("material/search", "mkdocs-material"),
-    ("mkdocstrings", "mkdocstrings[python]"),
-    ("autorefs", "mkdocs-autorefs"),
-    ("git-revision-date-localized", "mkdocs-git-revision-date-localized-plugin"),
-    ("minify", "mkdocs-minify-plugin"),
-    ("macros", "mkdocs-macros-plugin"),
-    ("awesome-pages", "mkdocs-awesome-pages-plugin"),
-    ("gen-files", "mkdocs-gen-files"),
-    ("literate-nav", "mkdocs-literate-nav"),
-    ("section-index", "mkdocs-section-index"),
-    ("glightbox", "mkdocs-glightbox"),
-    ("redirects", "mkdocs-redirects"),
-    ("include-markdown", "mkdocs-include-markdown-plugin"),
-    ("blog", "mkdocs-material"),
-    ("material/social", "mkdocs-material[imaging]"),
-])
+@pytest.mark.parametrize(
+    ("plugin", "distribution"),
+    [
+        ("search", None),
+        ("material/search", "mkdocs-material"),
+        ("mkdocstrings", "mkdocstrings[python]"),
+        ("autorefs", "mkdocs-autorefs"),
+        ("git-revision-date-localized", "mkdocs-git-revision-date-localized-plugin"),
+        ("minify", "mkdocs-minify-plugin"),
+        ("macros", "mkdocs-macros-plugin"),
+        ("awesome-pages", "mkdocs-awesome-pages-plugin"),
+        ("gen-files", "mkdocs-gen-files"),
+        ("literate-nav", "mkdocs-literate-nav"),
+        ("section-index", "mkdocs-section-index"),
+        ("glightbox", "mkdocs-glightbox"),
+        ("redirects", "mkdocs-redirects"),
+        ("include-markdown", "mkdocs-include-markdown-plugin"),
+        ("blog", "mkdocs-material"),
+        ("material/social", "mkdocs-material[imaging]"),
+    ],
+)
 def test_each_plugin_maps_to_its_distribution(tmp_path: Path, plugin: str, distribution: str | None) -> None:
     enabled = "\n      enabled: false" if plugin.startswith("git-") else ""
     docs = _project(tmp_path, f"site_name: x\nplugins:\n  - {plugin}:{enabled}\n").stage("docs")
@@ -144,8 +164,13 @@ plugins:
 markdown_extensions: [pymdownx.tabbed, materialx.emoji]
 """
     docs = _project(tmp_path, site).stage("docs")
-    assert docs.requires == ("attrs>=23", "mkdocs", "mkdocs-material[imaging]", "mkdocstrings[crystal,python]",
-                             "pymdown-extensions")
+    assert docs.requires == (
+        "attrs>=23",
+        "mkdocs",
+        "mkdocs-material[imaging]",
+        "mkdocstrings[crystal,python]",
+        "pymdown-extensions",
+    )
 
 
 def test_an_unknown_plugin_is_an_error_naming_the_file_the_plugin_and_the_fix(tmp_path: Path) -> None:
@@ -167,8 +192,16 @@ def test_an_unknown_plugin_is_an_error_naming_the_file_the_plugin_and_the_fix(tm
 def test_an_unknown_theme_is_an_error_unless_the_project_provides_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"theme 'dracula' is not among"):
         _project(tmp_path, "theme: dracula\n")
-    own = {**PYPROJECT, "project": {**PYPROJECT["project"], "entry-points": {
-        "mkdocs.themes": {"dracula": "demo.theme"}, "mkdocs.plugins": {"demo": "demo.plugin:Plugin"}}}}
+    own = {
+        **PYPROJECT,
+        "project": {
+            **PYPROJECT["project"],
+            "entry-points": {
+                "mkdocs.themes": {"dracula": "demo.theme"},
+                "mkdocs.plugins": {"demo": "demo.plugin:Plugin"},
+            },
+        },
+    }
     docs = _project(tmp_path, "theme: dracula\nplugins: [demo, search]\n", pyproject=own).stage("docs")
     assert docs.requires == ("attrs>=23", "mkdocs")  # the project's wheel brings its own theme and plugin
     assert _project(tmp_path, "theme: {name: null, custom_dir: t}\n").stage("docs").requires == ("attrs>=23", "mkdocs")
@@ -206,12 +239,15 @@ def test_inherit_merges_the_parent_configuration(tmp_path: Path) -> None:
         _project(tmp_path, None)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("plugins: [search\n", "not a valid MkDocs configuration"),
-    ("- a list\n", "the top level is not a mapping"),
-    ("plugins:\n  - {a: 1, b: 2}\n", "neither a name nor a mapping of one name"),
-    ("theme: [material]\n", "'theme' must be"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("plugins: [search\n", "not a valid MkDocs configuration"),
+        ("- a list\n", "the top level is not a mapping"),
+        ("plugins:\n  - {a: 1, b: 2}\n", "neither a name nor a mapping of one name"),
+        ("theme: [material]\n", "'theme' must be"),
+    ],
+)
 def test_a_broken_configuration_is_an_error_naming_it(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         _project(tmp_path, text)
@@ -226,25 +262,38 @@ def test_env_values_resolve_as_mkdocs_resolves_them() -> None:
     assert mkdocs.Plugin("x", mkdocs.EnvValue(("V",))).enabled_in({}) is False  # !ENV V unset: null
 
 
-@pytest.mark.parametrize(("line", "words"), [
-    ("ERROR   -  Config value 'plugins': The \"glightbox\" plugin is not installed",
-     "mkdocs.yml names the plugin 'glightbox', which none of the stage's pinned requirements provides: add "
-     "'mkdocs-glightbox' to [tool.pyrel.stages.docs].extra-requires"),
-    ("ERROR   -  Config value 'plugins': The \"mermaid2\" plugin is not installed",
-     "add the distribution that provides it"),
-    ("ERROR   -  Config value 'theme': Unrecognised theme name: 'material'. The available installed themes are: "
-     "mkdocs, readthedocs", "the theme 'material'"),
-])
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (
+            "ERROR   -  Config value 'plugins': The \"glightbox\" plugin is not installed",
+            "mkdocs.yml names the plugin 'glightbox', which none of the stage's pinned requirements provides: add "
+            "'mkdocs-glightbox' to [tool.pyrel.stages.docs].extra-requires",
+        ),
+        (
+            "ERROR   -  Config value 'plugins': The \"mermaid2\" plugin is not installed",
+            "add the distribution that provides it",
+        ),
+        (
+            "ERROR   -  Config value 'theme': Unrecognised theme name: 'material'. The available installed themes are: "
+            "mkdocs, readthedocs",
+            "the theme 'material'",
+        ),
+    ],
+)
 def test_the_classifier_names_a_plugin_the_stage_lacks(line: str, words: str) -> None:
     [violation] = classify(line, "docs")
     assert violation.kind == "undeclared-import" and words in violation.explanation
 
 
-@pytest.mark.parametrize("line", [
-    "fatal: not a git repository (or any of the parent directories): .git",
-    "ERROR   -  [git-revision-date-localized-plugin] Unable to find a git directory and/or git is not installed.",
-    "ImportError: Failed to initialize: Bad git executable.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "fatal: not a git repository (or any of the parent directories): .git",
+        "ERROR   -  [git-revision-date-localized-plugin] Unable to find a git directory and/or git is not installed.",
+        "ImportError: Failed to initialize: Bad git executable.",
+    ],
+)
 def test_the_classifier_explains_a_git_plugin_without_history(line: str) -> None:
     [violation] = classify(line, "docs")
     assert violation.kind == "host-file"
@@ -259,13 +308,19 @@ def test_the_fixture_project_locks_what_the_integration_test_builds() -> None:
     from pywrap.config.loader import load_project
 
     docs = load_project(FIXTURE).stage("docs")
-    assert docs.requires == ("mkdocs", "mkdocs-material", "mkdocstrings[python]",
-                             "mkdocs-git-revision-date-localized-plugin", "pymdown-extensions")
+    assert docs.requires == (
+        "mkdocs",
+        "mkdocs-material",
+        "mkdocstrings[python]",
+        "mkdocs-git-revision-date-localized-plugin",
+        "pymdown-extensions",
+    )
     assert docs.run[0].endswith("--name mkdocs_demo --version 0.3.0 --strict")
 
 
 def test_pyrel_lock_refuses_an_enabled_git_plugin_before_resolving_anything(
-        tmp_path: Path, run_pyrel: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    tmp_path: Path, run_pyrel: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     project = tmp_path / "mkdocs-project"
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("dist", ".pyrel", "site"))
     pyproject = project / "pyproject.toml"

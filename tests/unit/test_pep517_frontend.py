@@ -13,7 +13,7 @@ from pathlib import Path
 FRONTEND = Path(__file__).resolve().parents[2] / "nix" / "tools" / "pep517.py"
 
 #: A backend that writes an sdist named after its module, and says where it was imported from.
-BACKEND = '''
+BACKEND = """
 import os, sys
 class api:
     @staticmethod
@@ -32,18 +32,23 @@ class api:
     @staticmethod
     def get_requires_for_build_wheel(config_settings=None):
         raise RuntimeError("no wheel today")
-'''
+"""
 
 
-def _run(tree: Path, *args: str, backend: str = "", backend_path: list[str] | None = None,
-         ) -> subprocess.CompletedProcess[str]:
+def _run(
+    tree: Path,
+    *args: str,
+    backend: str = "",
+    backend_path: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYREL_")}
     if backend:
         env["PYREL_BUILD_BACKEND"] = backend
     if backend_path is not None:
         env["PYREL_BACKEND_PATH"] = json.dumps(backend_path)
-    return subprocess.run([sys.executable, str(FRONTEND), *args], cwd=tree, env=env, capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        [sys.executable, str(FRONTEND), *args], cwd=tree, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_an_in_tree_backend_is_loaded_from_backend_path_and_its_object_called(tmp_path: Path) -> None:
@@ -65,9 +70,13 @@ def test_a_backend_found_outside_its_backend_path_is_refused(tmp_path: Path) -> 
     (tmp_path / "elsewhere" / "demo_backend.py").write_text(BACKEND)
     env_path = {"PYTHONPATH": str(tmp_path / "elsewhere")}
     completed = subprocess.run(
-        [sys.executable, str(FRONTEND), "sdist", "out"], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, str(FRONTEND), "sdist", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         env={**os.environ, **env_path, "PYREL_BUILD_BACKEND": "demo_backend:api", "PYREL_BACKEND_PATH": '["_build"]'},
-        check=False)
+        check=False,
+    )
     assert completed.returncode == 1
     assert "not from its backend-path" in completed.stderr
     assert not (tmp_path / "out" / "demo-1.0.tar.gz").exists()
@@ -77,8 +86,9 @@ def test_a_missing_backend_names_the_module(tmp_path: Path) -> None:
     completed = _run(tmp_path, "sdist", "out", backend="no_such_backend.api")
     assert completed.returncode == 1
     # pyrel's log reader turns Python's own words into an undeclared-import finding.
-    assert "cannot import the build backend 'no_such_backend.api': No module named 'no_such_backend'" \
-        in completed.stderr
+    assert (
+        "cannot import the build backend 'no_such_backend.api': No module named 'no_such_backend'" in completed.stderr
+    )
 
 
 def test_a_hook_must_return_a_file_it_wrote(tmp_path: Path) -> None:
@@ -93,8 +103,9 @@ def test_requires_answers_are_written_and_a_failing_optional_one_is_left_out(tmp
     sdist = _run(tmp_path, "requires", "sdist", "sdist.json", backend="demo_backend:api", backend_path=["."])
     assert sdist.returncode == 0, sdist.stderr
     assert json.loads((tmp_path / "sdist.json").read_text()) == ["tomli-w>=1.0"]
-    optional = _run(tmp_path, "requires", "wheel", "wheel.json", "--optional", backend="demo_backend:api",
-                    backend_path=["."])
+    optional = _run(
+        tmp_path, "requires", "wheel", "wheel.json", "--optional", backend="demo_backend:api", backend_path=["."]
+    )
     assert optional.returncode == 0
     assert "could not say what a wheel build needs: RuntimeError('no wheel today')" in optional.stderr
     assert not (tmp_path / "wheel.json").exists()

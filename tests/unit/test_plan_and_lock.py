@@ -26,34 +26,64 @@ from pywrap.locking.resolver import write_lock_files
 
 ROOT = Path("/project")
 PYPROJECT = ROOT / "pyproject.toml"
-FLIT = {"build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
-        "project": {"name": "demo"}}
+FLIT = {
+    "build-system": {"requires": ["flit_core>=3.4"], "build-backend": "flit_core.buildapi"},
+    "project": {"name": "demo"},
+}
 
 
 def _deb(name: str) -> DebEntry:
-    return DebEntry(name=name, version="1.0-1", architecture="amd64", sha256="a" * 64, size=10,
-                    filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
+    return DebEntry(
+        name=name,
+        version="1.0-1",
+        architecture="amd64",
+        sha256="a" * 64,
+        size=10,
+        filename=f"{name}_1.0-1_amd64.deb",
+        url=f"http://mirror.invalid/{name}.deb",
+    )
 
 
 def _lock(project_stages: tuple[str, ...], project: Project) -> Lock:
     debs = tuple(_deb(name) for name in ("busybox-static", "libc6", "patchelf", "python3.11-minimal"))
     stages = tuple(
-        StageLock(name=name, fingerprint=stage_fingerprint(project, project.stage(name), "bookworm", "amd64"),
-                  system=("libc6", "python3.11-minimal"), python_lock="", python_lock_sha256="")
+        StageLock(
+            name=name,
+            fingerprint=stage_fingerprint(project, project.stage(name), "bookworm", "amd64"),
+            system=("libc6", "python3.11-minimal"),
+            python_lock="",
+            python_lock_sha256="",
+        )
         for name in project_stages
     )
-    return Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
-                python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static", "libc6", "patchelf"),
-                packages=debs, stages=stages)
+    return Lock(
+        provider="debian",
+        suite="bookworm",
+        architecture="amd64",
+        python_version="3.11",
+        python_full_version="3.11.2",
+        glibc="2.36",
+        bootstrap=("busybox-static", "libc6", "patchelf"),
+        packages=debs,
+        stages=stages,
+    )
 
 
 def test_stage_order_puts_inputs_first_and_rejects_cycles() -> None:
-    config = {"stages": {"test": {"inputs": ["source"], "run": ["pytest"], "outputs": ["junit.xml"]},
-                         "docs": {"run": ["sphinx"], "outputs": ["*.tar.gz"]}}}
+    config = {
+        "stages": {
+            "test": {"inputs": ["source"], "run": ["pytest"], "outputs": ["junit.xml"]},
+            "docs": {"run": ["sphinx"], "outputs": ["*.tar.gz"]},
+        }
+    }
     project = build_project(ROOT, PYPROJECT, FLIT, config)
     assert [s.name for s in stage_order(project, ["test", "docs"])] == ["source", "test", "docs"]
-    cyclic = {"stages": {"a": {"inputs": ["b"], "run": ["x"], "outputs": ["x"]},
-                         "b": {"inputs": ["a"], "run": ["x"], "outputs": ["x"]}}}
+    cyclic = {
+        "stages": {
+            "a": {"inputs": ["b"], "run": ["x"], "outputs": ["x"]},
+            "b": {"inputs": ["a"], "run": ["x"], "outputs": ["x"]},
+        }
+    }
     with pytest.raises(ConfigError, match="cycle: a -> b -> a"):
         stage_order(build_project(ROOT, PYPROJECT, FLIT, cyclic), ["a"])
     with pytest.raises(ConfigError, match="no stage named 'nope'"):
@@ -63,8 +93,14 @@ def test_stage_order_puts_inputs_first_and_rejects_cycles() -> None:
 def test_plan_is_data_for_the_nix_library() -> None:
     project = build_project(ROOT, PYPROJECT, FLIT, {})
     lock = _lock(("source",), project)
-    plan = make_plan(project, lock, ["source"], bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
-                     source_files=["pyproject.toml", "src/demo/__init__.py"], source_date_epoch=1700000000)
+    plan = make_plan(
+        project,
+        lock,
+        ["source"],
+        bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
+        source_files=["pyproject.toml", "src/demo/__init__.py"],
+        source_date_epoch=1700000000,
+    )
     assert plan["sourceFiles"] == ["pyproject.toml", "src", "src/demo", "src/demo/__init__.py"]
     [stage] = plan["stages"]
     assert stage["run"] == ['python "$pyrelTools/pep517.py" sdist "$out"']
@@ -112,8 +148,11 @@ def test_a_lock_read_for_some_stages_reads_only_their_pylocks(tmp_path: Path) ->
     document = lock_to_toml(_lock(("source",), project))
     # Another stage's pylock, edited since: refused when read, not read when the build does not need it.
     (tmp_path / "pylock.docs.toml").write_text("edited by hand")
-    document["stages"]["docs"] = {**document["stages"]["source"], "python-lock": "pylock.docs.toml",
-                                  "python-lock-sha256": "0" * 64}
+    document["stages"]["docs"] = {
+        **document["stages"]["source"],
+        "python-lock": "pylock.docs.toml",
+        "python-lock-sha256": "0" * 64,
+    }
     (tmp_path / "pyrel.lock.toml").write_text(tomli_w.dumps(document))
     assert [stage.name for stage in read_lock(tmp_path, stages={"source"}).stages] == ["source"]
     with pytest.raises(LockError, match=r"pylock\.docs\.toml was changed"):
@@ -126,10 +165,14 @@ WHEEL_FILES = [
     ("native-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "3"),
     ("native-1.0-py3-none-any.whl", "4"),
 ]
-PYLOCK = 'lock-version = "1.0"\n[[packages]]\nname = "native"\nversion = "1.0"\nwheels = [\n' + "".join(
-    f'  {{ url = "http://mirror.invalid/{name}", hashes = {{ sha256 = "{digit * 64}" }} }},\n'
-    for name, digit in WHEEL_FILES
-) + "]\n"
+PYLOCK = (
+    'lock-version = "1.0"\n[[packages]]\nname = "native"\nversion = "1.0"\nwheels = [\n'
+    + "".join(
+        f'  {{ url = "http://mirror.invalid/{name}", hashes = {{ sha256 = "{digit * 64}" }} }},\n'
+        for name, digit in WHEEL_FILES
+    )
+    + "]\n"
+)
 
 
 def test_wheel_selection_prefers_the_most_specific_compatible_tag(tmp_path: Path) -> None:

@@ -8,14 +8,18 @@ from pywrap.locking.lockfile import WheelEntry
 
 
 def _wheel(name: str, version: str) -> WheelEntry:
-    return WheelEntry(name=name, version=version, filename=f"{name}-{version}-py3-none-any.whl",
-                      url="http://mirror.invalid/x.whl", sha256="0" * 64)
+    return WheelEntry(
+        name=name,
+        version=version,
+        filename=f"{name}-{version}-py3-none-any.whl",
+        url="http://mirror.invalid/x.whl",
+        sha256="0" * 64,
+    )
 
 
 def test_unsatisfied_checks_names_versions_and_markers() -> None:
     wheels = [_wheel("setuptools", "75.0"), _wheel("Tomli-W", "1.2.0")]
-    asked = ["setuptools>=70", "tomli_w>=1.0", "wheel", "cython>=3", 'tomli; python_version < "3.11"',
-             "setuptools<60"]
+    asked = ["setuptools>=70", "tomli_w>=1.0", "wheel", "cython>=3", 'tomli; python_version < "3.11"', "setuptools<60"]
     assert unsatisfied(asked, wheels, "3.11.2") == ["wheel", "cython>=3", "setuptools<60"]
     assert unsatisfied(['tomli; python_version < "3.11"'], wheels, "3.10.12") == ['tomli; python_version < "3.11"']
 
@@ -33,8 +37,9 @@ def test_only_the_stages_that_build_the_projects_wheel_get_its_requirements() ->
     from pywrap.locking.resolver import builds_project_wheel
 
     def stage(run: str) -> Stage:
-        return Stage(name="x", python=True, system=(), requires=(), requires_file="", inputs=(), run=(run,),
-                     outputs=("*",))
+        return Stage(
+            name="x", python=True, system=(), requires=(), requires_file="", inputs=(), run=(run,), outputs=("*",)
+        )
 
     assert builds_project_wheel(stage('python "$pyrelTools/stage_tools.py" wheel'))
     assert builds_project_wheel(stage('python "$pyrelTools/stage_tools.py" wheel --repair'))

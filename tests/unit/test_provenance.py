@@ -19,29 +19,61 @@ SHA = "ab" * 32
 
 
 def _deb(name: str, version: str = "1.0-1") -> DebEntry:
-    return DebEntry(name=name, version=version, architecture="amd64", sha256="cd" * 32, size=10,
-                    filename=f"pool/main/x/{name}/{name}_{version}_amd64.deb",
-                    url=f"http://archive.invalid/pool/main/x/{name}/{name}_{version}_amd64.deb")
+    return DebEntry(
+        name=name,
+        version=version,
+        architecture="amd64",
+        sha256="cd" * 32,
+        size=10,
+        filename=f"pool/main/x/{name}/{name}_{version}_amd64.deb",
+        url=f"http://archive.invalid/pool/main/x/{name}/{name}_{version}_amd64.deb",
+    )
 
 
 def _lock() -> Lock:
-    wheel = WheelEntry(name="Flit_Core", version="3.9.0", filename="flit_core-3.9.0-py3-none-any.whl",
-                       url="https://files.invalid/flit_core-3.9.0-py3-none-any.whl", sha256="ef" * 32)
-    stage = StageLock(name="source", fingerprint="f", system=("libc6", "python3.11-minimal"),
-                      python_lock="pylock.source.toml", python_lock_sha256="00" * 32, wheels=(wheel,))
-    return Lock(provider="debian", suite="bookworm", architecture="amd64", python_version="3.11",
-                python_full_version="3.11.2", glibc="2.36", bootstrap=("busybox-static",),
-                packages=(_deb("busybox-static", "1:1.35.0-4"), _deb("libc6"), _deb("python3.11-minimal")),
-                stages=(stage,))
+    wheel = WheelEntry(
+        name="Flit_Core",
+        version="3.9.0",
+        filename="flit_core-3.9.0-py3-none-any.whl",
+        url="https://files.invalid/flit_core-3.9.0-py3-none-any.whl",
+        sha256="ef" * 32,
+    )
+    stage = StageLock(
+        name="source",
+        fingerprint="f",
+        system=("libc6", "python3.11-minimal"),
+        python_lock="pylock.source.toml",
+        python_lock_sha256="00" * 32,
+        wheels=(wheel,),
+    )
+    return Lock(
+        provider="debian",
+        suite="bookworm",
+        architecture="amd64",
+        python_version="3.11",
+        python_full_version="3.11.2",
+        glibc="2.36",
+        bootstrap=("busybox-static",),
+        packages=(_deb("busybox-static", "1:1.35.0-4"), _deb("libc6"), _deb("python3.11-minimal")),
+        stages=(stage,),
+    )
 
 
 def _context(source: SourceInfo) -> provenance.BuildContext:
     moment = datetime.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=datetime.UTC)
     return provenance.BuildContext(
-        project="hello-pyrel", invocation_id="0f7c4b9e-4a52-4d5c-9a51-0d3b7b9f1e11", started_on=moment,
-        finished_on=moment + datetime.timedelta(seconds=42), builder_id=provenance.DEFAULT_BUILDER_ID,
-        pyrel_version="0.1.0", nix_version="2.8.0", source=source, substituters=(), system="x86_64-linux",
-        source_date_epoch=1700000000, lock_files=(("pyrel.lock.toml", "11" * 32), ("pylock.source.toml", "22" * 32)),
+        project="hello-pyrel",
+        invocation_id="0f7c4b9e-4a52-4d5c-9a51-0d3b7b9f1e11",
+        started_on=moment,
+        finished_on=moment + datetime.timedelta(seconds=42),
+        builder_id=provenance.DEFAULT_BUILDER_ID,
+        pyrel_version="0.1.0",
+        nix_version="2.8.0",
+        source=source,
+        substituters=(),
+        system="x86_64-linux",
+        source_date_epoch=1700000000,
+        lock_files=(("pyrel.lock.toml", "11" * 32), ("pylock.source.toml", "22" * 32)),
         sandbox_paths=("/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox",),
     )
 
@@ -49,11 +81,18 @@ def _context(source: SourceInfo) -> provenance.BuildContext:
 def _statement(source: SourceInfo | None = None) -> dict[str, Any]:
     lock = _lock()
     return provenance.statement(
-        artifact="hello_pyrel-1.0.0.tar.gz", sha256=SHA, stage="source",
-        context=_context(source or SourceInfo(commit="a" * 40, tag="v1.0.0", dirty=False,
-                                              remote="https://user:token@git.invalid/org/hello.git")),
+        artifact="hello_pyrel-1.0.0.tar.gz",
+        sha256=SHA,
+        stage="source",
+        context=_context(
+            source
+            or SourceInfo(
+                commit="a" * 40, tag="v1.0.0", dirty=False, remote="https://user:token@git.invalid/org/hello.git"
+            )
+        ),
         dependencies=provenance.stage_dependencies(lock, "source"),
-        derivation="/nix/store/" + "x" * 32 + "-hello-pyrel-source.drv", derivation_sha256="33" * 32,
+        derivation="/nix/store/" + "x" * 32 + "-hello-pyrel-source.drv",
+        derivation_sha256="33" * 32,
         output="/nix/store/" + "y" * 32 + "-hello-pyrel-source",
         input_artifacts=[],
     )
@@ -91,18 +130,24 @@ def test_the_statement_records_the_build() -> None:
     definition = document["predicate"]["buildDefinition"]
     assert definition["buildType"] == provenance.BUILD_TYPE
     assert definition["externalParameters"] == {
-        "project": "hello-pyrel", "stage": "source", "inputStages": [],
+        "project": "hello-pyrel",
+        "stage": "source",
+        "inputStages": [],
         "source": {"commit": "a" * 40, "tag": "v1.0.0", "dirty": False},
     }
     assert definition["internalParameters"]["sandbox"] is True
     assert definition["internalParameters"]["nixVersion"] == "2.8.0"
     # What the sandbox had besides the declared inputs: pyrel's pinned /bin/sh, nothing else.
     assert definition["internalParameters"]["sandboxPaths"] == [
-        "/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox"]
+        "/bin/sh=/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox"
+    ]
     dependencies = definition["resolvedDependencies"]
     # The source first, with the remote's credentials removed, then the lock files, then every artifact.
-    assert dependencies[0] == {"name": "source", "digest": {"gitCommit": "a" * 40},
-                               "uri": "git+https://git.invalid/org/hello.git@refs/tags/v1.0.0"}
+    assert dependencies[0] == {
+        "name": "source",
+        "digest": {"gitCommit": "a" * 40},
+        "uri": "git+https://git.invalid/org/hello.git@refs/tags/v1.0.0",
+    }
     names = [item["name"] for item in dependencies]
     assert names[1:3] == ["pyrel.lock.toml", "pylock.source.toml"]
     assert "busybox-static_1:1.35.0-4_amd64.deb" in names  # bootstrap packages are inputs of every stage
@@ -124,12 +169,15 @@ def test_outside_git_no_source_is_claimed() -> None:
     assert _validator().is_valid(document)
 
 
-@pytest.mark.parametrize(("remote", "uri"), [
-    ("git@git.invalid:org/hello.git", "git+ssh://git.invalid/org/hello.git"),
-    ("https://git.invalid/org/hello.git", "git+https://git.invalid/org/hello.git"),
-    ("https://user:secret@git.invalid/org/hello.git", "git+https://git.invalid/org/hello.git"),
-    ("/srv/git/hello project", "git+file:///srv/git/hello%20project"),
-])
+@pytest.mark.parametrize(
+    ("remote", "uri"),
+    [
+        ("git@git.invalid:org/hello.git", "git+ssh://git.invalid/org/hello.git"),
+        ("https://git.invalid/org/hello.git", "git+https://git.invalid/org/hello.git"),
+        ("https://user:secret@git.invalid/org/hello.git", "git+https://git.invalid/org/hello.git"),
+        ("/srv/git/hello project", "git+file:///srv/git/hello%20project"),
+    ],
+)
 def test_git_remotes_become_uris_without_credentials(remote: str, uri: str) -> None:
     [source] = provenance.source_dependency(SourceInfo(commit="b" * 40, remote=remote))
     assert source["uri"] == uri
@@ -145,11 +193,21 @@ def test_subject_problems_name_what_does_not_match() -> None:
 
 
 def test_pyrels_own_files_do_not_make_a_tree_dirty() -> None:
-    entries = ["?? pyrel.lock.toml", "?? pylock.source.toml", "?? dist/source/x.tar.gz", "?? .pyrel/plan.json",
-               " M src/hello/__init__.py", "?? notes.txt", "?? distribution/x"]
+    entries = [
+        "?? pyrel.lock.toml",
+        "?? pylock.source.toml",
+        "?? dist/source/x.tar.gz",
+        "?? .pyrel/plan.json",
+        " M src/hello/__init__.py",
+        "?? notes.txt",
+        "?? distribution/x",
+    ]
     files = frozenset({"pyrel.lock.toml", "pylock.source.toml"})
-    assert dirty_entries(entries, files, [".pyrel", "dist"]) == [" M src/hello/__init__.py", "?? notes.txt",
-                                                                 "?? distribution/x"]
+    assert dirty_entries(entries, files, [".pyrel", "dist"]) == [
+        " M src/hello/__init__.py",
+        "?? notes.txt",
+        "?? distribution/x",
+    ]
 
 
 def test_the_nix_version_is_asked_once_per_nix_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,8 +27,12 @@ def normalizer() -> ModuleType:
     return module
 
 
-FILES = {"pkg/__init__.py": b"", "pkg/tool.py": b"print('hi')\n", "pkg-1.0.dist-info/RECORD": b"x",
-         "pkg-1.0.dist-info/METADATA": b"Name: pkg\n"}
+FILES = {
+    "pkg/__init__.py": b"",
+    "pkg/tool.py": b"print('hi')\n",
+    "pkg-1.0.dist-info/RECORD": b"x",
+    "pkg-1.0.dist-info/METADATA": b"Name: pkg\n",
+}
 
 
 def _zip(path: Path, order: list[str], date_time: tuple[int, ...], mode: int, extra: bytes) -> None:
@@ -44,8 +48,9 @@ def _zip(path: Path, order: list[str], date_time: tuple[int, ...], mode: int, ex
 def test_zips_and_wheels_are_rewritten_to_the_same_bytes(tmp_path: Path, normalizer: ModuleType) -> None:
     first, second = tmp_path / "a.whl", tmp_path / "b.whl"
     _zip(first, sorted(FILES), (2030, 1, 1, 0, 0, 0), 0o100664, b"")
-    _zip(second, sorted(FILES, reverse=True), (2031, 6, 1, 12, 0, 0), 0o100600,
-         b"UT\x05\x00\x01\x00\x00\x00\x00")  # an extended-timestamp field, as zip(1) writes
+    _zip(
+        second, sorted(FILES, reverse=True), (2031, 6, 1, 12, 0, 0), 0o100600, b"UT\x05\x00\x01\x00\x00\x00\x00"
+    )  # an extended-timestamp field, as zip(1) writes
     assert first.read_bytes() != second.read_bytes()
     for path in (first, second):
         normalizer.normalize_zip(str(path), EPOCH)

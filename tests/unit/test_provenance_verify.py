@@ -19,9 +19,16 @@ ARTIFACT = "hello-1.0.tar.gz"
 
 def _context() -> provenance.BuildContext:
     moment = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
-    return provenance.BuildContext(project="hello", invocation_id="i", started_on=moment, finished_on=moment,
-                                   builder_id=provenance.DEFAULT_BUILDER_ID, pyrel_version="0", nix_version="2.8.0",
-                                   source=SourceInfo())
+    return provenance.BuildContext(
+        project="hello",
+        invocation_id="i",
+        started_on=moment,
+        finished_on=moment,
+        builder_id=provenance.DEFAULT_BUILDER_ID,
+        pyrel_version="0",
+        nix_version="2.8.0",
+        source=SourceInfo(),
+    )
 
 
 def _dist(tmp_path: Path) -> Path:
@@ -32,8 +39,15 @@ def _dist(tmp_path: Path) -> Path:
     (stage / ARTIFACT).write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     (stage / "SHA256SUMS").write_text(f"{digest}  {ARTIFACT}\n")
-    document = provenance.statement(artifact=ARTIFACT, sha256=digest, stage="source", context=_context(),
-                                    dependencies=[], derivation=None, output=None)
+    document = provenance.statement(
+        artifact=ARTIFACT,
+        sha256=digest,
+        stage="source",
+        context=_context(),
+        dependencies=[],
+        derivation=None,
+        output=None,
+    )
     (stage / provenance.attestation_name(ARTIFACT)).write_text(provenance.dumps(document))
     return tmp_path / "dist"
 
@@ -153,10 +167,12 @@ def test_archive_differences_name_the_members(tmp_path: Path) -> None:
 
 
 def test_nix_check_log_is_parsed() -> None:
-    log = ("checking outputs of '/nix/store/aaa-p-noisy.drv'...\n"
-           "note: keeping build directory '/tmp/nix-build-p-noisy.drv-0'\n"
-           "error: derivation '/nix/store/aaa-p-noisy.drv' may not be deterministic: output "
-           "'/nix/store/bbb-p-noisy' differs from '/nix/store/bbb-p-noisy.check'\n")
+    log = (
+        "checking outputs of '/nix/store/aaa-p-noisy.drv'...\n"
+        "note: keeping build directory '/tmp/nix-build-p-noisy.drv-0'\n"
+        "error: derivation '/nix/store/aaa-p-noisy.drv' may not be deterministic: output "
+        "'/nix/store/bbb-p-noisy' differs from '/nix/store/bbb-p-noisy.check'\n"
+    )
     differing, kept = parse_check_log(log)
     assert differing == {"/nix/store/bbb-p-noisy": "/nix/store/bbb-p-noisy.check"}
     assert kept == ["/tmp/nix-build-p-noisy.drv-0"]

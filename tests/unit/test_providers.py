@@ -57,16 +57,19 @@ def test_a_pin_declared_for_debian_is_kept_and_checked(tmp_path: Path) -> None:
         _project(tmp_path, {"nixpkgs": {"rev": "main", "sha256": SHA}})
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    (None, "provider \"nixpkgs\" needs 'nixpkgs'"),
-    ({}, "provider \"nixpkgs\" needs 'nixpkgs'"),
-    ({"rev": "main", "sha256": SHA}, "'nixpkgs.rev' = 'main' is not a full commit hash"),
-    ({"rev": REV + "\n", "sha256": SHA}, "'nixpkgs.rev'"),
-    ({"rev": REV, "sha256": "abc"}, "'nixpkgs.sha256' = 'abc' is not a sha256"),
-    ({"rev": REV, "sha256": SHA, "branch": "x"}, "unknown key 'nixpkgs.branch'"),
-    ({"path": 1}, "'nixpkgs.path' must be a string"),
-    ("../nixpkgs", "'pyrel.nixpkgs' must be a table"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (None, "provider \"nixpkgs\" needs 'nixpkgs'"),
+        ({}, "provider \"nixpkgs\" needs 'nixpkgs'"),
+        ({"rev": "main", "sha256": SHA}, "'nixpkgs.rev' = 'main' is not a full commit hash"),
+        ({"rev": REV + "\n", "sha256": SHA}, "'nixpkgs.rev'"),
+        ({"rev": REV, "sha256": "abc"}, "'nixpkgs.sha256' = 'abc' is not a sha256"),
+        ({"rev": REV, "sha256": SHA, "branch": "x"}, "unknown key 'nixpkgs.branch'"),
+        ({"path": 1}, "'nixpkgs.path' must be a string"),
+        ("../nixpkgs", "'pyrel.nixpkgs' must be a table"),
+    ],
+)
 def test_bad_pins_are_refused_at_load_time(tmp_path: Path, table: object, message: str) -> None:
     extra: dict[str, Any] = {"provider": "nixpkgs"} if table is None else {"provider": "nixpkgs", "nixpkgs": table}
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path / 'pyrel.toml'))}: .*{re.escape(message)}"):
@@ -74,11 +77,14 @@ def test_bad_pins_are_refused_at_load_time(tmp_path: Path, table: object, messag
 
 
 def test_pyproject_names_the_tool_pyrel_key(tmp_path: Path) -> None:
-    flit = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"},
-            "project": {"name": "d"}}
+    flit = {
+        "build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"},
+        "project": {"name": "d"},
+    }
     with pytest.raises(ConfigError, match=r"pyproject\.toml: 'tool\.pyrel\.nixpkgs\.sha256'"):
-        build_project(tmp_path, tmp_path / "pyproject.toml", flit,
-                      {"provider": "nixpkgs", "nixpkgs": {"rev": REV, "sha256": "x"}})
+        build_project(
+            tmp_path, tmp_path / "pyproject.toml", flit, {"provider": "nixpkgs", "nixpkgs": {"rev": REV, "sha256": "x"}}
+        )
 
 
 def test_a_hand_built_nixpkgs_project_without_a_pin_is_refused(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from pywrap.config.loader import (
 from pywrap.errors import ConfigError
 
 SCHEMA: dict[str, Any] = json.loads(
-    importlib.resources.files("pywrap.resources").joinpath("pyrel.schema.json").read_text())
+    importlib.resources.files("pywrap.resources").joinpath("pyrel.schema.json").read_text()
+)
 FLIT = {"build-system": {"requires": ["flit_core"], "build-backend": "flit_core.buildapi"}, "project": {"name": "d"}}
 
 
@@ -34,21 +35,27 @@ def test_schema_names_exactly_the_keys_the_parser_accepts() -> None:
     assert stage["builders"]["items"]["enum"] == list(SPHINX_BUILDERS)
 
 
-@pytest.mark.parametrize("config", [
-    {"debian-suite": "trixie", "stages": {"source": {"budget": {"packages": 25, "bytes": "60 MB"}}}},
-    {"stages": {"docs-pdf": {"builders": ["latexpdf"], "system": ["latexmk"], "run": ["x"], "outputs": ["*.pdf"]}}},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"debian-suite": "trixie", "stages": {"source": {"budget": {"packages": 25, "bytes": "60 MB"}}}},
+        {"stages": {"docs-pdf": {"builders": ["latexpdf"], "system": ["latexmk"], "run": ["x"], "outputs": ["*.pdf"]}}},
+    ],
+)
 def test_valid_configs_pass_both(config: dict[str, Any]) -> None:
     jsonschema.validate(config, SCHEMA)
     build_project(Path("/p"), Path("/p/pyproject.toml"), FLIT, config)
 
 
-@pytest.mark.parametrize("config", [
-    {"debian_suite": "trixie"},
-    {"stages": {"source": {"outputs": "x"}}},
-    {"stages": {"Bad": {}}},
-    {"stages": {"source": {"budget": {"packages": "many"}}}},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"debian_suite": "trixie"},
+        {"stages": {"source": {"outputs": "x"}}},
+        {"stages": {"Bad": {}}},
+        {"stages": {"source": {"budget": {"packages": "many"}}}},
+    ],
+)
 def test_invalid_configs_fail_both(config: dict[str, Any]) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(config, SCHEMA)

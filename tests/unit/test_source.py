@@ -13,9 +13,22 @@ def _tree(root: Path, names: list[str]) -> None:
 
 
 def test_outside_git_the_usual_ignores_and_pyrels_own_files_are_left_out(tmp_path: Path) -> None:
-    _tree(tmp_path, ["pyproject.toml", "src/a.py", "src/__pycache__/a.cpython-311.pyc", "dist/old.tar.gz",
-                     ".pyrel/plan.json", "demo.egg-info/PKG-INFO", "pyrel.lock.toml", "pylock.source.toml",
-                     ".venv/bin/python", ".venv/pyvenv.cfg", "docs/index.rst"])
+    _tree(
+        tmp_path,
+        [
+            "pyproject.toml",
+            "src/a.py",
+            "src/__pycache__/a.cpython-311.pyc",
+            "dist/old.tar.gz",
+            ".pyrel/plan.json",
+            "demo.egg-info/PKG-INFO",
+            "pyrel.lock.toml",
+            "pylock.source.toml",
+            ".venv/bin/python",
+            ".venv/pyvenv.cfg",
+            "docs/index.rst",
+        ],
+    )
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n[build-system]\nrequires = ["flit_core"]\n')
     project = load_project(tmp_path)
     assert sorted(source_files(tmp_path, generated_files(project))) == ["docs/index.rst", "pyproject.toml", "src/a.py"]

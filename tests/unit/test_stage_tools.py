@@ -35,27 +35,52 @@ def _wheel(path: Path, members: list[str]) -> str:
 
 
 def test_the_wheels_top_level_import_names(stage_tools: ModuleType, tmp_path: Path) -> None:
-    wheel = _wheel(tmp_path / "demo-1.0-cp311-cp311-linux_x86_64.whl", [
-        "demo/__init__.py", "six.py", "_speedups.cpython-311-x86_64-linux-gnu.so",
-        "demo-1.0.dist-info/METADATA", "demo-1.0.data/purelib/extra_pkg/__init__.py",
-        "demo-1.0.data/scripts/tool"])
+    wheel = _wheel(
+        tmp_path / "demo-1.0-cp311-cp311-linux_x86_64.whl",
+        [
+            "demo/__init__.py",
+            "six.py",
+            "_speedups.cpython-311-x86_64-linux-gnu.so",
+            "demo-1.0.dist-info/METADATA",
+            "demo-1.0.data/purelib/extra_pkg/__init__.py",
+            "demo-1.0.data/scripts/tool",
+        ],
+    )
     assert stage_tools.wheel_top_level(wheel) == {"demo", "six", "_speedups", "extra_pkg"}
 
 
 def test_the_tests_run_in_the_tree_without_what_shadows_the_wheel(stage_tools: ModuleType, tmp_path: Path) -> None:
     # click's tests read docs/conf.py from the project root; the package sources must not shadow the wheel.
     origin = tmp_path / "origin"
-    for relative in ["tests/test_a.py", "docs/conf.py", "demo/__init__.py", "src/demo/__init__.py",
-                     "src/other.txt", "six.py", "setup.py", "pyproject.toml", "conftest.py",
-                     "build/lib/demo/__init__.py", "demo.egg-info/PKG-INFO", "data/demo.py"]:
+    for relative in [
+        "tests/test_a.py",
+        "docs/conf.py",
+        "demo/__init__.py",
+        "src/demo/__init__.py",
+        "src/other.txt",
+        "six.py",
+        "setup.py",
+        "pyproject.toml",
+        "conftest.py",
+        "build/lib/demo/__init__.py",
+        "demo.egg-info/PKG-INFO",
+        "data/demo.py",
+    ]:
         (origin / relative).parent.mkdir(parents=True, exist_ok=True)
         (origin / relative).write_text("")
     os.chmod(origin / "tests", 0o555)  # as in the read-only store
     run_dir = tmp_path / "run"
     stage_tools.copy_run_dir(str(origin), str(run_dir), {"demo", "six"})
     copied = sorted(str(path.relative_to(run_dir)) for path in run_dir.rglob("*") if path.is_file())
-    assert copied == ["conftest.py", "data/demo.py", "docs/conf.py", "pyproject.toml", "setup.py",
-                      "src/other.txt", "tests/test_a.py"]
+    assert copied == [
+        "conftest.py",
+        "data/demo.py",
+        "docs/conf.py",
+        "pyproject.toml",
+        "setup.py",
+        "src/other.txt",
+        "tests/test_a.py",
+    ]
     (run_dir / "tests" / "written-by-a-test").write_text("")  # the copy is writable
     os.chmod(origin / "tests", 0o755)
 

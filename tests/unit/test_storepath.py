@@ -45,9 +45,11 @@ def test_base32_round_trip(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("filename", "expected"),
-    [("busybox-static_1%3a1.35.0-4_amd64.deb", "busybox-static_1_3a1.35.0-4_amd64.deb"),
-     ("pkg_1.0~rc1_all.deb", "pkg_1.0_rc1_all.deb"),
-     (".hidden", "hidden")],
+    [
+        ("busybox-static_1%3a1.35.0-4_amd64.deb", "busybox-static_1_3a1.35.0-4_amd64.deb"),
+        ("pkg_1.0~rc1_all.deb", "pkg_1.0_rc1_all.deb"),
+        (".hidden", "hidden"),
+    ],
 )
 def test_store_names_are_valid(filename: str, expected: str) -> None:
     assert store_name(filename) == expected
@@ -66,21 +68,35 @@ STAGE_DRV = (
 def test_a_derivation_file_names_its_outputs_and_inputs() -> None:
     derivation = parse_derivation(STAGE_DRV + "\n")
     assert derivation.outputs == {"out": "/nix/store/aaa-hello-source"}
-    assert derivation.input_derivations == {"/nix/store/bbb-root.drv": ("out",),
-                                            "/nix/store/ccc-python.drv": ("dev", "out")}
+    assert derivation.input_derivations == {
+        "/nix/store/bbb-root.drv": ("out",),
+        "/nix/store/ccc-python.drv": ("dev", "out"),
+    }
     assert derivation.input_sources == ("/nix/store/ddd-source", "/nix/store/eee-stage.sh")
 
 
 def test_a_fixed_output_derivation_keeps_its_hash_fields_apart() -> None:
-    text = ('Derive([("out","/nix/store/ggg-demo.whl","sha256","9f86d08")],[],[],"builtin","builtin:fetchurl",[],'
-            '[("url","file:///x")])')
+    text = (
+        'Derive([("out","/nix/store/ggg-demo.whl","sha256","9f86d08")],[],[],"builtin","builtin:fetchurl",[],'
+        '[("url","file:///x")])'
+    )
     derivation = parse_derivation(text)
     assert derivation.outputs == {"out": "/nix/store/ggg-demo.whl"}
     assert derivation.input_derivations == {} and derivation.input_sources == ()
 
 
-@pytest.mark.parametrize("text", ["", "Derive(", "Derive([],[])", 'Derive(["out"],[],[],"x")', "{}",
-                                  'DrvWithVersion("xp-dyn-drv",[],[],[])', STAGE_DRV[:-1]])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Derive(",
+        "Derive([],[])",
+        'Derive(["out"],[],[],"x")',
+        "{}",
+        'DrvWithVersion("xp-dyn-drv",[],[],[])',
+        STAGE_DRV[:-1],
+    ],
+)
 def test_what_is_not_a_derivation_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a derivation"):
         parse_derivation(text)
@@ -92,17 +108,29 @@ def _write_derivation(root: Path, path: str, text: str) -> None:
 
 
 def test_a_sandbox_holds_the_input_sources_and_every_output_of_the_input_derivations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(nixcache.STORE_VARIABLE, str(tmp_path))  # a chroot store: files under tmp_path
-    _write_derivation(tmp_path, "/nix/store/bbb-root.drv", 'Derive([("out","/nix/store/rrr-root","","")],[],[],'
-                      '"x86_64-linux","/bin/sh",[],[])')
-    _write_derivation(tmp_path, "/nix/store/ccc-python.drv",
-                      'Derive([("dev","/nix/store/ppp-python-dev","",""),("out","/nix/store/ppp-python","","")],'
-                      '[],[],"x86_64-linux","/bin/sh",[],[])')
+    _write_derivation(
+        tmp_path,
+        "/nix/store/bbb-root.drv",
+        'Derive([("out","/nix/store/rrr-root","","")],[],[],"x86_64-linux","/bin/sh",[],[])',
+    )
+    _write_derivation(
+        tmp_path,
+        "/nix/store/ccc-python.drv",
+        'Derive([("dev","/nix/store/ppp-python-dev","",""),("out","/nix/store/ppp-python","","")],'
+        '[],[],"x86_64-linux","/bin/sh",[],[])',
+    )
     stage = parse_derivation(STAGE_DRV)
-    assert nix.sandbox_inputs(stage) == ["/nix/store/ddd-source", "/nix/store/eee-stage.sh", "/nix/store/ppp-python",
-                                         "/nix/store/ppp-python-dev", "/nix/store/rrr-root"]
+    assert nix.sandbox_inputs(stage) == [
+        "/nix/store/ddd-source",
+        "/nix/store/eee-stage.sh",
+        "/nix/store/ppp-python",
+        "/nix/store/ppp-python-dev",
+        "/nix/store/rrr-root",
+    ]
     assert nix.read_derivation("/nix/store/bbb-root.drv") is not None
     (tmp_path / "nix/store/ccc-python.drv").unlink()  # collected: the caller evaluates the inputs instead
     assert nix.sandbox_inputs(stage) is None and nix.read_derivation("/nix/store/ccc-python.drv") is None

@@ -90,8 +90,9 @@ def test_a_wheels_data_scripts_are_on_path_beside_its_console_scripts(tmp_path: 
     ]
     assert all(os.access(path, os.X_OK) for path in (unpacked / "bin").iterdir())
     env_bin = tmp_path / "env" / "bin"
-    subprocess.run([sys.executable, str(BUILDERS / "console_scripts.py"), str(unpacked / "site"), str(env_bin)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(BUILDERS / "console_scripts.py"), str(unpacked / "site"), str(env_bin)], check=True
+    )
     assert sorted(path.name for path in env_bin.iterdir()) == [
         "demo-cli",
         "demo-dynamic",

@@ -28,8 +28,10 @@ from pywrap.locking.lockfile import DebEntry, Lock, StageLock, stage_fingerprint
 from pywrap.locking.resolver import stage_system_roots
 
 TOOLS = Path(__file__).resolve().parents[2] / "nix" / "tools"
-SETUPTOOLS = {"build-system": {"requires": ["setuptools>=70.1"], "build-backend": "setuptools.build_meta"},
-              "project": {"name": "demo", "version": "1.0"}}
+SETUPTOOLS = {
+    "build-system": {"requires": ["setuptools>=70.1"], "build-backend": "setuptools.build_meta"},
+    "project": {"name": "demo", "version": "1.0"},
+}
 
 
 def _c_project(tmp_path: Path, config: dict[str, Any] | None = None) -> Any:
@@ -52,9 +54,11 @@ def test_a_project_with_a_backend_gets_the_wheel_stage_reading_the_sdist(tmp_pat
 
 
 def test_a_project_of_custom_stages_only_has_no_wheel_stage(tmp_path: Path) -> None:
-    (tmp_path / "pyrel.toml").write_text('[stages.source]\nsystem = ["make"]\nrun = ["make dist"]\n'
-                                         'outputs = ["*.tar.gz"]\n[stages.test]\ninputs = ["source"]\n'
-                                         'run = ["make check"]\noutputs = ["check.log"]\n')
+    (tmp_path / "pyrel.toml").write_text(
+        '[stages.source]\nsystem = ["make"]\nrun = ["make dist"]\n'
+        'outputs = ["*.tar.gz"]\n[stages.test]\ninputs = ["source"]\n'
+        'run = ["make check"]\noutputs = ["check.log"]\n'
+    )
     project = load_project(tmp_path)
     assert project.build_system is None
     assert project.stage_names == ("source", "test")
@@ -88,8 +92,15 @@ def test_repair_is_a_wheel_stage_option_that_brings_patchelf(tmp_path: Path) -> 
 
 
 def _deb(name: str) -> DebEntry:
-    return DebEntry(name=name, version="1.0-1", architecture="amd64", sha256="a" * 64, size=10,
-                    filename=f"{name}_1.0-1_amd64.deb", url=f"http://mirror.invalid/{name}.deb")
+    return DebEntry(
+        name=name,
+        version="1.0-1",
+        architecture="amd64",
+        sha256="a" * 64,
+        size=10,
+        filename=f"{name}_1.0-1_amd64.deb",
+        url=f"http://mirror.invalid/{name}.deb",
+    )
 
 
 def _plan(project: Any, architecture: str = "amd64", glibc: str = "2.36") -> Plan:
@@ -97,14 +108,35 @@ def _plan(project: Any, architecture: str = "amd64", glibc: str = "2.36") -> Pla
     # The Debian packages the compiler roots resolve to (gcc-12 is the real driver).
     systems = {name: (*system, "gcc-12") if "gcc" in system else system for name, system in systems.items()}
     names = sorted({"busybox-static", "libc6", "patchelf", *(n for system in systems.values() for n in system)})
-    stages = tuple(StageLock(name=stage.name, fingerprint=stage_fingerprint(project, stage, "bookworm", architecture),
-                             system=systems[stage.name], python_lock="", python_lock_sha256="")
-                   for stage in project.stages)
-    lock = Lock(provider="debian", suite="bookworm", architecture=architecture, python_version="3.11",
-                python_full_version="3.11.2", glibc=glibc, bootstrap=("busybox-static", "libc6", "patchelf"),
-                packages=tuple(_deb(name) for name in names), stages=stages)
-    return make_plan(project, lock, list(project.stage_names), bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
-                     source_files=["pyproject.toml"], source_date_epoch=1700000000)
+    stages = tuple(
+        StageLock(
+            name=stage.name,
+            fingerprint=stage_fingerprint(project, stage, "bookworm", architecture),
+            system=systems[stage.name],
+            python_lock="",
+            python_lock_sha256="",
+        )
+        for stage in project.stages
+    )
+    lock = Lock(
+        provider="debian",
+        suite="bookworm",
+        architecture=architecture,
+        python_version="3.11",
+        python_full_version="3.11.2",
+        glibc=glibc,
+        bootstrap=("busybox-static", "libc6", "patchelf"),
+        packages=tuple(_deb(name) for name in names),
+        stages=stages,
+    )
+    return make_plan(
+        project,
+        lock,
+        list(project.stage_names),
+        bootstrap=Bootstrap("bb", "0" * 52, "/nix/store/x-bb"),
+        source_files=["pyproject.toml"],
+        source_date_epoch=1700000000,
+    )
 
 
 def _stage(plan: Plan, name: str) -> StagePlan:
@@ -127,6 +159,7 @@ def test_the_plan_gives_the_wheel_stage_the_platform_tag_of_the_locks_glibc(tmp_
 
 
 # The runner's pure parts, on the host's Python.
+
 
 @pytest.fixture(scope="module")
 def stage_tools() -> ModuleType:
@@ -151,7 +184,7 @@ def _built_wheel(path: Path, metadata: str = "Metadata-Version: 2.1\nName: demo\
         "demo/_speedups.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
         "demo-1.0.dist-info/METADATA": metadata.encode(),
         "demo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: setuptools (75.0)\nRoot-Is-Purelib: false\n"
-                                    b"Tag: cp311-cp311-linux_x86_64\n\n",
+        b"Tag: cp311-cp311-linux_x86_64\n\n",
     }
     record = "".join(f"{name},{_digest(data)},{len(data)}\n" for name, data in files.items())
     record += "demo-1.0.dist-info/RECORD,,\n"
@@ -181,12 +214,18 @@ def test_retagging_names_the_policy_and_keeps_record_valid(stage_tools: ModuleTy
         assert {info.external_attr >> 16 for info in archive.infolist()} == {0o100644}
 
 
-def test_the_policy_check_names_each_library_outside_it(stage_tools: ModuleType,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_policy_check_names_each_library_outside_it(
+    stage_tools: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tag = "manylinux_2_36_x86_64"
-    shown = {"overall_tag": "linux_x86_64", "sym_tag": "manylinux_2_5_x86_64",
-             "policy_upgrades": {tag: {"libs_to_eliminate": ["libsqlite3.so.0"]},
-                                 "manylinux_2_17_x86_64": {"libs_to_eliminate": ["libsqlite3.so.0"]}}}
+    shown = {
+        "overall_tag": "linux_x86_64",
+        "sym_tag": "manylinux_2_5_x86_64",
+        "policy_upgrades": {
+            tag: {"libs_to_eliminate": ["libsqlite3.so.0"]},
+            "manylinux_2_17_x86_64": {"libs_to_eliminate": ["libsqlite3.so.0"]},
+        },
+    }
     problems, libraries = stage_tools.policy_problems(shown, tag)
     assert libraries == ["libsqlite3.so.0"]
     assert len(problems) == 1 and "libsqlite3.so.0" in problems[0] and tag in problems[0]
@@ -194,15 +233,21 @@ def test_the_policy_check_names_each_library_outside_it(stage_tools: ModuleType,
     assert stage_tools.policy_problems({"overall_tag": "manylinux_2_5_x86_64", "policy_upgrades": {}}, tag) == ([], [])
     assert stage_tools.policy_problems({"overall_tag": tag, "policy_upgrades": {}}, tag) == ([], [])
     # Symbols of a newer glibc than the policy's.
-    newer = {"overall_tag": "manylinux_2_39_x86_64", "sym_tag": "manylinux_2_39_x86_64", "policy_upgrades": {},
-             "versioned_symbols": {"libc.so.6": ["GLIBC_2.39"]}}
+    newer = {
+        "overall_tag": "manylinux_2_39_x86_64",
+        "sym_tag": "manylinux_2_39_x86_64",
+        "policy_upgrades": {},
+        "versioned_symbols": {"libc.so.6": ["GLIBC_2.39"]},
+    }
     [problem], [] = stage_tools.policy_problems(newer, tag)
     assert "GLIBC_2.39" in problem
     # auditwheel looks for libraries in the stage's root only, never the host's /lib.
     monkeypatch.setenv("root", "/nix/store/x-root")
-    assert stage_tools.library_dirs(tag) == ("/nix/store/x-root/lib/x86_64-linux-gnu:"
-                                             "/nix/store/x-root/usr/lib/x86_64-linux-gnu:"
-                                             "/nix/store/x-root/lib:/nix/store/x-root/usr/lib")
+    assert stage_tools.library_dirs(tag) == (
+        "/nix/store/x-root/lib/x86_64-linux-gnu:"
+        "/nix/store/x-root/usr/lib/x86_64-linux-gnu:"
+        "/nix/store/x-root/lib:/nix/store/x-root/usr/lib"
+    )
 
 
 @pytest.fixture
@@ -214,8 +259,9 @@ def fake_readme_renderer(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]
         rendered.append(text)
         if "`broken" in text:
             assert stream is not None
-            stream.write("<string>:3: (WARNING/2) Inline interpreted text or phrase reference start-string "
-                         "without end-string.")
+            stream.write(
+                "<string>:3: (WARNING/2) Inline interpreted text or phrase reference start-string without end-string."
+            )
             return None
         return "<p>ok</p>"
 
@@ -227,8 +273,9 @@ def fake_readme_renderer(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]
     yield rendered
 
 
-def test_the_upload_checks_are_twine_checks(stage_tools: ModuleType, tmp_path: Path,
-                                           fake_readme_renderer: list[str]) -> None:
+def test_the_upload_checks_are_twine_checks(
+    stage_tools: ModuleType, tmp_path: Path, fake_readme_renderer: list[str]
+) -> None:
     def check(metadata: str, name: str = "demo-1.0-py3-none-any.whl") -> tuple[list[str], list[str]]:
         problems, warnings = stage_tools.upload_problems(str(_built_wheel(tmp_path / name, metadata)))
         return problems, warnings
