@@ -155,6 +155,15 @@ let
     pyrelLibraryPath = concatStringsSep ":" (map (dir: "${root}/${dir}") platformEnv.libraryDirs);
   };
 
+  # CMake finds a wheel's package configuration (pybind11's, nanobind's, a
+  # library's CMake files in its wheel) under a prefix it searches: each wheel
+  # is unpacked in a store path of its own, so the prefixes are their sites (an
+  # installer's one site-packages, which scikit-build-core gives CMake, holds
+  # only the stage's .pth file).
+  wheelsEnv = wheels: if wheels == [ ] then { } else {
+    CMAKE_PREFIX_PATH = concatStringsSep ":" (map (wheel: "${wheel}/site") wheels);
+  };
+
   sanitizeEnvName = name: builtins.replaceStrings [ "-" "." ] [ "_" "_" ] name;
 
   # A stage pyrel runs Sphinx for: the intersphinx inventories its lock pins,
@@ -208,7 +217,7 @@ let
   # input, so that the .drv names it and the stage's closure counts it.
   # loader (or null): the locked ELF loader pyrel mounts at its standard path
   # the same way, named and counted likewise (see loaderEnv).
-  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap, loader ? null }: derivation ({
+  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap, loader ? null, wheels ? [ ] }: derivation ({
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
@@ -233,7 +242,7 @@ let
     PYTHONHASHSEED = "0";
     LC_ALL = "C";
     TZ = "UTC";
-  } // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // stage.env
+  } // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // wheelsEnv wheels // stage.env
     // intersphinxEnv stage
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
@@ -252,7 +261,7 @@ let
         name = stage.derivationName;
       };
     in built // {
-      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader; };
+      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader wheels; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
       "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if loader == null then [ ] else [ loader ])
         ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs ++ intersphinxInventories stage;

@@ -107,10 +107,16 @@ if [ -n "$compilerCc" ]; then
   # CC) uses the root's headers, crt files and libc, and map the root's path
   # to / in debug info and __FILE__, so outputs never refer to the root.
   # (A sysroot from self_spec reaches cc1 but not ld: the link spec passes it.)
+  # A specs file found there replaces the driver's built-in specs, of which
+  # the link spec is only complete after the driver's own setup (--build-id,
+  # --eh-frame-hdr: without it C++ exceptions in a shared object cannot be
+  # caught, libgcc_s's linking): the file starts with those specs as the
+  # driver prints them (-dumpspecs), then adds pyrel's.
   [ -x "$out/usr/bin/$compilerCc" ] || { echo "pyrel: $compilerCc has no usr/bin/$compilerCc" >&2; exit 1; }
   mkdir -p "$out/$compilerLibDir"
+  "$out/usr/bin/$compilerCc" -dumpspecs > "$out/$compilerLibDir/specs"
   printf '*self_spec:\n+ %%{!-sysroot=*:--sysroot=%s} -ffile-prefix-map=%s/=/\n\n*link:\n+ %%{-sysroot=*:--sysroot=%%*}\n\n' \
-    "$out" "$out" > "$out/$compilerLibDir/specs"
+    "$out" "$out" >> "$out/$compilerLibDir/specs"
   # Debian sets `cc` and `c++` with update-alternatives, a maintainer script.
   for alias in cc gcc; do
     [ -e "$out/usr/bin/$alias" ] || ln -s "$compilerCc" "$out/usr/bin/$alias"

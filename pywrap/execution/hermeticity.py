@@ -10,7 +10,9 @@ findings out; the CLI prints them above the log tail.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
+from typing import BinaryIO
 
 import attrs
 
@@ -29,7 +31,8 @@ _HOST_HOMES = ("/home", "/root", "/homeless-shelter")
 
 @attrs.frozen
 class Violation:
-    kind: str  # network | host-file | host-user | undeclared-tool | undeclared-import | missing-library | input-write
+    kind: str  # network | host-file | host-user | undeclared-tool | undeclared-import | missing-library |
+    #            binary-cannot-run | input-write
     explanation: str
     evidence: str  # the log line that shows it
 
@@ -73,6 +76,30 @@ _MISSING_USER = re.compile(r"getpwnam\(\): name not found: '([^']+)'|unknown use
 _ZONE_MISSING = "No time zone found with key"
 _MISSING_ZONE = re.compile(_ZONE_MISSING + r" ([A-Za-z0-9_+./-]+)")
 _TZDATA_MODULE = "No module named 'tzdata'"
+#: The ELF loader's own messages: a program that starts, but lacks a library or a symbol version.
+_PROGRAM_LIBRARY = re.compile(r"(\S+): error while loading shared libraries: (\S+): cannot open shared object file")
+_PROGRAM_VERSION = re.compile(r"[`'‘]([A-Z]+)_([0-9.]+)['’] not found \(required by (\S+)\)")
+#: stage.sh says so when Nix ignored the mount of the locked loader.
+_NO_LOADER = re.compile(r"pyrel: this sandbox has no ELF loader at (\S+)")
+#: A program started by path that the shell reports "not found" (busybox: the file, its `#!` interpreter or
+#: its ELF loader is missing), and one the kernel refuses (another machine's, or no program at all).
+_PATH_NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: )?((?:\.{1,2}|/[^\s:]*)/[^\s:]+): not found\s*$")
+_EXEC_FORMAT = re.compile(r"Exec format error: '([^']+)'|(\S+): cannot execute binary file")
+#: Python's message for a program it could not start (exec's ENOENT) or a file it could not open.
+_STORE_NOT_FOUND = re.compile(r"No such file or directory: '(/nix/store/[^']+)'")
+#: The Debian package that ships a library programs commonly load (bookworm and trixie names).
+_LIBRARY_PACKAGES = {
+    "libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6",
+    "librt.so.1": "libc6", "libresolv.so.2": "libc6", "libutil.so.1": "libc6",
+    "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libgomp.so.1": "libgomp1",
+    "libatomic.so.1": "libatomic1", "libquadmath.so.0": "libquadmath0", "libgfortran.so.5": "libgfortran5",
+    "libz.so.1": "zlib1g", "libbz2.so.1.0": "libbz2-1.0", "liblzma.so.5": "liblzma5", "libzstd.so.1": "libzstd1",
+    "libffi.so.8": "libffi8", "libssl.so.3": "libssl3", "libcrypto.so.3": "libssl3", "libsqlite3.so.0": "libsqlite3-0",
+    "libexpat.so.1": "libexpat1", "libuuid.so.1": "libuuid1", "libxml2.so.2": "libxml2",
+    "libyaml-0.so.2": "libyaml-0-2",
+}
+#: `meson dist` (meson-python's build_sdist) outside a git or Mercurial checkout.
+_MESON_DIST = "Dist currently only works with Git or Mercurial repos"
 _READ_ONLY = re.compile(r"(/nix/store/[^\s:'\"]+).*(?:Read-only file system|Permission denied)"
                         r"|(?:Read-only file system|Permission denied).*?(/nix/store/[^\s:'\"]+)")
 
@@ -137,6 +164,84 @@ def _library(line: str, stage: str) -> Violation | None:
                      "dbm.ndbm, readline and curses (see `trimmed` in pyrel.lock.toml): set "
                      f"[tool.pyrel.stages.{stage}].system-exclude = [] to keep them, or add the Debian package "
                      f"that ships the library to [tool.pyrel.stages.{stage}].system, and run `pyrel lock`", line)
+
+
+def _program_name(path: str) -> str:
+    """A program's path as the user knows it: a wheel's program by the wheel (``ninja (wheel ninja 1.13.2)``)."""
+    match = re.match(r"/nix/store/[a-z0-9]{32}-([^/]+)-([^/-]+)-unpacked/", path)
+    name = path.rsplit("/", 1)[-1]
+    return f"'{name}' (of the wheel {match.group(1)} {match.group(2)})" if match else f"'{path}'"
+
+
+def _program_library(line: str, stage: str) -> Violation | None:
+    match = _PROGRAM_LIBRARY.search(line)
+    if not match:
+        return None
+    program, library = match.group(1), match.group(2)
+    package = _LIBRARY_PACKAGES.get(library)
+    declare = (f"add '{package}'" if package else f"add the Debian package that ships {library} (its runtime "
+               "library package, e.g. libfoo1 for libfoo.so.1)")
+    wheel = "-unpacked/" in program and library in ("libstdc++.so.6", "libgcc_s.so.1")
+    also = (" (`pyrel lock` adds it by itself for a wheel whose programs ask for it: a lock made by an older "
+            "pyrel lacks it)") if wheel else ""
+    return Violation("binary-cannot-run", f"the program {_program_name(program)} could not start: it loads "
+                     f"'{library}', which the stage's root does not have (its libraries are only the Debian "
+                     f"packages the stage locks): {declare} to [tool.pyrel.stages.{stage}].system and run "
+                     f"`pyrel lock`{also}", line)
+
+
+def _program_version(line: str, stage: str) -> Violation | None:
+    match = _PROGRAM_VERSION.search(line)
+    if not match:
+        return None
+    family, version, program = match.groups()
+    what = {"GLIBC": "glibc", "GLIBCXX": "libstdc++", "CXXABI": "libstdc++'s ABI", "GCC": "libgcc_s"}.get(family,
+                                                                                                       family)
+    return Violation("binary-cannot-run", f"the program {_program_name(program)} could not start: it needs "
+                     f"{what} {version} ({family}_{version}), newer than the stage's (the lock's Debian suite): use "
+                     "a build of it for that suite's glibc (wheels are locked for its manylinux tag), or lock a "
+                     "newer suite (debian-suite)", line)
+
+
+def _no_loader(line: str, stage: str) -> Violation | None:
+    match = _NO_LOADER.search(line)
+    if not match:
+        return None
+    return Violation("binary-cannot-run", f"the sandbox had no ELF loader at {match.group(1)}: pyrel mounts the "
+                     "locked glibc's loader there (Nix's sandbox-paths), a setting Nix's daemon ignores for users "
+                     "it does not trust (add yourself to trusted-users in /etc/nix/nix.conf): no dynamically "
+                     "linked program outside the root (a wheel's, one the stage compiles) can start", line)
+
+
+def _not_found_path(line: str, stage: str) -> Violation | None:
+    match = _PATH_NOT_FOUND.search(line)
+    if not match:
+        return None
+    path = match.group(1)
+    return Violation("binary-cannot-run", f"the stage ran '{path}', which could not start: the file is missing, or "
+                     "it names an interpreter the sandbox lacks: a script's `#!` program outside the store "
+                     "(`/usr/bin/env`, `/usr/bin/perl`: the sandbox has no /usr; run it as `python "
+                     f"{path}` or `sh {path}`), or an ELF loader other than the locked glibc's, which pyrel "
+                     "mounts at its standard path (a program for another C library, musl's, cannot start)", line)
+
+
+def _exec_format(line: str, stage: str) -> Violation | None:
+    match = _EXEC_FORMAT.search(line)
+    if not match:
+        return None
+    path = next(group for group in match.groups() if group)
+    return Violation("binary-cannot-run", f"the stage ran '{path}', which this machine cannot execute: a program "
+                     "built for another architecture than the lock's (or not a program at all): build it in the "
+                     "stage, or use a build for the lock's architecture", line)
+
+
+def _meson_dist(line: str, stage: str) -> Violation | None:
+    if _MESON_DIST not in line:
+        return None
+    return Violation("host-file", f"the stage '{stage}' ran `meson dist` (meson-python's build_sdist does), which "
+                     "works only in a git or Mercurial checkout, and the stage's source tree is the files git lists, "
+                     "without the repository: declare the source stage's run to pack the tree instead (an unpacked "
+                     f"sdist is one already): [tool.pyrel.stages.{stage}].run = [\"tar -czf ...\"]", line)
 
 
 def _tool(line: str, stage: str) -> Violation | None:
@@ -244,7 +349,8 @@ def _git_history(line: str, stage: str) -> Violation | None:
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
     _mkdocs_missing, _git_history,
-    _network, _module, _library, _host_user, _input_write, _time_zone, _host_file, _tool,
+    _network, _module, _no_loader, _program_library, _program_version, _exec_format, _library, _host_user,
+    _input_write, _time_zone, _host_file, _meson_dist, _not_found_path, _tool,
 )
 
 
@@ -252,12 +358,73 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name.split("<")[0]).lower()
 
 
+def _store_program(line: str, stage: str, interpreter_of: Callable[[str], str | None] | None) -> Violation | None:
+    """Python's "No such file or directory" for a store path that is a program: it exists, what it asks for
+    to start does not (the stage's inputs are immutable, so the host sees the same file)."""
+    match = _STORE_NOT_FOUND.search(line) if interpreter_of is not None else None
+    interpreter = interpreter_of(match.group(1)) if interpreter_of is not None and match else None
+    if match is None or interpreter is None:
+        return None
+    if interpreter.rsplit("/", 1)[-1].startswith("ld-linux"):
+        return Violation("binary-cannot-run", f"the program {_program_name(match.group(1))} exists but could not "
+                         f"start: it asks for glibc's ELF loader at '{interpreter}', where pyrel mounts the locked "
+                         "one (Nix's sandbox-paths), and this sandbox lacked it: Nix's daemon ignores that setting "
+                         "for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf)", line)
+    return Violation("binary-cannot-run", f"the program {_program_name(match.group(1))} exists but could not "
+                     f"start: it asks for '{interpreter}' to run it, which the sandbox lacks (the sandbox has only "
+                     "the store paths the stage declares, the locked glibc's ELF loader at its standard path and "
+                     "busybox at /bin/sh): a program for another C library (musl) or with its own loader cannot "
+                     f"run here; a script's interpreter must be among the stage's tools "
+                     f"([tool.pyrel.stages.{stage}].system or requires)", line)
+
+
+def program_interpreter(path: str) -> str | None:
+    """What the program at ``path`` asks to be run by: its ELF ``PT_INTERP`` or its ``#!`` program; None for
+    a file that is neither, or missing.  Reads the file (the caller's edge: a build's failed log)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(64)
+            if head.startswith(b"#!"):
+                words = head[2:].split(b"\n", 1)[0].split()
+                return words[0].decode(errors="replace") if words else None
+            if len(head) < 64 or head[:4] != b"\x7fELF":
+                return None
+            return _elf_interpreter(stream, head)
+    except OSError:
+        return None
+
+
+def _elf_interpreter(stream: BinaryIO, head: bytes) -> str | None:
+    order = "<" if head[5] == 1 else ">"
+    if head[4] == 2:  # 64-bit: e_phoff at 32, e_phentsize and e_phnum at 54
+        (phoff,) = struct.unpack_from(order + "Q", head, 32)
+        phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
+        entry = order + "I4xQ8x8xQ"  # p_type, p_offset, p_filesz
+    else:  # 32-bit: e_phoff at 28, e_phentsize and e_phnum at 42
+        (phoff,) = struct.unpack_from(order + "I", head, 28)
+        phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
+        entry = order + "II8xI"
+    for index in range(min(phnum, 64)):
+        stream.seek(phoff + index * phentsize)
+        data = stream.read(struct.calcsize(entry))
+        if len(data) < struct.calcsize(entry):
+            return None
+        kind, offset, size = struct.unpack(entry, data)
+        if kind == 3:  # PT_INTERP
+            stream.seek(offset)
+            return stream.read(min(size, 4096)).split(b"\0", 1)[0].decode(errors="replace")
+    return None
+
+
 def classify(log: str, stage: str, project: str = "",
-             extras: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> list[Violation]:
+             extras: tuple[tuple[str, tuple[str, ...]], ...] = (),
+             interpreter_of: Callable[[str], str | None] | None = None) -> list[Violation]:
     """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order.
 
     ``project`` (its distribution name) tells a module of the project itself from an undeclared one;
-    ``extras`` (:attr:`pywrap.config.model.Project.extras`) name the extra that would provide a missing module.
+    ``extras`` (:attr:`pywrap.config.model.Project.extras`) name the extra that would provide a missing module;
+    ``interpreter_of`` (:func:`program_interpreter`, reading the store) tells a program that could not start
+    from a missing file, where the log names a store path.
     """
     found: list[Violation] = []
     seen: set[tuple[str, str]] = set()
@@ -265,8 +432,9 @@ def classify(log: str, stage: str, project: str = "",
         line = _ANSI.sub("", raw).strip()
         if not line or line.startswith(("error: builder for", "error: build of", "these ", "building '")):
             continue
+        program = _store_program(line, stage, interpreter_of)
         for rule in _RULES:
-            violation = _module(line, stage, project, extras) if rule is _module else rule(line, stage)
+            violation = program or (_module(line, stage, project, extras) if rule is _module else rule(line, stage))
             if violation is None:
                 continue
             key = (violation.kind, violation.explanation)

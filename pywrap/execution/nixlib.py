@@ -65,5 +65,6 @@ def elf_platform(system: str) -> ElfPlatform | None:
             return None
         return ElfPlatform(system, str(entry["loader"]), str(entry["triplet"]), str(entry["loaderDir"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InstallationError(f"pyrel's Nix library has no readable {table_file}: {exc}",
-                                hint="reinstall pyrel") from exc
+        raise InstallationError(
+            f"pyrel's Nix library has no readable {table_file}: {exc}", hint="reinstall pyrel"
+        ) from exc

@@ -5,8 +5,12 @@
   its Python package from ``cmake.CMAKE_BIN_DIR``; it finds its modules beside
   ``/proc/self/exe``), with the C++ runtime `pyrel lock` adds for them;
 * a program the stage compiles runs there: a C program linking zlib, found with
-  pkg-config in the stage's root; CMake's configure checks that compile *and
-  run* programs (``check_c_source_runs``, ``try_run``), ninja and ctest;
+  pkg-config in the stage's root; a C++ program catching an exception thrown in
+  a shared object (the link keeps ``--eh-frame-hdr``); CMake's configure checks
+  that compile *and run* programs (``check_c_source_runs``, ``try_run``), ninja
+  and ctest; meson's sanity check and ``cc.run()``, ``dependency('zlib')`` and
+  ``meson test``, with meson and ninja from wheels and with Debian's meson,
+  ninja-build and cmake;
 * the loader they get is the locked glibc's, mounted where they ask for it: the
   stage's derivation names it, the audit counts it (role ``loader``, libc6), the
   provenance records the mount, and an exported program asks for the standard
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import sys
 import tomllib
@@ -33,8 +38,17 @@ from pywrap.execution.nixlib import elf_platform, nix_system
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 FIXTURE = Path(__file__).resolve().parent.parent / "packages" / "binaries"
-BUILT = ["wheel-programs", "compiled", "cmake-project"]
+BUILT = ["wheel-programs", "compiled", "cxx-exceptions", "cmake-project", "meson-wheels", "debian-tools"]
 NIX_COMMAND = ["--extra-experimental-features", "nix-command"]
+PT_NOTE, PT_GNU_EH_FRAME = 4, 0x6474E550
+
+
+def _segments(path: Path) -> set[int]:
+    """The program header types of a 64-bit little-endian ELF file."""
+    data = path.read_bytes()
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return {struct.unpack_from("<I", data, phoff + index * phentsize)[0] for index in range(phnum)}
 
 
 def _pyrel(*args: str, project: Path) -> subprocess.CompletedProcess[str]:
@@ -96,6 +110,32 @@ def test_a_program_compiled_in_the_stage_runs_there_and_pkg_config_finds_the_roo
     program = dist / "z"
     assert program_interpreter(str(program)) == loader_path
     assert b"/nix/store/" not in program.read_bytes()
+
+
+def test_a_cpp_exception_thrown_in_a_shared_object_is_caught(built: dict[str, Any], project: Path) -> None:
+    dist = project / "dist" / "cxx-exceptions"
+    assert (dist / "caught.txt").read_text() == "caught: thrown in the library\n"
+    # What the unwinder needs (PT_GNU_EH_FRAME, from --eh-frame-hdr) and a build id, as Debian's gcc links.
+    for name in ("libthrower.so", "catcher"):
+        segments = _segments(dist / name)
+        assert PT_GNU_EH_FRAME in segments and PT_NOTE in segments, name
+        assert b"/nix/store/" not in (dist / name).read_bytes()
+
+
+def test_meson_from_wheels_and_debians_meson_ninja_and_cmake_configure_build_and_test(
+    built: dict[str, Any], project: Path
+) -> None:
+    for setup in (
+        project / "dist" / "meson-wheels" / "setup.log",
+        project / "dist" / "debian-tools" / "meson-setup.log",
+    ):
+        log = setup.read_text()
+        assert 'Checking if "a compiled program runs" runs: YES' in log
+        assert "Run-time dependency zlib found: YES" in log
+    assert "Ok:                1" in (project / "dist" / "meson-wheels" / "test.log").read_text()
+    assert "Fail:               0" in (project / "dist" / "debian-tools" / "meson-test.log").read_text()
+    assert "try_run says: ran" in (project / "dist" / "debian-tools" / "cmake-configure.log").read_text()
+    assert "100% tests passed" in (project / "dist" / "debian-tools" / "ctest.log").read_text()
 
 
 def test_cmake_checks_that_run_programs_pass_and_ninja_and_ctest_run(built: dict[str, Any], project: Path) -> None:

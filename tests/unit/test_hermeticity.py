@@ -64,6 +64,8 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
     (f"{RUN}: line 3: ./conftest: not found", "binary-cannot-run",
      "the stage ran './conftest', which could not start: the file is missing, or it names an interpreter"),
     ("sh: /build/src/scripts/gen.py: not found", "binary-cannot-run", "run it as `python /build/src/scripts/gen.py`"),
+    ("Dist currently only works with Git or Mercurial repos", "host-file",
+     "ran `meson dist` (meson-python's build_sdist does), which works only in a git or Mercurial checkout"),
     ("pyrel: this sandbox has no ELF loader at /lib64/ld-linux-x86-64.so.2 (pyrel mounts /nix/store/x-pyrel-"
      "bootstrap-loader/ld-linux-x86-64.so.2 there with Nix's sandbox-paths, which Nix ignored): programs that ask "
      "for it cannot start", "binary-cannot-run", "add yourself to trusted-users"),
