@@ -33,10 +33,11 @@ from typing import Any
 
 import pytest
 
-from pywrap.execution.hermeticity import program_interpreter
+from pywrap.execution.hermeticity import classify, program_interpreter
 from pywrap.execution.nixlib import elf_platform, nix_system
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
+REPO = Path(__file__).resolve().parent.parent.parent
 FIXTURE = Path(__file__).resolve().parent.parent / "packages" / "binaries"
 BUILT = ["wheel-programs", "compiled", "cxx-exceptions", "cmake-project", "meson-wheels", "debian-tools"]
 NIX_COMMAND = ["--extra-experimental-features", "nix-command"]
@@ -203,3 +204,70 @@ def test_a_program_that_cannot_start_is_said_in_plain_words(project: Path, stage
     assert violation["kind"] == "binary-cannot-run"
     for text in words:
         assert text in violation["explanation"]
+
+
+def test_without_the_loader_mount_the_stage_says_so_and_the_finding_names_it(
+    built: dict[str, Any], project: Path, loader_path: str
+) -> None:
+    """What a Nix that ignores pyrel's sandbox-paths (its daemon, for a user it does not trust) does: the
+    stage rebuilt (``--check``) with /bin/sh mounted but not the loader."""
+    planned = _pyrel("build", "wheel-programs", project=project)  # built already: this writes its plan again
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads((project / ".pyrel" / "plan.json").read_text())
+    shell = (
+        subprocess.run(
+            [
+                "nix-instantiate",
+                "--eval",
+                "--json",
+                str(REPO / "nix" / "default.nix"),
+                "-A",
+                "wheel-programs.sandboxShell",
+                "--argstr",
+                "planFile",
+                str(project / ".pyrel" / "plan.json"),
+                "--argstr",
+                "projectRoot",
+                str(project),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .strip('"')
+    )
+    assert plan["loader"] is not None
+    completed = subprocess.run(
+        [
+            "nix-build",
+            str(REPO / "nix" / "default.nix"),
+            "-A",
+            "wheel-programs",
+            "--check",
+            "--no-out-link",
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "sandbox-paths",
+            f"/bin/sh={shell}",
+            "--option",
+            "substituters",
+            "",
+            "--argstr",
+            "planFile",
+            str(project / ".pyrel" / "plan.json"),
+            "--argstr",
+            "projectRoot",
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert f"pyrel: this sandbox has no ELF loader at {loader_path}" in completed.stderr
+    findings = classify(completed.stderr, "wheel-programs", interpreter_of=program_interpreter)
+    assert findings and findings[0].kind == "binary-cannot-run"
+    assert "trusted-users" in findings[0].explanation
