@@ -48,8 +48,6 @@ TEST_DIRS = ("tests", "test", "testing")
 #: What the wheel stage writes beside the wheel, and the test stage beside its reports.
 WHEEL_CHECKS = "wheel-checks.json"
 INSTALLED_WHEEL = "installed-wheel.json"
-#: The multiarch directories of a platform tag's machine (Debian's layout).
-TRIPLETS = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 
 
 def fail(message: str) -> NoReturn:
@@ -596,7 +594,7 @@ def is_platform_wheel(wheel: str) -> bool:
 
 
 def _policy_version(tag: str) -> tuple[int, int] | None:
-    """(2, 36) of ``manylinux_2_36_x86_64``; None for ``linux_x86_64`` (no policy)."""
+    """(2, 36) of ``manylinux_2_36_<machine>``; None for ``linux_<machine>`` (no policy)."""
     match = re.match(r"^manylinux_(\d+)_(\d+)_", tag)
     return (int(match.group(1)), int(match.group(2))) if match else None
 
@@ -608,12 +606,11 @@ def _consistent(found: str, target: str) -> bool:
 
 
 def library_dirs(platform_tag: str) -> str:
-    """Where the stage's root keeps its libraries (auditwheel's --ldpaths, replacing the host's /lib, /usr/lib)."""
-    machine = platform_tag.split("_", 3)[-1]
-    triplet = TRIPLETS.get(machine, f"{machine}-linux-gnu")
+    """Where the stage's root keeps its libraries (auditwheel's --ldpaths, replacing the host's /lib, /usr/lib):
+    the Nix library gives them, for the plan's system (``pyrelLibraryPath``, nix/platforms.json's layout)."""
     root = os.environ.get("root", "")
-    return ":".join(
-        os.path.join(root, directory) for directory in (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")
+    return os.environ.get("pyrelLibraryPath") or ":".join(
+        os.path.join(root, directory) for directory in ("lib", "usr/lib")
     )
 
 

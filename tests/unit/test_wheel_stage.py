@@ -241,13 +241,14 @@ def test_the_policy_check_names_each_library_outside_it(
     }
     [problem], [] = stage_tools.policy_problems(newer, tag)
     assert "GLIBC_2.39" in problem
-    # auditwheel looks for libraries in the stage's root only, never the host's /lib.
+    # auditwheel looks for libraries in the stage's root only, never the host's /lib: the directories
+    # the Nix library names for the plan's system (nix/lib.nix, loaderEnv).
     monkeypatch.setenv("root", "/nix/store/x-root")
-    assert stage_tools.library_dirs(tag) == (
-        "/nix/store/x-root/lib/x86_64-linux-gnu:"
-        "/nix/store/x-root/usr/lib/x86_64-linux-gnu:"
-        "/nix/store/x-root/lib:/nix/store/x-root/usr/lib"
-    )
+    monkeypatch.delenv("pyrelLibraryPath", raising=False)
+    assert stage_tools.library_dirs(tag) == "/nix/store/x-root/lib:/nix/store/x-root/usr/lib"
+    root_dirs = "/nix/store/x-root/lib/x86_64-linux-gnu:/nix/store/x-root/usr/lib/x86_64-linux-gnu"
+    monkeypatch.setenv("pyrelLibraryPath", root_dirs)
+    assert stage_tools.library_dirs(tag) == root_dirs
 
 
 @pytest.fixture
