@@ -74,8 +74,10 @@ def lock(
 
     timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
     project = load_project(project_dir)
-    with (mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
-          mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step)):
+    with (
+        mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
+        mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step),
+    ):
         logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
         new_lock, pylocks = resolver.create_lock(project, refresh=refresh, progress=logger.step)
         written = resolver.write_lock_files(project.root, new_lock, pylocks)
@@ -85,8 +87,10 @@ def lock(
     for stage in new_lock.stages:
         cut = f" (system-exclude cut {len(stage.trimmed)})" if stage.trimmed else ""
         inventories = f", {len(stage.inventories)} intersphinx inventories" if stage.inventories else ""
-        logger.step(f"stage {stage.name}: {len(stage.system)} Debian packages{cut}, "
-                    f"python lock {stage.python_lock or '(none)'}{inventories}")
+        logger.step(
+            f"stage {stage.name}: {len(stage.system)} Debian packages{cut}, "
+            f"python lock {stage.python_lock or '(none)'}{inventories}"
+        )
     for path in written:
         logger.out.print(f"wrote {path}")
 
@@ -103,15 +107,22 @@ def build_command(
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
     max_jobs: Annotated[str | None, typer.Option(help="Passed to nix-build --max-jobs.")] = None,
     builders: Annotated[str | None, typer.Option(help="Nix remote builders (nix-build --builders).")] = None,
-    from_cache: Annotated[list[str] | None, typer.Option(
-        "--from", help="A binary cache to substitute from, signatures required (repeatable).")] = None,
-    trusted_key: Annotated[list[str] | None, typer.Option(
-        help="A public key (name:base64, or a .pub file) the --from caches are signed with.")] = None,
-    store: Annotated[str | None, typer.Option(
-        help="The Nix store to build in (a directory: a local chroot store).")] = None,
+    from_cache: Annotated[
+        list[str] | None,
+        typer.Option("--from", help="A binary cache to substitute from, signatures required (repeatable)."),
+    ] = None,
+    trusted_key: Annotated[
+        list[str] | None,
+        typer.Option(help="A public key (name:base64, or a .pub file) the --from caches are signed with."),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="The Nix store to build in (a directory: a local chroot store).")
+    ] = None,
     lock_timeout: LockTimeoutOption = None,
-    tag: Annotated[str | None, typer.Option(
-        help="Release this tag: refuse a dirty tree or a tag not at HEAD; recorded in the provenance.")] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="Release this tag: refuse a dirty tree or a tag not at HEAD; recorded in the provenance."),
+    ] = None,
 ) -> None:
     """Build stages in Nix's sandbox and export their outputs to dist/<stage>/."""
     import datetime
@@ -135,40 +146,56 @@ def build_command(
         options = nix.NixOptions(substituters=tuple(substituter or ()), max_jobs=max_jobs, builders=builders)
         options = _scale_out(options, from_cache, trusted_key, store)
         outcome = executor.build(
-            project, None if stages == ["all"] else stages, dist=export_dir, options=options,
-            check=check, progress=logger.step, lock_timeout=lock_timeout,
+            project,
+            None if stages == ["all"] else stages,
+            dist=export_dir,
+            options=options,
+            check=check,
+            progress=logger.step,
+            lock_timeout=lock_timeout,
         )
-        attest.attest_results(project, outcome, export_dir, source=source.result(),
-                              started_on=started_on, substituters=options.substituters)
+        attest.attest_results(
+            project,
+            outcome,
+            export_dir,
+            source=source.result(),
+            started_on=started_on,
+            substituters=options.substituters,
+        )
     results = outcome.results
     elapsed = time.monotonic() - started
     failures = [result for result in results if not result]
-    consistency = _consistency(export_dir, [result.stage for result in results if result.outputs],
-                               project_dir=project_dir, dist=dist)
+    consistency = _consistency(
+        export_dir, [result.stage for result in results if result.outputs], project_dir=project_dir, dist=dist
+    )
     if as_json:
-        logger.out.print_json(json.dumps({
-            "schema-version": 1,
-            "seconds": round(elapsed, 3),
-            "source": outcome.source_tree.to_json() if outcome.source_tree else None,
-            "stages": [
+        logger.out.print_json(
+            json.dumps(
                 {
-                    "stage": result.stage,
-                    "status": result.status.value,
-                    "reason": result.reason,
-                    "store-path": result.store_path,
-                    "closure": {
-                        "packages": result.closure.package_count if result.closure else None,
-                        "bytes": result.closure.bytes if result.closure else None,
-                    },
-                    "outputs": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in result.outputs],
-                    "hermeticity-violations": [violation.to_json() for violation in result.violations],
-                    "notices": list(result.notices),
-                    "hint": result.hint,
+                    "schema-version": 1,
+                    "seconds": round(elapsed, 3),
+                    "source": outcome.source_tree.to_json() if outcome.source_tree else None,
+                    "stages": [
+                        {
+                            "stage": result.stage,
+                            "status": result.status.value,
+                            "reason": result.reason,
+                            "store-path": result.store_path,
+                            "closure": {
+                                "packages": result.closure.package_count if result.closure else None,
+                                "bytes": result.closure.bytes if result.closure else None,
+                            },
+                            "outputs": [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in result.outputs],
+                            "hermeticity-violations": [violation.to_json() for violation in result.violations],
+                            "notices": list(result.notices),
+                            "hint": result.hint,
+                        }
+                        for result in results
+                    ],
+                    "consistency": consistency,
                 }
-                for result in results
-            ],
-            "consistency": consistency,
-        }))
+            )
+        )
     else:
         if outcome.source_tree is not None:
             _print_source_tree(outcome.source_tree)
@@ -176,16 +203,27 @@ def build_command(
         _print_consistency(consistency, export_dir)
     if failures:
         for result in failures:
-            logger.error(f"stage '{result.stage}' {result.status.value}: {result.reason}"
-                         + (f"\n  hint: {result.hint}" if result.hint else ""))
+            logger.error(
+                f"stage '{result.stage}' {result.status.value}: {result.reason}"
+                + (f"\n  hint: {result.hint}" if result.hint else "")
+            )
             if result.violations:
                 from pywrap.execution.hermeticity import describe
 
-                logger.console.print(describe(list(result.violations)), style="bold yellow", markup=False,
-                                     highlight=False, soft_wrap=True)
+                logger.console.print(
+                    describe(list(result.violations)),
+                    style="bold yellow",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             if result.log_tail:
-                logger.console.print("--- last lines of the build log ---\n" + result.log_tail,
-                                     markup=False, highlight=False, soft_wrap=True)
+                logger.console.print(
+                    "--- last lines of the build log ---\n" + result.log_tail,
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
         raise typer.Exit(1)
 
 
@@ -198,8 +236,10 @@ def _consistency(export_dir: Path, exported: list[str], *, project_dir: Path, di
 
     found = verifying.check_consistency(export_dir, exported)
     shown = _shown(export_dir)
-    where = [*(["-C", str(project_dir)] if project_dir != Path(".") else []),
-             *(["--dist", str(dist)] if dist is not None else [])]
+    where = [
+        *(["-C", str(project_dir)] if project_dir != Path(".") else []),
+        *(["--dist", str(dist)] if dist is not None else []),
+    ]
     return {
         "consistent": bool(found),
         "stale": list(found.stale),
@@ -221,14 +261,20 @@ def _print_consistency(consistency: dict[str, object], export_dir: Path) -> None
     if consistency["consistent"] or not isinstance(stale, list) or not isinstance(problems, list):
         return
     verb = "is" if len(stale) == 1 else "are"
-    logger.console.print(f"warning: {_shown(export_dir)} is not one release: {', '.join(stale)} {verb} stale "
-                         "(built from other files than their input stages hold there; `pyrel verify --artifacts` "
-                         "refuses it)",
-                         style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+    logger.console.print(
+        f"warning: {_shown(export_dir)} is not one release: {', '.join(stale)} {verb} stale "
+        "(built from other files than their input stages hold there; `pyrel verify --artifacts` "
+        "refuses it)",
+        style="bold yellow",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     for problem in problems:
         logger.console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
-    logger.console.print(f"  rebuild them: {consistency['rebuild']}", style="bold yellow", markup=False,
-                         highlight=False, soft_wrap=True)
+    logger.console.print(
+        f"  rebuild them: {consistency['rebuild']}", style="bold yellow", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 def _scale_out(
@@ -265,11 +311,15 @@ def _print_results(results: "Sequence[Result]", dist: Path, elapsed: float) -> N
         summary = f" — closure {closure.package_count} packages, {logger.human_bytes(closure.bytes)}" if closure else ""
         logger.out.print(f"[bold]stage {result.stage}[/bold]: {result.status.value}{summary}")
         for notice in result.notices:
-            logger.console.print(f"  warning: {notice}", style="bold yellow", markup=False, highlight=False,
-                                 soft_wrap=True)
+            logger.console.print(
+                f"  warning: {notice}", style="bold yellow", markup=False, highlight=False, soft_wrap=True
+            )
         for output in result.outputs:
-            logger.out.print(f"  {dist.name}/{result.stage}/{output.name}  sha256 {output.sha256}  "
-                             f"{logger.human_bytes(output.size)}", markup=False)
+            logger.out.print(
+                f"  {dist.name}/{result.stage}/{output.name}  sha256 {output.sha256}  "
+                f"{logger.human_bytes(output.size)}",
+                markup=False,
+            )
             if output.name.startswith("sphinx-") and output.name.endswith(".log") and output.size:
                 warnings = (dist / result.stage / output.name).read_text(errors="replace").splitlines()
                 logger.console.print(f"  Sphinx reported {len(warnings)} warning lines:", style="yellow")
@@ -304,9 +354,14 @@ def audit(
     diffs = auditing.diff_reports(old, result) if old is not None else []
     violations = auditing.check_budgets(result, diffs)
     epoch = source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
-    written = reporting.write_reports(target, result, dist=project.root / "dist", source_date_epoch=epoch,
-                                      diffs=diffs if baseline else (),
-                                      violations=[v.describe() for v in violations])
+    written = reporting.write_reports(
+        target,
+        result,
+        dist=project.root / "dist",
+        source_date_epoch=epoch,
+        diffs=diffs if baseline else (),
+        violations=[v.describe() for v in violations],
+    )
     if as_json:
         document = result.to_json()
         if baseline:
@@ -335,27 +390,36 @@ def why(
     lock_data, result = auditing.collect(project, _all_stages(project), progress=logger.step)
     answers = auditing.why(result, project, lock_data, package)
     if not answers:
-        raise NoSuchPackageError(f"no stage of {project.name} pulls in '{package}'",
-                                 hint="`pyrel audit` lists every stage's packages")
+        raise NoSuchPackageError(
+            f"no stage of {project.name} pulls in '{package}'", hint="`pyrel audit` lists every stage's packages"
+        )
     if as_json:
         logger.out.print_json(json.dumps([answer.to_json() for answer in answers]))
         return
     for answer in answers:
-        logger.out.print(f"[bold]{answer.stage}[/bold] ({', '.join(answer.closures)}): "
-                         f"{' -> '.join(answer.chain)}  [dim]{answer.component.id}; {answer.reason}[/dim]")
-
+        logger.out.print(
+            f"[bold]{answer.stage}[/bold] ({', '.join(answer.closures)}): "
+            f"{' -> '.join(answer.chain)}  [dim]{answer.component.id}; {answer.reason}[/dim]"
+        )
 
 
 @app.command()
 def verify(
     stages: Annotated[list[str] | None, typer.Argument(help="Stages to check (default: all).")] = None,
     project_dir: ProjectOption = Path("."),
-    artifacts: Annotated[Path | None, typer.Option(
-        help="Check exported artifacts instead of rebuilding: SHA256SUMS, attestations, signatures.",
-        file_okay=False)] = None,
-    allowed_signers: Annotated[Path | None, typer.Option(
-        help="ssh-keygen allowed_signers file: every SHA256SUMS and attestation must be signed.",
-        dir_okay=False)] = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Check exported artifacts instead of rebuilding: SHA256SUMS, attestations, signatures.",
+            file_okay=False,
+        ),
+    ] = None,
+    allowed_signers: Annotated[
+        Path | None,
+        typer.Option(
+            help="ssh-keygen allowed_signers file: every SHA256SUMS and attestation must be signed.", dir_okay=False
+        ),
+    ] = None,
     identity: Annotated[str | None, typer.Option(help="The signer's identity in the allowed_signers file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     substituter: Annotated[list[str] | None, typer.Option(help="A binary cache Nix may use (repeatable).")] = None,
@@ -379,32 +443,47 @@ def _verify_artifacts(
     checker = signing.ssh_checker(allowed_signers, identity) if allowed_signers and identity else None
     report = verifying.verify_artifacts(artifacts, stages, check_signature=checker)
     if as_json:
-        logger.out.print_json(json.dumps({
-            "schema-version": 1, "ok": bool(report), "files": report.checked_files,
-            "attestations": report.checked_attestations, "signatures": report.checked_signatures,
-            "problems": list(report.problems), "notes": list(report.notes), "stale": list(report.stale)}))
+        logger.out.print_json(
+            json.dumps(
+                {
+                    "schema-version": 1,
+                    "ok": bool(report),
+                    "files": report.checked_files,
+                    "attestations": report.checked_attestations,
+                    "signatures": report.checked_signatures,
+                    "problems": list(report.problems),
+                    "notes": list(report.notes),
+                    "stale": list(report.stale),
+                }
+            )
+        )
     else:
-        logger.out.print(f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
-                         f"{report.checked_signatures} signatures in {artifacts}")
+        logger.out.print(
+            f"checked {report.checked_files} files, {report.checked_attestations} attestations, "
+            f"{report.checked_signatures} signatures in {artifacts}"
+        )
         for note in report.notes:
             logger.step(note)
     if not report:
-        hint = (f"{artifacts} mixes stages of different builds: rebuild them with "
-                f"`pyrel build {' '.join(report.stale)}`" if report.stale else None)
-        raise VerificationError(f"{len(report.problems)} problems in {artifacts}:\n  " + "\n  ".join(report.problems),
-                                hint=hint)
+        hint = (
+            f"{artifacts} mixes stages of different builds: rebuild them with `pyrel build {' '.join(report.stale)}`"
+            if report.stale
+            else None
+        )
+        raise VerificationError(
+            f"{len(report.problems)} problems in {artifacts}:\n  " + "\n  ".join(report.problems), hint=hint
+        )
 
 
-
-def _verify_rebuilds(project_dir: Path, stages: list[str] | None, substituters: Sequence[str], *,
-                     as_json: bool) -> None:
+def _verify_rebuilds(
+    project_dir: Path, stages: list[str] | None, substituters: Sequence[str], *, as_json: bool
+) -> None:
     from pywrap.errors import NotReproducibleError
     from pywrap.release import reproduce
 
     project = load_project(project_dir)
     options = nix.NixOptions(substituters=tuple(substituters))
-    checks = reproduce.check_stages(project, stages or _all_stages(project), options=options,
-                                    progress=logger.step)
+    checks = reproduce.check_stages(project, stages or _all_stages(project), options=options, progress=logger.step)
     if as_json:
         logger.out.print_json(json.dumps({"schema-version": 1, "stages": [check.to_json() for check in checks]}))
     else:
@@ -413,8 +492,10 @@ def _verify_rebuilds(project_dir: Path, stages: list[str] | None, substituters: 
         raise typer.Exit(1)
     differing = [check.stage for check in checks if not check]
     if differing:
-        raise NotReproducibleError(f"not reproducible: {', '.join(differing)}",
-                                   hint="the files named above differ between two builds of the same derivation")
+        raise NotReproducibleError(
+            f"not reproducible: {', '.join(differing)}",
+            hint="the files named above differ between two builds of the same derivation",
+        )
 
 
 def _print_checks(checks: "Sequence[StageCheck]") -> None:
@@ -437,10 +518,12 @@ def _print_checks(checks: "Sequence[StageCheck]") -> None:
 
 @app.command()
 def sign(
-    dist: Annotated[Path | None, typer.Argument(help="Export directory (default: <project>/dist).",
-                                                file_okay=False)] = None,
-    key: Annotated[Path, typer.Option(help="SSH private key (or a public key held by ssh-agent).",
-                                      dir_okay=False)] = Path("~/.ssh/id_ed25519"),
+    dist: Annotated[
+        Path | None, typer.Argument(help="Export directory (default: <project>/dist).", file_okay=False)
+    ] = None,
+    key: Annotated[
+        Path, typer.Option(help="SSH private key (or a public key held by ssh-agent).", dir_okay=False)
+    ] = Path("~/.ssh/id_ed25519"),
     project_dir: ProjectOption = Path("."),
     stage: Annotated[list[str] | None, typer.Option(help="Sign only this stage (repeatable).")] = None,
 ) -> None:
@@ -462,12 +545,19 @@ def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dic
         "architecture": new_lock.architecture,
         "python": new_lock.python_full_version,
         "stages": [
-            {"name": stage.name, "debian-packages": list(stage.system), "trimmed": list(stage.trimmed),
-             "python-lock": stage.python_lock or None,
-             "wheels": [{"name": wheel.name, "version": wheel.version, "sha256": wheel.sha256}
-                        for wheel in stage.wheels],
-             "inventories": [{"name": entry.name, "url": entry.url, "target": entry.target, "sha256": entry.sha256}
-                             for entry in stage.inventories]}
+            {
+                "name": stage.name,
+                "debian-packages": list(stage.system),
+                "trimmed": list(stage.trimmed),
+                "python-lock": stage.python_lock or None,
+                "wheels": [
+                    {"name": wheel.name, "version": wheel.version, "sha256": wheel.sha256} for wheel in stage.wheels
+                ],
+                "inventories": [
+                    {"name": entry.name, "url": entry.url, "target": entry.target, "sha256": entry.sha256}
+                    for entry in stage.inventories
+                ],
+            }
             for stage in new_lock.stages
         ],
         "written": [str(path) for path in written],
@@ -490,8 +580,7 @@ def doctor(
     else:
         style = {checks.Level.OK: "green", checks.Level.WARNING: "yellow", checks.Level.ERROR: "bold red"}
         for check in found:
-            logger.out.print(f"[{style[check.level]}]{check.level.value:>7}[/]  [bold]{check.name}[/bold]: ",
-                             end="")
+            logger.out.print(f"[{style[check.level]}]{check.level.value:>7}[/]  [bold]{check.name}[/bold]: ", end="")
             logger.out.print(check.detail, markup=False, highlight=False)
             if check.fix and check.level is not checks.Level.OK:
                 logger.out.print(f"         fix: {check.fix}", markup=False, highlight=False)

@@ -19,8 +19,23 @@ import attrs
 #: Paths a stage may legitimately miss: its own work areas and the store.
 _SANDBOX_PATHS = ("/nix/store/", "/build", "/tmp", "/proc", "/dev")
 #: Where host files live; inside the sandbox none of these exist.
-_HOST_PREFIXES = ("/usr", "/etc", "/home", "/root", "/var", "/opt", "/srv", "/lib", "/lib64", "/bin", "/sbin",
-                  "/run", "/mnt", "/media", "/homeless-shelter")
+_HOST_PREFIXES = (
+    "/usr",
+    "/etc",
+    "/home",
+    "/root",
+    "/var",
+    "/opt",
+    "/srv",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/run",
+    "/mnt",
+    "/media",
+    "/homeless-shelter",
+)
 _SANDBOX_USERS = {"root", "nixbld", "nobody"}
 #: A stage's own home: private, empty, writable (nix/builders/stage.sh: $TMPDIR/home; Nix's sandbox has
 #: $TMPDIR at /build).  A file missing there is one the stage expected from the host's home.
@@ -57,9 +72,21 @@ _MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 #: Import names whose distribution has another name (the hint names what to require).
 _DISTRIBUTIONS = {
     "pkg_resources": "setuptools<81",  # setuptools 81 dropped pkg_resources
-    "yaml": "PyYAML", "PIL": "Pillow", "attr": "attrs", "dateutil": "python-dateutil", "bs4": "beautifulsoup4",
-    "sklearn": "scikit-learn", "cv2": "opencv-python", "OpenSSL": "pyOpenSSL", "jwt": "PyJWT", "zmq": "pyzmq",
-    "serial": "pyserial", "git": "GitPython", "Crypto": "pycryptodome", "google": "protobuf", "bson": "pymongo",
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "attr": "attrs",
+    "dateutil": "python-dateutil",
+    "bs4": "beautifulsoup4",
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "OpenSSL": "pyOpenSSL",
+    "jwt": "PyJWT",
+    "zmq": "pyzmq",
+    "serial": "pyserial",
+    "git": "GitPython",
+    "Crypto": "pycryptodome",
+    "google": "protobuf",
+    "bson": "pymongo",
 }
 #: The dynamic loader's message when a library is not in the stage's closure.
 _MISSING_LIBRARY = re.compile(r"(lib[A-Za-z0-9_+.-]*\.so[0-9.]*): cannot open shared object file")
@@ -89,19 +116,38 @@ _EXEC_FORMAT = re.compile(r"Exec format error: '([^']+)'|(\S+): cannot execute b
 _STORE_NOT_FOUND = re.compile(r"No such file or directory: '(/nix/store/[^']+)'")
 #: The Debian package that ships a library programs commonly load (bookworm and trixie names).
 _LIBRARY_PACKAGES = {
-    "libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6",
-    "librt.so.1": "libc6", "libresolv.so.2": "libc6", "libutil.so.1": "libc6",
-    "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libgomp.so.1": "libgomp1",
-    "libatomic.so.1": "libatomic1", "libquadmath.so.0": "libquadmath0", "libgfortran.so.5": "libgfortran5",
-    "libz.so.1": "zlib1g", "libbz2.so.1.0": "libbz2-1.0", "liblzma.so.5": "liblzma5", "libzstd.so.1": "libzstd1",
-    "libffi.so.8": "libffi8", "libssl.so.3": "libssl3", "libcrypto.so.3": "libssl3", "libsqlite3.so.0": "libsqlite3-0",
-    "libexpat.so.1": "libexpat1", "libuuid.so.1": "libuuid1", "libxml2.so.2": "libxml2",
+    "libc.so.6": "libc6",
+    "libm.so.6": "libc6",
+    "libdl.so.2": "libc6",
+    "libpthread.so.0": "libc6",
+    "librt.so.1": "libc6",
+    "libresolv.so.2": "libc6",
+    "libutil.so.1": "libc6",
+    "libstdc++.so.6": "libstdc++6",
+    "libgcc_s.so.1": "libgcc-s1",
+    "libgomp.so.1": "libgomp1",
+    "libatomic.so.1": "libatomic1",
+    "libquadmath.so.0": "libquadmath0",
+    "libgfortran.so.5": "libgfortran5",
+    "libz.so.1": "zlib1g",
+    "libbz2.so.1.0": "libbz2-1.0",
+    "liblzma.so.5": "liblzma5",
+    "libzstd.so.1": "libzstd1",
+    "libffi.so.8": "libffi8",
+    "libssl.so.3": "libssl3",
+    "libcrypto.so.3": "libssl3",
+    "libsqlite3.so.0": "libsqlite3-0",
+    "libexpat.so.1": "libexpat1",
+    "libuuid.so.1": "libuuid1",
+    "libxml2.so.2": "libxml2",
     "libyaml-0.so.2": "libyaml-0-2",
 }
 #: `meson dist` (meson-python's build_sdist) outside a git or Mercurial checkout.
 _MESON_DIST = "Dist currently only works with Git or Mercurial repos"
-_READ_ONLY = re.compile(r"(/nix/store/[^\s:'\"]+).*(?:Read-only file system|Permission denied)"
-                        r"|(?:Read-only file system|Permission denied).*?(/nix/store/[^\s:'\"]+)")
+_READ_ONLY = re.compile(
+    r"(/nix/store/[^\s:'\"]+).*(?:Read-only file system|Permission denied)"
+    r"|(?:Read-only file system|Permission denied).*?(/nix/store/[^\s:'\"]+)"
+)
 
 
 def _host_path(path: str) -> bool:
@@ -114,35 +160,48 @@ def _network(line: str, stage: str) -> Violation | None:
     if not _NETWORK.search(line):
         return None
     if any(text in line for text in _INTERSPHINX):
-        return Violation("network", f"Sphinx in the stage '{stage}' tried to download an intersphinx inventory: a "
-                         "stage's sandbox has no network and no DNS, so every cross-reference to that project is "
-                         "broken. pyrel pins the inventories of conf.py's intersphinx_mapping at `pyrel lock` and "
-                         "hands Sphinx those copies where it runs Sphinx itself: run it the way the docs stage does "
-                         "by default (python \"$pyrelTools/stage_tools.py\" docs --sphinx-dir DIR --name NAME "
-                         "--version VERSION) and run `pyrel lock`; or, with that run, set "
-                         f"[tool.pyrel.stages.{stage}].intersphinx = false to build without other projects' "
-                         "inventories", line)
+        return Violation(
+            "network",
+            f"Sphinx in the stage '{stage}' tried to download an intersphinx inventory: a "
+            "stage's sandbox has no network and no DNS, so every cross-reference to that project is "
+            "broken. pyrel pins the inventories of conf.py's intersphinx_mapping at `pyrel lock` and "
+            "hands Sphinx those copies where it runs Sphinx itself: run it the way the docs stage does "
+            'by default (python "$pyrelTools/stage_tools.py" docs --sphinx-dir DIR --name NAME '
+            "--version VERSION) and run `pyrel lock`; or, with that run, set "
+            f"[tool.pyrel.stages.{stage}].intersphinx = false to build without other projects' "
+            "inventories",
+            line,
+        )
     host = _HOST_NAME.search(line)
     what = f"tried to reach the network ({host.group(1)})" if host else "tried to reach the network"
-    return Violation("network", f"the stage '{stage}' {what}: a stage's sandbox has no network and no DNS, and "
-                     "nothing downloaded while a stage runs could be pinned. Make the step work offline: a file it "
-                     "downloads belongs in the project, or in a stage it reads (`inputs`); a test that needs the "
-                     "network must not run in the sandbox: deselect it in the test stage's run, e.g. "
-                     "python \"$pyrelTools/stage_tools.py\" test -- -m \"not network\"", line)
+    return Violation(
+        "network",
+        f"the stage '{stage}' {what}: a stage's sandbox has no network and no DNS, and "
+        "nothing downloaded while a stage runs could be pinned. Make the step work offline: a file it "
+        "downloads belongs in the project, or in a stage it reads (`inputs`); a test that needs the "
+        "network must not run in the sandbox: deselect it in the test stage's run, e.g. "
+        'python "$pyrelTools/stage_tools.py" test -- -m "not network"',
+        line,
+    )
 
 
-def _module(line: str, stage: str, project: str = "",
-            extras: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Violation | None:
+def _module(
+    line: str, stage: str, project: str = "", extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> Violation | None:
     match = _MISSING_MODULE.search(line)
     if not match:
         return None
     module = match.group(1)
     top = module.split(".")[0]
     if project and "." in module and _canonical(_DISTRIBUTIONS.get(top, top)) == _canonical(project):
-        return Violation("undeclared-import", f"the stage imported '{module}', a module of the project itself that "
-                         "its built wheel lacks: most often an optional C extension the build skipped because "
-                         "a library's headers were missing; add the Debian -dev package it needs to "
-                         f"[tool.pyrel.stages.{stage}].system and run `pyrel lock`", line)
+        return Violation(
+            "undeclared-import",
+            f"the stage imported '{module}', a module of the project itself that "
+            "its built wheel lacks: most often an optional C extension the build skipped because "
+            "a library's headers were missing; add the Debian -dev package it needs to "
+            f"[tool.pyrel.stages.{stage}].system and run `pyrel lock`",
+            line,
+        )
     wanted = f"'{_DISTRIBUTIONS[top]}'" if top in _DISTRIBUTIONS else f"'{top}' (or the distribution that provides it)"
     distribution = _canonical(_DISTRIBUTIONS.get(top, top))
     extra = next((name for name, requires in extras if distribution in requires), None)
@@ -150,20 +209,28 @@ def _module(line: str, stage: str, project: str = "",
         # The project declares it as optional: its tests use that extra (a requirement on the
         # project itself is expanded to the extra's contents, never fetched).
         wanted = f"'{project}[{extra}]' (the project's extra that requires it)"
-    return Violation("undeclared-import", f"the stage imported '{module}', which is not among its pinned "
-                     f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (added to the "
-                     "stage's requirements, the defaults included) and run `pyrel lock`", line)
+    return Violation(
+        "undeclared-import",
+        f"the stage imported '{module}', which is not among its pinned "
+        f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (added to the "
+        "stage's requirements, the defaults included) and run `pyrel lock`",
+        line,
+    )
 
 
 def _library(line: str, stage: str) -> Violation | None:
     match = _MISSING_LIBRARY.search(line)
     if not match:
         return None
-    return Violation("missing-library", f"the stage loaded '{match.group(1)}', a shared library that is not in its "
-                     "Debian closure. The source stage's default `system-exclude` cuts the libraries of nis, "
-                     "dbm.ndbm, readline and curses (see `trimmed` in pyrel.lock.toml): set "
-                     f"[tool.pyrel.stages.{stage}].system-exclude = [] to keep them, or add the Debian package "
-                     f"that ships the library to [tool.pyrel.stages.{stage}].system, and run `pyrel lock`", line)
+    return Violation(
+        "missing-library",
+        f"the stage loaded '{match.group(1)}', a shared library that is not in its "
+        "Debian closure. The source stage's default `system-exclude` cuts the libraries of nis, "
+        "dbm.ndbm, readline and curses (see `trimmed` in pyrel.lock.toml): set "
+        f"[tool.pyrel.stages.{stage}].system-exclude = [] to keep them, or add the Debian package "
+        f"that ships the library to [tool.pyrel.stages.{stage}].system, and run `pyrel lock`",
+        line,
+    )
 
 
 def _program_name(path: str) -> str:
@@ -179,15 +246,28 @@ def _program_library(line: str, stage: str) -> Violation | None:
         return None
     program, library = match.group(1), match.group(2)
     package = _LIBRARY_PACKAGES.get(library)
-    declare = (f"add '{package}'" if package else f"add the Debian package that ships {library} (its runtime "
-               "library package, e.g. libfoo1 for libfoo.so.1)")
+    declare = (
+        f"add '{package}'"
+        if package
+        else f"add the Debian package that ships {library} (its runtime library package, e.g. libfoo1 for libfoo.so.1)"
+    )
     wheel = "-unpacked/" in program and library in ("libstdc++.so.6", "libgcc_s.so.1")
-    also = (" (`pyrel lock` adds it by itself for a wheel whose programs ask for it: a lock made by an older "
-            "pyrel lacks it)") if wheel else ""
-    return Violation("binary-cannot-run", f"the program {_program_name(program)} could not start: it loads "
-                     f"'{library}', which the stage's root does not have (its libraries are only the Debian "
-                     f"packages the stage locks): {declare} to [tool.pyrel.stages.{stage}].system and run "
-                     f"`pyrel lock`{also}", line)
+    also = (
+        (
+            " (`pyrel lock` adds it by itself for a wheel whose programs ask for it: a lock made by an older "
+            "pyrel lacks it)"
+        )
+        if wheel
+        else ""
+    )
+    return Violation(
+        "binary-cannot-run",
+        f"the program {_program_name(program)} could not start: it loads "
+        f"'{library}', which the stage's root does not have (its libraries are only the Debian "
+        f"packages the stage locks): {declare} to [tool.pyrel.stages.{stage}].system and run "
+        f"`pyrel lock`{also}",
+        line,
+    )
 
 
 def _program_version(line: str, stage: str) -> Violation | None:
@@ -195,22 +275,31 @@ def _program_version(line: str, stage: str) -> Violation | None:
     if not match:
         return None
     family, version, program = match.groups()
-    what = {"GLIBC": "glibc", "GLIBCXX": "libstdc++", "CXXABI": "libstdc++'s ABI", "GCC": "libgcc_s"}.get(family,
-                                                                                                       family)
-    return Violation("binary-cannot-run", f"the program {_program_name(program)} could not start: it needs "
-                     f"{what} {version} ({family}_{version}), newer than the stage's (the lock's Debian suite): use "
-                     "a build of it for that suite's glibc (wheels are locked for its manylinux tag), or lock a "
-                     "newer suite (debian-suite)", line)
+    what = {"GLIBC": "glibc", "GLIBCXX": "libstdc++", "CXXABI": "libstdc++'s ABI", "GCC": "libgcc_s"}.get(
+        family, family
+    )
+    return Violation(
+        "binary-cannot-run",
+        f"the program {_program_name(program)} could not start: it needs "
+        f"{what} {version} ({family}_{version}), newer than the stage's (the lock's Debian suite): use "
+        "a build of it for that suite's glibc (wheels are locked for its manylinux tag), or lock a "
+        "newer suite (debian-suite)",
+        line,
+    )
 
 
 def _no_loader(line: str, stage: str) -> Violation | None:
     match = _NO_LOADER.search(line)
     if not match:
         return None
-    return Violation("binary-cannot-run", f"the sandbox had no ELF loader at {match.group(1)}: pyrel mounts the "
-                     "locked glibc's loader there (Nix's sandbox-paths), a setting Nix's daemon ignores for users "
-                     "it does not trust (add yourself to trusted-users in /etc/nix/nix.conf): no dynamically "
-                     "linked program outside the root (a wheel's, one the stage compiles) can start", line)
+    return Violation(
+        "binary-cannot-run",
+        f"the sandbox had no ELF loader at {match.group(1)}: pyrel mounts the "
+        "locked glibc's loader there (Nix's sandbox-paths), a setting Nix's daemon ignores for users "
+        "it does not trust (add yourself to trusted-users in /etc/nix/nix.conf): no dynamically "
+        "linked program outside the root (a wheel's, one the stage compiles) can start",
+        line,
+    )
 
 
 def _not_found_path(line: str, stage: str) -> Violation | None:
@@ -218,11 +307,15 @@ def _not_found_path(line: str, stage: str) -> Violation | None:
     if not match:
         return None
     path = match.group(1)
-    return Violation("binary-cannot-run", f"the stage ran '{path}', which could not start: the file is missing, or "
-                     "it names an interpreter the sandbox lacks: a script's `#!` program outside the store "
-                     "(`/usr/bin/env`, `/usr/bin/perl`: the sandbox has no /usr; run it as `python "
-                     f"{path}` or `sh {path}`), or an ELF loader other than the locked glibc's, which pyrel "
-                     "mounts at its standard path (a program for another C library, musl's, cannot start)", line)
+    return Violation(
+        "binary-cannot-run",
+        f"the stage ran '{path}', which could not start: the file is missing, or "
+        "it names an interpreter the sandbox lacks: a script's `#!` program outside the store "
+        "(`/usr/bin/env`, `/usr/bin/perl`: the sandbox has no /usr; run it as `python "
+        f"{path}` or `sh {path}`), or an ELF loader other than the locked glibc's, which pyrel "
+        "mounts at its standard path (a program for another C library, musl's, cannot start)",
+        line,
+    )
 
 
 def _exec_format(line: str, stage: str) -> Violation | None:
@@ -230,18 +323,26 @@ def _exec_format(line: str, stage: str) -> Violation | None:
     if not match:
         return None
     path = next(group for group in match.groups() if group)
-    return Violation("binary-cannot-run", f"the stage ran '{path}', which this machine cannot execute: a program "
-                     "built for another architecture than the lock's (or not a program at all): build it in the "
-                     "stage, or use a build for the lock's architecture", line)
+    return Violation(
+        "binary-cannot-run",
+        f"the stage ran '{path}', which this machine cannot execute: a program "
+        "built for another architecture than the lock's (or not a program at all): build it in the "
+        "stage, or use a build for the lock's architecture",
+        line,
+    )
 
 
 def _meson_dist(line: str, stage: str) -> Violation | None:
     if _MESON_DIST not in line:
         return None
-    return Violation("host-file", f"the stage '{stage}' ran `meson dist` (meson-python's build_sdist does), which "
-                     "works only in a git or Mercurial checkout, and the stage's source tree is the files git lists, "
-                     "without the repository: declare the source stage's run to pack the tree instead (an unpacked "
-                     f"sdist is one already): [tool.pyrel.stages.{stage}].run = [\"tar -czf ...\"]", line)
+    return Violation(
+        "host-file",
+        f"the stage '{stage}' ran `meson dist` (meson-python's build_sdist does), which "
+        "works only in a git or Mercurial checkout, and the stage's source tree is the files git lists, "
+        "without the repository: declare the source stage's run to pack the tree instead (an unpacked "
+        f'sdist is one already): [tool.pyrel.stages.{stage}].run = ["tar -czf ..."]',
+        line,
+    )
 
 
 def _tool(line: str, stage: str) -> Violation | None:
@@ -252,10 +353,16 @@ def _tool(line: str, stage: str) -> Violation | None:
     if tool.startswith(("python", "pip")):
         hint = f"set python = true in [tool.pyrel.stages.{stage}] (Python is left out of that stage)"
     else:
-        hint = (f"add the Debian package that provides it to [tool.pyrel.stages.{stage}].system "
-                "(or the wheel to requires) and run `pyrel lock`")
-    return Violation("undeclared-tool", f"the stage ran '{tool}', which is not among its declared tools "
-                     f"(the sandbox's PATH holds only what the stage locks): {hint}", line)
+        hint = (
+            f"add the Debian package that provides it to [tool.pyrel.stages.{stage}].system "
+            "(or the wheel to requires) and run `pyrel lock`"
+        )
+    return Violation(
+        "undeclared-tool",
+        f"the stage ran '{tool}', which is not among its declared tools "
+        f"(the sandbox's PATH holds only what the stage locks): {hint}",
+        line,
+    )
 
 
 def _host_file(line: str, stage: str) -> Violation | None:
@@ -267,30 +374,44 @@ def _host_file(line: str, stage: str) -> Violation | None:
     if not in_home and not _host_path(path):
         return None
     if path == "/bin/sh":
-        return Violation("host-file", "the stage ran a command through /bin/sh, which this sandbox did not "
-                         "have: pyrel mounts its pinned busybox there (Nix's sandbox-paths), a setting Nix's daemon "
-                         "ignores for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf); "
-                         "the stage's own shell is busybox's `sh` on PATH", line)
+        return Violation(
+            "host-file",
+            "the stage ran a command through /bin/sh, which this sandbox did not "
+            "have: pyrel mounts its pinned busybox there (Nix's sandbox-paths), a setting Nix's daemon "
+            "ignores for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf); "
+            "the stage's own shell is busybox's `sh` on PATH",
+            line,
+        )
     if in_home or any(path == home or path.startswith(home + "/") for home in _HOST_HOMES):
         what = "a file it expected in its home" if in_home else "a file of the host's home"
-        where = (f"$HOME is a private, empty directory in the sandbox ($TMPDIR/home, {_STAGE_HOME}), never the "
-                 "host's home, which is not visible")
+        where = (
+            f"$HOME is a private, empty directory in the sandbox ($TMPDIR/home, {_STAGE_HOME}), never the "
+            "host's home, which is not visible"
+        )
     else:
         what = "a file of the host"
         where = "the sandbox holds only /nix/store paths the stage declares, /build, /tmp and a minimal /etc"
-    return Violation("host-file", f"the stage read '{path}', {what}: {where}. Ship what it needs "
-                     f"in the project, or add the Debian package that provides it to "
-                     f"[tool.pyrel.stages.{stage}].system", line)
+    return Violation(
+        "host-file",
+        f"the stage read '{path}', {what}: {where}. Ship what it needs "
+        f"in the project, or add the Debian package that provides it to "
+        f"[tool.pyrel.stages.{stage}].system",
+        line,
+    )
 
 
 def _time_zone(line: str, stage: str) -> Violation | None:
     match = _MISSING_ZONE.search(line)
     if not match:
         return None
-    return Violation("host-file", f"the stage looked up the time zone '{match.group(1)}', and its sandbox has no "
-                     "time-zone database (the host's /usr/share/zoneinfo is not visible): add 'tzdata' to "
-                     f"[tool.pyrel.stages.{stage}].system (Debian's database: TZDIR and PYTHONTZPATH then point at "
-                     "it; or the tzdata wheel to extra-requires) and run `pyrel lock`", line)
+    return Violation(
+        "host-file",
+        f"the stage looked up the time zone '{match.group(1)}', and its sandbox has no "
+        "time-zone database (the host's /usr/share/zoneinfo is not visible): add 'tzdata' to "
+        f"[tool.pyrel.stages.{stage}].system (Debian's database: TZDIR and PYTHONTZPATH then point at "
+        "it; or the tzdata wheel to extra-requires) and run `pyrel lock`",
+        line,
+    )
 
 
 def _host_user(line: str, stage: str) -> Violation | None:
@@ -300,8 +421,12 @@ def _host_user(line: str, stage: str) -> Violation | None:
     user = next(group for group in match.groups() if group)
     if user in _SANDBOX_USERS:
         return None
-    return Violation("host-user", f"the stage looked up the user '{user}', which exists only on the host: "
-                     "the sandbox's /etc/passwd holds only root, nixbld and nobody, never the host's", line)
+    return Violation(
+        "host-user",
+        f"the stage looked up the user '{user}', which exists only on the host: "
+        "the sandbox's /etc/passwd holds only root, nixbld and nobody, never the host's",
+        line,
+    )
 
 
 def _input_write(line: str, stage: str) -> Violation | None:
@@ -309,15 +434,21 @@ def _input_write(line: str, stage: str) -> Violation | None:
     if not match:
         return None
     path = next(group for group in match.groups() if group)
-    return Violation("input-write", f"the stage tried to change '{path}', one of its inputs: inputs are "
-                     "read-only store paths. Copy it into $TMPDIR to change it, write results into $out", line)
+    return Violation(
+        "input-write",
+        f"the stage tried to change '{path}', one of its inputs: inputs are "
+        "read-only store paths. Copy it into $TMPDIR to change it, write results into $out",
+        line,
+    )
 
 
 #: mkdocs' message for a plugin or theme mkdocs.yml names that no installed distribution provides.
 _MKDOCS_MISSING = re.compile(r"The \"([^\"]+)\" plugin is not installed|Unrecognised theme name: '([^']+)'")
 #: git, GitPython and the MkDocs git plugins, asked about a history the sandbox's source tree does not carry.
-_GIT_HISTORY = re.compile(r"not a git repository|Unable to find a git directory|InvalidGitRepositoryError"
-                          r"|Bad git executable")
+_GIT_HISTORY = re.compile(
+    r"not a git repository|Unable to find a git directory|InvalidGitRepositoryError"
+    r"|Bad git executable"
+)
 
 
 def _mkdocs_missing(line: str, stage: str) -> Violation | None:
@@ -330,27 +461,47 @@ def _mkdocs_missing(line: str, stage: str) -> Violation | None:
     what, name = ("plugin", plugin) if plugin else ("theme", theme)
     known = mkdocs.table().plugin(name) if plugin else mkdocs.table().themes.get(name)
     wanted = f"'{known}'" if known else "the distribution that provides it"
-    return Violation("undeclared-import", f"mkdocs.yml names the {what} '{name}', which none of the stage's pinned "
-                     f"requirements provides: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (the "
-                     "stage's requirements, the defaults included, are what the sandbox has) and run `pyrel lock`",
-                     line)
+    return Violation(
+        "undeclared-import",
+        f"mkdocs.yml names the {what} '{name}', which none of the stage's pinned "
+        f"requirements provides: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (the "
+        "stage's requirements, the defaults included, are what the sandbox has) and run `pyrel lock`",
+        line,
+    )
 
 
 def _git_history(line: str, stage: str) -> Violation | None:
     if not _GIT_HISTORY.search(line):
         return None
-    return Violation("host-file", "the stage asked git about the project's history, which its sandbox does not "
-                     "have: the source tree is the files git tracks, without the repository (.git), and git is not "
-                     "among the stage's tools. An MkDocs git plugin (git-revision-date-localized, git-committers, "
-                     "...) must be off there: give it `enabled: !ENV [VAR, true]` in mkdocs.yml and set VAR = "
-                     f"\"false\" in [tool.pyrel.stages.{stage}].env; a version read from git (setuptools-scm) "
-                     "comes from the sdist's PKG-INFO, or SETUPTOOLS_SCM_PRETEND_VERSION in the stage's env", line)
+    return Violation(
+        "host-file",
+        "the stage asked git about the project's history, which its sandbox does not "
+        "have: the source tree is the files git tracks, without the repository (.git), and git is not "
+        "among the stage's tools. An MkDocs git plugin (git-revision-date-localized, git-committers, "
+        "...) must be off there: give it `enabled: !ENV [VAR, true]` in mkdocs.yml and set VAR = "
+        f'"false" in [tool.pyrel.stages.{stage}].env; a version read from git (setuptools-scm) '
+        "comes from the sdist's PKG-INFO, or SETUPTOOLS_SCM_PRETEND_VERSION in the stage's env",
+        line,
+    )
 
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
-    _mkdocs_missing, _git_history,
-    _network, _module, _no_loader, _program_library, _program_version, _exec_format, _library, _host_user,
-    _input_write, _time_zone, _host_file, _meson_dist, _not_found_path, _tool,
+    _mkdocs_missing,
+    _git_history,
+    _network,
+    _module,
+    _no_loader,
+    _program_library,
+    _program_version,
+    _exec_format,
+    _library,
+    _host_user,
+    _input_write,
+    _time_zone,
+    _host_file,
+    _meson_dist,
+    _not_found_path,
+    _tool,
 )
 
 
@@ -366,16 +517,24 @@ def _store_program(line: str, stage: str, interpreter_of: Callable[[str], str | 
     if match is None or interpreter is None:
         return None
     if interpreter.rsplit("/", 1)[-1].startswith("ld-linux"):
-        return Violation("binary-cannot-run", f"the program {_program_name(match.group(1))} exists but could not "
-                         f"start: it asks for glibc's ELF loader at '{interpreter}', where pyrel mounts the locked "
-                         "one (Nix's sandbox-paths), and this sandbox lacked it: Nix's daemon ignores that setting "
-                         "for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf)", line)
-    return Violation("binary-cannot-run", f"the program {_program_name(match.group(1))} exists but could not "
-                     f"start: it asks for '{interpreter}' to run it, which the sandbox lacks (the sandbox has only "
-                     "the store paths the stage declares, the locked glibc's ELF loader at its standard path and "
-                     "busybox at /bin/sh): a program for another C library (musl) or with its own loader cannot "
-                     f"run here; a script's interpreter must be among the stage's tools "
-                     f"([tool.pyrel.stages.{stage}].system or requires)", line)
+        return Violation(
+            "binary-cannot-run",
+            f"the program {_program_name(match.group(1))} exists but could not "
+            f"start: it asks for glibc's ELF loader at '{interpreter}', where pyrel mounts the locked "
+            "one (Nix's sandbox-paths), and this sandbox lacked it: Nix's daemon ignores that setting "
+            "for users it does not trust (add yourself to trusted-users in /etc/nix/nix.conf)",
+            line,
+        )
+    return Violation(
+        "binary-cannot-run",
+        f"the program {_program_name(match.group(1))} exists but could not "
+        f"start: it asks for '{interpreter}' to run it, which the sandbox lacks (the sandbox has only "
+        "the store paths the stage declares, the locked glibc's ELF loader at its standard path and "
+        "busybox at /bin/sh): a program for another C library (musl) or with its own loader cannot "
+        f"run here; a script's interpreter must be among the stage's tools "
+        f"([tool.pyrel.stages.{stage}].system or requires)",
+        line,
+    )
 
 
 def program_interpreter(path: str) -> str | None:
@@ -416,9 +575,13 @@ def _elf_interpreter(stream: BinaryIO, head: bytes) -> str | None:
     return None
 
 
-def classify(log: str, stage: str, project: str = "",
-             extras: tuple[tuple[str, tuple[str, ...]], ...] = (),
-             interpreter_of: Callable[[str], str | None] | None = None) -> list[Violation]:
+def classify(
+    log: str,
+    stage: str,
+    project: str = "",
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    interpreter_of: Callable[[str], str | None] | None = None,
+) -> list[Violation]:
     """The hermeticity violations a failed stage's log shows, first occurrence of each, in log order.
 
     ``project`` (its distribution name) tells a module of the project itself from an undeclared one;
@@ -461,5 +624,7 @@ def network_attempts(log: str, stage: str) -> list[Violation]:
 
 def describe(violations: list[Violation]) -> str:
     """The text the CLI prints: one paragraph per violation, with the line that shows it."""
-    return "\n".join(f"hermeticity violation ({violation.kind}): {violation.explanation}\n"
-                     f"    log: {violation.evidence}" for violation in violations)
+    return "\n".join(
+        f"hermeticity violation ({violation.kind}): {violation.explanation}\n    log: {violation.evidence}"
+        for violation in violations
+    )

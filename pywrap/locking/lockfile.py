@@ -163,8 +163,7 @@ class Lock:
         for entry in self.packages:
             if entry.name == name:
                 return entry
-        raise LockError(f"{LOCK_FILE}: package '{name}' is referenced but not locked",
-                        hint="run `pyrel lock` again")
+        raise LockError(f"{LOCK_FILE}: package '{name}' is referenced but not locked", hint="run `pyrel lock` again")
 
     def entry(self, name: str) -> StageLock:
         """The stage's lock entry, skipped or not (``stage`` refuses a skipped one)."""
@@ -186,9 +185,7 @@ class Lock:
                 )
             if stage.name == name:
                 return stage
-        raise LockError(
-            f"{LOCK_FILE}: stage '{name}' is not locked", hint="run `pyrel lock` to lock every stage"
-        )
+        raise LockError(f"{LOCK_FILE}: stage '{name}' is not locked", hint="run `pyrel lock` to lock every stage")
 
 
 # --- fingerprints: what a stage's lock was resolved from -------------------------------
@@ -216,9 +213,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "system-exclude": list(stage.system_exclude),
         "requires": list(stage.requires),
         "requires-file": stage.requires_file,
-        "requires-file-sha256": _file_digest(project.root / stage.requires_file)
-        if stage.requires_file
-        else "",
+        "requires-file-sha256": _file_digest(project.root / stage.requires_file) if stage.requires_file else "",
         # Only stages pyrel runs Sphinx for: their lock holds the inventories, or says it does not.
         **({"intersphinx": stage.intersphinx} if stage.sphinx_dir is not None else {}),
     }
@@ -263,11 +258,17 @@ def _select_wheel(package: Mapping[str, Any], tag_rank: Mapping[Tag, int], sourc
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         raise LockError(f"{source}: wheel '{filename}' has an invalid size {size!r}", hint="run `pyrel lock`")
     if not isinstance(sha256, str) or len(sha256) != 64:
-        raise LockError(f"{source}: wheel '{filename}' has no sha256 hash",
-                        hint="re-create the lock with `pyrel lock`")
+        raise LockError(f"{source}: wheel '{filename}' has no sha256 hash", hint="re-create the lock with `pyrel lock`")
     url = wheel.get("url") or wheel.get("path")
-    return WheelEntry(name=name, version=version, filename=filename, url=str(url), sha256=sha256, size=size,
-                      upload_time=_upload_time(wheel.get("upload-time"), filename, source))
+    return WheelEntry(
+        name=name,
+        version=version,
+        filename=filename,
+        url=str(url),
+        sha256=sha256,
+        size=size,
+        upload_time=_upload_time(wheel.get("upload-time"), filename, source),
+    )
 
 
 def _upload_time(value: object, filename: str, source: str) -> datetime.datetime | None:
@@ -278,15 +279,14 @@ def _upload_time(value: object, filename: str, source: str) -> datetime.datetime
         try:
             value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise LockError(f"{source}: wheel '{filename}' has an invalid upload-time {value!r}",
-                            hint="run `pyrel lock`") from exc
+            raise LockError(
+                f"{source}: wheel '{filename}' has an invalid upload-time {value!r}", hint="run `pyrel lock`"
+            ) from exc
     if not isinstance(value, datetime.datetime):
         raise LockError(f"{source}: wheel '{filename}' has an invalid upload-time {value!r}", hint="run `pyrel lock`")
     if value.tzinfo is None:
         return value.replace(tzinfo=datetime.UTC)
     return value.astimezone(datetime.UTC)
-
-
 
 
 def _package_identity(package: Mapping[str, Any], source: str) -> tuple[str, str]:
@@ -342,8 +342,10 @@ def read_pylock(path: Path, python_version: str, platform: str) -> tuple[WheelEn
     except OSError as exc:
         raise LockError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if str(document.get("lock-version", "")).split(".")[0] != "1":
-        raise LockError(f"{path}: unsupported lock-version {document.get('lock-version')!r}",
-                        hint="pyrel reads PEP 751 lock-version 1.x; run `pyrel lock`")
+        raise LockError(
+            f"{path}: unsupported lock-version {document.get('lock-version')!r}",
+            hint="pyrel reads PEP 751 lock-version 1.x; run `pyrel lock`",
+        )
     packages = document.get("packages", [])
     if not isinstance(packages, list):
         raise LockError(f"{path}: 'packages' must be an array of tables")
@@ -370,8 +372,9 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
             "python-full-version": lock.python_full_version,
             "glibc": lock.glibc,
             "bootstrap": list(lock.bootstrap),
-            "releases": [{"suite": release.suite, "url": release.url, "date": release.date}
-                         for release in lock.releases],
+            "releases": [
+                {"suite": release.suite, "url": release.url, "date": release.date} for release in lock.releases
+            ],
             "packages": [
                 {
                     "name": entry.name,
@@ -396,8 +399,11 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
                 "backend-requires": list(stage.backend_requires),
                 **({"trimmed": list(stage.trimmed)} if stage.trimmed else {}),
                 **({"skipped": stage.skipped} if stage.skipped else {}),
-                **({"inventories": [_inventory_to_toml(entry) for entry in stage.inventories]}
-                   if stage.inventories else {}),
+                **(
+                    {"inventories": [_inventory_to_toml(entry) for entry in stage.inventories]}
+                    if stage.inventories
+                    else {}
+                ),
             }
             for stage in lock.stages
         },
@@ -405,40 +411,54 @@ def lock_to_toml(lock: Lock) -> dict[str, Any]:
 
 
 def _inventory_to_toml(entry: InventoryEntry) -> dict[str, Any]:
-    return {"name": entry.name, "target": entry.target, "url": entry.url, "sha256": entry.sha256,
-            **({"size": entry.size} if entry.size is not None else {}),
-            "project": entry.project, "version": entry.version}
+    return {
+        "name": entry.name,
+        "target": entry.target,
+        "url": entry.url,
+        "sha256": entry.sha256,
+        **({"size": entry.size} if entry.size is not None else {}),
+        "project": entry.project,
+        "version": entry.version,
+    }
 
 
 def _require(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     value = table.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise LockError(f"{LOCK_FILE}: '{where}{key}' is missing or not a {kind.__name__}",
-                        hint="the lock is damaged: run `pyrel lock` to re-create it")
+        raise LockError(
+            f"{LOCK_FILE}: '{where}{key}' is missing or not a {kind.__name__}",
+            hint="the lock is damaged: run `pyrel lock` to re-create it",
+        )
     return value
 
 
 def _strings(table: Mapping[str, Any], key: str, where: str, default: list[str] | None = None) -> tuple[str, ...]:
     value = table.get(key, default) if default is not None else _require(table, key, list, where)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise LockError(f"{LOCK_FILE}: '{where}{key}' must be a list of strings",
-                        hint="the lock is damaged: run `pyrel lock` to re-create it")
+        raise LockError(
+            f"{LOCK_FILE}: '{where}{key}' must be a list of strings",
+            hint="the lock is damaged: run `pyrel lock` to re-create it",
+        )
     return tuple(value)
 
 
 def lock_from_toml(document: Mapping[str, Any], root: Path, stages: Collection[str] | None = None) -> Lock:
     """The lock ``document`` holds; with ``stages``, only those stages (the others' pylocks are not read)."""
     if document.get("lock-version") != LOCK_VERSION:
-        raise LockError(f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
-                        hint="run `pyrel lock` with this version of pyrel")
+        raise LockError(
+            f"{LOCK_FILE}: lock-version {document.get('lock-version')!r} is not {LOCK_VERSION}",
+            hint="run `pyrel lock` with this version of pyrel",
+        )
     debian = _require(document, "debian", dict, "")
     packages = _deb_entries(debian)
     python_version = _require(debian, "python", str, "debian.")
     glibc = _require(debian, "glibc", str, "debian.")
     for key, value, example in (("python", python_version, "3.11"), ("glibc", glibc, "2.36")):
         if not _MAJOR_MINOR.fullmatch(value):
-            raise LockError(f"{LOCK_FILE}: 'debian.{key}' = {value!r} is not a version like {example!r}",
-                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+            raise LockError(
+                f"{LOCK_FILE}: 'debian.{key}' = {value!r} is not a version like {example!r}",
+                hint="the lock is damaged: run `pyrel lock` to re-create it",
+            )
     lock = Lock(
         provider=_require(document, "provider", str, ""),
         suite=_require(debian, "suite", str, "debian."),
@@ -476,8 +496,10 @@ def _releases(debian: Mapping[str, Any]) -> tuple[ArchiveRelease, ...]:
             raise LockError(f"{LOCK_FILE}: '{where[:-1]}' must be a table", hint="run `pyrel lock`")
         date = _require(table, "date", str, where)
         if not _UTC_DATE.fullmatch(date):
-            raise LockError(f"{LOCK_FILE}: '{where}date' = {date!r} is not a date like '2025-06-01T08:00:00Z'",
-                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+            raise LockError(
+                f"{LOCK_FILE}: '{where}date' = {date!r} is not a date like '2025-06-01T08:00:00Z'",
+                hint="the lock is damaged: run `pyrel lock` to re-create it",
+            )
         releases.append(ArchiveRelease(_require(table, "suite", str, where), _require(table, "url", str, where), date))
     return tuple(releases)
 
@@ -488,17 +510,19 @@ def _deb_entries(debian: Mapping[str, Any]) -> tuple[DebEntry, ...]:
         where = f"debian.packages[{index}]."
         if not isinstance(raw, dict):
             raise LockError(f"{LOCK_FILE}: '{where[:-1]}' must be a table", hint="run `pyrel lock`")
-        packages.append(DebEntry(
-            name=_require(raw, "name", str, where),
-            version=_require(raw, "version", str, where),
-            architecture=_require(raw, "architecture", str, where),
-            sha256=_require(raw, "sha256", str, where),
-            size=_require(raw, "size", int, where),
-            filename=_require(raw, "filename", str, where),
-            url=_require(raw, "url", str, where),
-            depends=_strings(raw, "depends", where),
-            source=str(raw.get("source", "")),
-        ))
+        packages.append(
+            DebEntry(
+                name=_require(raw, "name", str, where),
+                version=_require(raw, "version", str, where),
+                architecture=_require(raw, "architecture", str, where),
+                sha256=_require(raw, "sha256", str, where),
+                size=_require(raw, "size", int, where),
+                filename=_require(raw, "filename", str, where),
+                url=_require(raw, "url", str, where),
+                depends=_strings(raw, "depends", where),
+                source=str(raw.get("source", "")),
+            )
+        )
     return tuple(packages)
 
 
@@ -508,8 +532,10 @@ def _stage_lock(name: str, raw: Any, root: Path, python_version: str, python_pla
         raise LockError(f"{LOCK_FILE}: 'stages.{name}' must be a table", hint="run `pyrel lock`")
     python_lock = _require(raw, "python-lock", str, where)
     if python_lock and (Path(python_lock).name != python_lock or not python_lock.endswith(".toml")):
-        raise LockError(f"{LOCK_FILE}: '{where}python-lock' = {python_lock!r} is not a lock file name "
-                        "in the project's root", hint="run `pyrel lock` to re-create it")
+        raise LockError(
+            f"{LOCK_FILE}: '{where}python-lock' = {python_lock!r} is not a lock file name in the project's root",
+            hint="run `pyrel lock` to re-create it",
+        )
     expected_sha = _require(raw, "python-lock-sha256", str, where)
     wheels: tuple[WheelEntry, ...] = ()
     if python_lock:
@@ -539,16 +565,24 @@ def _inventories(raw: Mapping[str, Any], where: str) -> tuple[InventoryEntry, ..
             raise LockError(f"{LOCK_FILE}: '{at[:-1]}' must be a table", hint="run `pyrel lock`")
         sha256 = _require(table, "sha256", str, at)
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-            raise LockError(f"{LOCK_FILE}: '{at}sha256' = {sha256!r} is not a sha256",
-                            hint="the lock is damaged: run `pyrel lock` to re-create it")
+            raise LockError(
+                f"{LOCK_FILE}: '{at}sha256' = {sha256!r} is not a sha256",
+                hint="the lock is damaged: run `pyrel lock` to re-create it",
+            )
         size = table.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise LockError(f"{LOCK_FILE}: '{at}size' = {size!r} is not a size", hint="run `pyrel lock`")
-        entries.append(InventoryEntry(
-            name=_require(table, "name", str, at), target=_require(table, "target", str, at),
-            url=_require(table, "url", str, at), sha256=sha256, size=size,
-            project=str(table.get("project", "")), version=str(table.get("version", "")),
-        ))
+        entries.append(
+            InventoryEntry(
+                name=_require(table, "name", str, at),
+                target=_require(table, "target", str, at),
+                url=_require(table, "url", str, at),
+                sha256=sha256,
+                size=size,
+                project=str(table.get("project", "")),
+                version=str(table.get("version", "")),
+            )
+        )
     return tuple(entries)
 
 
@@ -601,8 +635,10 @@ def check_fresh(project: Project, lock: Lock, stage_names: Iterable[str]) -> Non
             hint="run `pyrel lock` to update it",
         )
     if project.provider != lock.provider:
-        raise LockError(f"{LOCK_FILE} was made for provider '{lock.provider}', the project uses "
-                        f"'{project.provider}'", hint="run `pyrel lock`")
+        raise LockError(
+            f"{LOCK_FILE} was made for provider '{lock.provider}', the project uses '{project.provider}'",
+            hint="run `pyrel lock`",
+        )
 
 
 def write_atomically(path: Path, data: bytes) -> None:
