@@ -272,26 +272,7 @@ class _Walk:
             return "build-output", "build output at the project's root (pyrel and build frontends write dist/)"
         if at_root and name == "build":
             return "build-output", "build output at the project's root (setuptools and others write build/)"
-        if "pyvenv.cfg" in names:
-            return "virtualenv", "a virtualenv (pyvenv.cfg)"
-        if "CACHEDIR.TAG" in names and _starts_with(os.path.join(directory, "CACHEDIR.TAG"), CACHEDIR_SIGNATURE):
-            return "cache", "a cache directory (CACHEDIR.TAG)"
-        if ".gitignore" in names and _ignores_everything(os.path.join(directory, ".gitignore")):
-            return "cache", "a tool's scratch directory (its own .gitignore ignores everything in it: '*')"
-        if names & {".tox-info.json", ".tox-config1"}:
-            return "tox", "a tox environment (.tox-info.json / .tox-config1)"
-        if name == ".tox" and _holds_tox_environment(directory, names):
-            return "tox", "tox's work directory (its environments hold .tox-info.json / .tox-config1)"
-        if "conda-meta" in names and os.path.isfile(os.path.join(directory, "conda-meta", "history")):
-            return "conda", "a conda environment (conda-meta/history)"
-        if name == "node_modules" and names.intersection(NODE_MODULES_STATE):
-            marker = sorted(names.intersection(NODE_MODULES_STATE))[0]
-            return "node-modules", f"installed npm packages (node_modules/{marker})"
-        if name == ".eggs" and _starts_with(os.path.join(directory, "README.txt"), EGGS_README):
-            return "eggs", "eggs setuptools downloaded (.eggs/README.txt)"
-        if name.endswith(".egg-info") and "PKG-INFO" in names:
-            return "egg-info", "setuptools' generated metadata (egg-info with PKG-INFO; setuptools writes it anew)"
-        return None
+        return _tool_directory(name, directory, names)
 
     def _sdist_directory(self, path: str, directory: str, names: set[str]) -> tuple[str, str] | None:
         """In an unpacked sdist only pyrel's own exports are left out of ``dist/``, nothing else."""
@@ -305,6 +286,30 @@ class _Walk:
         if name.startswith(".") and (".new-" in name or name.endswith(".old")):
             return "pyrel", "pyrel's leftovers of an interrupted export"
         return None
+
+
+def _tool_directory(name: str, directory: str, names: set[str]) -> tuple[str, str] | None:
+    """A directory a tool made and marked as its own (an environment, a cache), at any depth."""
+    if "pyvenv.cfg" in names:
+        return "virtualenv", "a virtualenv (pyvenv.cfg)"
+    if "CACHEDIR.TAG" in names and _starts_with(os.path.join(directory, "CACHEDIR.TAG"), CACHEDIR_SIGNATURE):
+        return "cache", "a cache directory (CACHEDIR.TAG)"
+    if ".gitignore" in names and _ignores_everything(os.path.join(directory, ".gitignore")):
+        return "cache", "a tool's scratch directory (its own .gitignore ignores everything in it: '*')"
+    if names & {".tox-info.json", ".tox-config1"}:
+        return "tox", "a tox environment (.tox-info.json / .tox-config1)"
+    if name == ".tox" and _holds_tox_environment(directory, names):
+        return "tox", "tox's work directory (its environments hold .tox-info.json / .tox-config1)"
+    if "conda-meta" in names and os.path.isfile(os.path.join(directory, "conda-meta", "history")):
+        return "conda", "a conda environment (conda-meta/history)"
+    if name == "node_modules" and names.intersection(NODE_MODULES_STATE):
+        marker = sorted(names.intersection(NODE_MODULES_STATE))[0]
+        return "node-modules", f"installed npm packages (node_modules/{marker})"
+    if name == ".eggs" and _starts_with(os.path.join(directory, "README.txt"), EGGS_README):
+        return "eggs", "eggs setuptools downloaded (.eggs/README.txt)"
+    if name.endswith(".egg-info") and "PKG-INFO" in names:
+        return "egg-info", "setuptools' generated metadata (egg-info with PKG-INFO; setuptools writes it anew)"
+    return None
 
 
 def _store_dir() -> str:
