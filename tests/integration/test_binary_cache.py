@@ -98,6 +98,7 @@ def test_second_store_substitutes_everything_and_refuses_a_wrong_key(tmp_path: P
     run_pyrel(
         "export",
         "source",
+        "wheel",
         "test",
         "-C",
         str(project),
@@ -110,6 +111,7 @@ def test_second_store_substitutes_everything_and_refuses_a_wrong_key(tmp_path: P
     run_pyrel(
         "export",
         "source",
+        "wheel",
         "test",
         "-C",
         str(project),
