@@ -26,6 +26,7 @@ import attrs
 import pytest
 
 from pywrap.cache import cache_dir
+from pywrap.config.discovery import sphinx_dir
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 
@@ -164,6 +165,7 @@ def test_rebuilds_published_sdist(case: Published, tmp_path: Path, run_pyrel: Ru
     published = published_sdist(case)
     project = unpack(published, tmp_path / "unpacked")
     assert not (project / ".git").exists()
+    _build_docs_without_inventories(project)
 
     _ok(run_pyrel("lock", "-C", str(project)), f"pyrel lock ({case.spec})")
     _ok(run_pyrel("build", "source", "-C", str(project)), f"pyrel build source ({case.spec})")
@@ -191,6 +193,19 @@ def test_rebuilds_published_sdist(case: Published, tmp_path: Path, run_pyrel: Ru
     before = snapshot(project / "dist")
     _ok(run_pyrel("build", "source", "--check", "-C", str(project)), f"pyrel build source --check ({case.spec})")
     assert snapshot(project / "dist") == before
+
+
+def _build_docs_without_inventories(project: Path) -> None:
+    """Opt the docs stage out of intersphinx where its conf.py maps other projects' inventories: pyrel pins
+    them at lock time, and their sites are beyond this machine's network (a lock error, by design)."""
+    sphinx = sphinx_dir(project)  # where pyrel finds the built-in docs stage's Sphinx configuration
+    if sphinx is None or "intersphinx" not in (project / sphinx / "conf.py").read_text(errors="replace"):
+        return
+    pyproject = project / "pyproject.toml"
+    config = pyproject if pyproject.is_file() else project / "pyrel.toml"
+    table = "[tool.pyrel.stages.docs]" if config == pyproject else "[stages.docs]"
+    with config.open("a") as stream:
+        stream.write(f"\n{table}\nintersphinx = false\n")
 
 
 def test_backend_failure_shows_log_and_keeps_dist(tmp_path: Path, run_pyrel: Run) -> None:
