@@ -127,9 +127,12 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
     old = _whole_release(project / "dist" / "slow")
     new = (project / "nonce.txt").read_text()
     cache = tmp_path / "cache"
+    store: list[str] = []
     if step == "fetch":
-        # An empty cache: pyrel must download (busybox-static, for its bootstrap) again.
+        # An empty cache and an empty store (a chroot store): pyrel must download the locked .debs again.
+        # (With only the cache empty, every artifact is still valid in the machine's store: nothing to fetch.)
         shutil.rmtree(cache, ignore_errors=True)
+        store = ["--store", str(tmp_path / "store")]
     else:
         shutil.copytree(
             Path(os.environ.get("PYREL_CACHE_DIR", Path.home() / ".cache" / "pyrel")),
@@ -139,7 +142,7 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
         )
     marker = tmp_path / "paused"
     env = {"PYREL_CACHE_DIR": str(cache), "PYREL_TEST_PAUSE_AT": step, "PYREL_TEST_PAUSE_FILE": str(marker)}
-    process = _pyrel(project, "build", "slow", env=env)
+    process = _pyrel(project, "build", "slow", *store, env=env)
     _wait_for(marker, process)
     process.send_signal(signal_number)
     code, _, stderr = _finish(process)
@@ -154,7 +157,7 @@ def test_an_interrupted_run_leaves_everything_consistent_and_the_next_run_contin
     if signal_number != signal.SIGKILL:  # Ctrl-C and kill (SIGTERM) clean up at once
         assert _temporary_files(project / "dist", cache, project / ".pyrel") == []
 
-    code, _, stderr = _finish(_pyrel(project, "build", "slow", env={"PYREL_CACHE_DIR": str(cache)}))
+    code, _, stderr = _finish(_pyrel(project, "build", "slow", *store, env={"PYREL_CACHE_DIR": str(cache)}))
     assert code == 0, stderr
     assert _whole_release(project / "dist" / "slow") == new
     assert _temporary_files(project / "dist", cache, project / ".pyrel") == []
