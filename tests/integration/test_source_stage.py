@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pywrap.execution.nixlib import elf_platform, nix_system
+from pywrap.locking.lockfile import read_lock
 from tests.conftest import copy_example
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
@@ -209,11 +211,17 @@ def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Ru
     run_pyrel("build", "shell", "-C", str(example), check=True)
     assert (example / "dist/shell/os-system.txt").read_text() == "hi\n"
     statement = json.loads((example / "dist/shell/os-system.txt.intoto.json").read_text())
-    [mount] = statement["predicate"]["buildDefinition"]["internalParameters"]["sandboxPaths"]
-    target, busybox = mount.split("=", 1)
+    # Mounted besides the declared inputs: /bin/sh, and the locked glibc's ELF loader where programs ask for it.
+    mounts = dict(
+        mount.split("=", 1) for mount in statement["predicate"]["buildDefinition"]["internalParameters"]["sandboxPaths"]
+    )
+    platform = elf_platform(nix_system(read_lock(example).architecture))
+    assert platform is not None
+    assert sorted(mounts) == sorted(["/bin/sh", platform.loader_path])
+    busybox = mounts["/bin/sh"]
     from pywrap.execution.fetch import BOOTSTRAP_NAME
 
-    assert target == "/bin/sh" and BOOTSTRAP_NAME in busybox
+    assert BOOTSTRAP_NAME in busybox
     assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == hashlib.sha256(
         Path(busybox).read_bytes()
     ).hexdigest()
