@@ -13,10 +13,22 @@ its description in ``pyrel --help`` and in the README's "Exit codes"
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pywrap.adapters.run import Completed
+
+class FinishedCommand(Protocol):
+    """What a command left behind (``pywrap.adapters.run.Completed``), as :class:`CommandFailed` reports it."""
+
+    @property
+    def args(self) -> Sequence[str]: ...
+    @property
+    def returncode(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+
 
 #: How many lines of a failed command's output its error shows.
 TAIL_LINES = 40
@@ -181,7 +193,7 @@ class CommandFailed(PyrelError):
 
     exit_code = 15
 
-    def __init__(self, completed: Completed, what: str) -> None:
+    def __init__(self, completed: FinishedCommand, what: str) -> None:
         tail = "\n".join((completed.stderr or completed.stdout).splitlines()[-TAIL_LINES:])
         super().__init__(f"{what} failed (exit {completed.returncode}): $ {shlex.join(completed.args)}\n{tail}")
         self.completed = completed
