@@ -100,7 +100,9 @@ CI_ACTION_KEYS = {"uses": str, "version": str}
 CI_CACHE_KEYS = {"url": str, "public-key": str}
 #: [tool.pyrel.ci.pyrel]: a wheel and its sha256, a git repository and a commit, or checkout = true.
 CI_PYREL_KEYS = {"wheel": str, "sha256": str, "git": str, "rev": str, "checkout": bool}
-CI_PUBLISH_KEYS = {"repository": str, "environment": str}
+CI_PUBLISH_KEYS = {"repository": str, "environment": str, "repository-url": str}
+#: Keys of [ci.publish] that may be left out.
+CI_PUBLISH_OPTIONAL = ("repository-url",)
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 GIT_REVISION = re.compile(r"^[0-9a-f]{40}$")
 #: An https URL pip can put in `NAME @ git+URL@REV` (no user@, no fragment, no query, no spaces).
@@ -435,12 +437,14 @@ def _parse_wheel_pin(table: Mapping[str, Any], file: Path, where: str) -> PyrelP
 def _parse_publish(table: Mapping[str, Any], file: Path, where: str) -> Publish:
     _check_keys(table, CI_PUBLISH_KEYS, file, where)
     for key, expected in CI_PUBLISH_KEYS.items():
-        if key not in table:
+        if key not in table and key not in CI_PUBLISH_OPTIONAL:
             raise ConfigError(
                 f"{file}: '{where}' needs '{key}'", hint='e.g. repository = "testpypi", environment = "testpypi"'
             )
-        _check_type(table[key], expected, file, f"{where}.{key}")
+        if key in table:
+            _check_type(table[key], expected, file, f"{where}.{key}")
     repository, environment = table["repository"], table["environment"]
+    repository_url = table.get("repository-url", "")
     if repository not in PUBLISH_REPOSITORIES:
         close = difflib.get_close_matches(repository, PUBLISH_REPOSITORIES, n=1)
         suggestion = f" (did you mean '{close[0]}'?)" if close else ""
@@ -453,7 +457,18 @@ def _parse_publish(table: Mapping[str, Any], file: Path, where: str) -> Publish:
             f"{file}: '{where}.environment' = {environment!r} is not a GitHub environment name",
             hint="letters, digits, spaces, '_', '.', '-'; at most 255 characters",
         )
-    return Publish(repository=repository, environment=environment)
+    if repository == "testpypi" and not repository_url.startswith("https://"):
+        # pyrel names no index's host: the action knows only the main index by default.
+        raise ConfigError(
+            f"{file}: '{where}' publishes to testpypi but 'repository-url' is {repository_url or 'missing'}",
+            hint="set repository-url to the test index's upload URL (https://...), as its documentation gives it",
+        )
+    if repository == "pypi" and repository_url:
+        raise ConfigError(
+            f"{file}: '{where}.repository-url' is for repository = \"testpypi\"",
+            hint="the main index is the publish action's default: leave repository-url out",
+        )
+    return Publish(repository=repository, environment=environment, repository_url=repository_url)
 
 
 def parse_nixpkgs_pin(table: object, file: Path, where: str, root: Path) -> NixpkgsPin:

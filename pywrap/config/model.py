@@ -132,6 +132,7 @@ class Publish:
 
     repository: str  # one of PUBLISH_REPOSITORIES
     environment: str  # the GitHub environment the publishing job runs in (PyPI's publisher names it)
+    repository_url: str = ""  # testpypi: its upload URL, from the user (the action's default is the main index)
 
 
 @attrs.frozen

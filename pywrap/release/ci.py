@@ -80,7 +80,7 @@ class CIConfig:
     #: None: not declared; :func:`workflow` takes the checkout for pyrel's own project, else refuses.
     pyrel: PyrelPin | None = None
     publish: Publish | None = None
-    #: The publish action's `repository-url` (resources/ci.toml); empty: the action's default.
+    #: The publish action's `repository-url` (`[ci.publish] repository-url`); empty: the action's default.
     publish_url: str = ""
     attest: bool = False
     #: resources/pyrel-requirements.txt: pyrel's dependencies pinned by hash.
@@ -137,7 +137,7 @@ def ci_config(
     for name, uses in (overrides or {}).items():
         actions[name] = pinned_action(name, uses, file, where)
     runner = runs_on or (settings.runs_on if settings.runs_on is not None else defaults["runs-on"])
-    publish_url = defaults["publish"]["repository-url"][settings.publish.repository] if settings.publish else ""
+    publish_url = settings.publish.repository_url if settings.publish else ""
     return CIConfig(
         runs_on=plain_value(runner, file, f"{where}.runs-on"),
         actions=tuple(actions[name] for name in ACTION_NAMES),

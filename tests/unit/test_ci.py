@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pywrap import DISTRIBUTION, __version__
-from pywrap.config.loader import build_project, load_project, load_resource, read_resource
+from pywrap.config.loader import build_project, load_project, read_resource
 from pywrap.config.model import Project, PyrelPin
 from pywrap.digest import file_sha256
 from pywrap.errors import ConfigError
@@ -43,7 +43,9 @@ PINS = {
     "wheel in the repository": {"wheel": f".github/{WHEEL}", "sha256": WHEEL_SHA256},
     "wheel by URL": {"wheel": f"https://example.org/releases/{WHEEL}", "sha256": WHEEL_SHA256},
 }
-PUBLISH = {"repository": "testpypi", "environment": "release"}
+#: The test index's upload URL comes from the user: pyrel names no index's host.
+TEST_INDEX_URL = "https://upload.test-index.invalid/legacy/"
+PUBLISH = {"repository": "testpypi", "environment": "release", "repository-url": TEST_INDEX_URL}
 
 
 def _graph_project(tmp_path: Path, ci_table: dict[str, Any] | None = None) -> Project:
@@ -550,12 +552,25 @@ def _uses(step: dict[str, Any], action: str) -> bool:
     return str(step.get("uses", "")).startswith(f"{action}@")
 
 
+def _publish_table(repository: str) -> dict[str, str]:
+    table = {"repository": repository, "environment": "release"}
+    return {**table, "repository-url": TEST_INDEX_URL} if repository == "testpypi" else table
+
+
+def test_testpypi_needs_its_url_from_the_user_and_pypi_takes_none(tmp_path: Path) -> None:
+    project = _graph_project(tmp_path)
+    for table, words in (
+        ({"repository": "testpypi", "environment": "release"}, "'repository-url' is missing"),
+        ({"repository": "pypi", "environment": "release", "repository-url": TEST_INDEX_URL}, "is for repository"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            _render(project, {"publish": table})
+
+
 @pytest.mark.parametrize("repository", ["pypi", "testpypi"])
 def test_the_publish_job(tmp_path: Path, repository: str) -> None:
     project = _graph_project(tmp_path)
-    document = yaml.safe_load(
-        _render(project, {"publish": {"repository": repository, "environment": "release"}, "attest": True})
-    )
+    document = yaml.safe_load(_render(project, {"publish": _publish_table(repository), "attest": True}))
     job = document["jobs"][ci.PUBLISH_JOB]
     others = [name for name in document["jobs"] if name != ci.PUBLISH_JOB]
     assert job["needs"] == others  # the tag, every stage, the audit, the attestations
@@ -572,9 +587,9 @@ def test_the_publish_job(tmp_path: Path, repository: str) -> None:
     [publish] = [index for index, step in enumerate(steps) if _uses(step, "pypa/gh-action-pypi-publish")]
     assert publish == len(steps) - 1  # after the verification and the collection
     expected = {"packages-dir": "release-upload/", "attestations": True, "print-hash": True}
-    url = load_resource("ci.toml")["publish"]["repository-url"][repository]
+    # The main index is the action's default; the test index's URL is the user's.
+    url = TEST_INDEX_URL if repository == "testpypi" else ""
     assert steps[publish]["with"] == ({**expected, "repository-url": url} if url else expected)
-    assert (url != "") == (repository == "testpypi")  # the main index is the action's default
     assert not [step for step in steps if _uses(step, "DeterminateSystems/nix-installer-action")]
     assert not [step for step in steps if "password" in step.get("with", {})]  # Trusted Publishing, no token
 

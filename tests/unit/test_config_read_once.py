@@ -21,6 +21,7 @@ from tests.conftest import REPO
 REV = "0123456789abcdef0123456789abcdef01234567"
 OTHER_REV = "f" * 40
 SHA = "1" * 52
+TEST_INDEX = "https://upload.test-index.invalid/legacy/"
 FLIT = """\
 [build-system]
 requires = ["flit_core>=3.4"]
@@ -43,7 +44,7 @@ nixpkgs = {{ rev = "{rev}", sha256 = "{SHA}" }}
 [tool.pyrel.ci]
 runs-on = "{runs_on}"
 pyrel = {{ git = "https://example.org/pyrel", rev = "{REV}" }}
-publish = {{ repository = "testpypi", environment = "release" }}
+publish = {{ repository = "testpypi", environment = "release", repository-url = "{TEST_INDEX}" }}
 cache = {{ url = "s3://release-cache", public-key = "cache-1:AAAA" }}
 actions.checkout = {{ uses = "actions/checkout@{REV}", version = "v9" }}
 """
@@ -95,7 +96,9 @@ def test_the_model_holds_the_ci_table_as_declared(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(_pyproject(REV, "self-hosted"))
     settings = load_project(tmp_path).ci
     assert settings.pyrel == PyrelPin(git="https://example.org/pyrel", rev=REV)
-    assert settings.publish == Publish(repository="testpypi", environment="release")
+    assert settings.publish == Publish(
+        repository="testpypi", environment="release", repository_url="https://upload.test-index.invalid/legacy/"
+    )
     assert (settings.cache_url, settings.cache_public_key) == ("s3://release-cache", "cache-1:AAAA")
     assert [(action.name, action.uses, action.version) for action in settings.actions] == [
         ("checkout", f"actions/checkout@{REV}", "v9")

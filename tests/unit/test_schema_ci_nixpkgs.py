@@ -65,7 +65,11 @@ def test_schema_names_exactly_the_keys_the_loader_accepts() -> None:
         {
             "ci": {
                 "pyrel": {"wheel": "ci/pyrel_nix-0.1.0-py3-none-any.whl", "sha256": "a" * 64},
-                "publish": {"repository": "testpypi", "environment": "Test PyPI"},
+                "publish": {
+                    "repository": "testpypi",
+                    "environment": "Test PyPI",
+                    "repository-url": "https://upload.test-index.invalid/legacy/",
+                },
             }
         },
         {"ci": {"pyrel": {"wheel": "https://example.org/pyrel_nix-0.1.0-py3-none-any.whl", "sha256": "a" * 64}}},
