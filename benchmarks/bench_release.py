@@ -44,14 +44,15 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
+
+# The helpers both benchmark scripts share (run from benchmarks/, which is on sys.path).
+from bench_source import log, mutate, parse_json_output, pyrel_command, ratio, run, timed
 
 REPO = Path(__file__).resolve().parent.parent
 NIX_LIBRARY = REPO / "nix" / "default.nix"
@@ -83,28 +84,6 @@ GIT_IDENTITY = {
 # --------------------------------------------------------------------------- helpers
 
 
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def run(
-    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        argv, cwd=cwd, env=None if env is None else {**os.environ, **env}, capture_output=True, text=True, check=False
-    )
-    if check and proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-30:])
-        raise RuntimeError(f"command failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")
-    return proc
-
-
-def timed(argv: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    proc = run(argv, **kwargs)
-    return time.perf_counter() - started, proc
-
-
 def summary(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"samples": [], "median": None, "min": None, "max": None}
@@ -116,20 +95,6 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or not denominator:
-        return None
-    return round(numerator / denominator, 3)
-
-
-def pyrel_command() -> list[str]:
-    """The console script installed beside this interpreter, else `python -m pywrap`."""
-    script = Path(sys.executable).parent / "pyrel"
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-m", "pywrap"]
-
-
 def uv_command() -> str:
     try:
         from pywrap.adapters.uv import uv_binary  # the uv pyrel came with
@@ -138,14 +103,6 @@ def uv_command() -> str:
     except Exception:  # fall back to the uv beside this interpreter, then PATH
         beside = Path(sys.executable).parent / "uv"
         return str(beside) if beside.is_file() else (shutil.which("uv") or "uv")
-
-
-def parse_json_output(text: str) -> dict[str, Any]:
-    start = text.find("{")
-    if start < 0:
-        raise RuntimeError(f"pyrel printed no JSON:\n{text[-2000:]}")
-    report: dict[str, Any] = json.loads(text[start:])
-    return report
 
 
 def stage_of(report: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -179,12 +136,6 @@ def mutation_target(root: Path) -> Path:
         raise RuntimeError(f"{root}: found no Python module to touch")
     preferred = [p for p in modules if p.startswith("src/")] or modules
     return root / preferred[0]
-
-
-def mutate(target: Path) -> None:
-    """Append a distinct comment line: new source, new sdist, new wheel stage; same toolchains."""
-    with target.open("a") as stream:
-        stream.write(f"\n# pyrel benchmark {uuid.uuid4().hex}\n")
 
 
 def wheel_pins(root: Path) -> list[str]:
