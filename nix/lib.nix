@@ -217,7 +217,9 @@ let
   # input, so that the .drv names it and the stage's closure counts it.
   # loader (or null): the locked ELF loader pyrel mounts at its standard path
   # the same way, named and counted likewise (see loaderEnv).
-  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap, loader ? null, wheels ? [ ] }: derivation ({
+  # git (or null): the project's git metadata (pywrap/execution/vcs.py) for a stage
+  # with `git`; stage.sh copies it to .git in the source tree.
+  mkStage = { busybox, root, pythonEnv, source, inputs, stage, bootstrap, loader ? null, wheels ? [ ], git ? null }: derivation ({
     name = stage.derivationName;
     inherit system;
     builder = "${busybox}/bin/sh";
@@ -242,7 +244,7 @@ let
     PYTHONHASHSEED = "0";
     LC_ALL = "C";
     TZ = "UTC";
-  } // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // wheelsEnv wheels // stage.env
+  } // (if git == null then { } else { pyrelGit = git; }) // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // wheelsEnv wheels // stage.env
     // intersphinxEnv stage
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
@@ -250,8 +252,12 @@ let
   # a stage's system root (merged Debian packages, or nixpkgs attributes).
   # Stages are listed in dependency order by the planner, so every input stage
   # is already defined when a later stage refers to it.
-  mkStages = { plan, busybox, source, rootFor, bootstrap, loader ? null }: builtins.foldl' (built: stage:
+  mkStages = { plan, busybox, source, rootFor, bootstrap, loader ? null }: let
+    gitMetadata = if plan.gitMetadata or null == null then null
+      else builtins.path { name = "pyrel-git-metadata"; path = /. + plan.gitMetadata; };
+  in builtins.foldl' (built: stage:
     let
+      git = if stage.git or false then gitMetadata else null;
       root = rootFor stage;
       wheels = map (unpackWheel { inherit busybox root; python = stage.python; }) stage.wheels;
       inputs = listToAttrs (map (n: { name = n; value = built.${n}; }) stage.inputs);
@@ -261,9 +267,10 @@ let
         name = stage.derivationName;
       };
     in built // {
-      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader wheels; };
+      ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader wheels git; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
       "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if loader == null then [ ] else [ loader ])
+        ++ (if git == null then [ ] else [ git ])
         ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs ++ intersphinxInventories stage;
     }) { } plan.stages;
 

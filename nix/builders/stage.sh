@@ -33,6 +33,17 @@ work="$TMPDIR/src"
 cp -dR "$src" "$work"
 chmod -R u+w "$work"
 cd "$work"
+# The project's git metadata (git = true: HEAD, the history back to the nearest
+# tag, the tags), for the VCS plugins that read the version or the file list
+# from git. The index is made from HEAD here, so a tracked file changed in the
+# work tree makes the tree dirty, as it is on the host.
+if [ -n "${pyrelGit:-}" ]; then
+  cp -dR "$pyrelGit" .git
+  chmod -R u+w .git
+  if [ -d "$root/usr/lib/git-core" ]; then export GIT_EXEC_PATH="$root/usr/lib/git-core"; fi
+  export GIT_CONFIG_NOSYSTEM=1
+  git reset --quiet
+fi
 
 # shellcheck disable=SC3040 # busybox sh has pipefail
 set -o pipefail

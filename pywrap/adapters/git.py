@@ -69,3 +69,79 @@ def remote_url(root: Path, remote: str = "origin") -> str | None:
     result = run(["git", "-C", str(root), "remote", "get-url", remote], check=False)
     text = result.stdout.strip()
     return text if result.returncode == 0 and text else None
+
+
+#: `git describe` as the VCS version plugins call it (setuptools-scm, hatch-vcs, pdm-backend): the
+#: nearest tag that holds a digit, the distance to it and the commit, always in the long form.
+DESCRIBE = ("describe", "--tags", "--long", "--match", "*[0-9]*")
+#: Host configuration never shapes the metadata pyrel copies (no hooks, no user or system config).
+_PLAIN = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.logAllRefUpdates=false",
+    "-c",
+    "fetch.writeCommitGraph=false",
+    "-c",
+    "gc.auto=0",
+)
+
+
+def _git(directory: Path, *args: str, what: str, check: bool = True) -> str | None:
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0"}
+    result = run(["git", *_PLAIN, "-C", str(directory), *args], what=what, check=check, env=env)
+    text = result.stdout.strip()
+    return text if result.returncode == 0 else None
+
+
+def top_level(root: Path) -> Path | None:
+    """The work tree's top directory, or None outside git."""
+    text = _git(root, "rev-parse", "--show-toplevel", what="git rev-parse", check=False)
+    return Path(text) if text else None
+
+
+def describe(repository: Path) -> str | None:
+    """``<tag>-<distance>-g<commit>`` for HEAD (see DESCRIBE), or None when no tag is reachable."""
+    return _git(repository, *DESCRIBE, "HEAD", what="git describe", check=False) or None
+
+
+def current_branch(root: Path) -> str | None:
+    """The branch HEAD is on, or None for a detached HEAD."""
+    text = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", what="git symbolic-ref", check=False)
+    return text or None
+
+
+def tags_merged_since(root: Path, tag: str) -> list[str]:
+    """Tags on the commits from ``tag`` to HEAD, ``tag`` included."""
+    text = _git(root, "tag", "--merged", "HEAD", "--contains", f"refs/tags/{tag}", what="git tag") or ""
+    return [line for line in text.splitlines() if line]
+
+
+def init_metadata_repository(destination: Path) -> None:
+    """An empty repository at ``destination``/.git, without sample hooks or a description."""
+    _git(destination.parent, "init", "--quiet", "--template=", str(destination), what="git init")
+
+
+def fetch_history(repository: Path, source: Path, refspecs: list[str], depth: int | None) -> None:
+    """Fetch ``refspecs`` of the repository at ``source`` into ``repository``: ``depth`` commits, or all."""
+    deepen = [f"--depth={depth}"] if depth else []
+    _git(
+        repository,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--update-head-ok",
+        *deepen,
+        source.resolve().as_uri(),
+        *refspecs,
+        what="git fetch",
+    )
+
+
+def point_head(repository: Path, branch: str | None, commit: str) -> None:
+    """HEAD names ``branch`` (already fetched), or is detached at ``commit``."""
+    if branch:
+        _git(repository, "symbolic-ref", "HEAD", f"refs/heads/{branch}", what="git symbolic-ref")
+    else:
+        _git(repository, "update-ref", "--no-deref", "HEAD", commit, what="git update-ref")

@@ -504,3 +504,40 @@ def has_cxx_sources(files: Iterable[str]) -> bool:
 def compiler_system(files: Iterable[str]) -> list[str]:
     """The Debian packages a stage that builds the project needs beyond gcc: g++ for C++ sources."""
     return ["g++"] if has_cxx_sources(files) else []
+
+
+#: Build requirements that ask git for the version or the file list when they build the sdist.
+VCS_PLUGINS = frozenset(
+    {
+        "setuptools-scm",
+        "vcs-versioning",
+        "hatch-vcs",
+        "versioningit",
+        "setuptools-git-versioning",
+        "setuptools-git",
+        "dunamai",
+        "poetry-dynamic-versioning",
+        "uv-dynamic-versioning",
+        "pbr",
+        # build_sdist runs `meson dist`, which packs what git lists at HEAD.
+        "meson-python",
+    }
+)
+
+
+def reads_git(root: Path, pyproject: Mapping[str, Any], requires: Iterable[str]) -> bool:
+    """The sdist's backend asks git (a VCS plugin among ``requires``, or pdm-backend's ``scm`` version
+    source) and the project is the top of a git work tree: the source stage's default for ``git``."""
+    if not (root / ".git").exists():
+        return False
+    names = {_requirement_name(requirement) for requirement in requires}
+    pdm_version = pyproject.get("tool", {}).get("pdm", {}).get("version", {})
+    pdm_scm = "pdm-backend" in names and isinstance(pdm_version, dict) and pdm_version.get("source") == "scm"
+    return pdm_scm or bool(names & VCS_PLUGINS)
+
+
+def _requirement_name(requirement: str) -> str:
+    try:
+        return canonicalize_name(Requirement(requirement).name)
+    except InvalidRequirement:
+        return ""

@@ -61,6 +61,7 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+Z?)?$")
 STAGE_KEYS = {
     "python": bool,
     "compiler": bool,
+    "git": bool,
     "status-file": str,
     "system": list,
     "system-exclude": list,
@@ -260,6 +261,7 @@ def _parse_stage(name: str, table: Mapping[str, Any], defaults: Mapping[str, Any
         name=name,
         python=merged.get("python", True),
         compiler=merged.get("compiler", False),
+        git=_parse_git(merged.get("git", False), table, file, where),
         status_file=merged.get("status-file", ""),
         system=_string_list(merged.get("system", []), file, f"{where}.system"),
         system_exclude=_package_patterns(merged.get("system-exclude", []), file, f"{where}.system-exclude"),
@@ -276,6 +278,17 @@ def _parse_stage(name: str, table: Mapping[str, Any], defaults: Mapping[str, Any
         budget=_parse_budget(merged.get("budget", {}), file, f"{where}.budget"),
         intersphinx=intersphinx,
     )
+
+
+def _parse_git(value: bool, table: Mapping[str, Any], file: Path, where: str) -> bool:
+    """`git = true` gives the stage the project's git metadata: only a git work tree's top has it."""
+    if value and "git" in table and not (file.parent / ".git").exists():
+        raise ConfigError(
+            f"{file}: '{where}.git' = true, but {file.parent} is not the top of a git work tree",
+            hint="remove the key (a stage outside git builds without the metadata), or run pyrel at the "
+            "repository's top",
+        )
+    return value
 
 
 def _runs_pyrels_sphinx(run: object) -> bool:
@@ -948,6 +961,7 @@ def _parse_stages(
         source_defaults = {
             **default_stages[SOURCE_STAGE],
             "requires": list(build_system.requires),
+            "git": discovery.reads_git(root, pyproject, build_system.requires),
         }
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")

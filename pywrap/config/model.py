@@ -69,6 +69,9 @@ class Stage:
     budget: Budget = Budget()
     #: Needs a C compiler: gcc, libc headers and Python's headers join its system packages.
     compiler: bool = False
+    #: Gets the project's git metadata (HEAD, the history back to the nearest tag, the tags) as
+    #: `.git` in its source tree, and git: what VCS plugins read (pywrap.execution.vcs).
+    git: bool = False
     #: A file in the stage's output holding its commands' exit status (tests
     #: record failures there so their report is still exported).
     status_file: str = ""

@@ -26,7 +26,7 @@ from pywrap.cache import cache_dir
 from pywrap.config import source_tree
 from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.errors import InstallationError
-from pywrap.execution import fetch, plan, recovery
+from pywrap.execution import fetch, plan, recovery, vcs
 from pywrap.execution.nixlib import nix_library
 from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
 from pywrap.providers.base import provider_for
@@ -152,6 +152,7 @@ def stage_graph(
         with ThreadPoolExecutor(max_workers=1) as background:
             # git lists the source tree while Nix checks its store for the locked artifacts.
             tree = background.submit(_source_tree, project)
+            git = background.submit(_git_metadata, project, ordered)
             with mutex.cache_lock(cache_dir(), timeout=lock_timeout, progress=progress):
                 recovery.clean_cache(cache_dir())
                 origins = fetch.Origins(
@@ -167,6 +168,7 @@ def stage_graph(
             source_files=files.files,
             source_date_epoch=epoch,
             loader=report.loader,
+            git_metadata=git.result(),
         )
         provider = provider_for(project)
         planned = provider.apply(stage_plan, project)
@@ -191,6 +193,13 @@ def _source_tree(project: Project) -> tuple[source_tree.SourceTree, int]:
     files = source_tree.list_source_tree(project.root, source_tree.generated_files(project))
     epoch = source_tree.source_date_epoch(project.root, project.source_date_epoch, FALLBACK_SOURCE_DATE_EPOCH)
     return files, epoch
+
+
+def _git_metadata(project: Project, stages: Sequence[str]) -> Path | None:
+    """The project's git metadata, when a stage of ``stages`` reads it (``git = true``)."""
+    if not any(project.stage(name).git for name in stages):
+        return None
+    return vcs.prepare(project.root, state_dir(project)).path
 
 
 def write_plan(path: Path, stage_plan: plan.Plan) -> None:

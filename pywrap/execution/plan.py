@@ -13,6 +13,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from pywrap.config.model import Project, Stage
@@ -75,6 +76,8 @@ class StagePlan(TypedDict):
     sourceDateEpoch: int
     run: list[str]
     outputs: list[str]
+    #: Its source tree holds the project's git metadata as ``.git``, and git is among its tools.
+    git: NotRequired[bool]
     #: nixpkgs provider: the stage's tools as nixpkgs attributes.
     nixpkgs: NotRequired[list[str]]
     #: A stage pyrel runs Sphinx for: its pinned inventories, handed to Sphinx as store paths.
@@ -109,6 +112,9 @@ class Plan(TypedDict):
     patchelf: list[Artifact]
     toolchains: list[Toolchain]
     sourceFiles: list[str]
+    #: The repository of the project's git metadata (pywrap.execution.vcs) for the stages with
+    #: ``git``, or None when no stage planned has it.
+    gitMetadata: NotRequired[str | None]
     stages: list[StagePlan]
     #: nixpkgs provider: the pinned nixpkgs (``url`` + ``sha256``, or a local ``path``).
     nixpkgs: NotRequired[dict[str, str]]
@@ -270,6 +276,7 @@ def make_plan(
     source_files: Sequence[str],
     source_date_epoch: int,
     loader: Loader | None = None,
+    git_metadata: Path | None = None,
 ) -> Plan:
     stages = stage_order(project, stage_names)
     python_binary = f"usr/bin/python{lock.python_version}"
@@ -318,6 +325,7 @@ def make_plan(
                 "sourceDateEpoch": source_date_epoch,
                 "run": list(stage.run),
                 "outputs": list(stage.outputs),
+                "git": stage.git,
             }
         )
         if stage.sphinx_dir is not None:
@@ -331,5 +339,6 @@ def make_plan(
         "patchelf": [_deb_artifact(entry) for entry in patchelf_debs],
         "toolchains": list(toolchains.values()),
         "sourceFiles": source_paths(source_files),
+        "gitMetadata": str(git_metadata) if git_metadata else None,
         "stages": stage_plans,
     }

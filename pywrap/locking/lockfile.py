@@ -209,6 +209,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "exclude-newer": project.exclude_newer,
         "python": stage.python,
         "compiler": stage.compiler,
+        **({"git": True} if stage.git else {}),
         "system": sorted(stage.system),
         "system-exclude": list(stage.system_exclude),
         "requires": list(stage.requires),

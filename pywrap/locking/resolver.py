@@ -103,11 +103,22 @@ def binary_wheel_runtime(wheels: Sequence[WheelEntry], needed_by: Callable[[Whee
     return wheel_libraries.system_runtime(needed)
 
 
+#: The Debian package of git, for a stage with `git = true`: the VCS plugins run `git describe`,
+#: `status`, `ls-files`, `archive` and local clones, all in git's own binary (libc, zlib, pcre2).
+GIT_PACKAGE = "git"
+#: What git's Depends bring for other commands: Perl (`git add -i`, `send-email`, ...), HTTP
+#: transport (libcurl and its TLS, LDAP and Kerberos stack) and the manual pages. Cut like a
+#: `system-exclude` pattern, unless the stage lists git itself in `system`.
+GIT_UNUSED = ("perl", "perl-*", "libperl*", "liberror-perl", "git-man", "libcurl3-gnutls")
+
+
 def stage_system_roots(stage: Stage, python_version: str, runtime: Sequence[str] = ()) -> list[str]:
     roots = python_packages(python_version) if stage.python else []
     if stage.compiler:
         roots += compiler_packages(python_version, stage.python)
     roots += [name for name in runtime if name not in roots]
+    if stage.git and GIT_PACKAGE not in stage.system:
+        roots.append(GIT_PACKAGE)
     return roots + [name for name in stage.system if name not in roots]
 
 
@@ -130,13 +141,14 @@ def debian_closure(
     roots = stage_system_roots(stage, python_version, runtime)
     left_out = essential - frozenset(roots)
     full = debian.resolve_closure(index, roots, architecture, left_out)
-    if not stage.system_exclude:
+    patterns = (*stage.system_exclude, *(GIT_UNUSED if stage.git and GIT_PACKAGE not in stage.system else ()))
+    if not patterns:
         return full, ()
     # The compiler (`compiler = true`) keeps its closure like a declared package: libc6-dev's
     # libnsl-dev and libtirpc-dev headers match the source and wheel stages' default patterns.
     kept_whole = [*stage.system, *(compiler_packages(python_version, stage.python) if stage.compiler else [])]
     declared = debian.resolve_closure(index, kept_whole, architecture, left_out) if kept_whole else []
-    matches = re.compile("|".join(fnmatch.translate(pattern) for pattern in stage.system_exclude)).match
+    matches = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns)).match
     cut = {package.name for package in full if matches(package.name)}
     cut -= {package.name for package in declared} | set(roots)
     if not cut:

@@ -44,7 +44,8 @@ class NixpkgsProvider:
         """Each stage names its nixpkgs attributes; Python is linked at the same ``usr/bin`` path."""
         stages: list[StagePlan] = []
         for stage in stage_plan["stages"]:
-            packages = [*project.stage(stage["name"]).system, "busybox"]
+            declared = project.stage(stage["name"])
+            packages = [*declared.system, *(["gitMinimal"] if declared.git else []), "busybox"]
             match = PYTHON_BINARY.search(stage["python"]) if stage["python"] else None
             if match:
                 packages.insert(0, python_attribute(f"{match.group(1)}.{match.group(2)}"))

@@ -407,3 +407,32 @@ def test_a_binary_wheel_that_loads_the_cpp_runtime_brings_it() -> None:
     assert "libstdc++6" not in trimmed
     plain, _ = debian_closure(_python_index(), _stage(), "3.11", "amd64", frozenset())
     assert "libstdc++6" not in names(plain)
+
+
+def _git_index() -> PackageIndex:
+    return index(
+        *_python_paragraphs(),
+        para("git", Depends="libc6, libcurl3-gnutls, libpcre2-8-0, zlib1g, perl, liberror-perl, git-man"),
+        para("libcurl3-gnutls", Depends="libc6, libgnutls30"),
+        para("libgnutls30", Depends="libc6"),
+        para("libpcre2-8-0", Depends="libc6"),
+        para("perl", Depends="perl-modules-5.36, libperl5.36"),
+        para("perl-modules-5.36"),
+        para("libperl5.36", Depends="libc6"),
+        para("liberror-perl", Depends="perl"),
+        para("git-man"),
+    )
+
+
+def test_a_stage_with_git_gets_gits_binary_without_perl_http_or_manuals() -> None:
+    closure, trimmed = debian_closure(_git_index(), _stage(git=True), "3.11", "amd64", frozenset())
+    assert {"git", "libpcre2-8-0", "zlib1g"} <= set(names(closure))
+    assert trimmed == (
+        "git-man", "libcurl3-gnutls", "liberror-perl", "libgnutls30", "libperl5.36", "perl", "perl-modules-5.36",
+    )  # fmt: skip
+
+
+def test_git_declared_in_system_keeps_its_whole_closure() -> None:
+    closure, trimmed = debian_closure(_git_index(), _stage(git=True, system=("git",)), "3.11", "amd64", frozenset())
+    assert {"perl", "libcurl3-gnutls", "git-man"} <= set(names(closure))
+    assert trimmed == ()

@@ -1,0 +1,134 @@
+"""Projects whose backend reads the version and the file list from git, built from a git checkout.
+
+The source stage's tree is the files git tracks, without ``.git``; for a backend with a VCS plugin,
+pyrel gives the stage a copy of the history back to the nearest tag as ``.git`` and git itself. The
+version is what the plugin computes on the host: the tag at a tagged commit, a dev version naming the
+commit after it, a dirty one for a changed tree; and a file only git lists is in the sdist.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.nix, pytest.mark.network]
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+SETUPTOOLS_SCM = """\
+[build-system]
+requires = ["setuptools>=64", "setuptools-scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "scmdemo"
+dynamic = ["version"]
+
+[tool.setuptools_scm]
+"""
+HATCH_VCS = """\
+[build-system]
+requires = ["hatchling", "hatch-vcs"]
+build-backend = "hatchling.build"
+
+[project]
+name = "vcsdemo"
+dynamic = ["version"]
+
+[tool.hatch.version]
+source = "vcs"
+"""
+
+
+def _git(project: Path, *args: str) -> str:
+    identity = ["-c", "user.name=pyrel tests", "-c", "user.email=tests@pyrel.invalid", "-c", "tag.gpgSign=false"]
+    result = subprocess.run(["git", *identity, "-C", str(project), *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def _repository(root: Path, pyproject: str, package: str) -> Path:
+    (root / "src" / package).mkdir(parents=True)
+    (root / "pyproject.toml").write_text(pyproject)
+    (root / "src" / package / "__init__.py").write_text("X = 1\n")
+    # Package data no MANIFEST.in names: setuptools-scm's file finder adds it because git tracks it.
+    (root / "src" / package / "data.txt").write_text("data\n")
+    _git(root, "init", "--quiet", "--initial-branch=main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "--quiet", "-m", "first")
+    return root
+
+
+def _build_source(project: Path, run_pyrel: Run) -> Path:
+    built = run_pyrel("build", "source", "-C", str(project))
+    assert built.returncode == 0, built.stdout + built.stderr
+    [sdist] = (project / "dist" / "source").glob("*.tar.gz")
+    return sdist
+
+
+def _members(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as archive:
+        return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+
+
+def test_setuptools_scm_versions_and_files_come_from_the_projects_git_history(tmp_path: Path, run_pyrel: Run) -> None:
+    project = _repository(tmp_path / "scmdemo", SETUPTOOLS_SCM, "scmdemo")
+    _git(project, "tag", "-a", "v1.2.3", "-m", "release 1.2.3")
+    (project / "src" / "scmdemo" / "__init__.py").write_text("X = 2\n")
+    _git(project, "commit", "--quiet", "-am", "second")
+
+    locked = run_pyrel("lock", "-C", str(project))
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    lock = tomllib.loads((project / "pyrel.lock.toml").read_text())
+    source = lock["stages"]["source"]
+    assert "git" in source["system"]
+    # git's Perl, HTTP transport and manual pages are cut: the plugins run git's own binary only.
+    assert {"perl", "libcurl3-gnutls", "git-man"} <= set(source["trimmed"])
+    assert "git" not in lock["stages"]["wheel"]["system"]  # the wheel is built from the sdist's PKG-INFO
+
+    # One commit after an annotated tag: setuptools-scm's dev version, naming the commit.
+    sdist = _build_source(project, run_pyrel)
+    head = _git(project, "rev-parse", "HEAD")
+    commit = sdist.name.removeprefix("scmdemo-1.2.4.dev1+g").removesuffix(".tar.gz")
+    assert sdist.name.startswith("scmdemo-1.2.4.dev1+g") and len(commit) >= 7 and head.startswith(commit), sdist.name
+    assert {"src/scmdemo/data.txt", "src/scmdemo/__init__.py", "pyproject.toml"} <= _members(sdist)
+
+    # A tag at HEAD: the release's own version; and the wheel, from that sdist, has it too.
+    _git(project, "tag", "v1.3.0")
+    assert _build_source(project, run_pyrel).name == "scmdemo-1.3.0.tar.gz"
+    wheel = run_pyrel("build", "wheel", "-C", str(project))
+    assert wheel.returncode == 0, wheel.stdout + wheel.stderr
+    assert [path.name for path in (project / "dist" / "wheel").glob("*.whl")] == ["scmdemo-1.3.0-py3-none-any.whl"]
+
+    # A tracked file changed in the work tree: dirty there as on the host.
+    (project / "src" / "scmdemo" / "__init__.py").write_text("X = 3\n")
+    assert _build_source(project, run_pyrel).name.startswith("scmdemo-1.3.1.dev0+g")
+
+
+def test_hatch_vcs_without_a_tag_counts_the_whole_history(tmp_path: Path, run_pyrel: Run) -> None:
+    project = _repository(tmp_path / "vcsdemo", HATCH_VCS, "vcsdemo")
+    for number in range(2, 4):
+        (project / "src" / "vcsdemo" / "__init__.py").write_text(f"X = {number}\n")
+        _git(project, "commit", "--quiet", "-am", f"commit {number}")
+    assert run_pyrel("lock", "-C", str(project)).returncode == 0
+    # No tag: the plugin counts every commit (3), so pyrel copies the whole history.
+    assert _build_source(project, run_pyrel).name.startswith("vcsdemo-0.1.dev3+g")
+    _git(project, "tag", "2.0.0")
+    assert _build_source(project, run_pyrel).name == "vcsdemo-2.0.0.tar.gz"
+
+
+def test_outside_git_the_source_stage_has_no_git_and_a_declared_git_is_refused(tmp_path: Path, run_pyrel: Run) -> None:
+    checkout = _repository(tmp_path / "checkout", SETUPTOOLS_SCM, "scmdemo")
+    project = tmp_path / "scmdemo"
+    shutil.copytree(checkout, project, ignore=shutil.ignore_patterns(".git"))
+    with (project / "pyproject.toml").open("a") as config:
+        config.write("\n[tool.pyrel.stages.source]\ngit = true\n")
+    refused = run_pyrel("lock", "-C", str(project))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "tool.pyrel.stages.source.git" in refused.stderr and "not the top of a git work tree" in refused.stderr
+    assert not (project / "pyrel.lock.toml").exists()
