@@ -5,7 +5,8 @@ Poetry projects without a ``[project]`` table keep their dependencies in
 ``[tool.poetry.group.<name>.dependencies]`` (or the older
 ``[tool.poetry.dev-dependencies]``), written in Poetry's own constraint
 syntax: ``^1.2``, ``~1.2``, ``1.2.*``, ``>=1.2 <2``, ``||`` alternatives, or a
-table with ``version``, ``extras``, ``python`` and ``markers``.
+table with ``version``, ``extras``, ``python`` and ``markers``, or a list of
+those (one constraint per Python or platform).
 """
 
 from __future__ import annotations
@@ -88,11 +89,6 @@ def _python_variable(version: str) -> str:
 def requirement(name: str, value: Any, file: Path, key: str) -> str:
     """One entry of a Poetry dependency table as a PEP 508 requirement."""
     where = f"{file}: '{key}.{name}'"
-    if isinstance(value, list):
-        raise ConfigError(
-            f"{where} lists several constraints, which pyrel does not translate",
-            hint="declare the stage's requires in [tool.pyrel.stages.<name>] as PEP 508 strings",
-        )
     table: Mapping[str, Any] = value if isinstance(value, dict) else {"version": value}
     if not isinstance(value, (str, dict)):
         raise ConfigError(f"{where} must be a constraint string or a table, got {value!r}")
@@ -128,7 +124,11 @@ def requirements(table: Any, file: Path, key: str, *, optional: bool = False) ->
     for name, value in table.items():
         if name.lower() == "python":
             continue
-        if isinstance(value, dict) and value.get("optional") and not optional:
-            continue
-        result.append(requirement(name, value, file, key))
+        # Poetry's multiple-constraint dependencies (a list of entries, each under its own `python` or
+        # `markers`): one requirement per entry, as poetry-core writes them into Requires-Dist.
+        entries = value if isinstance(value, list) and value else [value]
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("optional") and not optional:
+                continue
+            result.append(requirement(name, entry, file, key))
     return result

@@ -210,7 +210,8 @@ def test_poetry_tables_name_the_project_its_dependencies_and_groups(tmp_path: Pa
     [
         ({"git": "https://example.invalid/x.git"}, "comes from a git source"),
         ("^1.0 || ^2.0", "has the constraint '^1.0 || ^2.0', which pyrel does not translate"),
-        ([{"version": "^1", "python": "<3.9"}, {"version": "^2", "python": ">=3.9"}], "lists several constraints"),
+        ([{"version": "^1", "python": "<3.9"}, {"git": "https://example.invalid/x.git"}], "comes from a git source"),
+        ([], "must be a constraint string or a table, got []"),
     ],
 )
 def test_poetry_entries_pyrel_cannot_pin_name_the_key(tmp_path: Path, value: object, words: str) -> None:
@@ -218,6 +219,33 @@ def test_poetry_entries_pyrel_cannot_pin_name_the_key(tmp_path: Path, value: obj
     with pytest.raises(ConfigError, match=re.escape("tool.poetry.group.test.dependencies.thing")) as caught:
         _tests(tmp_path, pyproject, "x")
     assert words in caught.value.message
+
+
+def test_poetry_multiple_constraint_entries_give_one_requirement_each(tmp_path: Path) -> None:
+    """Poetry's list of constraints, each under its own python or markers (cleo's dev group), as poetry-core
+    writes them into Requires-Dist: one requirement per entry, its condition as the marker."""
+    dev = {
+        "mypy": [{"version": "^1.0", "python": "<3.8"}, {"version": "^1.5", "python": ">=3.8"}],
+        "pre-commit": [
+            {"version": "^3.0", "markers": "sys_platform != 'win32'"},
+            {"version": "^2.0", "python": "~3.7"},
+        ],
+        "pytest": "^7.1.2",
+    }
+    pyproject = {"tool": {"poetry": {"name": "x", "group": {"dev": {"dependencies": dev}}}}}
+    assert _tests(tmp_path, pyproject, "x") == (
+        (
+            'mypy>=1.0,<2; (python_version < "3.8")',
+            'mypy>=1.5,<2; (python_version >= "3.8")',
+            "pre-commit>=3.0,<4; (sys_platform != 'win32')",
+            'pre-commit>=2.0,<3; (python_version >= "3.7" and python_version < "3.8")',
+            "pytest>=7.1.2,<8",
+        ),
+        "",
+        "[tool.poetry.group.dev.dependencies]",
+    )
+    runtime = {"tool": {"poetry": {"name": "x", "dependencies": {"rich": [{"version": "^13", "optional": True}]}}}}
+    assert runtime_requirements(tmp_path, runtime, "x") == ([], "[tool.poetry]")
 
 
 def test_pdm_and_hatch_groups(tmp_path: Path) -> None:
