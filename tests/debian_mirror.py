@@ -71,8 +71,13 @@ def write_suite(
     compression: str = "xz",
     codename: str | None = None,
     valid_until: datetime.datetime | None = None,
+    extra: dict[str, bytes] | None = None,
+    by_hash: bool = False,
 ) -> Path:
-    """``<root>/dists/<suite>/`` with its Packages index and signed InRelease; returns the InRelease."""
+    """``<root>/dists/<suite>/`` with its Packages index and signed InRelease; returns the InRelease.
+
+    ``extra``: more files of the suite (``main/Contents-amd64.gz``), listed and served; ``by_hash``: each
+    also served as ``by-hash/SHA256/<sha256>`` in its directory, and InRelease says so."""
     directory = root / "dists" / suite
     index_dir = directory / "main" / f"binary-{arch}"
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -82,12 +87,18 @@ def write_suite(
         files[f"main/binary-{arch}/Packages.xz"] = lzma.compress(plain)
     elif compression == "gz":
         files[f"main/binary-{arch}/Packages.gz"] = gzip.compress(plain, mtime=0)
+    files.update(extra or {})
     for path, data in files.items():
         if path.endswith("Packages") and compression:
             continue  # like Debian: the plain index is listed, not served
+        (directory / path).parent.mkdir(parents=True, exist_ok=True)
         (directory / path).write_bytes(data)
+        if by_hash:
+            hashed = (directory / path).parent / "by-hash" / "SHA256" / hashlib.sha256(data).hexdigest()
+            hashed.parent.mkdir(parents=True, exist_ok=True)
+            hashed.write_bytes(data)
     inrelease = directory / "InRelease"
-    text = inrelease_text(suite, date, files, arch=arch, codename=codename, valid_until=valid_until)
+    text = inrelease_text(suite, date, files, arch=arch, codename=codename, valid_until=valid_until, by_hash=by_hash)
     inrelease.write_bytes(signed(text, key))
     return inrelease
 

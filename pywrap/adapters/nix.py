@@ -335,3 +335,11 @@ def deriver(store_path: str) -> str | None:
     result = run([nix_store_path(), "--query", "--deriver", store_path], check=False)
     text = result.stdout.strip()
     return text if result.returncode == 0 and text.endswith(".drv") else None
+
+
+def read_log(derivation: str) -> str:
+    """The build log Nix kept of ``derivation`` (`nix-store --read-log`), or "" when it kept none."""
+    if not derivation:
+        return ""
+    result = run([nix_store_path(), "--read-log", derivation], check=False)
+    return result.stdout if result.returncode == 0 else ""

@@ -6,6 +6,7 @@ Stage outcomes are data (:class:`Result`); the CLI reduces them to an exit code.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 import time
@@ -22,7 +23,7 @@ from pywrap.adapters.run import tail
 from pywrap.config.model import Project, Stage
 from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, PyrelError
-from pywrap.execution import closure, export, plan, recovery
+from pywrap.execution import closure, export, plan, recovery, system_needs
 from pywrap.execution.graph import StageGraph, stage_graph, state_dir
 from pywrap.locking.lockfile import Lock, read_lock, write_atomically
 from pywrap.progress import NixLog
@@ -126,7 +127,7 @@ def build(
             return attrs.evolve(
                 outcome,
                 results=tuple(
-                    attrs.evolve(result, notices=stage_notices(project.stage(result.stage)))
+                    attrs.evolve(result, notices=(*stage_notices(project.stage(result.stage)), *result.notices))
                     for result in outcome.results
                 ),
             )
@@ -161,6 +162,9 @@ def _build_graph(
     failure: BuildError | None = None
     nix_log = NixLog()
     stage_of_derivation = {graph.derivation_name(name): name for name in stage_names}
+    # Names the Debian package behind a missing tool, library or header; reads the suite's Contents index
+    # only if a finding needs it.
+    packages = system_needs.archive_lookup(project, lock, progress)
     # A stage's closure, computed from its .drv while Nix builds it (its inputs are valid by then).
     side_closures: dict[str, Future[closure.DerivationClosure | None]] = {}
     with ThreadPoolExecutor(max_workers=1) as side:
@@ -222,14 +226,17 @@ def _build_graph(
                         reason,
                         duration,
                         log_tail=log_tail,
-                        violations=tuple(
+                        violations=system_needs.named_violations(
                             hermeticity.classify(
                                 own_log or log_tail,
                                 name,
                                 project.name,
                                 project.extras,
                                 lambda path: hermeticity.program_interpreter(str(nixcache.real_path(path))),
-                            )
+                            ),
+                            name,
+                            packages,
+                            _stage_packages(lock, name),
                         ),
                     )
                 )
@@ -237,7 +244,8 @@ def _build_graph(
         store_path = outputs[name]
         # A stage that reached for the network fails even where its commands succeeded (Sphinx only warns
         # when it cannot download an intersphinx inventory): what it built is not a release.
-        network = _network_findings(graph, name, store_path, nix_log.log_of(graph.derivation_name(name)))
+        own_log = nix_log.log_of(graph.derivation_name(name))
+        network = _network_findings(graph, name, store_path, own_log)
         # In a chroot store (`--store DIR`) the output's files live under DIR.
         exported = (
             []
@@ -267,6 +275,16 @@ def _build_graph(
                 + ("its report was exported" if stage.status_file else "dist/ was not changed")
             )
             violations = (*violations, *(found for found in network if found not in violations))
+        # A step that missed a header, a library or a tool is said even when the stage succeeded.
+        needs = state_dir(project) / "needs" / f"{Path(store_path).name}.json"
+        notices = system_needs.remembered_notices(
+            needs,
+            own_log,
+            name,
+            packages,
+            _stage_packages(lock, name),
+            functools.partial(nix.read_log, derivation or ""),
+        )
         results.append(
             Result(
                 stage=name,
@@ -276,8 +294,9 @@ def _build_graph(
                 store_path=store_path,
                 outputs=tuple(exported),
                 closure=summary,
-                violations=violations,
+                violations=system_needs.named_violations(violations, name, packages, _stage_packages(lock, name)),
                 derivation=derivation or "",
+                notices=notices if status is Status.SUCCESS else (),
                 inputs=inputs,
             )
         )
@@ -286,6 +305,14 @@ def _build_graph(
         for result in results
     ]
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
+
+
+def _stage_packages(lock: Lock, stage: str) -> tuple[str, ...]:
+    """The Debian packages of the stage's root (a missing file one of them ships is not one to add)."""
+    try:
+        return lock.entry(stage).system
+    except PyrelError:
+        return ()
 
 
 def _old_release_hint(graph: StageGraph, stage: str) -> str:

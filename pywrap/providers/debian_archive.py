@@ -522,6 +522,27 @@ def _verified(
     return out
 
 
+def read_release(
+    source: Source,
+    suite: str,
+    *,
+    arch: str,
+    cache: IndexCache,
+    get: Getter,
+    keyrings: Sequence[Path] = (),
+    now: datetime.datetime | None = None,
+) -> tuple[str, Release] | None:
+    """One suite's InRelease read as a lock reads it (a conditional request against the cached copy, the
+    signature verified, the suite and Valid-Until checked), for a reader of its other indexes (Contents);
+    None when the mirror lacks the suite.  The cache is read, never written: the lock's state stays as it was."""
+    read = _fetch_release(source, suite, True, cache, get, refresh=False)
+    if read is None:
+        return None
+    release = parse_release(verify_signed(read.data, load_keys(keyrings), read.url, keyrings), read.url)
+    check_release(release, suite, arch, read.url, now or datetime.datetime.now(datetime.UTC))
+    return read.url, release
+
+
 def read_archive(
     sources: Sequence[Source],
     *,
@@ -617,4 +638,4 @@ def _commit(
         cache.prune_indexes()
 
 
-__all__ = ["Archive", "IndexCache", "ReleaseRead", "Source", "read_archive", "snapshot_urls"]
+__all__ = ["Archive", "IndexCache", "ReleaseRead", "Source", "read_archive", "read_release", "snapshot_urls"]
