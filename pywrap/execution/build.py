@@ -77,10 +77,10 @@ class Outcome:
 
 
 def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None]) -> list[str]:
-    """Every stage, less those `pyrel lock` had to skip (said out loud)."""
+    """Every stage, less those the user skipped (said out loud)."""
     skipped = lock.skipped_stages()
     for name, reason in skipped.items():
-        progress(f"warning: stage '{name}' is not built: it could not be locked ({reason})")
+        progress(f"stage '{name}' is not built: {reason}")
     return [name for name in project.stage_names if name not in skipped]
 
 
@@ -237,6 +237,9 @@ def _build_graph(
                             name,
                             packages,
                             _stage_packages(lock, name),
+                        ),
+                        notices=system_needs.failure_notices(
+                            own_log or log_tail, name, packages, _stage_packages(lock, name)
                         ),
                     )
                 )

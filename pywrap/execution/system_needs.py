@@ -182,13 +182,17 @@ _WHAT_FAILED = {
 }
 
 
-def notice(need: Need, stage: str, fix: str) -> str:
-    """The warning printed under a stage that succeeded although a step missed ``need``."""
+def notice(need: Need, stage: str, fix: str, *, went_on: bool = True) -> str:
+    """The warning printed under a stage whose step missed ``need``: one that succeeded (``went_on``), or one
+    that failed."""
     what = _WHAT_FAILED.get(need.wanted.kind, "a step missed {what}").format(what=need.wanted.describe())
-    return (
-        f"{what}, and the stage went on without it (an optional C extension is then left out, and the tests "
-        f"that need it do not run): {fix}\n    log: {need.evidence}"
+    outcome = (
+        ", and the stage went on without it (an optional C extension is then left out, and the tests that need it "
+        "do not run)"
+        if went_on
+        else ""
     )
+    return f"{what}{outcome}: {fix}\n    log: {need.evidence}"
 
 
 # --------------------------------------------------------------------------- the lookup, once per run
@@ -241,6 +245,14 @@ def success_notices(
     """The warnings of a stage that succeeded although its log shows ``needs``."""
     packages.ask([need.wanted for need in needs])
     return [notice(need, stage, packages.fix(need.wanted, stage, stage_packages)) for need in needs]
+
+
+def failure_notices(log: str, stage: str, packages: Packages, stage_packages: Collection[str]) -> tuple[str, ...]:
+    """What a failed stage's log shows a compile step missing: a header, a library or a pkg-config module (a
+    tool it could not run is already an ``undeclared-tool`` finding)."""
+    needs = [need for need in compile_failures(log) if need.wanted.kind != "tool"]
+    packages.ask([need.wanted for need in needs])
+    return tuple(notice(need, stage, packages.fix(need.wanted, stage, stage_packages), went_on=False) for need in needs)
 
 
 def named_violations(
@@ -323,6 +335,7 @@ __all__ = [
     "Packages",
     "archive_lookup",
     "compile_failures",
+    "failure_notices",
     "named_violations",
     "package_fix",
     "remembered_notices",

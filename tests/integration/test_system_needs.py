@@ -2,10 +2,11 @@
 
 ``tests/packages/system-needs``: a stage whose optional compile step fails for ``yaml.h`` (and
 whose link misses ``-lyaml`` and pkg-config ``yaml-0.1``) and goes on, so it succeeds; a stage
-that runs ``make`` without declaring it, so it fails (``undeclared-tool``).  The project is
-locked against the host's mirror as usual; the Contents index pyrel reads to name the packages
-comes from a mirror this module serves on 127.0.0.1 and signs with its own key (so the test
-does not depend on the real mirror's 40 MB of indexes).  With no mirror reachable, the warnings
+that runs ``make`` without declaring it, so it fails (``undeclared-tool``); one whose compile
+step misses ``yaml.h`` and fails.  The project is locked against the host's mirror as usual; the
+Contents index pyrel reads to name the packages comes from a mirror this module serves on
+127.0.0.1 and signs with its own key (so the test does not depend on the real mirror's 40 MB of
+indexes).  With no mirror reachable, the warnings
 still appear and say why no package is named.
 
 One opt-in check (``PYREL_TEST_REAL_CONTENTS=1``) reads the real suite's index through the host's
@@ -138,6 +139,9 @@ def test_a_stage_that_succeeds_without_its_optional_extension_is_warned_with_the
     assert "'libyaml-dev' ships it (/usr/include/yaml.h, " in header and add in header
     assert f"'libyaml-dev' ships it (/usr/lib/{_triplet(lock.architecture)}/libyaml.so" in link
     assert "'libyaml-dev' ships it" in module and "yaml-0.1.pc" in module
+    [required] = stages["required-extension"]["notices"]
+    assert required.startswith("a compile step did not find the header 'yaml.h': 'libyaml-dev' ships it")
+    assert stages["required-extension"]["status"] == "failed"
     [tool] = stages["undeclared-tool"]["hermeticity-violations"]
     assert "For the program 'make': 'make' ships it (/usr/bin/make" in tool["explanation"]
     assert "[tool.pyrel.stages.undeclared-tool].system" in tool["explanation"]

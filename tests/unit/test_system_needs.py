@@ -338,3 +338,12 @@ def test_an_archive_signed_by_an_unknown_key_is_refused(tmp_path: Path) -> None:
     _, other = make_key(tmp_path / "other", "someone-else")
     with pytest.raises(ResolutionError, match="signature does not verify"):
         _lookup(root, other, tmp_path / "cache", [Wanted("header", "yaml.h")], Downloads())
+
+
+def test_a_failed_stage_says_which_header_its_compile_step_missed_but_leaves_tools_to_its_findings() -> None:
+    yaml = Wanted("header", "yaml.h")
+    packages, asked = _packages({yaml: Found(0, (("usr/include/yaml.h", ("libyaml-dev",)),))})
+    log = "ext.c:1:10: fatal error: yaml.h: No such file or directory\nsh: make: not found\n"
+    [warning] = system_needs.failure_notices(log, "wheel", packages, ())
+    assert warning.startswith("a compile step did not find the header 'yaml.h': 'libyaml-dev' ships it")
+    assert "went on" not in warning and asked == [[yaml]]
