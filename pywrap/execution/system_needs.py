@@ -166,11 +166,18 @@ def package_fix(
             f"{len(packages)} Debian packages ship a file of that name ({index}: {_where(found)}, ...), so none is "
             f"named: add the one the build needs to {system} and run `pyrel lock`"
         )
+    # A header under its own directory (usr/include/libxml2/) is found through the flags the build asks for.
+    flags = (
+        " (the compile step finds its directory through the flags it asks for: pkg-config's, with 'pkgconf' in "
+        "the stage, or the project's own)"
+        if wanted.kind == "header" and found.rank > 0
+        else ""
+    )
     if len(packages) == 1:
-        return f"'{packages[0]}' ships it ({_where(found)}, {index}): add it to {system} and run `pyrel lock`"
+        return f"'{packages[0]}' ships it ({_where(found)}, {index}): add it to {system} and run `pyrel lock`{flags}"
     return (
         f"{_quoted(packages)} ship it ({_where(found)}, {index}): add the one the build needs to {system} and run "
-        "`pyrel lock`"
+        f"`pyrel lock`{flags}"
     )
 
 

@@ -177,8 +177,12 @@ def test_where_the_name_would_be_a_guess_none_is_named() -> None:
     assert "5 Debian packages ship a file of that name" in text and "so none is named" in text
     assert "pkg0-dev'" not in text
     assert "lists no Debian package that ships it" in _fix(Wanted("header", "absent.h"), None)
-    # The stage has the package: adding it again would not help; the step did not look there.
+    # Under its own include directory: named, with how the compile step finds that directory.
     xml = Found(1, (("usr/include/libxml2/libxml/parser.h", ("libxml2-dev",)),))
+    text = _fix(Wanted("header", "libxml/parser.h"), xml)
+    assert text.startswith("'libxml2-dev' ships it (/usr/include/libxml2/libxml/parser.h") and "'pkgconf'" in text
+    assert "pkgconf" not in _fix(Wanted("header", "yaml.h"), Found(0, (("usr/include/yaml.h", ("libyaml-dev",)),)))
+    # The stage has the package: adding it again would not help; the step did not look there.
     text = _fix(Wanted("header", "libxml/parser.h"), xml, present={"libxml2-dev"})
     assert text.startswith("the stage already has 'libxml2-dev'") and "add" not in text
 
