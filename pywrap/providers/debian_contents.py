@@ -240,7 +240,10 @@ class ContentsCache:
                 return None
         except OSError:
             return None
-        return path if _file_sha256(path) == listed.sha256 else None
+        if _file_sha256(path) != listed.sha256:
+            return None
+        os.utime(path)  # in use: the last to be pruned
+        return path
 
     def answers(self, sha256: str) -> dict[str, Found | None]:
         try:
@@ -275,6 +278,7 @@ def _replace(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -396,7 +400,10 @@ def lookup(
         if not remaining:
             break
         if not listed and contents_arch == arch:
-            raise ResolutionError(f"the InRelease of '{suite}' lists no Contents-{arch} index")
+            raise ResolutionError(
+                f"{', '.join(url for _source, url, _release in releases)}: lists no {arch} Contents index of the "
+                f"components read ({', '.join(sorted({c for source, _u, _r in releases for c in source.components}))})"
+            )
         for entry in listed:
             for item, answer in _answer(entry, remaining, contents, download, progress).items():
                 found[item] = answer.merged(found.get(item))

@@ -351,3 +351,12 @@ def test_a_failed_stage_says_which_header_its_compile_step_missed_but_leaves_too
     [warning] = system_needs.failure_notices(log, "wheel", packages, ())
     assert warning.startswith("a compile step did not find the header 'yaml.h': 'libyaml-dev' ships it")
     assert "went on" not in warning and asked == [[yaml]]
+
+
+def test_a_suite_without_a_contents_index_says_so(tmp_path: Path) -> None:
+    key, keyring = make_key(tmp_path / "keys", "archive")
+    write_suite(tmp_path / "debian", "bookworm", "", key, date=DATE)
+    with pytest.raises(
+        ResolutionError, match=r"InRelease: lists no amd64 Contents index of the components read \(main\)"
+    ):
+        _lookup(tmp_path / "debian", keyring, tmp_path / "cache", [Wanted("header", "yaml.h")], Downloads())
