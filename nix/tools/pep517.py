@@ -6,6 +6,7 @@ project's tree:
     python "$pyrelTools/pep517.py" sdist OUTDIR      (the source stage)
     python "$pyrelTools/pep517.py" wheel OUTDIR      (the docs and test stages)
     python "$pyrelTools/pep517.py" requires sdist|wheel OUTPUT.json [--optional]   (`pyrel lock`'s probe)
+    python "$pyrelTools/pep517.py" repack OUTDIR     (an unpacked sdist whose backend needs git for one)
 
 The backend is the project's ``[build-system]`` as pyrel read it on the host
 (PEP 517's setuptools default included), passed by the plan as
@@ -29,12 +30,13 @@ import json
 import os
 import sys
 from importlib import import_module
+from typing import NoReturn
 
 #: PEP 517: a project without [build-system] is built by setuptools' legacy backend.
 DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"pyrel: {message}", file=sys.stderr)
     sys.exit(1)
 
@@ -77,6 +79,32 @@ def build(distribution: str, outdir: str) -> None:
     print(f"pyrel: built {name}", flush=True)
 
 
+def repack(outdir: str) -> None:
+    """The tree is an unpacked sdist (PKG-INFO at its root): pack it again, every file, as PEP 625 names it.
+
+    For a backend whose ``build_sdist`` packs what git lists (meson-python's ``meson dist``), which an
+    unpacked release does not have: its files are the release's already.  The archive normalizer then
+    sorts the entries and clamps their dates and owners.
+    """
+    import email.parser
+    import re
+    import tarfile
+
+    with open("PKG-INFO", encoding="utf-8") as stream:
+        metadata = email.parser.Parser().parse(stream, headersonly=True)
+    name, version = metadata.get("Name"), metadata.get("Version")
+    if not name or not version:
+        fail("PKG-INFO names no Name or no Version: this tree is not an unpacked sdist")
+    stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
+    os.makedirs(outdir, exist_ok=True)
+    target = os.path.join(os.path.abspath(outdir), f"{stem}.tar.gz")
+    print(f"pyrel: packing the unpacked sdist as {stem}.tar.gz (its backend builds sdists from git only)", flush=True)
+    with tarfile.open(target, "w:gz") as archive:
+        for entry in sorted(os.listdir(".")):
+            archive.add(entry, arcname=f"{stem}/{entry}")
+    print(f"pyrel: built {stem}.tar.gz", flush=True)
+
+
 def requires(distribution: str, output: str, optional: bool) -> None:
     """What ``get_requires_for_build_<distribution>`` asks for (PEP 517: none when the hook is absent)."""
     backend = load_backend()
@@ -97,6 +125,8 @@ def requires(distribution: str, output: str, optional: bool) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) == 2 and argv[0] in ("sdist", "wheel"):
         build(argv[0], argv[1])
+    elif len(argv) == 2 and argv[0] == "repack":
+        repack(argv[1])
     elif (
         len(argv) in (3, 4)
         and argv[0] == "requires"
@@ -105,7 +135,7 @@ def main(argv: list[str]) -> None:
     ):
         requires(argv[1], argv[2], optional=argv[3:] == ["--optional"])
     else:
-        fail(f"usage: pep517.py sdist|wheel OUTDIR | requires sdist|wheel OUTPUT.json [--optional]; got {argv}")
+        fail(f"usage: pep517.py sdist|wheel|repack OUTDIR | requires sdist|wheel OUTPUT.json [--optional]; got {argv}")
 
 
 if __name__ == "__main__":

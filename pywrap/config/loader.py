@@ -52,6 +52,7 @@ TOP_LEVEL_KEYS = {
     "debian-suite": str,
     "source-date-epoch": int,
     "exclude-newer": str,
+    "skip-stages": list,
     "stages": dict,
     "ci": dict,
     "nixpkgs": dict,
@@ -634,6 +635,7 @@ def _mkdocs_defaults(
         "inputs": [WHEEL_STAGE],
         "run": [" ".join(command)],
         "outputs": ["*.tar.gz", MKDOCS_LOG],
+        "system-exclude": list(PROJECT_CODE_EXCLUDE),
     }
 
 
@@ -698,6 +700,7 @@ def builtin_stage_defaults(
                 "inputs": [WHEEL_STAGE],
                 "run": sphinx[0],
                 "outputs": sphinx[1],
+                "system-exclude": list(PROJECT_CODE_EXCLUDE),
             }
         elif (
             site := _mkdocs_defaults(
@@ -733,8 +736,18 @@ def builtin_stage_defaults(
             "run": ['python "$pyrelTools/stage_tools.py" test'],
             "outputs": ["junit.xml", "pytest.log", INSTALLED_WHEEL_RECORD],
             "status-file": "exit-code",
+            "system-exclude": list(PROJECT_CODE_EXCLUDE),
         }
     return defaults
+
+
+#: Cut from the Debian closure of the stages that run the project's code (docs, test): the libraries of
+#: two standard-library modules nearly no project imports. `nis` (libnsl and libtirpc, which pull in
+#: Kerberos: 9 packages) is deprecated and gone in Python 3.13; `dbm.ndbm` (Berkeley DB) is one of `dbm`'s
+#: three back ends, and `dbm.open` falls back to `dbm.dumb` without it. readline and curses stay: tests
+#: drive terminals and `pdb`. An import that needs what was cut fails loudly (a `missing-library` finding
+#: naming `system-exclude = []`); the lock lists what was cut.
+PROJECT_CODE_EXCLUDE = ("libnsl*", "libtirpc*", "libdb5.3*")
 
 
 #: The test stage's record of the wheel it installed: file name, sha256, and the installed files checked
@@ -765,6 +778,25 @@ def wheel_stage_defaults(
         "system": discovery.compiler_system(files),
         "run": [f"{command} --repair" if repair else command for command in defaults["run"]],
     }
+
+
+#: Backends whose build_sdist configures the build (meson-python runs `meson setup`, which looks for the
+#: compilers of the project's languages, then `meson dist`, which packs what git lists at HEAD).
+CONFIGURING_SDIST_BACKENDS = ("mesonpy",)
+REPACK_COMMAND = 'python "$pyrelTools/pep517.py" repack "$out"'
+
+
+def _configuring_sdist_defaults(root: Path, build_system: BuildSystem, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The source stage of a backend that configures the build to make its sdist: in a git checkout the
+    compiler joins it (C or C++ sources); an unpacked sdist, which has no git, is packed again as it is."""
+    if build_system.backend.partition(":")[0] not in CONFIGURING_SDIST_BACKENDS:
+        return {}
+    if (root / "PKG-INFO").is_file() and not (root / ".git").exists():
+        return {"run": [REPACK_COMMAND]}
+    files = _project_files(root)
+    if not discovery.has_c_sources(files):
+        return {}
+    return {"compiler": True, "system": [*defaults.get("system", []), *discovery.compiler_system(files)]}
 
 
 def _project_files(root: Path) -> list[str]:
@@ -903,6 +935,7 @@ def build_project(
     has_pyproject = bool(pyproject) or config_file.name == LEGACY_SETUP or has_setup_py
     build_system = _parse_build_system(pyproject, config_file) if has_pyproject else None
     stages = _parse_stages(root, pyproject, name, build_system, config, defaults, config_file, where)
+    skip_stages = _parse_skip_stages(config.get("skip-stages", []), stages, config_file, f"{where}.skip-stages")
     return Project(
         root=root,
         config_file=config_file,
@@ -918,7 +951,28 @@ def build_project(
         extras=discovery.extra_distributions(pyproject, name),
         ci=ci,
         nixpkgs=nixpkgs,
+        skip_stages=skip_stages,
     )
+
+
+def _parse_skip_stages(value: list[Any], stages: Sequence[Stage], file: Path, key: str) -> tuple[str, ...]:
+    """`skip-stages`: stages of this project, none of them read by a stage that is not skipped too."""
+    names = _string_list(value, file, key)
+    known = [stage.name for stage in stages]
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"{file}: '{key}' names '{name}', which is not a stage of this project",
+                hint=f"its stages are: {', '.join(known)}",
+            )
+    for stage in stages:
+        read = [name for name in stage.inputs if name in names]
+        if read and stage.name not in names:
+            raise ConfigError(
+                f"{file}: '{key}' skips '{read[0]}', which stage '{stage.name}' reads",
+                hint=f"skip '{stage.name}' too, or keep '{read[0]}'",
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def _parse_provider(config: Mapping[str, Any], defaults: Mapping[str, Any], config_file: Path, where: str) -> str:
@@ -962,6 +1016,7 @@ def _parse_stages(
             **default_stages[SOURCE_STAGE],
             "requires": list(build_system.requires),
             "git": discovery.reads_git(root, pyproject, build_system.requires),
+            **_configuring_sdist_defaults(root, build_system, default_stages[SOURCE_STAGE]),
         }
         table = stage_tables.pop(SOURCE_STAGE, {})
         _check_type(table, dict, config_file, f"{where}.stages.{SOURCE_STAGE}")

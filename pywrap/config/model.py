@@ -195,6 +195,8 @@ class Project:
     nixpkgs: NixpkgsPin | None = None
     #: debian-mirror, debian-keyring and debian-snapshot as [tool.pyrel] sets them (pywrap.config.archive).
     debian_archive: ArchiveConfig = attrs.field(factory=ArchiveConfig)
+    #: `skip-stages`: stages the user chose not to lock or build (recorded in the lock as skipped).
+    skip_stages: tuple[str, ...] = ()
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

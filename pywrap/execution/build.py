@@ -22,10 +22,10 @@ from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
 from pywrap.config.model import Project, Stage
 from pywrap.config.source_tree import SourceTree
-from pywrap.errors import BuildError, CommandFailed, PyrelError
+from pywrap.errors import BuildError, CommandFailed, LockError, PyrelError
 from pywrap.execution import closure, export, plan, recovery, system_needs
 from pywrap.execution.graph import StageGraph, stage_graph, state_dir
-from pywrap.locking.lockfile import Lock, read_lock, write_atomically
+from pywrap.locking.lockfile import LOCK_FILE, Lock, read_lock, write_atomically
 from pywrap.progress import NixLog
 
 if TYPE_CHECKING:
@@ -80,6 +80,12 @@ def locked_stages(project: Project, lock: Lock, progress: Callable[[str], None])
     """Every stage, less those the user skipped (said out loud)."""
     skipped = lock.skipped_stages()
     for name, reason in skipped.items():
+        if name not in project.skip_stages:  # skipped once, by an older pyrel or an older skip-stages
+            raise LockError(
+                f"{LOCK_FILE} is stale: stage '{name}' is locked as skipped ({reason}), and "
+                f"{project.config_file.name} does not skip it",
+                hint="run `pyrel lock` to lock it",
+            )
         progress(f"stage '{name}' is not built: {reason}")
     return [name for name in project.stage_names if name not in skipped]
 

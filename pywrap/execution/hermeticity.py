@@ -338,9 +338,10 @@ def _meson_dist(line: str, stage: str) -> Violation | None:
     return Violation(
         "host-file",
         f"the stage '{stage}' ran `meson dist` (meson-python's build_sdist does), which "
-        "works only in a git or Mercurial checkout, and the stage's source tree is the files git lists, "
-        "without the repository: declare the source stage's run to pack the tree instead (an unpacked "
-        f'sdist is one already): [tool.pyrel.stages.{stage}].run = ["tar -czf ..."]',
+        "works only in a git checkout, and this stage's source tree is the files git lists without the "
+        f"repository: set git = true in [tool.pyrel.stages.{stage}] to give it the project's git metadata (the "
+        "project must be the top of a git work tree), or pack the tree with its `run` (an unpacked sdist is "
+        "packed as it is by default)",
         line,
     )
 

@@ -179,9 +179,8 @@ class Lock:
         for stage in self.stages:
             if stage.name == name and stage.skipped:
                 raise LockError(
-                    f"stage '{name}' was found in the project but could not be locked: {stage.skipped}",
-                    hint=f"declare [tool.pyrel.stages.{name}] with requirements that can be pinned, "
-                    "then run `pyrel lock`",
+                    f"stage '{name}' is not locked: {stage.skipped}",
+                    hint=f"remove '{name}' from skip-stages, then run `pyrel lock`",
                 )
             if stage.name == name:
                 return stage
@@ -210,6 +209,7 @@ def stage_fingerprint(project: Project, stage: Stage, suite: str, architecture: 
         "python": stage.python,
         "compiler": stage.compiler,
         **({"git": True} if stage.git else {}),
+        **({"skipped": True} if stage.name in project.skip_stages else {}),
         "system": sorted(stage.system),
         "system-exclude": list(stage.system_exclude),
         "requires": list(stage.requires),

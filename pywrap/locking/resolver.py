@@ -14,7 +14,7 @@ import hashlib
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import attrs
@@ -301,10 +301,17 @@ def _add_backend_requires(
     scratch: Path,
     pylocks: dict[str, bytes],
     progress: Callable[[str], None],
+    close: Callable[[Stage, Sequence[WheelEntry]], tuple[list[debian.ResolvedPackage], tuple[str, ...]]],
 ) -> Lock:
-    """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself)."""
+    """Lock what get_requires_for_build_sdist adds (one round: the answer rarely depends on itself).
+
+    ``close``: the stage's Debian closure with these wheels; a binary wheel the backend asks for (ninja,
+    cmake) may load a library the stage did not have (libstdc++).
+    """
     asked, asked_for_wheel = backend_probe.backend_requires(project, lock, progress)
     updated = {}
+    added: dict[str, debian.ResolvedPackage] = {}
+    locked = {entry.name for entry in lock.packages}
     # The source stage builds the sdist; the wheel stage builds the wheel from it (docs and test install that
     # wheel: neither the backend nor what it asks for is theirs).
     for stage in project.stages:
@@ -319,11 +326,37 @@ def _add_backend_requires(
             resolved = _resolve_python(project, stage, missing, python_version, platform, scratch, progress)
             assert resolved is not None
             pylocks[resolved.file_name] = resolved.content
+            closure, cut = close(stage, resolved.wheels)
+            added.update((package.name, package) for package in closure if package.name not in locked)
             stage_lock = attrs.evolve(
-                stage_lock, python_lock=resolved.file_name, python_lock_sha256=resolved.digest, wheels=resolved.wheels
+                stage_lock,
+                python_lock=resolved.file_name,
+                python_lock_sha256=resolved.digest,
+                wheels=resolved.wheels,
+                system=tuple(sorted(package.name for package in closure)),
+                trimmed=cut,
             )
         updated[stage.name] = attrs.evolve(stage_lock, backend_requires=tuple(wanted))
-    return attrs.evolve(lock, stages=tuple(updated.get(s.name, s) for s in lock.stages))
+    packages = tuple(sorted((*lock.packages, *deb_entries(added.values())), key=lambda entry: entry.name))
+    return attrs.evolve(lock, packages=packages, stages=tuple(updated.get(s.name, s) for s in lock.stages))
+
+
+def deb_entries(resolved: Iterable[debian.ResolvedPackage]) -> tuple[DebEntry, ...]:
+    """The lock's entries of resolved Debian packages, each with its URL, by name."""
+    return tuple(
+        DebEntry(
+            name=deb.name,
+            version=deb.version,
+            architecture=deb.architecture,
+            sha256=deb.sha256,
+            size=deb.size,
+            filename=deb.filename,
+            url=deb.url,
+            depends=tuple(deb.depends),
+            source=deb.source,
+        )
+        for deb in sorted(debian.with_urls(resolved), key=lambda deb: deb.name)
+    )
 
 
 def builds_project_wheel(stage: Stage) -> bool:
@@ -338,14 +371,22 @@ def _resolve_stage_pythons(
     pythons: dict[str, ResolvedPython | None] = {}
     skipped: dict[str, str] = {}
     for stage in project.stages:
+        if stage.name in project.skip_stages:
+            progress(f"stage {stage.name}: skipped (skip-stages in {project.config_file.name})")
+            skipped[stage.name] = f"skip-stages in {project.config_file.name}"
+            continue
         try:
             pythons[stage.name] = _resolve_python(project, stage, [], python_version, platform, scratch, progress)
         except LockError as exc:
-            if not stage.implicit or stage.name == SOURCE_STAGE:
+            if not stage.implicit:
                 raise
-            # A stage pyrel found (not one the user declared) must not block the others.
-            progress(f"warning: skipping stage '{stage.name}', which cannot be locked: {exc.message}")
-            skipped[stage.name] = exc.message.splitlines()[0]
+            # A stage pyrel found rather than one the user declared: say so, and how to do without it.
+            where = "tool.pyrel" if project.config_file.name == "pyproject.toml" else "the top of pyrel.toml"
+            raise LockError(
+                f"stage '{stage.name}', which pyrel found in the project, cannot be locked: {exc.message}",
+                hint=f"{exc.hint + '; or ' if exc.hint else ''}skip it: skip-stages = [\"{stage.name}\"] in "
+                f"[{where}] (a stage that reads it must be skipped too)",
+            ) from exc
     return pythons, skipped
 
 
@@ -418,30 +459,20 @@ def create_lock(
             # Downloaded and verified now, into the cache the build fetches from.
             return wheel_libraries.needed_libraries(fetch.ensure_wheel_cached(wheel, python_version))
 
+        def close(stage: Stage, wheels: Sequence[WheelEntry]) -> tuple[list[debian.ResolvedPackage], tuple[str, ...]]:
+            runtime = binary_wheel_runtime(wheels, needed_by)
+            return debian_closure(index, stage, python_version, architecture, essential, runtime)
+
         for stage in project.stages:
             if stage.name not in skipped:
                 resolved_python = pythons[stage.name]
-                runtime = binary_wheel_runtime(resolved_python.wheels if resolved_python else (), needed_by)
-                closures[stage.name], trimmed[stage.name] = debian_closure(
-                    index, stage, python_version, architecture, essential, runtime
+                closures[stage.name], trimmed[stage.name] = close(
+                    stage, resolved_python.wheels if resolved_python else ()
                 )
         resolved = {package.name: package for package in bootstrap}
         for closure in closures.values():
             resolved.update({package.name: package for package in closure})
-        packages = tuple(
-            DebEntry(
-                name=deb.name,
-                version=deb.version,
-                architecture=deb.architecture,
-                sha256=deb.sha256,
-                size=deb.size,
-                filename=deb.filename,
-                url=deb.url,
-                depends=tuple(deb.depends),
-                source=deb.source,
-            )
-            for deb in sorted(debian.with_urls(resolved.values()), key=lambda deb: deb.name)
-        )
+        packages = deb_entries(resolved.values())
         for stage in project.stages:
             fingerprint = stage_fingerprint(project, stage, suite, architecture)
             if stage.name in skipped:
@@ -486,7 +517,9 @@ def create_lock(
             ),
         )
         if _asks_backend(project):
-            lock = _add_backend_requires(lock, project, python_version, platform, Path(scratch), pylocks, progress)
+            lock = _add_backend_requires(
+                lock, project, python_version, platform, Path(scratch), pylocks, progress, close
+            )
         # Last: conf.py is read in the sandbox with the Sphinx stages' final toolchains and wheels.
         lock = intersphinx.lock_inventories(project, lock, progress, keep=fetch.keep_inventory)
     return lock, pylocks

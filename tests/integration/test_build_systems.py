@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from pywrap.cache import cache_dir
-from tests.integration.test_backends import Published, unpack
+from tests.integration.test_backends import Published, member_names, unpack
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 
@@ -197,13 +197,9 @@ def test_a_scikit_build_core_sdist_builds_its_manylinux_wheel_and_passes_its_tes
 
 def test_a_meson_python_sdist_builds_its_manylinux_wheel_and_passes_its_tests(tmp_path: Path) -> None:
     project = unpack(_published(CONTOURPY), tmp_path / "contourpy")
-    (project / "pyrel.toml").write_text(
-        "# meson-python's build_sdist runs `meson dist`, which needs a git checkout: pack the unpacked sdist.\n"
-        "[stages.source]\n"
-        'run = [\'mkdir "$TMPDIR/contourpy-1.3.3" && cp -R . "$TMPDIR/contourpy-1.3.3/"\',\n'
-        '       \'tar -czf "$out/contourpy-1.3.3.tar.gz" -C "$TMPDIR" contourpy-1.3.3\']\n'
-        "[stages.docs]\nintersphinx = false\n"
-    )
+    # Zero config for the build: meson-python's build_sdist runs `meson dist`, which needs git, so pyrel packs
+    # the unpacked sdist as it is. The one key is the docs stage's (its inventories' sites are out of reach).
+    (project / "pyrel.toml").write_text("[stages.docs]\nintersphinx = false\n")
     locked = _pyrel("lock", project=project)
     _ok(locked, "pyrel lock")
     # meson-python asks for ninja (none on PATH): the lock-time probe locked its wheel for the wheel stage.
@@ -215,3 +211,30 @@ def test_a_meson_python_sdist_builds_its_manylinux_wheel_and_passes_its_tests(tm
     assert checks["wheel"].startswith("contourpy-1.3.3-cp3") and "manylinux_" in checks["wheel"]
     summary = (project / "dist" / "test" / "pytest.log").read_text().strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+def test_a_meson_python_git_checkout_builds_its_sdist_with_meson_dist(tmp_path: Path) -> None:
+    """In a git checkout, zero config: the source stage gets the git metadata (``meson dist`` packs what git
+    lists at HEAD) and the compiler (``meson setup`` looks for the project's); the sdist holds the files the
+    published one does."""
+    published = _published(CONTOURPY)
+    project = unpack(published, tmp_path / "contourpy")
+    (project / "PKG-INFO").unlink()  # a checkout, not a release: meson-python writes PKG-INFO
+    (project / "pyrel.toml").write_text("[stages.docs]\nintersphinx = false\n")
+    git = ["git", "-c", "user.name=pyrel tests", "-c", "user.email=tests@pyrel.invalid", "-C", str(project)]
+    for command in (["init", "--quiet"], ["add", "-A"], ["commit", "--quiet", "-m", "1.3.3"], ["tag", "v1.3.3"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    locked = _pyrel("lock", project=project)
+    _ok(locked, "pyrel lock")
+    source = tomllib.loads((project / "pyrel.lock.toml").read_text())["stages"]["source"]
+    assert {"git", "g++", "ninja"} <= {*source["system"], *(wheel["name"] for wheel in _pylock(project, "source"))}
+    _ok(_pyrel("build", "source", project=project), "pyrel build source")
+    [sdist] = (project / "dist" / "source").glob("*.tar.gz")
+    assert sdist.name == "contourpy-1.3.3.tar.gz"
+    # pyrel.toml is the test's own file, tracked in this checkout.
+    assert member_names(sdist) - {"pyrel.toml"} == member_names(published)
+
+
+def _pylock(project: Path, stage: str) -> list[dict[str, Any]]:
+    packages: list[dict[str, Any]] = tomllib.loads((project / f"pylock.{stage}.toml").read_text())["packages"]
+    return packages

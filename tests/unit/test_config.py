@@ -27,11 +27,12 @@ def test_zero_config_gives_the_source_and_wheel_stages() -> None:
     assert project.name == "demo"
 
 
-def test_only_the_source_stage_cuts_python_closure_by_default(tmp_path: Path) -> None:
+def test_the_stages_running_project_code_cut_less_of_pythons_closure(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     project = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {})
     assert "libreadline*" in project.stage("source").system_exclude
-    assert project.stage("test").system_exclude == ()
+    # nis and dbm.ndbm only: tests keep readline and curses.
+    assert project.stage("test").system_exclude == ("libnsl*", "libtirpc*", "libdb5.3*")
     kept = build_project(tmp_path, tmp_path / "pyproject.toml", FLIT, {"stages": {"source": {"system-exclude": []}}})
     assert kept.stage("source").system_exclude == ()
 
@@ -89,6 +90,10 @@ def test_every_default_can_be_overridden() -> None:
         ({"stages": {"docs": {"run": ["x"], "outputs": ["x"], "inputs": ["nope"]}}}, r"input stage 'nope'"),
         ({"stages": {"source": {"env": {"PATH": "/usr/bin"}}}}, r"env.PATH' cannot be set"),
         ({"stages": {"extra": {"run": ["x"]}}}, r"declares no outputs"),
+        ({"skip-stages": ["docs"]}, r"'tool.pyrel.skip-stages' names 'docs', which is not a stage of this project"),
+        ({"skip-stages": ["source"]}, r"'tool.pyrel.skip-stages' skips 'source', which stage 'wheel' reads"),
+        ({"skip-stages": "wheel"}, r"skip-stages' must be a list"),
+        ({"stages": {"source": {"git": True}}}, r"'tool.pyrel.stages.source.git' = true, but /project is not the top"),
     ],
 )
 def test_bad_config_names_file_and_key(config: dict[str, object], expected: str) -> None:
@@ -173,3 +178,11 @@ def test_an_in_tree_backend_and_an_object_path_are_kept_as_declared() -> None:
     build_system = build_project(ROOT, PYPROJECT, pyproject, {}).build_system
     assert build_system is not None
     assert (build_system.backend, build_system.backend_path) == ("backend.api:hooks.v1", ("_build", "."))
+
+
+def test_skip_stages_names_stages_not_to_lock_or_build() -> None:
+    project = build_project(ROOT, PYPROJECT, FLIT, {"skip-stages": ["wheel", "wheel"]})
+    assert project.skip_stages == ("wheel",)
+    assert project.stage_names == ("source", "wheel")  # still a stage: the lock records it as skipped
+    both = build_project(ROOT, PYPROJECT, FLIT, {"skip-stages": ["source", "wheel"]})
+    assert both.skip_stages == ("source", "wheel")

@@ -123,7 +123,8 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
         (
             "Dist currently only works with Git or Mercurial repos",
             "host-file",
-            "ran `meson dist` (meson-python's build_sdist does), which works only in a git or Mercurial checkout",
+            "works only in a git checkout, and this stage's source tree is the files git lists without the "
+            "repository: set git = true in [tool.pyrel.stages.docs]",
         ),
         (
             "pyrel: this sandbox has no ELF loader at /lib64/ld-linux-x86-64.so.2 (pyrel mounts "

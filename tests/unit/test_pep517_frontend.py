@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tarfile
 import sys
 from pathlib import Path
 
@@ -133,4 +134,21 @@ def test_without_a_backend_pep517s_setuptools_default_applies(tmp_path: Path) ->
 def test_bad_arguments_say_how_to_call_it(tmp_path: Path) -> None:
     completed = _run(tmp_path, "bdist", "out")
     assert completed.returncode == 1
-    assert "usage: pep517.py sdist|wheel OUTDIR" in completed.stderr
+    assert "usage: pep517.py sdist|wheel|repack OUTDIR" in completed.stderr
+
+
+def test_repack_packs_an_unpacked_sdist_as_it_is_under_its_pep_625_name(tmp_path: Path) -> None:
+    tree = tmp_path / "Foo.Bar-1.0"
+    (tree / "src").mkdir(parents=True)
+    (tree / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: Foo.Bar\nVersion: 1.0\n")
+    (tree / "src" / "foo.c").write_text("int x;\n")
+    (tree / "meson.build").write_text("project('foo', 'c')\n")
+    completed = _run(tree, "repack", str(tmp_path / "out"))
+    assert completed.returncode == 0, completed.stderr
+    with tarfile.open(tmp_path / "out" / "foo_bar-1.0.tar.gz") as archive:
+        assert sorted(archive.getnames()) == [
+            "foo_bar-1.0/PKG-INFO", "foo_bar-1.0/meson.build", "foo_bar-1.0/src", "foo_bar-1.0/src/foo.c",
+        ]  # fmt: skip
+    (tree / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: Foo.Bar\n")
+    refused = _run(tree, "repack", str(tmp_path / "again"))
+    assert refused.returncode == 1 and "names no Name or no Version" in refused.stderr
