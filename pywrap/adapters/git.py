@@ -72,8 +72,10 @@ def remote_url(root: Path, remote: str = "origin") -> str | None:
 
 
 #: `git describe` as the VCS version plugins call it (setuptools-scm, hatch-vcs, pdm-backend): the
-#: nearest tag that holds a digit, the distance to it and the commit, always in the long form.
-DESCRIBE = ("describe", "--tags", "--long", "--match", "*[0-9]*")
+#: nearest tag that holds a digit, the distance to it and the commit, always in the long form. The commit
+#: is written out whole: git's default abbreviation grows with the number of objects, which a copy of
+#: part of the history has fewer of.
+DESCRIBE = ("describe", "--tags", "--long", "--abbrev=40", "--match", "*[0-9]*")
 #: Host configuration never shapes the metadata pyrel copies (no hooks, no user or system config).
 _PLAIN = (
     "-c",
@@ -84,6 +86,9 @@ _PLAIN = (
     "fetch.writeCommitGraph=false",
     "-c",
     "gc.auto=0",
+    # One thread makes the same pack of the same objects (what the stage's input hashes), run after run.
+    "-c",
+    "pack.threads=1",
 )
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from pywrap.execution import vcs
+
 pytestmark = [pytest.mark.nix, pytest.mark.network]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -132,3 +134,23 @@ def test_outside_git_the_source_stage_has_no_git_and_a_declared_git_is_refused(t
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "tool.pyrel.stages.source.git" in refused.stderr and "not the top of a git work tree" in refused.stderr
     assert not (project / "pyrel.lock.toml").exists()
+
+
+def test_the_copied_history_is_the_same_files_every_time(tmp_path: Path) -> None:
+    """The copy is an input of the source stage's derivation: made twice, it is the same bytes (a pack of
+    more than 100 objects included, which one thread writes the same way each time)."""
+    project = _repository(tmp_path / "scmdemo", SETUPTOOLS_SCM, "scmdemo")
+    _git(project, "tag", "v0.1")
+    for number in range(40):
+        (project / "src" / "scmdemo" / f"module{number}.py").write_text(f"X = {number}\n")
+        _git(project, "add", "-A")
+        _git(project, "commit", "--quiet", "-m", f"commit {number}")
+    first, second = vcs.prepare(project, tmp_path / "first"), vcs.prepare(project, tmp_path / "second")
+    assert first.describe == second.describe and first.describe is not None
+    assert first.describe.startswith("v0.1-40-g")
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+    assert files(first.path) == files(second.path)
+    assert any(name.endswith(".pack") for name in files(first.path))
