@@ -5,8 +5,9 @@ always fail its stage: a ``setup.py`` builds an optional C extension when it can
 without it (PyYAML without ``yaml.h``), and the tests that need it are skipped.  Such a log is
 read for the compiler's, the linker's and pkg-config's own messages (:func:`compile_failures`),
 and each is said as a warning under the stage's result (``notices`` in ``--json``), with the
-Debian package that ships the file and the key to add.  The same lookup names the package in the
-``undeclared-tool`` and ``missing-library`` findings of a failed stage (:func:`named_violations`).
+Debian package that ships the file and the key to add; a failed stage's log is read the same way
+(:func:`failure_notices`).  The same lookup names the package in the ``undeclared-tool`` and
+``missing-library`` findings of a failed stage (:func:`named_violations`).
 
 The package comes from the suite's Contents index (:mod:`pywrap.providers.debian_contents`),
 read only when a finding needs it.  When it cannot be read, the warning still appears, saying
