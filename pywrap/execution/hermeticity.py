@@ -452,6 +452,27 @@ _GIT_HISTORY = re.compile(
 )
 
 
+#: A VCS plugin that found no repository: setuptools-scm (and hatch-vcs through it), versioningit, dunamai.
+_VCS_VERSION = re.compile(
+    r"setuptools-scm was unable to detect version|unable to detect version for|NotVCSError"
+    r"|Could not determine version from VCS|This does not appear to be a Git project"
+)
+
+
+def _vcs_version(line: str, stage: str) -> Violation | None:
+    if not _VCS_VERSION.search(line):
+        return None
+    return Violation(
+        "host-file",
+        "the build asked git for the project's version, and the stage has no git metadata: its source tree "
+        f"is the files git tracks, without .git. Set git = true in [tool.pyrel.stages.{stage}] (pyrel then "
+        "copies the history back to the nearest tag; the project must be the top of a git work tree, and the "
+        "source stage has it by default when its build requires a VCS plugin); outside git, build from the "
+        "sdist, whose PKG-INFO carries the version, or set SETUPTOOLS_SCM_PRETEND_VERSION in the stage's env",
+        line,
+    )
+
+
 def _mkdocs_missing(line: str, stage: str) -> Violation | None:
     match = _MKDOCS_MISSING.search(line)
     if not match:
@@ -487,6 +508,7 @@ def _git_history(line: str, stage: str) -> Violation | None:
 
 
 _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
+    _vcs_version,
     _mkdocs_missing,
     _git_history,
     _network,

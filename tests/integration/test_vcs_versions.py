@@ -135,6 +135,19 @@ def test_outside_git_the_source_stage_has_no_git_and_a_declared_git_is_refused(t
     assert "tool.pyrel.stages.source.git" in refused.stderr and "not the top of a git work tree" in refused.stderr
     assert not (project / "pyrel.lock.toml").exists()
 
+    # Without the key: no git in the stage, and setuptools-scm's failure is explained, with what to do.
+    (project / "pyproject.toml").write_text(SETUPTOOLS_SCM)
+    assert run_pyrel("lock", "-C", str(project)).returncode == 0
+    assert "git" not in tomllib.loads((project / "pyrel.lock.toml").read_text())["stages"]["source"]["system"]
+    failed = run_pyrel("build", "source", "-C", str(project))
+    assert failed.returncode != 0
+    assert "the build asked git for the project's version, and the stage has no git metadata" in failed.stderr
+    # The way out it names for a tree outside git.
+    (project / "pyproject.toml").write_text(
+        SETUPTOOLS_SCM + '\n[tool.pyrel.stages.source.env]\nSETUPTOOLS_SCM_PRETEND_VERSION = "2.0.0"\n'
+    )
+    assert _build_source(project, run_pyrel).name == "scmdemo-2.0.0.tar.gz"
+
 
 def test_the_copied_history_is_the_same_files_every_time(tmp_path: Path) -> None:
     """The copy is an input of the source stage's derivation: made twice, it is the same bytes (a pack of

@@ -121,6 +121,12 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
             "run it as `python /build/src/scripts/gen.py`",
         ),
         (
+            "LookupError: setuptools-scm was unable to detect version for /build/src.",
+            "host-file",
+            "the build asked git for the project's version, and the stage has no git metadata: its source tree "
+            "is the files git tracks, without .git. Set git = true in [tool.pyrel.stages.docs]",
+        ),
+        (
             "Dist currently only works with Git or Mercurial repos",
             "host-file",
             "works only in a git checkout, and this stage's source tree is the files git lists without the "
