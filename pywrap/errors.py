@@ -143,7 +143,7 @@ class BudgetExceededError(PyrelError):
 
 
 class InputVerificationError(PyrelError):
-    """Release inputs refused (`--tag`): a dirty tree, or the tag not at HEAD."""
+    """Release inputs refused: a dirty tree, a tag not at HEAD, a shallow clone."""
 
     exit_code = 9
 

@@ -150,3 +150,8 @@ def point_head(repository: Path, branch: str | None, commit: str) -> None:
         _git(repository, "symbolic-ref", "HEAD", f"refs/heads/{branch}", what="git symbolic-ref")
     else:
         _git(repository, "update-ref", "--no-deref", "HEAD", commit, what="git update-ref")
+
+
+def is_shallow(root: Path) -> bool:
+    """The repository holds only part of its history (a shallow clone, such as CI's one-commit checkout)."""
+    return _git(root, "rev-parse", "--is-shallow-repository", what="git rev-parse", check=False) == "true"

@@ -17,6 +17,9 @@ a repository of its own, ``.pyrel/git/<commit>``:
   does (a merge from before the tag): the copy is checked, never assumed;
 * nothing else: no remote, no hooks, no configuration, no reflog.
 
+A shallow clone (CI's one-commit checkout) is refused unless HEAD is at a tag: the distance to a tag
+beyond its boundary, or the count of all commits, would be wrong, and so would the version.
+
 The stage copies it to ``.git`` in its source tree and builds the index from
 HEAD (``nix/builders/stage.sh``), so a tracked file changed in the work tree
 makes the tree dirty there as it is on the host.  The repository is a declared
@@ -32,7 +35,7 @@ from pathlib import Path
 import attrs
 
 from pywrap.adapters import git
-from pywrap.errors import ConfigError
+from pywrap.errors import ConfigError, InputVerificationError
 
 #: Under the project's state directory (``.pyrel``), one repository per commit.
 GIT_DIR = "git"
@@ -64,6 +67,13 @@ def prepare(root: Path, state: Path) -> GitMetadata:
             hint="commit the project, or set git = false",
         )
     described = git.describe(root)
+    if git.is_shallow(root) and history_depth(described) != 1:
+        raise InputVerificationError(
+            f"{root}: the repository is a shallow clone, and HEAD is not at a tag: the version a VCS plugin "
+            "reads from it (the distance to the nearest tag, or the count of all commits) would be wrong",
+            hint="fetch the whole history with its tags (`git fetch --unshallow --tags`; in GitHub Actions, "
+            "actions/checkout with fetch-depth: 0, which `pyrel ci github` writes for such a stage)",
+        )
     branch = git.current_branch(root)
     target = state.resolve() / GIT_DIR / f"{commit}-{_key(described, branch)}"
     if (target / ".git" / "HEAD").is_file():

@@ -384,7 +384,7 @@ def _resolve_stage_pythons(
             where = "tool.pyrel" if project.config_file.name == "pyproject.toml" else "the top of pyrel.toml"
             raise LockError(
                 f"stage '{stage.name}', which pyrel found in the project, cannot be locked: {exc.message}",
-                hint=f"{exc.hint + '; or ' if exc.hint else ''}skip it: skip-stages = [\"{stage.name}\"] in "
+                hint=f'{exc.hint + "; or " if exc.hint else ""}skip it: skip-stages = ["{stage.name}"] in '
                 f"[{where}] (a stage that reads it must be skipped too)",
             ) from exc
     return pythons, skipped

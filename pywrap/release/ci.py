@@ -46,7 +46,17 @@ from packaging.utils import canonicalize_name
 
 from pywrap import DISTRIBUTION, __version__
 from pywrap.config.loader import load_resource, pinned_action, plain_value, read_resource
-from pywrap.config.model import CI_ACTIONS, SOURCE_STAGE, WHEEL_STAGE, Action, CISettings, Project, Publish, PyrelPin
+from pywrap.config.model import (
+    CI_ACTIONS,
+    SOURCE_STAGE,
+    WHEEL_STAGE,
+    Action,
+    CISettings,
+    Project,
+    Publish,
+    PyrelPin,
+    Stage,
+)
 from pywrap.errors import ConfigError
 
 WORKFLOW_PATH = Path(".github/workflows/release.yml")
@@ -100,6 +110,9 @@ class StageJob:
     needs: tuple[str, ...]
     inputs: tuple[str, ...]  # input stage names: artifacts downloaded, then verified
     build: tuple[str, ...]  # `pyrel build` arguments
+    #: A stage it builds reads the project's git history (`git = true`): the checkout fetches all of it, tags
+    #: included (actions/checkout's default is the one commit, which would make a VCS version wrong).
+    history: bool = False
 
 
 @attrs.frozen
@@ -163,13 +176,17 @@ def workflow(project: Project, config: CIConfig) -> Workflow:
     """One job per stage; ``needs`` mirrors the stage inputs exactly (plus the tag check)."""
     jobs = []
     for stage in project.stages:
+        if stage.name in project.skip_stages:  # never locked, never built (a stage reading it is skipped too)
+            continue
+        built = (*stage.inputs, stage.name)
         jobs.append(
             StageJob(
                 id=job_id(stage.name),
                 stage=stage.name,
                 needs=(TAG_JOB, *(job_id(name) for name in stage.inputs)),
                 inputs=stage.inputs,
-                build=(*stage.inputs, stage.name),
+                build=built,
+                history=any(planned.git for planned in _planned(project, built)),
             )
         )
     return Workflow(
@@ -179,6 +196,20 @@ def workflow(project: Project, config: CIConfig) -> Workflow:
         pyrel=_pyrel_pin(project, config),
         distributions=_distribution_stages(project, config),
     )
+
+
+def _planned(project: Project, built: tuple[str, ...]) -> list[Stage]:
+    """The stages `pyrel build` plans for ``built``: those and every stage they read, however far."""
+    wanted, seen = list(built), set(built)
+    while wanted:
+        try:
+            stage = project.stage(wanted.pop())
+        except KeyError:  # an input that is not a stage is the configuration's error, reported where it is read
+            continue
+        reads = [name for name in stage.inputs if name not in seen]
+        seen.update(reads)
+        wanted += reads
+    return [stage for stage in project.stages if stage.name in seen]
 
 
 def _pyrel_pin(project: Project, config: CIConfig) -> PyrelPin:

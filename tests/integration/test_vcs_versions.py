@@ -167,3 +167,22 @@ def test_the_copied_history_is_the_same_files_every_time(tmp_path: Path) -> None
 
     assert files(first.path) == files(second.path)
     assert any(name.endswith(".pack") for name in files(first.path))
+
+
+def test_a_shallow_clone_is_refused_unless_head_is_at_a_tag(tmp_path: Path, run_pyrel: Run) -> None:
+    """CI's one-commit checkout: the distance to the tag is beyond its history, so the version would be wrong."""
+    origin = _repository(tmp_path / "origin", SETUPTOOLS_SCM, "scmdemo")
+    _git(origin, "tag", "v1.0")
+    (origin / "src" / "scmdemo" / "__init__.py").write_text("X = 2\n")
+    _git(origin, "commit", "--quiet", "-am", "after the tag")
+    project = tmp_path / "scmdemo"
+    _git(tmp_path, "clone", "--quiet", "--depth=1", origin.as_uri(), str(project))
+    # `pyrel lock` asks the backend in the sandbox, with the metadata: refused there already, nothing written.
+    refused = run_pyrel("lock", "-C", str(project))
+    assert refused.returncode == 9, refused.stdout + refused.stderr
+    assert "shallow clone, and HEAD is not at a tag" in refused.stderr and "fetch-depth: 0" in refused.stderr
+    assert not (project / "pyrel.lock.toml").exists() and not (project / "dist").exists()
+    # A release: the tag names HEAD, and the version is the tag whatever the history.
+    _git(project, "tag", "v1.1")
+    assert run_pyrel("lock", "-C", str(project)).returncode == 0
+    assert _build_source(project, run_pyrel).name == "scmdemo-1.1.tar.gz"

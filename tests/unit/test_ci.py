@@ -622,3 +622,29 @@ def test_publishing_needs_the_source_and_wheel_stages(tmp_path: Path, table: dic
         rf"but {project.name} has no 'wheel' stage",
     ):
         _flow(project, table)
+
+
+def _checkout_depth(job: dict[str, Any]) -> object:
+    [checkout] = [step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout@")]
+    return checkout["with"].get("fetch-depth")
+
+
+def test_jobs_that_plan_a_stage_reading_git_history_check_out_all_of_it(tmp_path: Path) -> None:
+    project = _graph_project(tmp_path)
+    # The source stage reads the version from git (git = true); docs reads no stage.
+    project = attrs.evolve(
+        project, stages=tuple(attrs.evolve(s, git=True) if s.name == "source" else s for s in project.stages)
+    )
+    jobs = yaml.safe_load(_render(project))["jobs"]
+    # publish reads test and wheel, which read source: every job planning source fetches the history and tags.
+    for name in ("source", "test", "wheel", "publish"):
+        assert _checkout_depth(jobs[f"stage-{name}"]) == 0, name
+    assert _checkout_depth(jobs["stage-docs"]) is None  # one commit, actions/checkout's default
+    assert _checkout_depth(jobs["release-audit"]) == 0  # the audit plans every stage
+    without = yaml.safe_load(_render(_graph_project(tmp_path)))["jobs"]
+    assert all(_checkout_depth(without[job]) is None for job in without if job != "release-tag")
+
+
+def test_skipped_stages_get_no_job(tmp_path: Path) -> None:
+    project = attrs.evolve(_graph_project(tmp_path), skip_stages=("docs",))
+    assert "stage-docs" not in yaml.safe_load(_render(project))["jobs"]
