@@ -64,6 +64,8 @@ DEFAULT_RESULTS = REPO / "benchmarks" / "corpus-results.json"
 #: Seconds for one project, lock and build together (the download is not counted: it is cached).
 DEFAULT_BUDGET = 270
 STAGES = ("source", "wheel", "docs", "test")
+#: A project's statuses where pyrel reported no stage: the error is all there is to say.
+NO_STAGES = ("download-failed", "lock-failed", "lock-timeout", "build-failed")
 
 
 @dataclass(frozen=True)
@@ -316,9 +318,19 @@ def run_within(argv: list[str], seconds: float) -> Ran:
 
 
 def error_lines(text: str, limit: int = 12) -> list[str]:
-    """pyrel's own error and hint lines, else the output's last lines."""
+    """pyrel's own error and hint lines with an error's indented continuation (the URLs an intersphinx
+    error tried, say), else the output's last lines."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    picked = [line for line in lines if re.match(r"\s*(error|hint|hermeticity violation)\b", line)]
+    picked: list[str] = []
+    in_error = False
+    for line in lines:
+        if re.match(r"\s*(error|hint|hermeticity violation)\b", line):
+            picked.append(line)
+            in_error = line.lstrip().startswith("error")
+        elif in_error and line[:1].isspace():
+            picked.append(line)
+        else:
+            in_error = False
     return (picked or lines)[-limit:]
 
 
@@ -532,6 +544,12 @@ def build_project(
         )
         times["total"] = round(time.perf_counter() - started, 1)
         return result
+    # A stage the lock skipped (a requirement without a wheel, say) is only a warning: keep its reason.
+    result["lock-warnings"] = [
+        line.strip()[len("pyrel: warning: ") :]
+        for line in lock.stderr.splitlines()
+        if line.strip().startswith("pyrel: warning: ")
+    ]
     locked = parse_json(lock.stdout) or {}
     result["locked-stages"] = [stage.get("name") for stage in locked.get("stages", [])]
     result["locked"] = {
@@ -598,44 +616,62 @@ def mb(value: int | None) -> str:
     return "?" if value is None else f"{value / 1e6:.0f} MB"
 
 
+def skipped_at_lock(result: dict[str, Any], stage: str) -> list[str]:
+    """The lock's warnings that it skipped this stage (a requirement without a wheel, say)."""
+    return [w for w in result.get("lock-warnings", []) if w.startswith(f"skipping stage '{stage}'")]
+
+
+def unplanned_line(result: dict[str, Any], stage: str) -> str:
+    expected = stage == "docs" and result.get("docs-in-sdist")
+    note = f" (the sdist ships {result['docs-in-sdist']} docs)" if expected else ""
+    return f"{result['name']} {stage}: not planned{note}" + "".join(
+        f"; lock: {w}" for w in skipped_at_lock(result, stage)
+    )
+
+
+def stage_detail(result: dict[str, Any], stage: str) -> str:
+    """What the corpus measures of a stage: the sdist against the published one, docs warnings, test counts."""
+    if stage == "source":
+        sdist = result.get("sdist", {})
+        if not sdist.get("rebuilt"):
+            return ""
+        extra = [x for x in sdist["extra"] if x not in sdist["extra-overlay"]]
+        text = (
+            f"; sdist {sdist['files']} files vs published {sdist['published-files']}: "
+            f"{len(sdist['missing'])} missing, {len(extra)} extra"
+        )
+        if sdist["extra-overlay"]:
+            text += " (+ the overlay's " + ", ".join(sdist["extra-overlay"]) + ")"
+        return text
+    if stage == "docs":
+        docs = result["docs"]
+        return f"; {docs['warnings']} warnings, {len(docs['network'])} network attempts"
+    counts = result["tests"]["junit"] if stage == "test" else None
+    if not counts:
+        return ""
+    return (
+        f"; {counts['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, "
+        f"{counts['skipped']} skipped; {len(result['tests']['network'])} network attempts"
+    )
+
+
 def stage_lines(result: dict[str, Any]) -> list[str]:
     """One status line per stage."""
     name = result["name"]
-    if result.get("status") in ("download-failed", "lock-failed", "lock-timeout"):
-        return [f"{name}: {result['status']}: {' / '.join(result.get('error', []))[:400]}"]
+    if result.get("status") in NO_STAGES:
+        return [f"{name}: {result['status']}: {' / '.join(line.strip() for line in result.get('error', []))[:900]}"]
     lines = []
     stages = result.get("stages", {})
     for stage in STAGES:
         info = stages.get(stage)
         if info is None:
-            expected = stage == "docs" and result.get("docs-in-sdist")
-            note = f" (the sdist ships {result['docs-in-sdist']} docs)" if expected else ""
-            lines.append(f"{name} {stage}: not planned{note}")
+            lines.append(unplanned_line(result, stage))
             continue
         closure = info.get("closure") or {}
-        text = (
-            f"{name} {stage}: {info['status']}, closure {closure.get('packages')} packages, {mb(closure.get('bytes'))}"
-        )
-        if stage == "source":
-            sdist = result.get("sdist", {})
-            if sdist.get("rebuilt"):
-                extra = [x for x in sdist["extra"] if x not in sdist["extra-overlay"]]
-                text += (
-                    f"; sdist {sdist['files']} files vs published {sdist['published-files']}: "
-                    f"{len(sdist['missing'])} missing, {len(extra)} extra"
-                )
-                if sdist["extra-overlay"]:
-                    text += " (+ the overlay's " + ", ".join(sdist["extra-overlay"]) + ")"
-        if stage == "docs":
-            docs = result["docs"]
-            text += f"; {docs['warnings']} warnings, {len(docs['network'])} network attempts"
-        if stage == "test":
-            counts = result["tests"]["junit"]
-            if counts:
-                text += (
-                    f"; {counts['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, "
-                    f"{counts['skipped']} skipped; {len(result['tests']['network'])} network attempts"
-                )
+        text = f"{name} {stage}: {info['status']}"
+        if closure.get("packages") is not None:
+            text += f", closure {closure['packages']} packages, {mb(closure.get('bytes'))}"
+        text += stage_detail(result, stage)
         violations = info.get("hermeticity-violations") or []
         if violations:
             text += "; hermeticity: " + ", ".join(sorted({v.get("kind", "?") for v in violations}))
@@ -655,10 +691,14 @@ def row(result: dict[str, Any]) -> str:
     def cell(stage: str) -> str:
         info = stages.get(stage)
         if info is None:
-            return "—" if result.get("status") not in ("lock-failed", "lock-timeout", "download-failed") else "✗ lock"
+            if result.get("status") in NO_STAGES:
+                return "✗ build" if result.get("status") == "build-failed" else "✗ lock"
+            return "skipped at lock" if skipped_at_lock(result, stage) else "—"
         closure = info.get("closure") or {}
-        mark = {"success": "ok", "failed": "FAILED", "aborted": "aborted"}.get(info["status"], info["status"])
-        return f"{mark} ({closure.get('packages')} pkgs, {mb(closure.get('bytes'))})"
+        mark = {"success": "ok", "failed": "FAILED", "aborted": "aborted"}.get(info["status"], str(info["status"]))
+        if closure.get("packages") is None:  # a stage that failed or never ran has no closure to count
+            return mark
+        return f"{mark} ({closure['packages']} pkgs, {mb(closure.get('bytes'))})"
 
     sdist = result.get("sdist") or {}
     if sdist.get("rebuilt"):
