@@ -381,11 +381,11 @@ def _resolve_stage_pythons(
             if not stage.implicit:
                 raise
             # A stage pyrel found rather than one the user declared: say so, and how to do without it.
-            where = "tool.pyrel" if project.config_file.name == "pyproject.toml" else "the top of pyrel.toml"
+            where = "in [tool.pyrel]" if project.config_file.name == "pyproject.toml" else "at the top of pyrel.toml"
             raise LockError(
                 f"stage '{stage.name}', which pyrel found in the project, cannot be locked: {exc.message}",
-                hint=f'{exc.hint + "; or " if exc.hint else ""}skip it: skip-stages = ["{stage.name}"] in '
-                f"[{where}] (a stage that reads it must be skipped too)",
+                hint=f'{exc.hint + "; or " if exc.hint else ""}skip it: skip-stages = ["{stage.name}"] '
+                f"{where} (a stage that reads it must be skipped too)",
             ) from exc
     return pythons, skipped
 

@@ -5,11 +5,12 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from pywrap.config.loader import build_project
+from pywrap.config.loader import build_project, load_project
 from pywrap.config.model import Project
 from pywrap.errors import ConfigError, LockError
 from pywrap.execution.fetch import Bootstrap
 from pywrap.execution.plan import make_plan, source_paths, stage_order
+from pywrap.locking import resolver
 from pywrap.locking.lockfile import (
     DebEntry,
     Lock,
@@ -209,3 +210,34 @@ def test_relocking_removes_pylock_files_of_stages_gone(tmp_path: Path) -> None:
     assert not (tmp_path / "pylock.docs.toml").exists()
     assert (tmp_path / "pylock.mine.toml").exists()
     assert (tmp_path / "pylock.source.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("config_file", "where"),
+    [("pyproject.toml", 'skip-stages = ["test"] in [tool.pyrel]'), ("pyrel.toml", 'skip-stages = ["test"] at the top')],
+)
+def test_a_found_stage_that_cannot_be_locked_says_where_to_skip_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_file: str, where: str
+) -> None:
+    """The hint names the table the key goes in: [tool.pyrel], or the top of pyrel.toml, which has no table
+    (wcwidth's test requirements pin an sdist-only package: its lock said 'in [the top of pyrel.toml]')."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x():\n    pass\n")
+    if config_file == "pyproject.toml":
+        (tmp_path / "pyproject.toml").write_text(tomli_w.dumps(FLIT))
+    else:
+        (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+        (tmp_path / "pyrel.toml").write_text('exclude-newer = "2024-01-07"\n')
+    project = load_project(tmp_path)
+    assert project.config_file.name == config_file and project.stage("test").implicit
+
+    def resolve(project: Project, stage: object, *arguments: object) -> None:
+        if getattr(stage, "name", "") == "test":
+            raise LockError("'restructuredtext-lint' has no wheel", hint="require a version that publishes one")
+
+    monkeypatch.setattr(resolver, "_resolve_python", resolve)
+    with pytest.raises(LockError) as caught:
+        resolver._resolve_stage_pythons(project, "3.11", "x86_64-manylinux_2_36", tmp_path, lambda _: None)
+    assert caught.value.message.startswith("stage 'test', which pyrel found in the project, cannot be locked")
+    assert caught.value.hint is not None and where in caught.value.hint
+    assert "[the top" not in caught.value.hint
