@@ -31,6 +31,7 @@ import glob
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import io
 import json
 import os
@@ -792,7 +793,9 @@ def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
     upload client along (keyring, cryptography, requests: 31 wheels against 5).
     """
     try:
-        rst = importlib.import_module("readme_renderer.rst")
+        # Only found here: docutils, which renders reStructuredText, is imported only for such a README.
+        if "readme_renderer" not in sys.modules and importlib.util.find_spec("readme_renderer") is None:
+            raise ImportError("No module named 'readme_renderer'")
         from packaging import metadata
         from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
         from packaging.version import InvalidVersion, Version
@@ -836,6 +839,7 @@ def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
     if not description or description.rstrip() == "UNKNOWN":
         warnings.append("no long description (readme): the project's page on the index will be empty")
     elif kind not in ("text/plain", "text/markdown"):  # those always render
+        rst = importlib.import_module("readme_renderer.rst")
         stream = io.StringIO()
         if rst.render(description, stream=stream, **parameters) is None:
             problems.append(
