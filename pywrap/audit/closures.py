@@ -140,7 +140,8 @@ class PathEntry:
 
     path: str
     size: int | None  # None: not valid in the store (not built yet)
-    role: str  # artifact, unpacked, root, busybox, loader, derivation, source, script, stage-output, other
+    #: artifact, unpacked, root, busybox, loader, derivation, source, git-metadata, script, stage-output, other
+    role: str
     components: tuple[str, ...] = ()  # ids of the lock entries it holds
 
     @property
@@ -159,6 +160,10 @@ class PathEntry:
             _field(data, "role", str, where),
             _strings(data, "components", where),
         )
+
+
+#: The store name of the project's git metadata (nix/lib.nix, for a stage with `git = true`).
+GIT_METADATA = "pyrel-git-metadata"
 
 
 def store_path_name(path: str) -> str:
@@ -189,6 +194,8 @@ class PathIndex:
             role = "stage-output"
         elif bare == "source":
             role = "source"
+        elif bare == GIT_METADATA:
+            role = "git-metadata"  # the project's history a VCS plugin reads (pywrap.execution.vcs)
         elif bare.endswith((".sh", ".py")):
             role = "script"
         else:

@@ -8,12 +8,14 @@ commit after it, a dirty one for a changed tree; and a file only git lists is in
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tarfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,11 @@ def _build_source(project: Path, run_pyrel: Run) -> Path:
     return sdist
 
 
+def _json(completed: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    stages: list[dict[str, Any]] = json.loads(completed.stdout)["stages"]
+    return stages
+
+
 def _members(sdist: Path) -> set[str]:
     with tarfile.open(sdist) as archive:
         return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
@@ -106,6 +113,12 @@ def test_setuptools_scm_versions_and_files_come_from_the_projects_git_history(tm
     wheel = run_pyrel("build", "wheel", "-C", str(project))
     assert wheel.returncode == 0, wheel.stdout + wheel.stderr
     assert [path.name for path in (project / "dist" / "wheel").glob("*.whl")] == ["scmdemo-1.3.0-py3-none-any.whl"]
+
+    # The audit names what the source stage saw of git, and the wheel stage sees none of it.
+    audited = run_pyrel("audit", "--json", "-C", str(project))
+    assert audited.returncode == 0, audited.stderr
+    roles = {stage["name"]: [path["role"] for path in stage["sandbox"]["generated"]] for stage in _json(audited)}
+    assert roles["source"].count("git-metadata") == 1 and "git-metadata" not in roles["wheel"]
 
     # A tracked file changed in the work tree: dirty there as on the host.
     (project / "src" / "scmdemo" / "__init__.py").write_text("X = 3\n")
