@@ -11,9 +11,9 @@ and ``nix/tools/sphinx_offline.py`` hands Sphinx those copies.
 conf.py is code, and is never run on the host: a one-off variant of the stage,
 built like the backend probe with the stage's own toolchain and wheels, runs it
 in the sandbox and writes the mapping as JSON (``sphinx_offline.py probe``).
-Only the downloads happen here, through :mod:`pywrap.adapters.http`.  A remote
-inventory found nowhere is a lock error naming every URL tried, unless the
-stage says ``intersphinx = false``.
+Only the downloads happen here, through :mod:`pywrap.adapters.http`.  Every remote
+inventory of a stage found nowhere is named in one lock error, with every URL
+tried, unless the stage says ``intersphinx = false``.
 """
 
 from __future__ import annotations
@@ -134,8 +134,16 @@ class PinnedInventory:
     content: bytes
 
 
-def pin_entry(stage: str, probed: ProbedEntry, download: Download) -> PinnedInventory | None:
-    """The inventory Sphinx would load for ``probed``, downloaded and pinned; None when it reads a project file.
+@attrs.frozen
+class Unfetched:
+    """A remote inventory found at none of its locations: each location with what it gave."""
+
+    name: str
+    tried: tuple[str, ...]
+
+
+def fetch_entry(probed: ProbedEntry, download: Download) -> PinnedInventory | Unfetched | None:
+    """The inventory Sphinx would load for ``probed``, downloaded; None when it reads a project file.
 
     The locations are tried in Sphinx's order; the first that gives an inventory is pinned.
     """
@@ -173,9 +181,19 @@ def pin_entry(stage: str, probed: ProbedEntry, download: Download) -> PinnedInve
         )
     if not any(is_remote(location) for location in probed.locations):
         return None  # nothing Sphinx would download; it says itself what is missing
-    raise LockError(
-        f"stage '{stage}': the intersphinx inventory '{probed.name}' of conf.py's intersphinx_mapping cannot be "
-        "fetched; tried:\n  " + "\n  ".join(tried),
+    return Unfetched(probed.name, tuple(tried))
+
+
+def unfetchable_error(stage: str, missing: Sequence[Unfetched]) -> LockError:
+    """One error for every inventory of the stage found nowhere, each with the locations tried."""
+    if len(missing) == 1:
+        what = f"the intersphinx inventory '{missing[0].name}'"
+        tried = "; tried:\n  " + "\n  ".join(missing[0].tried)
+    else:
+        what = "the intersphinx inventories " + ", ".join(f"'{entry.name}'" for entry in missing)
+        tried = ":" + "".join(f"\n  '{entry.name}': tried\n    " + "\n    ".join(entry.tried) for entry in missing)
+    return LockError(
+        f"stage '{stage}': {what} of conf.py's intersphinx_mapping cannot be fetched{tried}",
         hint="the sandbox has no network, so pyrel pins every inventory at lock time: fix the location in "
         f"intersphinx_mapping (or the network, a proxy), or set intersphinx = false in [tool.pyrel.stages.{stage}] "
         "to build without other projects' inventories (references to them then stay plain text)",
@@ -263,8 +281,12 @@ def lock_inventories(
         for refused in answer.invalid:
             progress(f"warning: stage '{stage.name}': Sphinx refuses the intersphinx_mapping entry {refused}")
         pinned = []
+        unfetched = []  # all of them in one error, not the first only
         for probed in answer.entries:
-            found = pin_entry(stage.name, probed, download)
+            found = fetch_entry(probed, download)
+            if isinstance(found, Unfetched):
+                unfetched.append(found)
+                continue
             if found is None:
                 continue
             keep(found.entry, found.content)
@@ -273,6 +295,8 @@ def lock_inventories(
                 f"sha256 {found.entry.sha256})"
             )
             pinned.append(found.entry)
+        if unfetched:
+            raise unfetchable_error(stage.name, unfetched)
         updated[stage.name] = attrs.evolve(lock.entry(stage.name), inventories=tuple(pinned))
     return attrs.evolve(lock, stages=tuple(updated.get(entry.name, entry) for entry in lock.stages))
 

@@ -27,7 +27,16 @@ from pywrap.execution import build, fetch, hermeticity
 from pywrap.execution.fetch import Bootstrap
 from pywrap.execution.plan import make_plan
 from pywrap.locking import intersphinx
-from pywrap.locking.intersphinx import ProbeAnswer, ProbedEntry, inventory_header, parse_answer, pin_entry
+from pywrap.locking.intersphinx import (
+    PinnedInventory,
+    ProbeAnswer,
+    ProbedEntry,
+    Unfetched,
+    fetch_entry,
+    inventory_header,
+    parse_answer,
+    unfetchable_error,
+)
 from pywrap.locking.lockfile import (
     DebEntry,
     InventoryEntry,
@@ -260,8 +269,8 @@ def test_the_first_location_that_gives_an_inventory_is_pinned() -> None:
         ),
         (False,) * 5,
     )
-    pinned = pin_entry("docs", probed, download)
-    assert pinned is not None
+    pinned = fetch_entry(probed, download)
+    assert isinstance(pinned, PinnedInventory)
     assert pinned.entry == attrs.evolve(_inventory(), url=f"{TARGET}/objects.inv")
     assert pinned.content == inventory_bytes()
     assert asked == list(probed.locations[1:])
@@ -272,9 +281,9 @@ def test_a_project_file_sphinx_reads_first_needs_no_download() -> None:
         raise AssertionError(url)
 
     local_first = ProbedEntry("upstream", TARGET, ("upstream.inv", f"{TARGET}/objects.inv"), (True, False))
-    assert pin_entry("docs", local_first, download) is None
+    assert fetch_entry(local_first, download) is None
     relative = ProbedEntry("sibling", "../sibling", ("../sibling/objects.inv",), (False,))
-    assert pin_entry("docs", relative, download) is None  # nothing to download; Sphinx says what is missing
+    assert fetch_entry(relative, download) is None  # nothing to download; Sphinx says what is missing
 
 
 def test_an_inventory_found_nowhere_is_a_lock_error_naming_each_url() -> None:
@@ -286,12 +295,49 @@ def test_an_inventory_found_nowhere_is_a_lock_error_naming_each_url() -> None:
     probed = ProbedEntry(
         "upstream", TARGET, ("http://refused.invalid/objects.inv", f"{TARGET}/objects.inv"), (False, False)
     )
-    with pytest.raises(LockError) as error:
-        pin_entry("docs", probed, download)
-    message = error.value.message
+    found = fetch_entry(probed, download)
+    assert isinstance(found, Unfetched)
+    error = unfetchable_error("docs", [found])
+    message = error.message
     assert "the intersphinx inventory 'upstream'" in message
     assert "http://refused.invalid/objects.inv ([Errno 111] Connection refused)" in message
     assert f"{TARGET}/objects.inv (not found)" in message
+    assert "intersphinx = false in [tool.pyrel.stages.docs]" in (error.hint or "")
+
+
+def test_every_inventory_found_nowhere_is_named_in_one_error() -> None:
+    """Not the first one only: a machine without the sites' network learns at once what it cannot pin
+    (installer 0.7.0 maps the Python docs and the packaging guide)."""
+    project = _project()
+    second = {"name": "guide", "target": "http://guide.invalid", "locations": ["http://guide.invalid/objects.inv"]}
+    answer = _answer(
+        entries=[
+            {"name": "python", "target": "http://docs.invalid/3", "locations": ["http://docs.invalid/3/objects.inv"]},
+            {"name": "upstream", "target": TARGET, "locations": [f"{TARGET}/objects.inv"]},
+            second,
+        ]
+    )
+    for entry in answer["entries"]:
+        entry["local-files"] = [False]
+
+    def download(url: str) -> bytes | None:
+        if url.startswith(TARGET):
+            return inventory_bytes()
+        raise DownloadError(f"cannot download {url}: [Errno -2] Name or service not known")
+
+    with pytest.raises(LockError) as error:
+        intersphinx.lock_inventories(
+            project,
+            _lock(project),
+            lambda message: None,
+            download=download,
+            probe=lambda *arguments: parse_answer(answer, "docs", "docs"),
+        )
+    assert error.value.message == (
+        "stage 'docs': the intersphinx inventories 'python', 'guide' of conf.py's intersphinx_mapping cannot be "
+        "fetched:\n  'python': tried\n    http://docs.invalid/3/objects.inv ([Errno -2] Name or service not known)"
+        "\n  'guide': tried\n    http://guide.invalid/objects.inv ([Errno -2] Name or service not known)"
+    )
     assert "intersphinx = false in [tool.pyrel.stages.docs]" in (error.value.hint or "")
 
 
