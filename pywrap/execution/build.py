@@ -313,7 +313,28 @@ def _build_graph(
         attrs.evolve(result, hint=_old_release_hint(graph, result.stage)) if result.status is Status.FAILED else result
         for result in results
     ]
+    results = [in_config_file_terms(result, project.config_file.name) for result in results]
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
+
+
+def in_config_file_terms(result: Result, config_name: str) -> Result:
+    """The result's advice with the tables as ``config_name`` spells them: the findings and notices name
+    ``[tool.pyrel.stages.X]``, which a pyrel.toml writes ``[stages.X]`` (and ``[tool.pyrel]`` is its top)."""
+    if config_name == "pyproject.toml":
+        return result
+
+    def spelled(text: str) -> str:
+        return text.replace("[tool.pyrel.stages.", "[stages.").replace("[tool.pyrel]", f"the top of {config_name}")
+
+    return attrs.evolve(
+        result,
+        reason=spelled(result.reason),
+        hint=spelled(result.hint),
+        notices=tuple(spelled(notice) for notice in result.notices),
+        violations=tuple(
+            attrs.evolve(violation, explanation=spelled(violation.explanation)) for violation in result.violations
+        ),
+    )
 
 
 def _stage_packages(lock: Lock, stage: str) -> tuple[str, ...]:

@@ -269,3 +269,19 @@ def test_in_a_chroot_store_the_shell_is_mounted_from_where_its_file_is(monkeypat
     monkeypatch.setenv("NIX_REMOTE", "/tmp/store2")
     options = nix.NixOptions(sandbox_shell="/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox")
     assert options.sandbox_paths == ("/bin/sh=/tmp/store2/nix/store/aaa-pyrel-bootstrap-busybox/bin/busybox",)
+
+
+def test_advice_names_the_tables_as_the_config_file_spells_them() -> None:
+    from pywrap.execution.build import Result, Status, in_config_file_terms
+    from pywrap.execution.hermeticity import Violation
+
+    advice = "add 'coreutils' to [tool.pyrel.stages.test].system; or skip-stages in [tool.pyrel]"
+    result = Result(
+        "test", Status.FAILED, reason=advice, hint=advice, notices=(advice,),
+        violations=(Violation("undeclared-tool", advice, "sh: printenv: not found"),),
+    )  # fmt: skip
+    assert in_config_file_terms(result, "pyproject.toml") == result
+    spelled = in_config_file_terms(result, "pyrel.toml")
+    expected = "add 'coreutils' to [stages.test].system; or skip-stages in the top of pyrel.toml"
+    assert spelled.reason == spelled.hint == spelled.notices[0] == spelled.violations[0].explanation == expected
+    assert spelled.violations[0].evidence == "sh: printenv: not found"
