@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 import sys
+import tarfile
 from pathlib import Path
 
 FRONTEND = Path(__file__).resolve().parents[2] / "nix" / "tools" / "pep517.py"
