@@ -22,3 +22,22 @@ done
 for wheel_site in $wheelSites; do
   "$out/bin/python" -B "$consoleScripts" "$wheel_site" "$out/bin"
 done
+# Each wheel's data and headers schemes (unpack-wheel.sh), linked file by file
+# into this prefix (sys.prefix, where sysconfig's `data` and `include` paths
+# point). Two wheels installing the same file is an error, not a silent choice.
+link_tree() {
+  [ -d "$1" ] || return 0
+  (cd "$1" && find . ! -type d) | while IFS= read -r file; do
+    target="$2/${file#./}"
+    if [ -e "$target" ] || [ -L "$target" ]; then
+      echo "pyrel: two of the stage's wheels install ${target#"$out"/} (the second: $1)" >&2
+      exit 1
+    fi
+    mkdir -p "$(dirname "$target")"
+    ln -s "$1/${file#./}" "$target"
+  done
+}
+for wheel_site in $wheelSites; do
+  link_tree "$(dirname "$wheel_site")/data" "$out"
+  link_tree "$(dirname "$wheel_site")/headers" "$out/include/site/$interpreter_name"
+done

@@ -15,6 +15,18 @@ for data in *.data; do
     cp -dR "$data/scripts/." "$out/bin/"
     find "$out/bin" -type f -exec chmod 755 {} +
   fi
+  # The data scheme (files for the environment's prefix: share/jupyter/...,
+  # man pages) and the headers scheme (include/site/pythonX.Y/<name>/), kept
+  # beside site/: python-env.sh links them into the stage environment's prefix,
+  # where an installer would have put them.
+  if [ -d "$data/data" ]; then
+    mkdir -p "$out/data"
+    cp -dR "$data/data/." "$out/data/"
+  fi
+  if [ -d "$data/headers" ]; then
+    mkdir -p "$out/headers/${data%%-*}"
+    cp -dR "$data/headers/." "$out/headers/${data%%-*}/"
+  fi
   rm -rf "$data"
 done
 chmod -R u+w,go-w "$out"

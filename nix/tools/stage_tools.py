@@ -61,7 +61,20 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
     return subprocess.run(command, text=True, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
+def site_headers(prefix: str) -> str:
+    """The headers scheme's directory of the environment at ``prefix`` (sysconfig's, in a venv)."""
+    return os.path.join(prefix, "include", "site", f"python{sys.version_info.major}.{sys.version_info.minor}")
+
+
+def headers_dir(prefix: str, data: str) -> str:
+    """Where the headers scheme of ``<name>-<version>.data`` goes in the environment at ``prefix``."""
+    return os.path.join(site_headers(prefix), os.path.basename(data).split("-")[0])
+
+
 def unpack_wheel(wheel: str, site: str, bin_dir: str, python: str) -> None:
+    """``wheel`` installed as an installer would, in the environment whose ``bin`` is ``bin_dir``: the data
+    scheme at its prefix (``sys.prefix``), the headers scheme under its ``include/site``."""
+    prefix = os.path.dirname(bin_dir)
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
     for data in glob.glob(os.path.join(site, "*.data")):
@@ -70,6 +83,10 @@ def unpack_wheel(wheel: str, site: str, bin_dir: str, python: str) -> None:
                 shutil.copytree(os.path.join(data, scheme), site, dirs_exist_ok=True)
         if os.path.isdir(os.path.join(data, "scripts")):
             shutil.copytree(os.path.join(data, "scripts"), bin_dir, dirs_exist_ok=True)
+        if os.path.isdir(os.path.join(data, "data")):
+            shutil.copytree(os.path.join(data, "data"), prefix, dirs_exist_ok=True)
+        if os.path.isdir(os.path.join(data, "headers")):
+            shutil.copytree(os.path.join(data, "headers"), headers_dir(prefix, data), dirs_exist_ok=True)
         shutil.rmtree(data)
     os.makedirs(bin_dir, exist_ok=True)
     # The same wrapper writer the Nix library uses for dependency wheels.
@@ -115,10 +132,25 @@ def install_wheel(wheel: str, work: str) -> tuple[str, dict[str, str]]:
     bin_dir = os.path.join(work, "venv", "bin")
     python = make_venv(work, [site])
     unpack_wheel(wheel, site, bin_dir, python)
-    # The stage's console scripts run the stage's Python: give the venv its own.
+    # The stage's console scripts run the stage's Python: give the venv its own; and its wheels' data and
+    # headers, which the stage's environment has at its own prefix (python-env.sh).
     for wheel_site in [path for path in sys.path if path.endswith("/site") and path.startswith(os.sep)]:
         subprocess.run([python, "-B", os.environ["consoleScripts"], wheel_site, bin_dir], check=True)
+        link_tree(os.path.join(os.path.dirname(wheel_site), "data"), os.path.dirname(bin_dir))
+        link_tree(os.path.join(os.path.dirname(wheel_site), "headers"), site_headers(os.path.dirname(bin_dir)))
     return python, {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
+
+
+def link_tree(source: str, target: str) -> None:
+    """Link every file under ``source`` at the same place under ``target``; a file there already is an error."""
+    for directory, _, names in os.walk(source):
+        for name in names:
+            origin = os.path.join(directory, name)
+            destination = os.path.join(target, os.path.relpath(origin, source))
+            if os.path.lexists(destination):
+                fail(f"two wheels of the stage install {os.path.relpath(destination, target)} (the second: {source})")
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            os.symlink(origin, destination)
 
 
 def file_sha256(path: str) -> str:
@@ -141,8 +173,9 @@ def distribution_name(wheel: str) -> str:
 def installed(arguments: argparse.Namespace) -> None:
     """Run by the venv's Python: the distribution it imports, every installed file checked against RECORD.
 
-    Prints JSON; exits 1 naming the files that differ.  Files the wheel installs outside
-    site-packages (``.data/scripts``, headers) are counted, not checked (installers rewrite scripts).
+    Prints JSON; exits 1 naming the files that differ.  The data and headers schemes are checked where
+    they were installed (under ``sys.prefix``); ``.data/scripts`` are counted, not checked (installers
+    rewrite their ``#!`` line).
     """
     found = importlib.metadata.distribution(arguments.name)
     checked, elsewhere, differing = 0, 0, []
@@ -151,10 +184,15 @@ def installed(arguments: argparse.Namespace) -> None:
             continue
         parts = entry.parts
         if parts[0].endswith(".data"):
-            if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+            if len(parts) >= 3 and parts[1] in ("purelib", "platlib"):
+                path = str(found.locate_file(os.path.join(*parts[2:])))
+            elif len(parts) >= 3 and parts[1] == "data":
+                path = os.path.join(sys.prefix, *parts[2:])
+            elif len(parts) >= 3 and parts[1] == "headers":
+                path = os.path.join(headers_dir(sys.prefix, parts[0]), *parts[2:])
+            else:  # scripts: installers rewrite their #! line
                 elsewhere += 1
                 continue
-            path = str(found.locate_file(os.path.join(*parts[2:])))
         else:
             path = str(entry.locate())
         try:
