@@ -188,7 +188,7 @@ def test_the_stage_names_the_loader_the_audit_counts_it_and_the_provenance_recor
             "missing-library",
             [
                 "could not start: it loads 'libyaml-0.so.2'",
-                "add 'libyaml-0-2' to [tool.pyrel.stages.missing-library].system",
+                "add 'libyaml-0-2' to [stages.missing-library].system",
             ],
         ),
         ("other-loader", ["exists but could not start: it asks for '/lib/ld-musl-test.so.1'"]),

@@ -136,7 +136,7 @@ def test_without_tzdata_a_zone_lookup_fails_and_pyrel_names_tzdata(
     [stage] = json.loads(completed.stdout)["stages"]
     [violation] = stage["hermeticity-violations"]
     assert violation["kind"] == "host-file"
-    assert "add 'tzdata' to [tool.pyrel.stages.timezone-missing].system" in violation["explanation"]
+    assert "add 'tzdata' to [stages.timezone-missing].system" in violation["explanation"]  # pyrel.toml's spelling
 
 
 def test_a_wheels_data_scripts_are_on_path(built: tuple[dict[str, object], str], project: Path) -> None:

@@ -135,7 +135,7 @@ def test_a_stage_that_succeeds_without_its_optional_extension_is_warned_with_the
     built = _pyrel(project, "build", "all", "--json", env={**cache, **local})
     stages = _stages(built)
     [header, link, module] = stages["optional-extension"]["notices"]
-    add = "add it to [tool.pyrel.stages.optional-extension].system and run `pyrel lock`"
+    add = "add it to [stages.optional-extension].system and run `pyrel lock`"  # as pyrel.toml spells it
     assert "'libyaml-dev' ships it (/usr/include/yaml.h, " in header and add in header
     assert f"'libyaml-dev' ships it (/usr/lib/{_triplet(lock.architecture)}/libyaml.so" in link
     assert "'libyaml-dev' ships it" in module and "yaml-0.1.pc" in module
@@ -144,7 +144,7 @@ def test_a_stage_that_succeeds_without_its_optional_extension_is_warned_with_the
     assert stages["required-extension"]["status"] == "failed"
     [tool] = stages["undeclared-tool"]["hermeticity-violations"]
     assert "For the program 'make': 'make' ships it (/usr/bin/make" in tool["explanation"]
-    assert "[tool.pyrel.stages.undeclared-tool].system" in tool["explanation"]
+    assert "[stages.undeclared-tool].system" in tool["explanation"]
     assert any("/main/by-hash/SHA256/" in path for path in ASKED), ASKED
 
     # Printed under the stage's result, as `warning:` lines.
