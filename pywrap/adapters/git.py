@@ -86,7 +86,8 @@ _PLAIN = (
     "fetch.writeCommitGraph=false",
     "-c",
     "gc.auto=0",
-    # One thread makes the same pack of the same objects (what the stage's input hashes), run after run.
+    # One thread makes the same pack of the same objects (what the stage's input hashes), run after run
+    # (see repack: it applies to packs made here, not to the one a fetch receives).
     "-c",
     "pack.threads=1",
 )
@@ -128,8 +129,10 @@ def init_metadata_repository(destination: Path) -> None:
 
 
 def fetch_history(repository: Path, source: Path, refspecs: list[str], depth: int | None) -> None:
-    """Fetch ``refspecs`` of the repository at ``source`` into ``repository``: ``depth`` commits, or all."""
-    deepen = [f"--depth={depth}"] if depth else []
+    """Fetch ``refspecs`` of the repository at ``source`` into ``repository``: ``depth`` commits, or all
+    (``--unshallow`` where an earlier fetch left ``repository`` shallow)."""
+    shallow = (repository / ".git" / "shallow").is_file()
+    deepen = [f"--depth={depth}"] if depth else (["--unshallow"] if shallow else [])
     _git(
         repository,
         "fetch",
@@ -142,6 +145,15 @@ def fetch_history(repository: Path, source: Path, refspecs: list[str], depth: in
         *refspecs,
         what="git fetch",
     )
+
+
+def repack(repository: Path) -> None:
+    """One pack of every object, its deltas found again on one thread: the same objects give the same bytes.
+
+    The pack a fetch receives is the other side's (``git upload-pack`` runs without this process's
+    configuration, so on several threads), which differs run after run.
+    """
+    _git(repository, "repack", "-a", "-d", "-f", "-q", "--no-write-bitmap-index", what="git repack")
 
 
 def point_head(repository: Path, branch: str | None, commit: str) -> None:

@@ -15,7 +15,8 @@ a repository of its own, ``.pyrel/git/<commit>``:
 * the whole history when no such tag exists (the plugins then count every
   commit), or when the shallow copy describes HEAD otherwise than the project
   does (a merge from before the tag): the copy is checked, never assumed;
-* nothing else: no remote, no hooks, no configuration, no reflog.
+* nothing else: no remote, no hooks, no configuration, no reflog; and repacked on one thread, so that
+  the same history gives the same bytes (the stage's input, by its hash).
 
 A shallow clone (CI's one-commit checkout) is refused unless HEAD is at a tag: the distance to a tag
 beyond its boundary, or the count of all commits, would be wrong, and so would the version.
@@ -99,6 +100,7 @@ def prepare(root: Path, state: Path) -> GitMetadata:
             f"the project as {described!r}",
             hint="report this to pyrel with the output of `git log --graph --oneline`; set git = false meanwhile",
         )
+    git.repack(building)
     building.rename(target)
     return GitMetadata(target / ".git", commit, described, (target / ".git" / "shallow").is_file())
 

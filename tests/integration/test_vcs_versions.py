@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pywrap.adapters import git as git_adapter
 from pywrap.execution import vcs
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
@@ -199,3 +200,18 @@ def test_a_shallow_clone_is_refused_unless_head_is_at_a_tag(tmp_path: Path, run_
     _git(project, "tag", "v1.1")
     assert run_pyrel("lock", "-C", str(project)).returncode == 0
     assert _build_source(project, run_pyrel).name == "scmdemo-1.1.tar.gz"
+
+
+def test_a_shallow_copy_fetched_again_without_a_depth_holds_the_whole_history(tmp_path: Path) -> None:
+    """pyrel's fallback when its copy back to the tag describes HEAD otherwise than the project: all of it."""
+    project = _repository(tmp_path / "scmdemo", SETUPTOOLS_SCM, "scmdemo")
+    for number in range(3):
+        (project / "src" / "scmdemo" / "__init__.py").write_text(f"X = {number}\n")
+        _git(project, "commit", "--quiet", "-am", f"commit {number}")
+    copy = tmp_path / "copy"
+    git_adapter.init_metadata_repository(copy)
+    git_adapter.fetch_history(copy, project, ["+HEAD:refs/heads/main"], depth=1)
+    assert git_adapter.is_shallow(copy)
+    git_adapter.fetch_history(copy, project, ["+HEAD:refs/heads/main"], depth=None)
+    assert not git_adapter.is_shallow(copy)
+    assert _git(copy, "rev-list", "--count", "refs/heads/main") == "4"
