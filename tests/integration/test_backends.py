@@ -67,7 +67,14 @@ PUBLISHED = [
         "hatchling+hatch-vcs", "iniconfig", "2.0.0", "2d91e135bf72d31a410b17c16da610a82cb55f6b0477d1a902134b24a455b8b3"
     ),
     Published("flit_core", "tomli", "2.0.1", "de526c12914f0c550d15924c62d72abc48d6fe7364aa87328337a31007fe8a4f"),
-    Published("pdm-backend", "unearth", "0.17.2", "0b8a2afd3476f1ab6155fc579501ac47fffe43547d88a70e5a5b76a7fe6caa2c"),
+    Published(
+        "pdm-backend",
+        "unearth",
+        "0.17.2",
+        "0b8a2afd3476f1ab6155fc579501ac47fffe43547d88a70e5a5b76a7fe6caa2c",
+        # Its test requirements hold requests-wsgi-adapter, which publishes no wheel.
+        skip_stages=("test",),
+    ),
     Published("poetry-core", "tomlkit", "0.13.2", "fff5fe59a87295b278abd31bec92c15d9bc4a06885ab12bcea52c71119392e79"),
 ]
 
