@@ -54,8 +54,13 @@ _PKG_CONFIG = re.compile(
 _TOOL = re.compile(
     r"error: command '([^']+)' failed: No such file or directory|unable to execute '([^']+)': No such file or directory"
 )
-#: The tools ``compiler = true`` provides (gcc and binutils from the suite, with the libc headers).
-_COMPILER = re.compile(r"(?:[a-z0-9_]+-linux-gnu[a-z0-9_]*-)?(?:cc|gcc|c\+\+|g\+\+|cpp|ld|as)(?:-[0-9]+)?")
+#: The tools ``compiler = true`` provides (gcc and binutils from the suite, with the libc headers), and the
+#: other compilers meson and CMake try in turn when they look for one (clang, NVIDIA's, PGI's, Intel's): the
+#: answer to each is the compiler, never a package lookup.
+_COMPILER = re.compile(
+    r"(?:[a-z0-9_]+-linux-gnu[a-z0-9_]*-)?(?:cc|gcc|c\+\+|g\+\+|cpp|ld|as)(?:-[0-9]+)?"
+    r"|(?:clang|clang\+\+|nvc|nvc\+\+|pgcc|pgc\+\+|icc|icpc|icx|icpx)(?:-[0-9]+)?"
+)
 #: More packages than this for one file, and none is named (which one the build wants would be a guess).
 NAMED_AT_MOST = 3
 

@@ -188,8 +188,11 @@ def test_where_the_name_would_be_a_guess_none_is_named() -> None:
 
 
 def test_a_missing_compiler_is_answered_with_the_compiler_key_and_a_failed_lookup_says_why() -> None:
-    for tool in ("gcc", "x86_64-linux-gnu-gcc", "cc", "g++-12"):
+    # meson's and CMake's probes try other compilers in turn: each is the compiler key, never a lookup.
+    for tool in ("gcc", "x86_64-linux-gnu-gcc", "cc", "g++-12", "clang++", "nvc++", "pgc++", "icpc", "icpx"):
+        assert system_needs.is_compiler(Wanted("tool", tool))
         assert _fix(Wanted("tool", tool), None).startswith("set compiler = true in [tool.pyrel.stages.wheel]")
+    assert not system_needs.is_compiler(Wanted("tool", "make"))
     text = _fix(Wanted("header", "yaml.h"), None, failure="the suite's Contents index could not be read: offline")
     assert text == (
         "add the Debian package that ships it to [tool.pyrel.stages.wheel].system and run `pyrel lock` "
