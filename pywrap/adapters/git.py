@@ -76,7 +76,9 @@ def remote_url(root: Path, remote: str = "origin") -> str | None:
 #: is written out whole: git's default abbreviation grows with the number of objects, which a copy of
 #: part of the history has fewer of.
 DESCRIBE = ("describe", "--tags", "--long", "--abbrev=40", "--match", "*[0-9]*")
-#: Host configuration never shapes the metadata pyrel copies (no hooks, no user or system config).
+#: What of the host's configuration could shape the copy pyrel makes is set here: no hooks, no reflog, no
+#: automatic gc, packs written on one thread. The user's and system configuration still apply otherwise:
+#: `safe.directory`, which lets a user read a checkout another user owns (CI containers), lives there.
 _PLAIN = (
     "-c",
     "core.hooksPath=/dev/null",
@@ -94,7 +96,7 @@ _PLAIN = (
 
 
 def _git(directory: Path, *args: str, what: str, check: bool = True) -> str | None:
-    env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0"}
+    env = {"GIT_TERMINAL_PROMPT": "0"}
     result = run(["git", *_PLAIN, "-C", str(directory), *args], what=what, check=check, env=env)
     text = result.stdout.strip()
     return text if result.returncode == 0 else None

@@ -36,7 +36,7 @@ from pathlib import Path
 import attrs
 
 from pywrap.adapters import git
-from pywrap.errors import ConfigError, InputVerificationError
+from pywrap.errors import CommandFailed, ConfigError, InputVerificationError
 
 #: Under the project's state directory (``.pyrel``), one repository per commit.
 GIT_DIR = "git"
@@ -90,7 +90,17 @@ def prepare(root: Path, state: Path) -> GitMetadata:
     if tag is not None:
         refspecs += [f"+refs/tags/{name}:refs/tags/{name}" for name in git.tags_merged_since(root, tag)]
     git.init_metadata_repository(building)
-    git.fetch_history(building, root, refspecs, depth=history_depth(described))
+    try:
+        git.fetch_history(building, root, refspecs, depth=history_depth(described))
+    except CommandFailed as exc:
+        if "dubious ownership" not in (exc.completed.stderr or ""):
+            raise
+        # git reads a repository another user owns only where the user's configuration says so; copying it
+        # checks its .git directory (a checkout's own path, which CI tools name, is not enough there).
+        raise InputVerificationError(
+            f"{root}: git refuses to copy the history of this repository, which another user owns",
+            hint=f"if you trust it: git config --global --add safe.directory {root.resolve() / '.git'}",
+        ) from exc
     git.point_head(building, branch, commit)
     if history_depth(described) is not None and git.describe(building) != described:
         git.fetch_history(building, root, refspecs, depth=None)  # a shallow copy that says otherwise: all of it

@@ -9,6 +9,7 @@ commit after it, a dirty one for a changed tree; and a file only git lists is in
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from pywrap.adapters import git as git_adapter
+from pywrap.errors import InputVerificationError
 from pywrap.execution import vcs
 
 pytestmark = [pytest.mark.nix, pytest.mark.network]
@@ -215,3 +217,29 @@ def test_a_shallow_copy_fetched_again_without_a_depth_holds_the_whole_history(tm
     git_adapter.fetch_history(copy, project, ["+HEAD:refs/heads/main"], depth=None)
     assert not git_adapter.is_shallow(copy)
     assert _git(copy, "rev-list", "--count", "refs/heads/main") == "4"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives the checkout to another user, which needs root")
+def test_a_checkout_another_user_owns_is_read_as_the_users_safe_directory_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI container runs as root on a checkout the runner's user owns; git refuses such a repository
+    unless the user's configuration names it in `safe.directory`, which pyrel's git calls keep."""
+    project = _repository(tmp_path / "scmdemo", SETUPTOOLS_SCM, "scmdemo")
+    _git(project, "tag", "v3.0")
+    subprocess.run(["chown", "-R", "nobody", str(project)], check=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    # What CI tools write (the checkout's path): git answers pyrel's questions, but copying the history reads
+    # the .git directory, so pyrel names the entry to add.
+    (home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {project}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    with pytest.raises(InputVerificationError, match="another user owns") as refused:
+        vcs.prepare(project, tmp_path / "state")
+    assert refused.value.hint == f"if you trust it: git config --global --add safe.directory {project / '.git'}"
+    # No copy was kept: only the partial one, which the next run makes anew.
+    assert all(path.name.endswith(".partial") for path in (tmp_path / "state" / "git").iterdir())
+    (home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {project}\n\tdirectory = {project / '.git'}\n")
+    metadata = vcs.prepare(project, tmp_path / "state")
+    assert metadata.describe is not None and metadata.describe.startswith("v3.0-0-g")
