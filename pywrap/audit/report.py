@@ -18,7 +18,7 @@ import jinja2
 from rich.table import Table
 
 from pywrap.audit.closures import CLOSURE_KINDS, SANDBOX, SUPPLY_CHAIN, AuditReport, Closure, StageDiff, ratio
-from pywrap.locking.lockfile import write_atomically
+from pywrap.files import write_atomically
 from pywrap.logger import human_bytes
 
 TEMPLATE = "audit.html.j2"

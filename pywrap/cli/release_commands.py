@@ -41,7 +41,7 @@ def github(
 ) -> None:
     """Write .github/workflows/release.yml (one job per stage, `needs` mirroring the stage inputs) and
     .github/pyrel-requirements.txt (the pyrel every job installs, pinned by hash)."""
-    from pywrap.locking.lockfile import write_atomically
+    from pywrap.files import write_atomically
     from pywrap.release import ci
 
     project = load_project(project_dir)

@@ -25,7 +25,8 @@ from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, LockError, PyrelError
 from pywrap.execution import closure, export, plan, recovery, system_needs
 from pywrap.execution.graph import StageGraph, stage_graph, state_dir
-from pywrap.locking.lockfile import LOCK_FILE, Lock, read_lock, write_atomically
+from pywrap.files import write_atomically
+from pywrap.locking.lockfile import LOCK_FILE, Lock, read_lock
 from pywrap.progress import NixLog
 
 if TYPE_CHECKING:

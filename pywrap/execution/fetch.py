@@ -31,7 +31,8 @@ from pywrap.digest import file_sha256
 from pywrap.errors import DownloadError, FetchError, HashMismatchError
 from pywrap.execution import recovery
 from pywrap.execution.nixlib import ElfPlatform, elf_platform, nix_system
-from pywrap.locking.lockfile import DebEntry, InventoryEntry, Lock, WheelEntry, write_atomically
+from pywrap.files import write_atomically
+from pywrap.locking.lockfile import DebEntry, InventoryEntry, Lock, WheelEntry
 from pywrap.logger import human_bytes
 from pywrap.progress import fetch_item, fetch_summary
 from pywrap.storepath import fixed_output_path, nix_base32, store_name

@@ -28,7 +28,8 @@ from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH, Project
 from pywrap.errors import InstallationError
 from pywrap.execution import fetch, plan, recovery, vcs
 from pywrap.execution.nixlib import nix_library
-from pywrap.locking.lockfile import Lock, check_fresh, read_lock, write_atomically
+from pywrap.files import write_atomically
+from pywrap.locking.lockfile import Lock, check_fresh, read_lock
 from pywrap.providers.base import provider_for
 
 STATE_DIR = ".pyrel"

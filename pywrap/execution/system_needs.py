@@ -338,7 +338,7 @@ def remembered_notices(
 
 
 def _write(path: Path, data: bytes) -> None:
-    from pywrap.locking.lockfile import write_atomically
+    from pywrap.files import write_atomically
 
     write_atomically(path, data)
 

@@ -17,9 +17,7 @@ import datetime
 import functools
 import hashlib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -640,16 +638,3 @@ def check_fresh(project: Project, lock: Lock, stage_names: Iterable[str]) -> Non
             f"{LOCK_FILE} was made for provider '{lock.provider}', the project uses '{project.provider}'",
             hint="run `pyrel lock`",
         )
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

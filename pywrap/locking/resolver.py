@@ -30,6 +30,7 @@ from pywrap.config.model import SOURCE_STAGE, Project, Stage
 from pywrap.config.requirement_files import PinnedHashes, RequirementFile
 from pywrap.errors import ConfigError, LockError, ResolutionError
 from pywrap.execution import fetch
+from pywrap.files import write_atomically
 from pywrap.locking import backend_probe, intersphinx, wheel_libraries
 from pywrap.locking.lockfile import (
     ARCH_TO_MACHINE,
@@ -43,7 +44,6 @@ from pywrap.locking.lockfile import (
     pylock_name,
     read_pylock,
     stage_fingerprint,
-    write_atomically,
 )
 from pywrap.providers import debian, debian_archive
 

@@ -25,9 +25,7 @@ import importlib.resources
 import json
 import lzma
 import marshal
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from pywrap.errors import ResolutionError
+from pywrap.files import write_atomically
 from pywrap.providers import debian
 
 if TYPE_CHECKING:
@@ -321,19 +320,6 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 @attrs.frozen
 class IndexCache:
     """``<cache>/debian/``: each InRelease as last downloaded (with its HTTP validators and the indexes
@@ -354,8 +340,8 @@ class IndexCache:
 
     def put_release(self, url: str, data: bytes, meta: dict[str, Any]) -> None:
         key = self._release_key(url)
-        _write(key.with_suffix(".InRelease"), data)
-        _write(key.with_suffix(".json"), json.dumps({**meta, "url": url}, sort_keys=True).encode())
+        write_atomically(key.with_suffix(".InRelease"), data)
+        write_atomically(key.with_suffix(".json"), json.dumps({**meta, "url": url}, sort_keys=True).encode())
 
     def index(self, sha256: str, size: int) -> bytes | None:
         """The cached index of this sha256 (checked: a damaged file is read as missing)."""
@@ -369,7 +355,7 @@ class IndexCache:
         return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
     def put_index(self, sha256: str, data: bytes) -> None:
-        _write(self.root / "indexes" / sha256, data)
+        write_atomically(self.root / "indexes" / sha256, data)
 
     def prune_indexes(self) -> None:
         """Drop the indexes no cached InRelease lists any more (a suite moved on)."""
@@ -401,7 +387,7 @@ class IndexCache:
     def put_parsed(self, key: str, index: debian.PackageIndex) -> None:
         rows = [(e.name, e.version, e.architecture, e.text, e.origin) for e in index.packages.values()]
         providers = {name: [(p.provider, p.version) for p in listed] for name, listed in index.providers.items()}
-        _write(self._parsed_file(key), marshal.dumps((rows, providers)))
+        write_atomically(self._parsed_file(key), marshal.dumps((rows, providers)))
         kept = sorted((self.root / "parsed").glob("*"), key=lambda path: path.stat().st_mtime, reverse=True)
         for path in kept[PARSED_KEPT:]:
             if not path.name.startswith("."):

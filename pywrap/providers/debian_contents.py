@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import json
 import lzma
 import os
@@ -33,7 +32,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from pywrap.digest import file_sha256
 from pywrap.errors import ResolutionError
+from pywrap.files import write_atomically
 
 if TYPE_CHECKING:  # imported where the archive is read: a build that looks nothing up does not load it
     from pywrap.providers import debian_archive
@@ -240,7 +241,7 @@ class ContentsCache:
                 return None
         except OSError:
             return None
-        if _file_sha256(path) != listed.sha256:
+        if file_sha256(path) != listed.sha256:
             return None
         os.utime(path)  # in use: the last to be pruned
         return path
@@ -254,7 +255,7 @@ class ContentsCache:
 
     def put_answers(self, sha256: str, answers: dict[str, Found | None]) -> None:
         data = {key: found.to_json() if found is not None else None for key, found in sorted(answers.items())}
-        _replace(self.root / f"{sha256}.json", json.dumps(data).encode())
+        write_atomically(self.root / f"{sha256}.json", json.dumps(data).encode())
 
     def prune(self) -> None:
         """Keep the :data:`KEPT` newest Contents files (each is tens of MB) and their answers."""
@@ -262,27 +263,6 @@ class ContentsCache:
         for path in sorted(files, key=lambda item: item.stat().st_mtime, reverse=True)[KEPT:]:
             path.unlink(missing_ok=True)
             path.with_name(f"{path.name}.json").unlink(missing_ok=True)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- reading the archive
@@ -330,7 +310,7 @@ def _fetch(listed: _Listed, cache: ContentsCache, download: Downloader, progress
                 f"{listed.url} does not exist, though {listed.release_url} lists it",
                 hint="the mirror is being updated, or inconsistent: try again later",
             )
-        actual, size = _file_sha256(target), target.stat().st_size
+        actual, size = file_sha256(target), target.stat().st_size
         if actual != listed.file.sha256 or size != listed.file.size:
             raise ResolutionError(
                 f"{listed.url}: sha256 {actual} ({size} bytes) differs from what the signed {listed.release_url} "

@@ -23,7 +23,8 @@ from pywrap.cache import cache_dir
 from pywrap.config.model import Project
 from pywrap.digest import file_sha256
 from pywrap.execution.nixlib import nix_system
-from pywrap.locking.lockfile import Lock, write_atomically
+from pywrap.files import write_atomically
+from pywrap.locking.lockfile import Lock
 from pywrap.release import provenance
 from pywrap.release.source_state import SourceInfo
 

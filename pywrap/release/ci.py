@@ -55,9 +55,9 @@ from pywrap.config.model import (
     Project,
     Publish,
     PyrelPin,
-    Stage,
 )
 from pywrap.errors import ConfigError
+from pywrap.execution.plan import stage_order
 
 WORKFLOW_PATH = Path(".github/workflows/release.yml")
 #: Beside the workflow: what every job's `pip install --require-hashes -r` reads.
@@ -174,6 +174,7 @@ def job_id(stage: str) -> str:
 
 def workflow(project: Project, config: CIConfig) -> Workflow:
     """One job per stage; ``needs`` mirrors the stage inputs exactly (plus the tag check)."""
+    distributions = _distribution_stages(project, config)  # what publishing takes must exist first
     jobs = []
     for stage in project.stages:
         if stage.name in project.skip_stages:  # never locked, never built (a stage reading it is skipped too)
@@ -186,7 +187,7 @@ def workflow(project: Project, config: CIConfig) -> Workflow:
                 needs=(TAG_JOB, *(job_id(name) for name in stage.inputs)),
                 inputs=stage.inputs,
                 build=built,
-                history=any(planned.git for planned in _planned(project, built)),
+                history=any(planned.git for planned in stage_order(project, built)),
             )
         )
     return Workflow(
@@ -194,22 +195,8 @@ def workflow(project: Project, config: CIConfig) -> Workflow:
         config,
         tuple(jobs),
         pyrel=_pyrel_pin(project, config),
-        distributions=_distribution_stages(project, config),
+        distributions=distributions,
     )
-
-
-def _planned(project: Project, built: tuple[str, ...]) -> list[Stage]:
-    """The stages `pyrel build` plans for ``built``: those and every stage they read, however far."""
-    wanted, seen = list(built), set(built)
-    while wanted:
-        try:
-            stage = project.stage(wanted.pop())
-        except KeyError:  # an input that is not a stage is the configuration's error, reported where it is read
-            continue
-        reads = [name for name in stage.inputs if name not in seen]
-        seen.update(reads)
-        wanted += reads
-    return [stage for stage in project.stages if stage.name in seen]
 
 
 def _pyrel_pin(project: Project, config: CIConfig) -> PyrelPin:

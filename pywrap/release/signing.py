@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pywrap.adapters import ssh
 from pywrap.errors import VerificationError
-from pywrap.locking.lockfile import write_atomically
+from pywrap.files import write_atomically
 from pywrap.release import verify
 
 
