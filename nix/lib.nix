@@ -230,12 +230,12 @@ let
     python = if stage.python == "" then "" else "${root}/${stage.python}";
     inherit root;
     sandboxShell = "${bootstrap}/bin/busybox";
-    src = source;
     runScript = builtins.toFile "pyrel-${stage.name}-run.sh" (concatStringsSep "\n" stage.run + "\n");
     # pyrel's in-sandbox helpers (archive normalizer, test and docs runners):
     # static files of this library, one store path.
     pyrelTools = ./tools;
-    normalizer = "${./tools}/normalize_archives.py";
+    # Empty for a stage whose commands write their archives normalized (stage.sh skips the pass).
+    normalizer = if stage.normalize or true then "${./tools}/normalize_archives.py" else "";
     outputGlobs = stage.outputs;
     pyrelInputs = concatStringsSep " " (attrNames inputs);
     SOURCE_DATE_EPOCH = toString stage.sourceDateEpoch;
@@ -244,7 +244,8 @@ let
     PYTHONHASHSEED = "0";
     LC_ALL = "C";
     TZ = "UTC";
-  } // (if git == null then { } else { pyrelGit = git; }) // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // wheelsEnv wheels // stage.env
+  } // (if stage.projectTree or true then { src = source; } else { })
+    // (if git == null then { } else { pyrelGit = git; }) // loaderEnv { inherit root loader; } // compilerEnv { inherit root stage; } // wheelsEnv wheels // stage.env
     // intersphinxEnv stage
     // listToAttrs (map (n: { name = "PYREL_INPUT_${sanitizeEnvName n}"; value = inputs.${n}; }) (attrNames inputs)));
 
@@ -269,7 +270,7 @@ let
     in built // {
       ${stage.name} = mkStage { inherit busybox root pythonEnv source inputs stage bootstrap loader wheels git; };
       # What the stage's sandbox can see, for the audit: its inputs' runtime closure.
-      "${stage.name}-inputs" = [ root busybox source bootstrap ] ++ (if loader == null then [ ] else [ loader ])
+      "${stage.name}-inputs" = [ root busybox bootstrap ] ++ (if stage.projectTree or true then [ source ] else [ ]) ++ (if loader == null then [ ] else [ loader ])
         ++ (if git == null then [ ] else [ git ])
         ++ (if pythonEnv == null then [ ] else [ pythonEnv ]) ++ builtins.attrValues inputs ++ intersphinxInventories stage;
     }) { } plan.stages;

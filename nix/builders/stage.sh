@@ -30,8 +30,13 @@ if [ -n "${sandboxLoader:-}" ]; then
   fi
 fi
 work="$TMPDIR/src"
-cp -dR "$src" "$work"
-chmod -R u+w "$work"
+# A stage that reads only its inputs (the wheel stage: the sdist) has no copy of the project's tree.
+if [ -n "${src:-}" ]; then
+  cp -dR "$src" "$work"
+  chmod -R u+w "$work"
+else
+  mkdir "$work"
+fi
 cd "$work"
 # The project's git metadata (git = true: HEAD, the history back to the nearest
 # tag, the tags), for the VCS plugins that read the version or the file list
@@ -51,8 +56,10 @@ sh -eu "$runScript"
 
 cd "$out"
 # Archives are rewritten deterministically by the stage's Python; a stage
-# without Python (python = false) keeps its archives as its commands wrote them.
-if [ -n "$python" ] && [ -x "$python" ]; then
+# without Python (python = false) keeps its archives as its commands wrote them,
+# and one whose commands write them normalized (no $normalizer: the wheel
+# stage's runner) is not rewritten twice.
+if [ -n "$python" ] && [ -x "$python" ] && [ -n "$normalizer" ]; then
   "$python" -I -S "$normalizer" "$out" "$SOURCE_DATE_EPOCH"
 fi
 set -f

@@ -26,11 +26,9 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import email.message
 import glob
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
 import io
 import json
@@ -177,6 +175,8 @@ def installed(arguments: argparse.Namespace) -> None:
     they were installed (under ``sys.prefix``); ``.data/scripts`` are counted, not checked (installers
     rewrite their ``#!`` line).
     """
+    import importlib.metadata  # imported here: the wheel stage never needs it, and it costs ~20 ms
+
     found = importlib.metadata.distribution(arguments.name)
     checked, elsewhere, differing = 0, 0, []
     for entry in found.files or []:
@@ -368,6 +368,8 @@ def test(arguments: argparse.Namespace) -> None:
 
 def no_report_message(status: int) -> str:
     """Why pytest ran no test, and what to change: often an older project meets the newest pytest."""
+    import importlib.metadata
+
     try:
         version = importlib.metadata.version("pytest")
     except importlib.metadata.PackageNotFoundError:
@@ -582,11 +584,15 @@ def wheel(arguments: argparse.Namespace) -> None:
         )
     built_dir = os.path.join(work, "built")
     frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
-    result = run([sys.executable, frontend, "wheel", built_dir], cwd=project_dir)
-    if result.returncode != 0:
-        fail(
-            f"the build backend failed to build the wheel from {sdist} (exit {result.returncode}; its output is above)"
-        )
+    command = [sys.executable, frontend, "wheel", built_dir]
+    print("+ " + " ".join(command), flush=True)
+    backend = subprocess.Popen(command, cwd=project_dir)
+    # While the backend builds in its own process, this one loads what the upload checks need
+    # (packaging compiles its regular expressions on import, ~50 ms): on a second core, off the path.
+    checkers = upload_checkers()
+    returncode = backend.wait()
+    if returncode != 0:
+        fail(f"the build backend failed to build the wheel from {sdist} (exit {returncode}; its output is above)")
     built = glob.glob(os.path.join(built_dir, "*.whl"))
     if len(built) != 1:
         fail(f"expected one wheel, the backend wrote {built}")
@@ -597,7 +603,7 @@ def wheel(arguments: argparse.Namespace) -> None:
     release = built[0]
     if is_platform_wheel(release):
         release, checks["manylinux"] = manylinux(release, work, repair=arguments.repair, epoch=epoch)
-    problems, warnings = upload_problems(release)
+    problems, warnings = upload_problems(release, checkers)
     if problems:
         fail(
             f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
@@ -818,30 +824,43 @@ def retag(wheel: str, platform_tag: str, epoch: int) -> str:
 
 
 def _content_type(value: str) -> tuple[str, dict[str, str]]:
+    import email.message  # imported here: ~15 ms that only this parse needs
+
     message = email.message.EmailMessage()
     message["content-type"] = value
     return message.get_content_type(), dict(message["content-type"].params)
 
 
-def upload_problems(wheel: str) -> tuple[list[str], list[str]]:
+def upload_checkers() -> ImportError | None:
+    """Import what the upload checks use (packaging; readme_renderer is only found: docutils, which renders
+    reStructuredText, is imported only for such a README); the ImportError if one is missing."""
+    try:
+        if "readme_renderer" not in sys.modules and importlib.util.find_spec("readme_renderer") is None:
+            raise ImportError("No module named 'readme_renderer'")
+        for module in ("packaging.metadata", "packaging.utils", "packaging.version"):
+            importlib.import_module(module)
+    except ImportError as exc:
+        return exc
+    return None
+
+
+def upload_problems(wheel: str, missing: ImportError | None) -> tuple[list[str], list[str]]:
     """What `twine check` checks, and the index refuses on upload: the metadata as packaging validates it,
     its name and version against the file name's, and a reStructuredText README that renders.
 
-    twine is not locked for it: its check is these two libraries, and twine brings its
-    upload client along (keyring, cryptography, requests: 31 wheels against 5).
+    ``missing``: upload_checkers()'s answer. twine is not locked for it: its check is these two
+    libraries, and twine brings its upload client along (keyring, cryptography, requests: 31 wheels
+    against 5).
     """
-    try:
-        # Only found here: docutils, which renders reStructuredText, is imported only for such a README.
-        if "readme_renderer" not in sys.modules and importlib.util.find_spec("readme_renderer") is None:
-            raise ImportError("No module named 'readme_renderer'")
-        from packaging import metadata
-        from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-        from packaging.version import InvalidVersion, Version
-    except ImportError as exc:
+    if missing is not None:
         fail(
-            f"the wheel stage's upload checks need packaging and readme_renderer ({exc}): declare additions "
+            f"the wheel stage's upload checks need packaging and readme_renderer ({missing}): declare additions "
             "in [tool.pyrel.stages.wheel].extra-requires rather than replacing `requires`, and run `pyrel lock`"
         )
+    from packaging import metadata
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import InvalidVersion, Version
+
     with zipfile.ZipFile(wheel) as archive:
         found = [name for name in archive.namelist() if name.count("/") == 1 and name.endswith(".dist-info/METADATA")]
         if len(found) != 1:

@@ -91,6 +91,12 @@ class Stage:
         return any(command.startswith(WHEEL_COMMAND) for command in self.run)
 
     @property
+    def only_builds_wheel(self) -> bool:
+        """Its commands are only the built-in wheel runner's: it reads the sdist (its input), never the
+        project's tree, and writes its wheel already normalized."""
+        return bool(self.run) and all(command.startswith(WHEEL_COMMAND) for command in self.run)
+
+    @property
     def sphinx_dir(self) -> str | None:
         """The Sphinx source directory of pyrel's docs runner among its commands (``--sphinx-dir``), or None."""
         for command in self.run:

@@ -78,6 +78,11 @@ class StagePlan(TypedDict):
     outputs: list[str]
     #: Its source tree holds the project's git metadata as ``.git``, and git is among its tools.
     git: NotRequired[bool]
+    #: False: the stage gets no copy of the project's tree (the built-in wheel stage: it builds from the
+    #: sdist, its input, and a file the sdist lacks must not reach the wheel).
+    projectTree: NotRequired[bool]
+    #: False: its archives are not rewritten after its commands (they wrote them normalized).
+    normalize: NotRequired[bool]
     #: nixpkgs provider: the stage's tools as nixpkgs attributes.
     nixpkgs: NotRequired[list[str]]
     #: A stage pyrel runs Sphinx for: its pinned inventories, handed to Sphinx as store paths.
@@ -326,6 +331,8 @@ def make_plan(
                 "run": list(stage.run),
                 "outputs": list(stage.outputs),
                 "git": stage.git,
+                "projectTree": not stage.only_builds_wheel,
+                "normalize": not stage.only_builds_wheel,
             }
         )
         if stage.sphinx_dir is not None:

@@ -136,6 +136,18 @@ def test_the_wheel_is_byte_identical_on_rebuild(example: Path, tmp_path: Path) -
     assert (other / "dist" / "wheel" / wheel.name).read_bytes() == wheel.read_bytes()
 
 
+def test_the_wheel_stage_reads_the_sdist_alone(example: Path) -> None:
+    """Its sandbox holds the source stage's sdist and no copy of the project's tree (PyPA's sdist -> wheel
+    route: a file the sdist lacks cannot reach the wheel); the source stage's sandbox has the tree."""
+    audited = _pyrel("audit", "source", "wheel", "--json", "-C", str(example))
+    assert audited.returncode == 0, audited.stderr
+    stages = {stage["name"]: stage["sandbox"]["generated"] for stage in json.loads(audited.stdout)["stages"]}
+    roles = {name: {path["role"] for path in generated} for name, generated in stages.items()}
+    assert "source" in roles["source"] and "source" not in roles["wheel"], roles
+    [sdist_stage] = [path["path"] for path in stages["wheel"] if path["role"] == "stage-output"]
+    assert sdist_stage.endswith("-hello-pyrel-source")
+
+
 def test_docs_and_test_install_the_released_wheel_without_the_backend(example: Path) -> None:
     [wheel] = list((example / "dist" / "wheel").glob("*.whl"))
     installed = json.loads((example / "dist" / "test" / "installed-wheel.json").read_text())

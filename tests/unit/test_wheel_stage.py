@@ -278,7 +278,9 @@ def test_the_upload_checks_are_twine_checks(
     stage_tools: ModuleType, tmp_path: Path, fake_readme_renderer: list[str]
 ) -> None:
     def check(metadata: str, name: str = "demo-1.0-py3-none-any.whl") -> tuple[list[str], list[str]]:
-        problems, warnings = stage_tools.upload_problems(str(_built_wheel(tmp_path / name, metadata)))
+        problems, warnings = stage_tools.upload_problems(
+            str(_built_wheel(tmp_path / name, metadata)), stage_tools.upload_checkers()
+        )
         return problems, warnings
 
     fine = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nDescription-Content-Type: text/x-rst\n\nHello *world*\n"
