@@ -19,44 +19,30 @@ from the sdist's tree; failures are recorded in ``$out/exit-code`` so the
 report is exported either way.  ``docs`` installs the same wheel (for
 autodoc), runs Sphinx per builder and writes deterministic archives; ``mkdocs``
 does the same with ``mkdocs build`` for an MkDocs site (mkdocstrings imports the wheel).
+
+The wheel stage's time is mostly this runner's: what only the test and docs runners use
+(zipfile, the archive writer) is imported where they use it, so that ``wheel`` starts the
+backend sooner, and loads its checks (wheel_checks.py) while the backend builds.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
 import glob
-import hashlib
 import importlib
-import importlib.util
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
-import zipfile
-from typing import NoReturn
 
-from normalize_archives import normalize_zip, write_tar_gz
+from stage_common import fail, file_sha256, record_digest, run, unpack_sdist
 
 TEST_DIRS = ("tests", "test", "testing")
 #: What the wheel stage writes beside the wheel, and the test stage beside its reports.
 WHEEL_CHECKS = "wheel-checks.json"
 INSTALLED_WHEEL = "installed-wheel.json"
-
-
-def fail(message: str) -> NoReturn:
-    print(f"pyrel: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    print("+ " + " ".join(command), flush=True)
-    return subprocess.run(command, text=True, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
 def site_headers(prefix: str) -> str:
@@ -72,6 +58,8 @@ def headers_dir(prefix: str, data: str) -> str:
 def unpack_wheel(wheel: str, site: str, bin_dir: str, python: str) -> None:
     """``wheel`` installed as an installer would, in the environment whose ``bin`` is ``bin_dir``: the data
     scheme at its prefix (``sys.prefix``), the headers scheme under its ``include/site``."""
+    import zipfile
+
     prefix = os.path.dirname(bin_dir)
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
@@ -151,19 +139,6 @@ def link_tree(source: str, target: str) -> None:
             os.symlink(origin, destination)
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def record_digest(data: bytes) -> str:
-    """A RECORD hash: urlsafe base64 of the sha256, unpadded (the wheel spec)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def distribution_name(wheel: str) -> str:
     return os.path.basename(wheel).split("-", 1)[0]
 
@@ -241,6 +216,8 @@ def installed_wheel_record(python: str, wheel: str, environment: dict[str, str])
 
 def wheel_top_level(wheel: str) -> set[str]:
     """The import names a wheel installs at the top of site-packages (packages, modules, extensions)."""
+    import zipfile
+
     names: set[str] = set()
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
@@ -301,18 +278,6 @@ def _test_tree(directory: str) -> str | None:
         if os.path.isdir(os.path.join(directory, name)):
             return name
     return None
-
-
-def unpack_sdist(work: str, stage: str) -> tuple[str, str]:
-    """The source stage's sdist (read-only input) unpacked in ``work``: its name, and its tree."""
-    sdists = sorted(glob.glob(os.path.join(os.environ.get("PYREL_INPUT_source", ""), "*.tar.gz")))
-    if len(sdists) != 1:
-        fail(f"the {stage} stage reads one sdist from the source stage ($PYREL_INPUT_source), found {sdists}")
-    unpacked = os.path.join(work, "sdist")
-    with tarfile.open(sdists[0]) as archive:
-        archive.extractall(unpacked)
-    [project_dir] = [os.path.join(unpacked, name) for name in os.listdir(unpacked)]
-    return os.path.basename(sdists[0]), project_dir
 
 
 def test(arguments: argparse.Namespace) -> None:
@@ -458,6 +423,8 @@ def export_pdfs(build_dir: str, out: str, prefix: str) -> None:
 
 
 def docs(arguments: argparse.Namespace) -> None:
+    from normalize_archives import write_tar_gz
+
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-docs")
     environment = dict(os.environ)
@@ -512,6 +479,8 @@ MKDOCS_LOG = "mkdocs.log"
 def mkdocs(arguments: argparse.Namespace) -> None:
     """An MkDocs site: the wheel stage's wheel installed (mkdocstrings imports the project), ``mkdocs build``
     (``--strict`` for fail-on-warning), the site archived like Sphinx's HTML, mkdocs' warnings beside it."""
+    from normalize_archives import write_tar_gz
+
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-mkdocs")
     environment = dict(os.environ)
@@ -587,23 +556,20 @@ def wheel(arguments: argparse.Namespace) -> None:
     command = [sys.executable, frontend, "wheel", built_dir]
     print("+ " + " ".join(command), flush=True)
     backend = subprocess.Popen(command, cwd=project_dir)
-    # While the backend builds in its own process, this one loads what the upload checks need
+    # While the backend builds in its own process, this one loads the checks and what they import
     # (packaging compiles its regular expressions on import, ~50 ms): on a second core, off the path.
-    checkers = upload_checkers()
+    import wheel_checks
+
+    checkers = wheel_checks.upload_checkers()
     returncode = backend.wait()
     if returncode != 0:
         fail(f"the build backend failed to build the wheel from {sdist} (exit {returncode}; its output is above)")
     built = glob.glob(os.path.join(built_dir, "*.whl"))
     if len(built) != 1:
         fail(f"expected one wheel, the backend wrote {built}")
-    # Normalized before the checks, so that what is checked is what is released (the stage's
-    # normalizer, run again on $out, leaves it as it is).
-    normalize_zip(built[0], epoch)
-    checks: dict[str, object] = {"schema-version": 1, "sdist": sdist}
-    release = built[0]
-    if is_platform_wheel(release):
-        release, checks["manylinux"] = manylinux(release, work, repair=arguments.repair, epoch=epoch)
-    problems, warnings = upload_problems(release, checkers)
+    release, done = wheel_checks.release_candidate(built[0], work, repair=arguments.repair, epoch=epoch)
+    checks: dict[str, object] = {"schema-version": 1, "sdist": sdist, **done}
+    problems, warnings = wheel_checks.upload_problems(release, checkers)
     if problems:
         fail(
             f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
@@ -627,283 +593,6 @@ def wheel(arguments: argparse.Namespace) -> None:
         json.dump(checks, stream, indent=1, sort_keys=True)
         stream.write("\n")
     print(f"pyrel: wheel {os.path.basename(release)} (sha256 {checks['sha256']})", flush=True)
-
-
-def wheel_platforms(wheel: str) -> list[str]:
-    return os.path.basename(wheel)[: -len(".whl")].rsplit("-", 1)[-1].split(".")
-
-
-def is_platform_wheel(wheel: str) -> bool:
-    """A wheel for a platform (compiled code inside), not one for any."""
-    return any(platform != "any" for platform in wheel_platforms(wheel))
-
-
-def _policy_version(tag: str) -> tuple[int, int] | None:
-    """(2, 36) of ``manylinux_2_36_<machine>``; None for ``linux_<machine>`` (no policy)."""
-    match = re.match(r"^manylinux_(\d+)_(\d+)_", tag)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _consistent(found: str, target: str) -> bool:
-    """A wheel consistent with ``found`` satisfies ``target``: PEP 600 policies of an older glibc are stricter."""
-    found_version, target_version = _policy_version(found), _policy_version(target)
-    return found_version is not None and target_version is not None and found_version <= target_version
-
-
-def library_dirs(platform_tag: str) -> str:
-    """Where the stage's root keeps its libraries (auditwheel's --ldpaths, replacing the host's /lib, /usr/lib):
-    the Nix library gives them, for the plan's system (``pyrelLibraryPath``, nix/platforms.json's layout)."""
-    root = os.environ.get("root", "")
-    return os.environ.get("pyrelLibraryPath") or ":".join(
-        os.path.join(root, directory) for directory in ("lib", "usr/lib")
-    )
-
-
-def auditwheel_show(wheel: str, platform_tag: str) -> dict[str, object]:
-    """``auditwheel show --json``: the policy the wheel is consistent with, and what each stricter one lacks."""
-    completed = run(
-        [sys.executable, "-m", "auditwheel", "show", "--json", "--ldpaths", library_dirs(platform_tag), wheel],
-        capture_output=True,
-    )
-    if completed.returncode != 0 or not completed.stdout.strip():
-        sys.stderr.write(completed.stdout + completed.stderr)
-        if "No module named auditwheel" in completed.stderr:
-            fail(
-                "a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
-                '"auditwheel" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`'
-            )
-        fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
-    try:
-        shown: dict[str, object] = json.loads(completed.stdout)
-    except ValueError:
-        sys.stderr.write(completed.stdout + completed.stderr)
-        fail(f"auditwheel show --json printed no JSON for {os.path.basename(wheel)}")
-    return shown
-
-
-def policy_problems(shown: dict[str, object], platform_tag: str) -> tuple[list[str], list[str]]:
-    """Why the wheel is not consistent with ``platform_tag``, and the libraries a repair would vendor."""
-    if "error" in shown:
-        return [str(shown["error"])], []
-    upgrades = shown.get("policy_upgrades")
-    upgrade = upgrades.get(platform_tag, {}) if isinstance(upgrades, dict) else {}
-    libraries = sorted(upgrade.get("libs_to_eliminate", []))
-    problems = [
-        f"it loads {library} from the system, which the {platform_tag} policy does not allow "
-        "(a wheel may load only glibc's libraries, libstdc++, libgcc_s, libz and a few more; "
-        "auditwheel's policy list)"
-        for library in libraries
-    ]
-    for library, symbols in sorted(upgrade.get("blacklisted_symbols", {}).items()):
-        problems.append(f"it uses {', '.join(symbols)} of {library}, which the {platform_tag} policy forbids")
-    overall = str(shown.get("overall_tag", ""))
-    if not problems and not _consistent(overall, platform_tag):
-        if shown.get("unsupported_isa"):
-            problems.append("it needs instructions beyond the architecture's baseline")
-        if shown.get("pyfpe") or shown.get("ucs2"):
-            problems.append("it uses PyFPE_jbuf or narrow unicode, which no manylinux policy allows")
-        if not _consistent(str(shown.get("sym_tag", "")), platform_tag):
-            problems.append(
-                f"its versioned symbols need a newer system than {platform_tag}: "
-                f"{json.dumps(shown.get('versioned_symbols', {}), sort_keys=True)}"
-            )
-        if not problems:
-            problems.append(f"auditwheel finds it consistent only with {overall}")
-    return problems, libraries
-
-
-def manylinux(wheel: str, work: str, *, repair: bool, epoch: int) -> tuple[str, dict[str, object]]:
-    """Check a compiled wheel against the manylinux policy of the stage's glibc and give it that tag.
-
-    The policy is the one the plan names (``PYREL_PLATFORM_TAG``, from the lock's glibc and
-    architecture).  A wheel that loads a library outside the policy fails, naming it, unless
-    ``repair``: then ``auditwheel repair`` vendors exactly those libraries, recorded.  Nothing is
-    vendored otherwise; a wheel that needs nothing is retagged as `wheel tags` would.
-    """
-    platform_tag = os.environ.get("PYREL_PLATFORM_TAG", "")
-    if _policy_version(platform_tag) is None:
-        fail(f"PYREL_PLATFORM_TAG is {platform_tag!r}, not a manylinux tag: the plan sets it for the wheel stage")
-    shown = auditwheel_show(wheel, platform_tag)
-    problems, libraries = policy_problems(shown, platform_tag)
-    record: dict[str, object] = {
-        "policy": platform_tag,
-        "consistent-with": shown.get("overall_tag"),
-        "libraries-outside-policy": libraries,
-        "repaired": False,
-    }
-    if not problems:
-        return retag(wheel, platform_tag, epoch), record
-    if not repair or len(problems) != len(libraries):
-        hint = (
-            (
-                "set `repair = true` in [tool.pyrel.stages.wheel] to vendor them into the wheel (auditwheel "
-                "repair, recorded in wheel-checks.json), or link them statically"
-            )
-            if libraries and not repair
-            else "rebuild it without what the policy forbids"
-        )
-        fail(
-            f"{os.path.basename(wheel)} does not satisfy the {platform_tag} policy:\n  "
-            + "\n  ".join(problems)
-            + f"\n{hint}"
-        )
-    repaired_dir = os.path.join(work, "repaired")
-    completed = run(
-        [
-            sys.executable,
-            "-m",
-            "auditwheel",
-            "repair",
-            "--plat",
-            platform_tag,
-            "--only-plat",
-            "--ldpaths",
-            library_dirs(platform_tag),
-            "-w",
-            repaired_dir,
-            wheel,
-        ]
-    )
-    repaired = glob.glob(os.path.join(repaired_dir, "*.whl"))
-    if completed.returncode != 0 or len(repaired) != 1:
-        fail(f"auditwheel repair failed on {os.path.basename(wheel)} (exit {completed.returncode}; output above)")
-    normalize_zip(repaired[0], epoch)
-    remaining, _ = policy_problems(auditwheel_show(repaired[0], platform_tag), platform_tag)
-    if remaining:
-        fail(f"the repaired wheel still does not satisfy {platform_tag}: " + "; ".join(remaining))
-    with zipfile.ZipFile(repaired[0]) as archive:
-        vendored = sorted(
-            name for name in archive.namelist() if name.split("/", 1)[0].endswith(".libs") and not name.endswith("/")
-        )
-    record.update({"repaired": True, "vendored": vendored})
-    print(f"pyrel: auditwheel repair vendored {', '.join(vendored)} for {', '.join(libraries)}", flush=True)
-    return repaired[0], record
-
-
-def retag(wheel: str, platform_tag: str, epoch: int) -> str:
-    """What `wheel tags --platform-tag` does: the file name, the WHEEL file's tags and RECORD's line for it."""
-    directory, name = os.path.split(wheel)
-    parts = name[: -len(".whl")].split("-")
-    parts[-1] = platform_tag
-    target = os.path.join(directory, "-".join(parts) + ".whl")
-    with zipfile.ZipFile(wheel) as source:
-        entries = [(info, source.read(info)) for info in source.infolist()]
-    [dist_info] = {
-        info.filename.split("/", 1)[0]
-        for info, _ in entries
-        if info.filename.endswith(".dist-info/WHEEL") and info.filename.count("/") == 1
-    }
-    wheel_name, record_name = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
-    contents = dict((info.filename, data) for info, data in entries)
-    tags: list[str] = []
-    lines = []
-    for line in contents[wheel_name].decode().splitlines(keepends=True):
-        if line.startswith("Tag:"):
-            interpreter, abi, _ = line.split(":", 1)[1].strip().split("-")
-            tag = f"{interpreter}-{abi}-{platform_tag}"
-            if tag in tags:
-                continue
-            tags.append(tag)
-            line = f"Tag: {tag}\n"
-        lines.append(line)
-    contents[wheel_name] = "".join(lines).encode()
-    record = []
-    for row in csv.reader(io.StringIO(contents[record_name].decode())):
-        if row and row[0] == wheel_name:
-            row = [wheel_name, f"sha256={record_digest(contents[wheel_name])}", str(len(contents[wheel_name]))]
-        record.append(row)
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(record)
-    contents[record_name] = text.getvalue().encode()
-    with zipfile.ZipFile(target, "w") as rewritten:
-        for info, _ in entries:
-            rewritten.writestr(info, contents[info.filename])
-    os.remove(wheel)
-    normalize_zip(target, epoch)
-    return target
-
-
-def _content_type(value: str) -> tuple[str, dict[str, str]]:
-    import email.message  # imported here: ~15 ms that only this parse needs
-
-    message = email.message.EmailMessage()
-    message["content-type"] = value
-    return message.get_content_type(), dict(message["content-type"].params)
-
-
-def upload_checkers() -> ImportError | None:
-    """Import what the upload checks use (packaging; readme_renderer is only found: docutils, which renders
-    reStructuredText, is imported only for such a README); the ImportError if one is missing."""
-    try:
-        if "readme_renderer" not in sys.modules and importlib.util.find_spec("readme_renderer") is None:
-            raise ImportError("No module named 'readme_renderer'")
-        for module in ("packaging.metadata", "packaging.utils", "packaging.version"):
-            importlib.import_module(module)
-    except ImportError as exc:
-        return exc
-    return None
-
-
-def upload_problems(wheel: str, missing: ImportError | None) -> tuple[list[str], list[str]]:
-    """What `twine check` checks, and the index refuses on upload: the metadata as packaging validates it,
-    its name and version against the file name's, and a reStructuredText README that renders.
-
-    ``missing``: upload_checkers()'s answer. twine is not locked for it: its check is these two
-    libraries, and twine brings its upload client along (keyring, cryptography, requests: 31 wheels
-    against 5).
-    """
-    if missing is not None:
-        fail(
-            f"the wheel stage's upload checks need packaging and readme_renderer ({missing}): declare additions "
-            "in [tool.pyrel.stages.wheel].extra-requires rather than replacing `requires`, and run `pyrel lock`"
-        )
-    from packaging import metadata
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-    from packaging.version import InvalidVersion, Version
-
-    with zipfile.ZipFile(wheel) as archive:
-        found = [name for name in archive.namelist() if name.count("/") == 1 and name.endswith(".dist-info/METADATA")]
-        if len(found) != 1:
-            return [f"the wheel holds {len(found)} .dist-info/METADATA files, not one"], []
-        raw, unparsed = metadata.parse_email(archive.read(found[0]))
-    try:
-        old_metadata = Version(raw.get("metadata_version", "0")) < Version("2.4")
-    except InvalidVersion:
-        old_metadata = False
-    if old_metadata:
-        # As twine does: setuptools writes License-File with Metadata-Version 2.1; the index accepts it.
-        raw.pop("license_files", None)
-        unparsed.pop("license-file", None)
-    problems = [f"metadata field {key!r} is unrecognized or malformed" for key in sorted(unparsed)]
-    try:
-        metadata.Metadata.from_raw(raw)
-    except ExceptionGroup as group:
-        problems += sorted(f"invalid metadata: {error}" for error in group.exceptions)
-    try:
-        name, version, _, _ = parse_wheel_filename(os.path.basename(wheel))
-        if canonicalize_name(raw.get("name", "")) != name:
-            problems.append(f"the metadata's name {raw.get('name')!r} is not the file name's {name!r}")
-        if raw.get("version") is None or Version(raw["version"]) != version:
-            problems.append(f"the metadata's version {raw.get('version')!r} is not the file name's {str(version)!r}")
-    except (InvalidWheelFilename, InvalidVersion) as exc:
-        problems.append(f"invalid wheel file name or version: {exc}")
-    warnings = []
-    description, content_type = raw.get("description"), raw.get("description_content_type")
-    if content_type is None:
-        warnings.append("no Description-Content-Type (readme's content type): the index renders it as reStructuredText")
-        content_type = "text/x-rst"
-    kind, parameters = _content_type(content_type)
-    if not description or description.rstrip() == "UNKNOWN":
-        warnings.append("no long description (readme): the project's page on the index will be empty")
-    elif kind not in ("text/plain", "text/markdown"):  # those always render
-        rst = importlib.import_module("readme_renderer.rst")
-        stream = io.StringIO()
-        if rst.render(description, stream=stream, **parameters) is None:
-            problems.append(
-                "the README (long description) has reStructuredText errors and would not render on "
-                "the index:\n    " + stream.getvalue().strip().replace("\n", "\n    ")
-            )
-    return problems, warnings
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The built-in wheel stage: its defaults, its plan, and the pure parts of its runner (nix/tools/stage_tools.py).
+"""The built-in wheel stage: its defaults, its plan, and the pure parts of its checks (nix/tools/wheel_checks.py).
 
 The sandbox builds are in tests/integration/test_wheel_stage.py.
 """
@@ -162,10 +162,10 @@ def test_the_plan_gives_the_wheel_stage_the_platform_tag_of_the_locks_glibc(tmp_
 
 
 @pytest.fixture(scope="module")
-def stage_tools() -> ModuleType:
-    sys.path.insert(0, str(TOOLS))  # it imports normalize_archives beside it, as in the sandbox
+def wheel_checks() -> ModuleType:
+    sys.path.insert(0, str(TOOLS))  # it imports normalize_archives and stage_common beside it, as in the sandbox
     try:
-        spec = importlib.util.spec_from_file_location("stage_tools_wheel", TOOLS / "stage_tools.py")
+        spec = importlib.util.spec_from_file_location("wheel_checks", TOOLS / "wheel_checks.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -195,9 +195,9 @@ def _built_wheel(path: Path, metadata: str = "Metadata-Version: 2.1\nName: demo\
     return path
 
 
-def test_retagging_names_the_policy_and_keeps_record_valid(stage_tools: ModuleType, tmp_path: Path) -> None:
+def test_retagging_names_the_policy_and_keeps_record_valid(wheel_checks: ModuleType, tmp_path: Path) -> None:
     built = _built_wheel(tmp_path / "demo-1.0-cp311-cp311-linux_x86_64.whl")
-    tagged = Path(stage_tools.retag(str(built), "manylinux_2_36_x86_64", 1700000000))
+    tagged = Path(wheel_checks.retag(str(built), "manylinux_2_36_x86_64", 1700000000))
     assert tagged.name == "demo-1.0-cp311-cp311-manylinux_2_36_x86_64.whl"
     assert not built.exists()
     with zipfile.ZipFile(tagged) as archive:
@@ -215,7 +215,7 @@ def test_retagging_names_the_policy_and_keeps_record_valid(stage_tools: ModuleTy
 
 
 def test_the_policy_check_names_each_library_outside_it(
-    stage_tools: ModuleType, monkeypatch: pytest.MonkeyPatch
+    wheel_checks: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tag = "manylinux_2_36_x86_64"
     shown = {
@@ -226,12 +226,12 @@ def test_the_policy_check_names_each_library_outside_it(
             "manylinux_2_17_x86_64": {"libs_to_eliminate": ["libsqlite3.so.0"]},
         },
     }
-    problems, libraries = stage_tools.policy_problems(shown, tag)
+    problems, libraries = wheel_checks.policy_problems(shown, tag)
     assert libraries == ["libsqlite3.so.0"]
     assert len(problems) == 1 and "libsqlite3.so.0" in problems[0] and tag in problems[0]
     # Consistent with an older glibc's policy: consistent with this one too.
-    assert stage_tools.policy_problems({"overall_tag": "manylinux_2_5_x86_64", "policy_upgrades": {}}, tag) == ([], [])
-    assert stage_tools.policy_problems({"overall_tag": tag, "policy_upgrades": {}}, tag) == ([], [])
+    assert wheel_checks.policy_problems({"overall_tag": "manylinux_2_5_x86_64", "policy_upgrades": {}}, tag) == ([], [])
+    assert wheel_checks.policy_problems({"overall_tag": tag, "policy_upgrades": {}}, tag) == ([], [])
     # Symbols of a newer glibc than the policy's.
     newer = {
         "overall_tag": "manylinux_2_39_x86_64",
@@ -239,16 +239,16 @@ def test_the_policy_check_names_each_library_outside_it(
         "policy_upgrades": {},
         "versioned_symbols": {"libc.so.6": ["GLIBC_2.39"]},
     }
-    [problem], [] = stage_tools.policy_problems(newer, tag)
+    [problem], [] = wheel_checks.policy_problems(newer, tag)
     assert "GLIBC_2.39" in problem
     # auditwheel looks for libraries in the stage's root only, never the host's /lib: the directories
     # the Nix library names for the plan's system (nix/lib.nix, loaderEnv).
     monkeypatch.setenv("root", "/nix/store/x-root")
     monkeypatch.delenv("pyrelLibraryPath", raising=False)
-    assert stage_tools.library_dirs(tag) == "/nix/store/x-root/lib:/nix/store/x-root/usr/lib"
+    assert wheel_checks.library_dirs(tag) == "/nix/store/x-root/lib:/nix/store/x-root/usr/lib"
     root_dirs = "/nix/store/x-root/lib/x86_64-linux-gnu:/nix/store/x-root/usr/lib/x86_64-linux-gnu"
     monkeypatch.setenv("pyrelLibraryPath", root_dirs)
-    assert stage_tools.library_dirs(tag) == root_dirs
+    assert wheel_checks.library_dirs(tag) == root_dirs
 
 
 @pytest.fixture
@@ -275,11 +275,11 @@ def fake_readme_renderer(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]
 
 
 def test_the_upload_checks_are_twine_checks(
-    stage_tools: ModuleType, tmp_path: Path, fake_readme_renderer: list[str]
+    wheel_checks: ModuleType, tmp_path: Path, fake_readme_renderer: list[str]
 ) -> None:
     def check(metadata: str, name: str = "demo-1.0-py3-none-any.whl") -> tuple[list[str], list[str]]:
-        problems, warnings = stage_tools.upload_problems(
-            str(_built_wheel(tmp_path / name, metadata)), stage_tools.upload_checkers()
+        problems, warnings = wheel_checks.upload_problems(
+            str(_built_wheel(tmp_path / name, metadata)), wheel_checks.upload_checkers()
         )
         return problems, warnings
 
