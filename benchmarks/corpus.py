@@ -321,17 +321,28 @@ def error_lines(text: str, limit: int = 12) -> list[str]:
     """pyrel's own error and hint lines with an error's indented continuation (the URLs an intersphinx
     error tried, say), else the output's last lines."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    picked: list[str] = []
+    picked: list[tuple[str, bool]] = []  # (line, is an error's or hint's own line)
     in_error = False
     for line in lines:
         if re.match(r"\s*(error|hint|hermeticity violation)\b", line):
-            picked.append(line)
+            picked.append((line, True))
             in_error = line.lstrip().startswith("error")
         elif in_error and line[:1].isspace():
-            picked.append(line)
+            picked.append((line, False))
         else:
             in_error = False
-    return (picked or lines)[-limit:]
+    if not picked:
+        return lines[-limit:]
+    # Every error and hint line is kept; their continuations fill what is left of ``limit``.
+    room = max(limit - sum(head for _, head in picked), 0)
+    kept, dropped = [], 0
+    for line, head in picked:
+        if head or room > 0:
+            kept.append(line)
+            room -= not head
+        else:
+            dropped += 1
+    return kept + ([f"  ... {dropped} more lines"] if dropped else [])
 
 
 def parse_json(text: str) -> dict[str, Any] | None:

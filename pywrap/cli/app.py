@@ -21,8 +21,7 @@ from pywrap import logger
 from pywrap.adapters import nix, run
 from pywrap.cli import release_commands
 from pywrap.cli.options import LockTimeoutOption, ProjectOption
-from pywrap.cli.reporting import PyrelGroup, exit_code_help
-from pywrap.config.loader import load_project
+from pywrap.cli.reporting import PyrelGroup, exit_code_help, open_project
 from pywrap.config.model import Project
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def lock(
     from pywrap.locking import resolver  # python-debian and uv, only needed to lock
 
     timeout = lock_timeout if lock_timeout is not None else mutex.timeout_from_env()
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     with (
         mutex.project_lock(project.root, timeout=timeout, progress=logger.step),
         mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step),
@@ -133,7 +132,7 @@ def build_command(
 
     started = time.monotonic()
     started_on = datetime.datetime.now(datetime.UTC)
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     export_dir = dist or project.root / "dist"
     with ThreadPoolExecutor(max_workers=1) as background:
         source: Future[source_state.SourceInfo] = Future()
@@ -345,7 +344,7 @@ def audit(
     from pywrap.config.model import FALLBACK_SOURCE_DATE_EPOCH
     from pywrap.config.source_tree import source_date_epoch
 
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     target = output or project.root / "dist" / "audit"
     previous = baseline or (target / reporting.REPORT_JSON)  # the last report, if no baseline is given
     # Read before the (slow) collection: a baseline that is not an audit report fails at once.
@@ -386,7 +385,7 @@ def why(
     from pywrap.audit import closures as auditing
     from pywrap.errors import NoSuchPackageError
 
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     lock_data, result = auditing.collect(project, _all_stages(project), progress=logger.step)
     answers = auditing.why(result, project, lock_data, package)
     if not answers:
@@ -481,7 +480,7 @@ def _verify_rebuilds(
     from pywrap.errors import NotReproducibleError
     from pywrap.release import reproduce
 
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     options = nix.NixOptions(substituters=tuple(substituters))
     checks = reproduce.check_stages(project, stages or _all_stages(project), options=options, progress=logger.step)
     if as_json:

@@ -9,7 +9,7 @@ import typer
 
 from pywrap import logger
 from pywrap.cli.options import ProjectOption
-from pywrap.config.loader import load_project
+from pywrap.cli.reporting import open_project
 from pywrap.config.model import PyrelPin
 from pywrap.errors import ConfigError, OutOfDateError
 
@@ -44,7 +44,7 @@ def github(
     from pywrap.files import write_atomically
     from pywrap.release import ci
 
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     overrides = dict(ci.parse_action_override(text) for text in action or [])
     config = ci.ci_config(ci.project_ci_table(project), project.config_file, overrides=overrides, runs_on=runs_on)
     flow = ci.workflow(project, config)
@@ -106,7 +106,7 @@ def export_command(
 
     if store:
         nixcache.use_store(store)
-    project = load_project(project_dir)
+    project = open_project(project_dir)
     wanted = list(project.stage_names) if stages == ["all"] else stages
     report = binary_cache.export(project, wanted, to, secret_key_file=secret_key, progress=logger.step)
     for stage, path in report.stages:

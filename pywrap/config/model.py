@@ -41,6 +41,15 @@ PUBLISH_REPOSITORIES = ("pypi", "testpypi")
 NIXPKGS_DEFAULT_URL = "https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
 
 
+def in_config_terms(text: str, config_name: str) -> str:
+    """``text`` with pyrel's tables as ``config_name`` spells them: advice names ``[tool.pyrel.stages.X]``
+    and ``[tool.pyrel.ci.publish]``, which a pyrel.toml writes ``[stages.X]`` and ``[ci.publish]`` (and
+    ``[tool.pyrel]`` is its top)."""
+    if config_name == "pyproject.toml":
+        return text
+    return text.replace("[tool.pyrel.", "[").replace("[tool.pyrel]", f"the top of {config_name}")
+
+
 @attrs.frozen
 class Budget:
     packages: int | None = None

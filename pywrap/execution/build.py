@@ -20,7 +20,7 @@ import attrs
 from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
-from pywrap.config.model import Project, Stage
+from pywrap.config.model import Project, Stage, in_config_terms
 from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, LockError, PyrelError
 from pywrap.execution import closure, export, plan, recovery, system_needs
@@ -131,13 +131,7 @@ def build(
                 progress=progress,
                 started=started,
             )
-            return attrs.evolve(
-                outcome,
-                results=tuple(
-                    attrs.evolve(result, notices=(*stage_notices(project.stage(result.stage)), *result.notices))
-                    for result in outcome.results
-                ),
-            )
+            return attrs.evolve(outcome, results=with_stage_notices(project, outcome.results))
 
 
 #: Said by every build of a Sphinx stage that opted out of pinned inventories.
@@ -149,6 +143,17 @@ INTERSPHINX_OFF = (
 
 def stage_notices(stage: Stage) -> tuple[str, ...]:
     return (INTERSPHINX_OFF,) if stage.sphinx_dir is not None and not stage.intersphinx else ()
+
+
+def with_stage_notices(project: Project, results: Sequence[Result]) -> tuple[Result, ...]:
+    """Each stage that ran with what its configuration makes worth saying; a stage that never ran
+    (aborted: an input failed) loaded nothing to speak of."""
+    return tuple(
+        result
+        if result.status is Status.ABORTED
+        else attrs.evolve(result, notices=(*stage_notices(project.stage(result.stage)), *result.notices))
+        for result in results
+    )
 
 
 def _build_graph(
@@ -325,7 +330,7 @@ def in_config_file_terms(result: Result, config_name: str) -> Result:
         return result
 
     def spelled(text: str) -> str:
-        return text.replace("[tool.pyrel.stages.", "[stages.").replace("[tool.pyrel]", f"the top of {config_name}")
+        return in_config_terms(text, config_name)
 
     return attrs.evolve(
         result,

@@ -154,3 +154,43 @@ def test_only_the_group_catches_pyrel_errors(module: str) -> None:
         if isinstance(node, ast.ExceptHandler) and "PyrelError" in ast.unparse(node.type or ast.Constant(None))
     ]
     assert len(handlers) == (module == "reporting.py")
+
+
+@pytest.mark.parametrize(
+    ("config", "expected", "absent"),
+    [
+        ("pyrel.toml", ("[stages.docs]", "[ci.publish]", "the top of pyrel.toml"), "tool.pyrel"),
+        ("pyproject.toml", ("[tool.pyrel.stages.docs]", "[tool.pyrel.ci.publish]", "[tool.pyrel]"), "[stages."),
+    ],
+)
+def test_an_errors_advice_names_the_tables_as_the_projects_configuration_file_spells_them(
+    tmp_path: Path, config: str, expected: tuple[str, ...], absent: str
+) -> None:
+    import typer
+
+    from pywrap.cli.reporting import PyrelGroup, open_project
+
+    table = "[stages.source]" if config == "pyrel.toml" else "[project]\nname = 'demo'\nversion = '1'\n"
+    (tmp_path / config).write_text(
+        table
+        + ("\n" if config == "pyrel.toml" else "\n[tool.pyrel.stages.source]\n")
+        + 'system = ["make"]\nrun = ["make dist"]\noutputs = ["*.tar.gz"]\n'
+    )
+    demo = typer.Typer(cls=PyrelGroup)
+
+    @demo.command()
+    def fails(project_dir: Path) -> None:
+        open_project(project_dir)
+        raise errors.LockError(
+            "stage 'docs': the inventory cannot be fetched",
+            hint="set intersphinx = false in [tool.pyrel.stages.docs], add [tool.pyrel.ci.publish], see [tool.pyrel]",
+        )
+
+    @demo.command()
+    def other() -> None:  # two commands: typer then keeps the command's name
+        pass
+
+    result = CliRunner().invoke(demo, ["fails", str(tmp_path)])
+    assert result.exit_code == errors.LockError.exit_code
+    assert all(text in result.output for text in expected), result.output
+    assert absent not in result.output

@@ -573,6 +573,16 @@ def test_every_build_of_an_opted_out_stage_says_so() -> None:
     assert build.stage_notices(_project({"intersphinx": False}).stage("docs")) == (build.INTERSPHINX_OFF,)
     assert build.stage_notices(_project().stage("docs")) == ()
     assert build.stage_notices(_project().stage("source")) == ()
+    # ... every build of it that ran: a docs stage aborted by a failed input loaded nothing.
+    project = _project({"intersphinx": False})
+    ran, aborted = (
+        build.Result("docs", build.Status.SUCCESS),
+        build.Result("docs", build.Status.ABORTED, "wheel failed"),
+    )
+    assert [result.notices for result in build.with_stage_notices(project, [ran, aborted])] == [
+        (build.INTERSPHINX_OFF,),
+        (),
+    ]
 
 
 # --- audit and provenance ------------------------------------------------------------------------
