@@ -280,6 +280,21 @@ def _test_tree(directory: str) -> str | None:
     return None
 
 
+def _tests_and_origin(named: list[str], trees: list[str]) -> tuple[str, list[str]]:
+    """The first of ``trees`` (the sdist's, the project's) that holds the tests, and the tests: ``named``
+    (``--tests``: directories or files), else its test tree."""
+    for tree in trees:
+        tests = named or [found for found in [_test_tree(tree)] if found]
+        if tests and all(os.path.exists(os.path.join(tree, test)) for test in tests):
+            return tree, tests
+    what = ", ".join(named) if named else "a test tree (tests/, test/ or testing/)"
+    fail(
+        f"no {what} in the sdist or the project: name the tests with `--tests PATH` (repeatable: a "
+        'directory or a test module) in the test stage\'s run, python "$pyrelTools/stage_tools.py" test '
+        "--tests PATH, or set its `run` to the command that runs them"
+    )
+
+
 def test(arguments: argparse.Namespace) -> None:
     out = os.environ["out"]
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pyrel-test")
@@ -291,17 +306,11 @@ def test(arguments: argparse.Namespace) -> None:
         json.dump(installed_wheel_record(python, wheel, environment), record, indent=1, sort_keys=True)
         record.write("\n")
 
-    # Test the installed artifact, not the package sources beside the tests:
-    # the tests run in a copy of the tree without the packages the wheel installs.
-    origin = project_dir if (arguments.tests or _test_tree(project_dir)) else os.getcwd()
-    tree = arguments.tests or _test_tree(origin)
-    if tree is None or not os.path.isdir(os.path.join(origin, tree)):
-        fail(
-            "no test tree (tests/, test/ or testing/) in the sdist or the project; "
-            "set the test stage's `run` to the command that runs the tests"
-        )
+    # Test the installed artifact, not the package sources beside the tests: the tests run in a copy
+    # of the sdist's tree (else the project's) without the packages the wheel installs.
+    origin, tests = _tests_and_origin(arguments.tests, [project_dir, os.getcwd()])
     run_dir = os.path.join(work, "run")
-    copy_run_dir(origin, run_dir, wheel_top_level(wheel) - {tree.split("/")[0]})
+    copy_run_dir(origin, run_dir, wheel_top_level(wheel) - {test.split("/")[0].removesuffix(".py") for test in tests})
     command = [
         python,
         "-m",
@@ -312,7 +321,7 @@ def test(arguments: argparse.Namespace) -> None:
         "junit_family=xunit2",
         f"--junitxml={os.path.join(out, 'junit.xml')}",
         *arguments.pytest_args,
-        tree,
+        *tests,
     ]
     print("+ " + " ".join(command), flush=True)
     with open(os.path.join(out, "pytest.log"), "w", encoding="utf-8") as log:
@@ -599,7 +608,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="stage_tools")
     commands = parser.add_subparsers(dest="command", required=True)
     test_parser = commands.add_parser("test")
-    test_parser.add_argument("--tests", default="")
+    test_parser.add_argument("--tests", action="append", default=[])
     test_parser.add_argument("pytest_args", nargs="*")
     docs_parser = commands.add_parser("docs")
     docs_parser.add_argument("--sphinx-dir", required=True)

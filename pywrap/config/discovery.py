@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 from pywrap.config import poetry as poetry_tables
 from pywrap.errors import ConfigError
 
-SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source")
+SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source", "documentation")
 TEST_DIRS = ("tests", "test", "testing")
 C_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".h")
 #: Sources only a C++ compiler builds (setuptools calls $CXX for an extension with language="c++").
@@ -491,6 +491,16 @@ def test_dir(root: Path) -> str | None:
         if (root / candidate).is_dir():
             return candidate
     return None
+
+
+def root_test_modules(root: Path) -> list[str]:
+    """Test modules at the project's top, as pytest names them (``test_*.py``, ``*_test.py``): the suite of
+    a single-module project (``six.py`` and ``test_six.py``), which has no test tree."""
+    return sorted(
+        path.name
+        for path in root.glob("*.py")
+        if path.is_file() and (path.name.startswith("test_") or path.name.endswith("_test.py"))
+    )
 
 
 def has_c_sources(files: Iterable[str]) -> bool:

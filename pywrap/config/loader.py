@@ -726,14 +726,16 @@ def builtin_stage_defaults(
         discovery.TEST_TOX_ENVS,
     )
     test_tree = discovery.test_dir(root)
+    # Without a test tree, test modules at the top are the suite (the runner is told which).
+    modules = [] if test_tree is not None else discovery.root_test_modules(root)
     # Development requirements alone do not make a test stage: they often hold only linters.
-    if test_tree is not None or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
+    if test_tree is not None or modules or (tests.origin and not tests.fallback) or TEST_STAGE in stage_tables:
         defaults[TEST_STAGE] = {
             "requires": _with([*runtime, *tests.lines], "pytest"),
             "requires-file": tests.file,
             # The sdist for the tree of tests; the wheel is what they import.
             "inputs": [SOURCE_STAGE, WHEEL_STAGE],
-            "run": ['python "$pyrelTools/stage_tools.py" test'],
+            "run": [" ".join(['python "$pyrelTools/stage_tools.py" test', *(f"--tests {name}" for name in modules)])],
             "outputs": ["junit.xml", "pytest.log", INSTALLED_WHEEL_RECORD],
             "status-file": "exit-code",
             "system-exclude": list(PROJECT_CODE_EXCLUDE),

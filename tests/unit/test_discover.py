@@ -269,6 +269,28 @@ def test_development_requirements_alone_make_no_test_stage(tmp_path: Path) -> No
     assert project.stage("test").requires[-2:] == ("ruff", "pytest")
 
 
+def test_test_modules_at_the_top_make_the_test_stage_of_a_project_without_a_test_tree(tmp_path: Path) -> None:
+    # six: six.py and test_six.py, no tests/; the runner is told which modules are the suite.
+    (tmp_path / "pyproject.toml").write_text("")
+    for name in ("demo.py", "setup.py", "test_demo.py", "demo_test.py", "testing_helpers.py"):
+        (tmp_path / name).write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("test").run == (
+        'python "$pyrelTools/stage_tools.py" test --tests demo_test.py --tests test_demo.py',
+    )
+    # A test tree is the suite when there is one; the modules at the top are then not named.
+    (tmp_path / "tests").mkdir()
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("test").run == ('python "$pyrelTools/stage_tools.py" test',)
+
+
+def test_sphinx_docs_in_a_documentation_directory_are_found(tmp_path: Path) -> None:
+    (tmp_path / "documentation").mkdir()
+    (tmp_path / "documentation" / "conf.py").write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("docs").sphinx_dir == "documentation"
+
+
 def test_cpp_sources_give_the_stage_that_builds_the_wheel_gxx(tmp_path: Path) -> None:
     # msgpack: a C++ extension; setuptools calls $CXX, which exists only with g++ locked.
     (tmp_path / "docs").mkdir()

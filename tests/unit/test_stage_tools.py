@@ -89,3 +89,21 @@ def test_pytest_stopping_early_says_what_to_change(stage_tools: ModuleType) -> N
     message = stage_tools.no_report_message(1)
     assert "pytest stopped before running any test (exit 1" in message
     assert "exclude-newer" in message and "[tool.pyrel.stages.test].requires" in message
+
+
+def test_the_tests_come_from_the_sdist_else_the_project_and_a_missing_one_is_named(
+    stage_tools: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sdist, project = tmp_path / "sdist", tmp_path / "project"
+    for tree in (sdist, project):
+        tree.mkdir()
+    (project / "tests").mkdir()
+    (project / "test_mod.py").write_text("")
+    trees = [str(sdist), str(project)]
+    assert stage_tools._tests_and_origin([], trees) == (str(project), ["tests"])
+    assert stage_tools._tests_and_origin(["test_mod.py"], trees) == (str(project), ["test_mod.py"])
+    (sdist / "test_mod.py").write_text("")
+    assert stage_tools._tests_and_origin(["test_mod.py"], trees) == (str(sdist), ["test_mod.py"])
+    with pytest.raises(SystemExit):
+        stage_tools._tests_and_origin(["test_mod.py", "test_gone.py"], trees)
+    assert "no test_mod.py, test_gone.py in the sdist or the project" in capsys.readouterr().err

@@ -1,0 +1,3 @@
+"""One module, no package."""
+
+ANSWER = 42
