@@ -579,13 +579,22 @@ def wheel(arguments: argparse.Namespace) -> None:
     release, done = wheel_checks.release_candidate(built[0], work, repair=arguments.repair, epoch=epoch)
     checks: dict[str, object] = {"schema-version": 1, "sdist": sdist, **done}
     problems, warnings = wheel_checks.upload_problems(release, checkers)
-    if problems:
+    refused = f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`)"
+    if problems and arguments.upload_check != "warn":
         fail(
-            f"{os.path.basename(release)} would be refused on upload (the checks of `twine check`):\n  "
+            f"{refused}:\n  "
             + "\n  ".join(problems)
+            + "\nThe metadata is what the build backend wrote: a newer release of the backend may write it as the "
+            'index requires. To build and test a release already on the index, set upload-check = "warn" in '
+            "[tool.pyrel.stages.wheel]: the problems are then recorded, and `pyrel verify --artifacts` refuses to "
+            "publish the wheel"
         )
     checks["upload-check"] = {
-        "passed": True,
+        "passed": not problems,
+        # upload-check = "warn": what an upload would be refused for is recorded, not enforced here;
+        # `pyrel verify --artifacts` (the publish job's gate) refuses such a wheel.
+        "enforced": arguments.upload_check != "warn",
+        "problems": problems,
         "warnings": warnings,
         "checked": [
             "metadata (packaging.metadata)",
@@ -593,6 +602,8 @@ def wheel(arguments: argparse.Namespace) -> None:
             "name and version against the file name",
         ],
     }
+    for problem in problems:
+        print(f"pyrel: warning: {refused} (upload-check = warn): {problem}", file=sys.stderr)
     for warning in warnings:
         print(f"pyrel: warning: {warning}", file=sys.stderr)
     target = os.path.join(out, os.path.basename(release))
@@ -626,6 +637,7 @@ def main() -> None:
     mkdocs_run_parser.add_argument("mkdocs_args", nargs=argparse.REMAINDER)
     wheel_parser = commands.add_parser("wheel")
     wheel_parser.add_argument("--repair", action="store_true")
+    wheel_parser.add_argument("--upload-check", choices=("error", "warn"), default="error")
     installed_parser = commands.add_parser("installed")
     installed_parser.add_argument("name")
     arguments = parser.parse_args()

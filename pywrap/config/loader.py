@@ -32,6 +32,7 @@ from pywrap.config.model import (
     PUBLISH_REPOSITORIES,
     SOURCE_STAGE,
     TEST_STAGE,
+    WARN_UPLOAD_CHECK,
     WHEEL_STAGE,
     Action,
     Budget,
@@ -84,8 +85,11 @@ SPHINX_BUILDERS = ("html", "dirhtml", "singlehtml", "epub", "text", "man", "late
 TEX_BUILDERS = ("latexpdf",)
 TEX_SYSTEM = ("texlive-latex-recommended", "texlive-latex-extra", "texlive-fonts-recommended", "tex-gyre")
 #: Keys of the wheel stage: `repair` vendors the libraries the manylinux policy does not allow
-#: (auditwheel repair, recorded in wheel-checks.json) instead of failing on them.
-WHEEL_KEYS = {"repair": bool}
+#: (auditwheel repair, recorded in wheel-checks.json) instead of failing on them; `upload-check = "warn"`
+#: records the problems an upload would be refused for instead of failing on them (a release already on
+#: the index, built again), and `pyrel verify --artifacts` then refuses the wheel.
+WHEEL_KEYS = {"repair": bool, "upload-check": str}
+UPLOAD_CHECK_MODES = ("error", "warn")
 #: What the wheel stage's upload checks import.  `twine check` is exactly these two steps (the metadata
 #: validated by packaging, the README rendered by readme_renderer); twine itself would bring its upload
 #: client too (keyring, cryptography, requests, rich: 31 wheels for bookworm's Python, against 5).
@@ -766,19 +770,27 @@ def wheel_stage_defaults(
     where: str,
 ) -> dict[str, Any]:
     """The built-in wheel stage: the backend, the upload checks' modules, and for C sources the compiler
-    (g++ with C++ sources) and auditwheel; `repair = true` adds patchelf and the `--repair` flag."""
+    (g++ with C++ sources) and auditwheel; `repair = true` adds patchelf and the `--repair` flag, and
+    `upload-check = "warn"` the `--upload-check warn` flag."""
     for key, expected in WHEEL_KEYS.items():
         if key in table:
             _check_type(table[key], expected, file, f"{where}.{key}")
+    mode = table.get("upload-check", "error")
+    if mode not in UPLOAD_CHECK_MODES:
+        raise ConfigError(
+            f"{file}: '{where}.upload-check' must be one of {', '.join(map(repr, UPLOAD_CHECK_MODES))}, got {mode!r}",
+            hint='"error" (the default) fails the stage on what an upload would be refused for; "warn" records it '
+            "in wheel-checks.json, and `pyrel verify --artifacts` then refuses to publish the wheel",
+        )
     files = _project_files(root)
     compiled = discovery.has_c_sources(files)
-    repair = bool(table.get("repair", False))
+    flags = (" --repair" if table.get("repair", False) else "") + (f" {WARN_UPLOAD_CHECK}" if mode == "warn" else "")
     return {
         **defaults,
         "requires": [*build_system.requires, *UPLOAD_CHECK_REQUIRES, *(AUDITWHEEL_REQUIRES if compiled else ())],
         "compiler": compiled,
         "system": discovery.compiler_system(files),
-        "run": [f"{command} --repair" if repair else command for command in defaults["run"]],
+        "run": [command + flags for command in defaults["run"]],
     }
 
 

@@ -17,6 +17,8 @@ TEST_STAGE = "test"
 #: The command of the built-in wheel stage (nix/tools/stage_tools.py): the lock-time probe's wheel
 #: answer goes to the stages that run it, and the plan gives them the platform tag.
 WHEEL_COMMAND = 'python "$pyrelTools/stage_tools.py" wheel'
+#: Its flag for `upload-check = "warn"`: what an upload would refuse is recorded, not enforced.
+WARN_UPLOAD_CHECK = "--upload-check warn"
 #: The command of pyrel's Sphinx runner (nix/tools/stage_tools.py): `pyrel lock` pins the intersphinx
 #: inventories of the stages that run it, and it hands Sphinx the pinned copies.
 DOCS_COMMAND = 'python "$pyrelTools/stage_tools.py" docs'
@@ -98,6 +100,11 @@ class Stage:
     def builds_wheel(self) -> bool:
         """Its commands build the project's wheel from the sdist (the built-in wheel stage's runner)."""
         return any(command.startswith(WHEEL_COMMAND) for command in self.run)
+
+    @property
+    def warns_on_upload_check(self) -> bool:
+        """It builds the wheel with `upload-check = "warn"`: the upload checks' problems are only recorded."""
+        return any(command.startswith(WHEEL_COMMAND) and WARN_UPLOAD_CHECK in command for command in self.run)
 
     @property
     def only_builds_wheel(self) -> bool:

@@ -20,7 +20,7 @@ import attrs
 from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
-from pywrap.config.model import Project, Stage, in_config_terms
+from pywrap.config.model import WHEEL_STAGE, Project, Stage, in_config_terms
 from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, LockError, PyrelError
 from pywrap.execution import closure, export, plan, recovery, system_needs
@@ -141,8 +141,20 @@ INTERSPHINX_OFF = (
 )
 
 
+#: Said by every build of a wheel stage with upload-check = "warn".
+UPLOAD_CHECK_WARN = (
+    'upload-check = "warn": what an upload would refuse the wheel for is recorded in wheel-checks.json, '
+    "not enforced; `pyrel verify --artifacts` refuses to publish a wheel that failed the checks"
+)
+
+
 def stage_notices(stage: Stage) -> tuple[str, ...]:
-    return (INTERSPHINX_OFF,) if stage.sphinx_dir is not None and not stage.intersphinx else ()
+    notices: list[str] = []
+    if stage.sphinx_dir is not None and not stage.intersphinx:
+        notices.append(INTERSPHINX_OFF)
+    if stage.warns_on_upload_check:
+        notices.append(UPLOAD_CHECK_WARN)
+    return tuple(notices)
 
 
 def with_stage_notices(project: Project, results: Sequence[Result]) -> tuple[Result, ...]:
@@ -316,7 +328,7 @@ def _build_graph(
             )
         )
     results = [
-        attrs.evolve(result, hint=_old_release_hint(graph, result.stage)) if result.status is Status.FAILED else result
+        attrs.evolve(result, hint=_failure_hint(graph, result)) if result.status is Status.FAILED else result
         for result in results
     ]
     results = [in_config_file_terms(result, project.config_file.name) for result in results]
@@ -349,6 +361,22 @@ def _stage_packages(lock: Lock, stage: str) -> tuple[str, ...]:
         return lock.entry(stage).system
     except PyrelError:
         return ()
+
+
+#: What the wheel stage's runner (nix/tools/stage_tools.py) says of a wheel an upload would refuse.
+UPLOAD_REFUSED = "would be refused on upload"
+UPLOAD_CHECK_HINT = (
+    "the wheel's metadata is what the build backend wrote: a newer release of the backend may write it as "
+    "the index requires (raise its bound in [build-system] requires, or move exclude-newer). To build and test "
+    'a release already on the index, set upload-check = "warn" in [tool.pyrel.stages.wheel]: the problems are '
+    "then recorded in wheel-checks.json, and `pyrel verify --artifacts` refuses to publish the wheel"
+)
+
+
+def _failure_hint(graph: StageGraph, result: Result) -> str:
+    if result.stage == WHEEL_STAGE and UPLOAD_REFUSED in result.log_tail:
+        return UPLOAD_CHECK_HINT
+    return _old_release_hint(graph, result.stage)
 
 
 def _old_release_hint(graph: StageGraph, stage: str) -> str:

@@ -253,6 +253,30 @@ def _verify_stage_directory(directory: Path, check_signature: SignatureChecker |
             tally.problems.append(f"{directory / name}: an attestation for a file not in {checksums}")
     for path in signed:
         _verify_signature(path, check_signature, tally)
+    if WHEEL_CHECKS in listed:
+        tally.problems += upload_check_problems(directory / WHEEL_CHECKS)
+
+
+#: What the wheel stage writes beside the wheel (nix/tools/stage_tools.py): what was checked and done.
+WHEEL_CHECKS = "wheel-checks.json"
+
+
+def upload_check_problems(record: Path) -> list[str]:
+    """A wheel that failed the upload checks (its stage had `upload-check = "warn"`) is not one to publish:
+    the index would refuse it.  An unreadable record is the checksum check's to report."""
+    try:
+        document = json.loads(record.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return []
+    check = document.get("upload-check") if isinstance(document, dict) else None
+    if not isinstance(check, dict) or check.get("passed") is not False:
+        return []
+    found = check.get("problems")
+    problems = "; ".join(str(problem) for problem in found) if isinstance(found, list) and found else "see the record"
+    return [
+        f"{record}: {document.get('wheel', 'the wheel')} failed the upload checks, which its stage only recorded "
+        f'(upload-check = "warn"), so the index would refuse it: {problems}'
+    ]
 
 
 def _read_checksums(checksums: Path, tally: _Tally) -> dict[str, str] | None:

@@ -238,3 +238,18 @@ def test_a_readme_that_would_not_render_fails_the_upload_check(tmp_path: Path) -
     assert failed.returncode == 1
     assert "would be refused on upload" in failed.stderr
     assert "reStructuredText errors" in failed.stderr and "end-string" in failed.stderr
+    assert 'upload-check = "warn" in [tool.pyrel.stages.wheel]' in " ".join(failed.stderr.split())
+
+    # A release already on the index, built again: upload-check = "warn" records the problems; the stage
+    # succeeds, says so, and the publish job's gate refuses the wheel.
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pyrel.stages.wheel]\nupload-check = "warn"\n')
+    assert _pyrel("lock", "-C", str(project)).returncode == 0
+    warned = _pyrel("build", "source", "wheel", "-C", str(project))
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert "upload-check" in " ".join((warned.stdout + warned.stderr).split())
+    checks = json.loads((project / "dist" / "wheel" / "wheel-checks.json").read_text())
+    assert checks["upload-check"]["passed"] is False and not checks["upload-check"]["enforced"]
+    assert any("reStructuredText errors" in problem for problem in checks["upload-check"]["problems"])
+    verified = _pyrel("verify", "--artifacts", str(project / "dist"))
+    assert verified.returncode == 11, verified.stdout + verified.stderr
+    assert "failed the upload checks" in " ".join((verified.stdout + verified.stderr).split())

