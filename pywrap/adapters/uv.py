@@ -28,7 +28,8 @@ def uv_binary() -> str:
 #: uv's own words for a package it may not build (--no-build) and that has no wheel it can use.
 _NO_WHEEL = (
     re.compile(r"Wheels are required for `([^`]+)`"),
-    re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._-]*)(?:==[^\s,]+)? (?:has|have) no usable wheels"),
+    # The name, then uv's version range ("==3.0.1", ">=1.16.11", "<=0.5.0"): never a version itself.
+    re.compile(r"(?<![\w.<>=!~-])([A-Za-z0-9][A-Za-z0-9._-]*)(?:[<>=!~]=?[^\s,]+)? (?:has|have) no usable wheels"),
 )
 
 

@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -580,11 +580,14 @@ def _mkdocs_defaults(
     docs: discovery.Requirements,
     file: Path,
     where: str,
+    *,
+    skipped: bool = False,
 ) -> dict[str, Any] | None:
     """The defaults of a docs stage for an MkDocs site (mkdocs.yml, no Sphinx conf.py), or None without one.
 
     Requirements: the docs ones where the project keeps them, else mkdocs and what mkdocs.yml names,
-    by the table of resources/mkdocs.toml; a plugin or theme it does not know must be in `extra-requires`.
+    by the table of resources/mkdocs.toml; a plugin or theme it does not know must be in `extra-requires`
+    (``skipped``: the stage is in skip-stages, never locked, and nothing is asked of its plugins).
     """
     config_name = mkdocs.find_config(root)
     if config_name is None:
@@ -601,7 +604,7 @@ def _mkdocs_defaults(
             _check_type(table[key], STAGE_KEYS[key], file, f"{where}.{key}")
     config = mkdocs.read_config(root, config_name)
     environment = {str(key): str(value) for key, value in table.get("env", {}).items()}
-    if "run" not in table:
+    if "run" not in table and not skipped:
         _check_git_plugins(config, environment, where)
     if docs.origin:
         requires = _with([*runtime, *docs.lines], "mkdocs")
@@ -609,14 +612,16 @@ def _mkdocs_defaults(
         found = mkdocs.requirements(config, mkdocs.project_entry_points(pyproject))
         declared = [str(text) for text in table.get("extra-requires", [])]
         missing = [what for what in found.unknown if not mkdocs.covered_by(what, declared)]
-        if missing and "requires" not in table:
+        if missing and "requires" not in table and not skipped:
+            one = len(missing) == 1
             raise ConfigError(
-                f"{config.file}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not among those pyrel "
+                f"{config.file}: {', '.join(missing)} {'is' if one else 'are'} not among those pyrel "
                 "knows the distribution of, and the docs stage's requirements name none that provides "
-                f"{'it' if len(missing) == 1 else 'them'}",
-                hint=f"add the distribution that provides it to [{where}].extra-requires (a name holding the "
-                'plugin\'s, e.g. "mkdocs-<name>-plugin"; the defaults stay) and run `pyrel lock`; or declare the docs '
-                "requirements (a docs dependency group or extra, or docs/requirements.txt)",
+                f"{'it' if one else 'them'}",
+                hint=f"add the {'distribution that provides it' if one else 'distributions that provide them'} to "
+                f'[{where}].extra-requires (a name holding the plugin\'s, e.g. "mkdocs-<name>-plugin"; the '
+                "defaults stay) and run `pyrel lock`; or declare the docs requirements (a docs dependency group "
+                "or extra, or docs/requirements.txt); or skip the stage (skip-stages)",
             )
         requires = [*runtime, *found.lines]
     command = [
@@ -672,6 +677,8 @@ def builtin_stage_defaults(
     stage_tables: Mapping[str, Any],
     file: Path,
     where: str,
+    *,
+    skipped: Collection[str] = frozenset(),
 ) -> dict[str, dict[str, Any]]:
     """Defaults of the built-in docs and test stages, from what the project contains.
 
@@ -716,6 +723,7 @@ def builtin_stage_defaults(
                 docs,
                 file,
                 f"{where}.stages.{stage_name}",
+                skipped=stage_name in skipped,
             )
         ) is not None:
             defaults[stage_name] = site
@@ -1045,7 +1053,13 @@ def _parse_stages(
                 f"{where}.stages.{WHEEL_STAGE}",
             )
         )
-    builtin = builtin_stage_defaults(root, pyproject, name, build_system, stage_tables, config_file, where)
+    # A stage skip-stages names is neither locked nor built: what only its lock would need (the distribution of
+    # each MkDocs plugin) is not asked of it. The key itself is checked once the stages are known.
+    listed = config.get("skip-stages", [])
+    skipped = frozenset(text for text in listed if isinstance(text, str)) if isinstance(listed, list) else frozenset()
+    builtin = builtin_stage_defaults(
+        root, pyproject, name, build_system, stage_tables, config_file, where, skipped=skipped
+    )
     implicit = {name for name in builtin if name not in stage_tables}
     for stage_name in builtin:
         stage_tables.setdefault(stage_name, {})

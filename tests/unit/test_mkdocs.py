@@ -187,6 +187,10 @@ def test_an_unknown_plugin_is_an_error_naming_the_file_the_plugin_and_the_fix(tm
         _project(tmp_path, None, _docs({"extra-requires": ["mkdocs-mermaid2-plugin"]}))
     # A declared `requires` is the whole list: pyrel checks nothing against it.
     assert _project(tmp_path, None, _docs({"requires": ["mkdocs", "x"]})).stage("docs").requires == ("mkdocs", "x")
+    assert "distributions that provide them" in (caught.value.hint or "") and "skip-stages" in (caught.value.hint or "")
+    # A stage skip-stages names is never locked: its plugins are not asked for (the way out the hint names works).
+    skipping = _project(tmp_path, None, {"skip-stages": ["docs"]})
+    assert skipping.skip_stages == ("docs",) and "docs" in skipping.stage_names
 
 
 def test_an_unknown_theme_is_an_error_unless_the_project_provides_it(tmp_path: Path) -> None:

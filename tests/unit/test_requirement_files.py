@@ -276,7 +276,25 @@ conclude that your requirements are unsatisfiable.
 """
 
 
-@pytest.mark.parametrize(("stderr", "name"), [(CURIO, "curio"), (DOCOPT, "docopt")])
+#: A range, not a pin, before the name's verdict (griffe's docs requirements): the version is no name.
+RANGES = """\
+error: No solution found when resolving dependencies
+  cause: Because sphinx-jsonschema>=1.16.11 has no usable wheels and you require sphinx-jsonschema>=1.16.11, we \
+can conclude that your requirements are unsatisfiable.
+"""
+NESTED = """\
+error: No solution found when resolving dependencies
+  cause: Because mkdocs-minify-plugin<=0.5.0 has no usable wheels and only the following versions of \
+mkdocs-minify-plugin are available:
+         Because jsmin==3.0.1 has no usable wheels and only jsmin<=3.0.1 is available, we can conclude that \
+jsmin>=3.0.1 cannot be used.
+"""
+
+
+@pytest.mark.parametrize(
+    ("stderr", "name"),
+    [(CURIO, "curio"), (DOCOPT, "docopt"), (RANGES, "sphinx-jsonschema"), (NESTED, "mkdocs-minify-plugin', 'jsmin")],
+)
 def test_a_dependency_without_a_wheel_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stderr: str, name: str
 ) -> None:
@@ -289,7 +307,8 @@ def test_a_dependency_without_a_wheel_is_named(
             output=tmp_path / "pylock.test.toml",
             what="stage 'test'",
         )
-    assert f"stage 'test': '{name}' has no wheel for Python 3.11 on x86_64-manylinux_2_36" in error.value.message
+    verb = "have" if "', '" in name else "has"
+    assert f"stage 'test': '{name}' {verb} no wheel for Python 3.11 on x86_64-manylinux_2_36" in error.value.message
     assert "never builds a package on the host" in error.value.message
     assert error.value.hint is not None and f"'{name}'" in error.value.hint
 
