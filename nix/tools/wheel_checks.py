@@ -69,26 +69,36 @@ def auditwheel_show(wheel: str, platform_tag: str) -> dict[str, object]:
         [sys.executable, "-m", "auditwheel", "show", "--json", "--ldpaths", library_dirs(platform_tag), wheel],
         capture_output=True,
     )
-    if completed.returncode != 0 or not completed.stdout.strip():
-        sys.stderr.write(completed.stdout + completed.stderr)
-        if "No module named auditwheel" in completed.stderr:
-            fail(
-                "a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
-                '"auditwheel" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`'
-            )
-        fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
     try:
-        shown: dict[str, object] = json.loads(completed.stdout)
+        shown = json.loads(completed.stdout)
     except ValueError:
-        sys.stderr.write(completed.stdout + completed.stderr)
-        fail(f"auditwheel show --json printed no JSON for {os.path.basename(wheel)}")
-    return shown
+        shown = None
+    # auditwheel exits 1 with {"error": ...} for a wheel it cannot judge (no ELF file in it): an answer.
+    if isinstance(shown, dict) and (completed.returncode == 0 or "error" in shown):
+        return shown
+    sys.stderr.write(completed.stdout + completed.stderr)
+    if "No module named auditwheel" in completed.stderr:
+        fail(
+            "a compiled wheel is checked with auditwheel, which the wheel stage's lock does not hold: add "
+            '"auditwheel" to [tool.pyrel.stages.wheel].extra-requires and run `pyrel lock`'
+        )
+    if completed.returncode != 0:
+        fail(f"auditwheel show failed on {os.path.basename(wheel)} (exit {completed.returncode})")
+    fail(f"auditwheel show --json printed no JSON for {os.path.basename(wheel)}")
 
 
 def policy_problems(shown: dict[str, object], platform_tag: str) -> tuple[list[str], list[str]]:
     """Why the wheel is not consistent with ``platform_tag``, and the libraries a repair would vendor."""
     if "error" in shown:
-        return [str(shown["error"])], []
+        error = str(shown["error"])
+        if "no ELF" in error:
+            return [
+                "it is tagged for a platform but holds no compiled code (auditwheel: no ELF file): the build "
+                "skipped the project's extension, often an optional one whose library or headers the stage "
+                "lacks (the backend's output above says which; add its -dev package to "
+                "[tool.pyrel.stages.wheel].system), or the backend tags a pure wheel wrongly"
+            ], []
+        return [error], []
     upgrades = shown.get("policy_upgrades")
     upgrade = upgrades.get(platform_tag, {}) if isinstance(upgrades, dict) else {}
     libraries = sorted(upgrade.get("libs_to_eliminate", []))

@@ -6,6 +6,7 @@ Reads files only (pyproject tables, PKG-INFO, requirement files); runs nothing.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,11 @@ from pywrap.errors import ConfigError
 
 SPHINX_DIRS = ("docs", "doc", "Doc", "docs/source", "doc/source", "documentation")
 TEST_DIRS = ("tests", "test", "testing")
-C_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".h")
+#: The sources of a C, C++ or Cython extension (a header alone compiles nothing); .pyx.in is a template
+#: the build makes its .pyx from (meson-python projects).
+C_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".pyx.in")
+#: Where C files are the project's data, not its extension: a C parser's test inputs, examples, docs.
+NOT_EXTENSION_DIRS = frozenset({"tests", "test", "testing", "examples", "example", "docs", "doc", "benchmarks"})
 #: Sources only a C++ compiler builds (setuptools calls $CXX for an extension with language="c++").
 CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx")
 
@@ -503,12 +508,20 @@ def root_test_modules(root: Path) -> list[str]:
     )
 
 
+def _extension_sources(files: Iterable[str], suffixes: tuple[str, ...]) -> bool:
+    """Some of ``files`` (paths relative to the project) end with ``suffixes``, outside tests and examples."""
+    return any(
+        name.endswith(suffixes) and not NOT_EXTENSION_DIRS & set(name.replace(os.sep, "/").split("/")[:-1])
+        for name in files
+    )
+
+
 def has_c_sources(files: Iterable[str]) -> bool:
-    return any(name.endswith(C_SUFFIXES) for name in files)
+    return _extension_sources(files, C_SUFFIXES)
 
 
 def has_cxx_sources(files: Iterable[str]) -> bool:
-    return any(name.endswith(CXX_SUFFIXES) for name in files)
+    return _extension_sources(files, CXX_SUFFIXES)
 
 
 def compiler_system(files: Iterable[str]) -> list[str]:

@@ -791,7 +791,9 @@ def wheel_stage_defaults(
             "in wheel-checks.json, and `pyrel verify --artifacts` then refuses to publish the wheel",
         )
     files = _project_files(root)
-    compiled = discovery.has_c_sources(files)
+    # meson-python and scikit-build-core build with a compiler whatever the sources' names (a .pyx.in
+    # that meson generates from, CMake's own).
+    compiled = discovery.has_c_sources(files) or build_system.backend.partition(":")[0] in COMPILING_BACKENDS
     flags = (" --repair" if table.get("repair", False) else "") + (f" {WARN_UPLOAD_CHECK}" if mode == "warn" else "")
     return {
         **defaults,
@@ -802,6 +804,8 @@ def wheel_stage_defaults(
     }
 
 
+#: Backends that build extensions (their wheel stage gets the compiler): meson-python, scikit-build-core.
+COMPILING_BACKENDS = ("mesonpy", "scikit_build_core.build")
 #: Backends whose build_sdist configures the build (meson-python runs `meson setup`, which looks for the
 #: compilers of the project's languages, then `meson dist`, which packs what git lists at HEAD).
 CONFIGURING_SDIST_BACKENDS = ("mesonpy",)
@@ -827,7 +831,7 @@ def _project_files(root: Path) -> list[str]:
     found = []
     for directory, subdirs, names in os.walk(root):
         subdirs[:] = [d for d in subdirs if d not in IGNORED_DIRS and not d.startswith(".")]
-        found += [os.path.join(directory, name) for name in names]
+        found += [os.path.relpath(os.path.join(directory, name), root) for name in names]
     return found
 
 

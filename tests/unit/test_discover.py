@@ -284,6 +284,27 @@ def test_test_modules_at_the_top_make_the_test_stage_of_a_project_without_a_test
     assert project.stage("test").run == ('python "$pyrelTools/stage_tools.py" test',)
 
 
+def test_the_wheel_stage_compiles_the_projects_extension_not_its_test_inputs(tmp_path: Path) -> None:
+    # pycparser: C files are its tests' and examples' inputs, and headers alone compile nothing.
+    for name in ("tests/c_files/year.c", "examples/c_files/funky.c", "utils/fake_libc_include/stdio.h"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert not project.stage("wheel").compiler
+    # siphash24: meson generates its .pyx from a template.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "siphash24.pyx.in").write_text("")
+    assert build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {}).stage("wheel").compiler
+
+
+@pytest.mark.parametrize("backend", ["scikit_build_core.build", "mesonpy"])
+def test_a_backend_that_builds_extensions_gets_the_compiler_whatever_the_sources_are_named(
+    tmp_path: Path, backend: str
+) -> None:
+    pyproject = {**_project(), "build-system": {"requires": ["x"], "build-backend": backend}}
+    assert build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {}).stage("wheel").compiler
+
+
 def test_sphinx_docs_in_a_documentation_directory_are_found(tmp_path: Path) -> None:
     (tmp_path / "documentation").mkdir()
     (tmp_path / "documentation" / "conf.py").write_text("")

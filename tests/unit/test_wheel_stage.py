@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import subprocess
 import sys
 import types
 import zipfile
@@ -237,6 +238,22 @@ def test_retagging_names_the_policy_and_keeps_record_valid(wheel_checks: ModuleT
         assert names == sorted(names, key=lambda name: (name.startswith("demo-1.0.dist-info/"), name))
         assert {info.date_time for info in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
         assert {info.external_attr >> 16 for info in archive.infolist()} == {0o100644}
+
+
+def test_a_platform_wheel_without_compiled_code_is_named_not_an_auditwheel_crash(
+    wheel_checks: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyYAML without libyaml's headers: its optional extension is skipped, the wheel keeps its cp311 tag.
+    # auditwheel answers with exit 1 and a JSON error, which is the answer, not a failure of auditwheel.
+    answer = '{"error": "This does not look like a platform wheel, no ELF executable or shared library file"}'
+    monkeypatch.setattr(
+        wheel_checks,
+        "run",
+        lambda command, **kwargs: subprocess.CompletedProcess(command, 1, stdout=answer, stderr=""),
+    )
+    shown = wheel_checks.auditwheel_show("demo-1.0-cp311-cp311-linux_x86_64.whl", "manylinux_2_36_x86_64")
+    [problem], libraries = wheel_checks.policy_problems(shown, "manylinux_2_36_x86_64")
+    assert "tagged for a platform but holds no compiled code" in problem and libraries == []
 
 
 def test_the_policy_check_names_each_library_outside_it(
