@@ -34,7 +34,11 @@ DOCS_FILES = (
     "docs/requirements.txt",
     "doc/requirements.txt",
     "requirements/docs.txt",
+    "requirements/doc.txt",
     "requirements-docs.txt",
+    "requirements-doc.txt",
+    "doc-requirements.txt",
+    "docs-requirements.txt",
     "docs/requirements-docs.txt",
 )
 #: Dependency groups, extras and build tools' groups holding the test requirements, first found first.

@@ -70,6 +70,8 @@ _HOST_NAME = re.compile(r"(?:resolve host|bad address|getaddrinfo\():?\s*'?\"?([
 #: Python's own message, also as Sphinx and plugins quote it ("exception: No module named 'x'").
 _MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 #: Import names whose distribution has another name (the hint names what to require).
+#: Namespace packages shared by many distributions, each named after the namespace and its part.
+NAMESPACE_PACKAGES = frozenset({"sphinxcontrib", "jaraco", "backports", "zope"})
 _DISTRIBUTIONS = {
     "pkg_resources": "setuptools<81",  # setuptools 81 dropped pkg_resources
     "yaml": "PyYAML",
@@ -202,6 +204,18 @@ def _module(
             f"[tool.pyrel.stages.{stage}].system and run `pyrel lock`",
             line,
         )
+    if top == "distutils":
+        return Violation(
+            "undeclared-import",
+            f"the stage imported '{module}': the standard library's distutils, which Python 3.12 removed and "
+            "Debian's Python 3.11 leaves out (python3-distutils), while this setuptools (older than 60) still "
+            'uses it; set SETUPTOOLS_USE_DISTUTILS = "local" in '
+            f"[tool.pyrel.stages.{stage}].env (setuptools' own copy), or require setuptools>=60",
+            line,
+        )
+    if top in NAMESPACE_PACKAGES and "." in module:
+        # sphinxcontrib.towncrier is sphinxcontrib-towncrier's: the namespace names no distribution.
+        top = "-".join(module.split(".")[:2])
     wanted = f"'{_DISTRIBUTIONS[top]}'" if top in _DISTRIBUTIONS else f"'{top}' (or the distribution that provides it)"
     distribution = _canonical(_DISTRIBUTIONS.get(top, top))
     extra = next((name for name, requires in extras if distribution in requires), None)

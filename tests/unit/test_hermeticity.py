@@ -33,6 +33,17 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
         ),
         ("E   ModuleNotFoundError: No module named 'six'", "undeclared-import", "the defaults included"),
         (
+            "Extension error: Could not import extension sphinxcontrib.towncrier.ext (exception: No module named "
+            "'sphinxcontrib.towncrier')",
+            "undeclared-import",
+            "add 'sphinxcontrib-towncrier' (or the distribution that provides it)",
+        ),
+        (
+            "ModuleNotFoundError: No module named 'distutils'",
+            "undeclared-import",
+            'set SETUPTOOLS_USE_DISTUTILS = "local" in [tool.pyrel.stages.docs].env',
+        ),
+        (
             "E   FileNotFoundError: [Errno 2] No such file or directory: '/bin/sh'",
             "host-file",
             "through /bin/sh, which this sandbox did not have: pyrel mounts its pinned busybox there",
