@@ -249,10 +249,13 @@ def _table(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
 
 
 def _tool_group(pyproject: Mapping[str, Any], name: str, project_name: str, file: Path) -> tuple[list[str], str] | None:
-    """A named group of a build tool's own tables: PDM, Poetry, Hatch environments."""
+    """A named group of a build tool's own tables: PDM, uv (its dev group), Poetry, Hatch environments."""
     pdm = _table(pyproject, "tool", "pdm", "dev-dependencies")
     if isinstance(pdm.get(name), list):
         return [str(item) for item in pdm[name]], f"[tool.pdm.dev-dependencies] {name}"
+    uv_dev = _table(pyproject, "tool", "uv").get("dev-dependencies")
+    if name == "dev" and isinstance(uv_dev, list):  # uv's own table before dependency groups: the dev group
+        return [str(item) for item in uv_dev], "[tool.uv] dev-dependencies"
     poetry = _table(pyproject, "tool", "poetry")
     key = f"tool.poetry.group.{name}.dependencies"
     if "dependencies" in _table(poetry, "group", name):

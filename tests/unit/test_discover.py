@@ -260,6 +260,14 @@ def test_pdm_and_hatch_groups(tmp_path: Path) -> None:
     assert _tests(tmp_path, default_env) == (("pytest", "coverage"), "", "[tool.hatch.envs.default]")
 
 
+def test_uvs_dev_dependencies_are_the_development_requirements(tmp_path: Path) -> None:
+    # griffe: its test tools are in [tool.uv] dev-dependencies (uv's table before dependency groups).
+    (tmp_path / "tests").mkdir()
+    pyproject = _project(tool={"uv": {"dev-dependencies": ["jsonschema>=4", "pytest>=8"]}})
+    test = build_project(tmp_path, tmp_path / "pyproject.toml", pyproject, {}).stage("test")
+    assert test.requires == ("attrs>=23", "jsonschema>=4", "pytest>=8")
+
+
 def test_development_requirements_alone_make_no_test_stage(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     linters = _project(**{"dependency-groups": {"dev": ["ruff"]}})
