@@ -20,7 +20,7 @@ import attrs
 from pywrap import logger, mutex, testhooks
 from pywrap.adapters import nix, nixcache
 from pywrap.adapters.run import tail
-from pywrap.config.model import WHEEL_STAGE, Project, Stage, in_config_terms
+from pywrap.config.model import SOURCE_STAGE, WHEEL_STAGE, Project, Stage, in_config_terms
 from pywrap.config.source_tree import SourceTree
 from pywrap.errors import BuildError, CommandFailed, LockError, PyrelError
 from pywrap.execution import closure, export, plan, recovery, system_needs
@@ -312,6 +312,8 @@ def _build_graph(
             _stage_packages(lock, name),
             functools.partial(nix.read_log, derivation or ""),
         )
+        if name == SOURCE_STAGE and graph.source_tree is not None and graph.source_tree.sdist:
+            notices += _sdist_losses(project, dist / name, exported, graph.source_tree)
         results.append(
             Result(
                 stage=name,
@@ -353,6 +355,23 @@ def in_config_file_terms(result: Result, config_name: str) -> Result:
             attrs.evolve(violation, explanation=spelled(violation.explanation)) for violation in result.violations
         ),
     )
+
+
+def _sdist_losses(
+    project: Project, directory: Path, exported: Sequence[export.ExportedFile], tree: SourceTree
+) -> tuple[str, ...]:
+    """The notice of an unpacked sdist whose rebuilt sdist lacks some of its files (see sdist_losses)."""
+    from pywrap.config.source_tree import generated_files
+    from pywrap.execution import sdist_losses
+
+    own = {*generated_files(project), project.config_file.relative_to(project.root).as_posix()}
+    for output in exported:
+        if output.name.endswith(".tar.gz"):
+            members = sdist_losses.sdist_members(directory / output.name)
+            lost = sdist_losses.lost_files(members, tree.files, own)
+            if lost:
+                return (sdist_losses.losses_notice(lost),)
+    return ()
 
 
 def _stage_packages(lock: Lock, stage: str) -> tuple[str, ...]:

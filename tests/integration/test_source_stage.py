@@ -229,3 +229,25 @@ def test_the_sandboxes_bin_sh_is_the_pinned_busybox(example: Path, run_pyrel: Ru
     assert (example / "dist/shell/bin-sh.sha256").read_text().split()[0] == hashlib.sha256(
         Path(busybox).read_bytes()
     ).hexdigest()
+
+
+def test_an_unpacked_sdist_rebuilt_without_some_of_its_files_says_which(tmp_path: Path, run_pyrel: Run) -> None:
+    """The project is a published sdist (PKG-INFO at its root): a file it shipped that the rebuilt sdist
+    lacks (the backend's selection leaves it out) is a file missing from the release, and is named."""
+    project = copy_example("hello", tmp_path)
+    (project / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: hello-pyrel\nVersion: 1.0.0\n")
+    (project / "CHANGES.txt").write_text("1.0.0: first release\n")  # flit_core's sdist leaves it out
+    assert run_pyrel("lock", "-C", str(project)).returncode == 0
+    built = run_pyrel("build", "source", "-C", str(project))
+    assert built.returncode == 0, built.stdout + built.stderr
+    said = " ".join((built.stdout + built.stderr).split())
+    # flit_core's minimal sdist: the module and its metadata, not the docs, the tests or the changelog.
+    assert "the rebuilt sdist lacks 4 of the files of the sdist this project was unpacked from" in said
+    assert "CHANGES.txt, docs/conf.py, docs/index.rst, tests/test_hello.py." in said
+    assert "[tool.flit.sdist] include" in said
+    # Given back to the sdist, nothing is said.
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.flit.sdist]\ninclude = ["CHANGES.txt", "docs", "tests"]\n')
+    assert run_pyrel("lock", "-C", str(project)).returncode == 0
+    rebuilt = run_pyrel("build", "source", "-C", str(project))
+    assert rebuilt.returncode == 0 and "rebuilt sdist lacks" not in rebuilt.stdout + rebuilt.stderr

@@ -357,3 +357,15 @@ def test_in_git_the_tracked_files_and_what_git_lists_but_is_not_source(tmp_path:
         "vendor/library/": "submodule",
     }
     assert tree.describe().startswith("source tree: 3 files, the files git tracks; 3 left out:")
+
+
+def test_the_files_an_unpacked_sdist_loses_when_rebuilt() -> None:
+    from pywrap.execution.sdist_losses import losses_notice, lost_files
+
+    members = ["demo-1.0/pyproject.toml", "demo-1.0/demo.py", "demo-1.0/PKG-INFO"]
+    tree = ["pyproject.toml", "demo.py", "PKG-INFO", "demo.egg-info/SOURCES.txt", "CHANGES", "tests/test_demo.py"]
+    tree += ["pyrel.toml", "pyrel.lock.toml"]
+    lost = lost_files(members, tree, {"pyrel.toml", "pyrel.lock.toml"})
+    assert lost == ["CHANGES", "tests/test_demo.py"]  # metadata and egg-info are written again; pyrel's own files
+    notice = losses_notice([f"f{index}" for index in range(10)])
+    assert notice.startswith("the rebuilt sdist lacks 10 of the files") and "f7 and 2 more" in notice
