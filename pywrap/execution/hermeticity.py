@@ -69,9 +69,11 @@ _NETWORK = re.compile(
 _HOST_NAME = re.compile(r"(?:resolve host|bad address|getaddrinfo\():?\s*'?\"?([A-Za-z0-9.-]+\.[A-Za-z]+)")
 #: Python's own message, also as Sphinx and plugins quote it ("exception: No module named 'x'").
 _MISSING_MODULE = re.compile(r"No module named '([^']+)'")
-#: Import names whose distribution has another name (the hint names what to require).
+#: Sphinx's words for an html_theme no installed distribution provides.
+_MISSING_THEME = re.compile(r"no theme named '([^']+)' found")
 #: Namespace packages shared by many distributions, each named after the namespace and its part.
 NAMESPACE_PACKAGES = frozenset({"sphinxcontrib", "jaraco", "backports", "zope"})
+#: Import names whose distribution has another name (the hint names what to require).
 _DISTRIBUTIONS = {
     "pkg_resources": "setuptools<81",  # setuptools 81 dropped pkg_resources
     "yaml": "PyYAML",
@@ -228,6 +230,20 @@ def _module(
         f"the stage imported '{module}', which is not among its pinned "
         f"requirements: add {wanted} to [tool.pyrel.stages.{stage}].extra-requires (added to the "
         "stage's requirements, the defaults included) and run `pyrel lock`",
+        line,
+    )
+
+
+def _theme(line: str, stage: str) -> Violation | None:
+    match = _MISSING_THEME.search(line)
+    if not match:
+        return None
+    theme = match.group(1)
+    return Violation(
+        "undeclared-import",
+        f"Sphinx was asked for the html_theme '{theme}', which no distribution among the stage's pinned "
+        f"requirements provides: add '{_canonical(theme)}' (or the distribution that provides it) to "
+        f"[tool.pyrel.stages.{stage}].extra-requires and run `pyrel lock`",
         line,
     )
 
@@ -527,6 +543,7 @@ _RULES: tuple[Callable[[str, str], Violation | None], ...] = (
     _git_history,
     _network,
     _module,
+    _theme,
     _no_loader,
     _program_library,
     _program_version,

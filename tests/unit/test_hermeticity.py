@@ -39,6 +39,11 @@ RUN = "/nix/store/j5psyn7bqf8flnjnkblxi7fh7rmgkd7n-pyrel-docs-run.sh"
             "add 'sphinxcontrib-towncrier' (or the distribution that provides it)",
         ),
         (
+            "sphinx.errors.ThemeError: no theme named 'sphinx_rtd_theme' found (missing theme.toml?)",
+            "undeclared-import",
+            "add 'sphinx-rtd-theme' (or the distribution that provides it) to [tool.pyrel.stages.docs].extra-requires",
+        ),
+        (
             "ModuleNotFoundError: No module named 'distutils'",
             "undeclared-import",
             'set SETUPTOOLS_USE_DISTUTILS = "local" in [tool.pyrel.stages.docs].env',
