@@ -417,13 +417,17 @@ def unpack(sdist: Path, destination: Path) -> Path:
         else:  # Python before 3.11.4 (Debian 12's is 3.11.2): the same refusals, by hand
             for member in archive.getmembers():
                 parts = Path(member.name).parts
+                # A link's target as data_filter reads it: a symlink's relative to its directory (griffe's
+                # docs/logo.svg -> ../logo.svg stays in the tree), a hard link's relative to the top.
+                base = os.path.dirname(member.name) if member.issym() else ""
+                target = os.path.normpath(os.path.join(base, member.linkname))
                 if (
                     member.name.startswith("/")
                     or ".." in parts
                     or member.isdev()
                     or (
                         (member.issym() or member.islnk())
-                        and (member.linkname.startswith("/") or ".." in Path(member.linkname).parts)
+                        and (member.linkname.startswith("/") or target == ".." or target.startswith("../"))
                     )
                 ):
                     raise RuntimeError(f"{sdist.name}: refusing to unpack {member.name!r}")
