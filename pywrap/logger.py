@@ -119,6 +119,10 @@ def step(message: str) -> None:
     console.print(f"[dim]pyrel:[/dim] {escape(message)}")
 
 
+def warning(message: str) -> None:
+    console.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}", markup=True, soft_wrap=True)
+
+
 def error(message: str) -> None:
     # The message is plain text: "[tool.pyrel.stages.x]" must not be read as markup.
     console.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, soft_wrap=True)

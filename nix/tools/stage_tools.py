@@ -287,7 +287,7 @@ def _tests_and_origin(named: list[str], trees: list[str]) -> tuple[str, list[str
         tests = named or [found for found in [_test_tree(tree)] if found]
         if tests and all(os.path.exists(os.path.join(tree, test)) for test in tests):
             return tree, tests
-    what = ", ".join(named) if named else "a test tree (tests/, test/ or testing/)"
+    what = ", ".join(named) if named else "test tree (tests/, test/ or testing/)"
     fail(
         f"no {what} in the sdist or the project: name the tests with `--tests PATH` (repeatable: a "
         'directory or a test module) in the test stage\'s run, python "$pyrelTools/stage_tools.py" test '

@@ -22,7 +22,7 @@ from pywrap.adapters import nix, run
 from pywrap.cli import release_commands
 from pywrap.cli.options import LockTimeoutOption, ProjectOption
 from pywrap.cli.reporting import PyrelGroup, exit_code_help, open_project
-from pywrap.config.model import Project
+from pywrap.config.model import Project, in_config_terms
 
 if TYPE_CHECKING:
     from pywrap.config.source_tree import SourceTree
@@ -78,6 +78,8 @@ def lock(
         mutex.cache_lock(cache_dir(), timeout=timeout, progress=logger.step),
     ):
         logger.step(f"locking {', '.join(project.stage_names)} of {project.name}")
+        for warning in unplanned_tests(project):
+            logger.warning(in_config_terms(warning, project.config_file.name))
         new_lock, pylocks = resolver.create_lock(project, refresh=refresh, progress=logger.step)
         written = resolver.write_lock_files(project.root, new_lock, pylocks)
     if as_json:
@@ -532,6 +534,24 @@ def sign(
     written = signing.sign_dist(dist or project_dir / "dist", key.expanduser(), stage or ())
     for path in written:
         logger.out.print(f"wrote {path}")
+
+
+def unplanned_tests(project: Project) -> list[str]:
+    """Said at lock: a project with a suite inside its package, which no test stage runs (it is not found)."""
+    from pywrap.config import discovery
+    from pywrap.config.model import TEST_STAGE
+
+    if TEST_STAGE in project.stage_names or project.build_system is None:
+        return []
+    found = discovery.package_test_dirs(project.root)
+    if not found:
+        return []
+    return [
+        f"no test stage: the tests in {', '.join(found)} are inside the package, and pyrel's test stage runs a "
+        "tests/, test/ or testing/ tree, or test modules at the top or in src/, against the installed wheel; "
+        "they are not run. Declare [tool.pyrel.stages.test] with the command that runs them against the "
+        "installed wheel (its `run`), or move them to a tests/ tree"
+    ]
 
 
 def lock_report(project_name: str, new_lock: "Lock", written: list[Path]) -> dict[str, object]:

@@ -506,11 +506,12 @@ def test_dir(root: Path) -> str | None:
 
 
 def root_test_modules(root: Path) -> list[str]:
-    """Test modules at the project's top, as pytest names them (``test_*.py``, ``*_test.py``): the suite of
-    a single-module project (``six.py`` and ``test_six.py``), which has no test tree."""
+    """Test modules at the project's top or in its ``src/``, as pytest names them (``test_*.py``,
+    ``*_test.py``): the suite of a single-module project (``six.py`` and ``test_six.py``;
+    ``src/typing_extensions.py`` and ``src/test_typing_extensions.py``), which has no test tree."""
     return sorted(
-        path.name
-        for path in root.glob("*.py")
+        path.relative_to(root).as_posix()
+        for path in [*root.glob("*.py"), *root.glob("src/*.py")]
         if path.is_file() and (path.name.startswith("test_") or path.name.endswith("_test.py"))
     )
 
@@ -521,6 +522,19 @@ def _extension_sources(files: Iterable[str], suffixes: tuple[str, ...]) -> bool:
         name.endswith(suffixes) and not NOT_EXTENSION_DIRS & set(name.replace(os.sep, "/").split("/")[:-1])
         for name in files
     )
+
+
+def package_test_dirs(root: Path) -> list[str]:
+    """Test directories inside the project's packages (``toolz/tests``, ``src/demo/tests``): suites the
+    built-in test stage does not run (it runs the sdist's tree against the installed wheel, and these
+    live in the package the wheel installs)."""
+    found = [
+        path.relative_to(root).as_posix()
+        for pattern in ("*/tests", "*/test", "src/*/tests", "src/*/test")
+        for path in root.glob(pattern)
+        if path.is_dir() and (path.parent / "__init__.py").is_file()
+    ]
+    return sorted(found)
 
 
 def has_c_sources(files: Iterable[str]) -> bool:

@@ -329,10 +329,7 @@ def _build_graph(
                 inputs=inputs,
             )
         )
-    results = [
-        attrs.evolve(result, hint=_failure_hint(graph, result)) if result.status is Status.FAILED else result
-        for result in results
-    ]
+    results = [_explained_failure(graph, result) if result.status is Status.FAILED else result for result in results]
     results = [in_config_file_terms(result, project.config_file.name) for result in results]
     return Outcome(tuple(results), lock, graph.source_date_epoch, options.sandbox_paths, graph.source_tree)
 
@@ -392,10 +389,13 @@ UPLOAD_CHECK_HINT = (
 )
 
 
-def _failure_hint(graph: StageGraph, result: Result) -> str:
+def _explained_failure(graph: StageGraph, result: Result) -> Result:
+    """A failed stage's result with what pyrel can say of the failure: a wheel the upload checks refused
+    (built, then refused), else the exclude-newer hint of an old release."""
     if result.stage == WHEEL_STAGE and UPLOAD_REFUSED in result.log_tail:
-        return UPLOAD_CHECK_HINT
-    return _old_release_hint(graph, result.stage)
+        reason = "the wheel built, but an upload would refuse it (the checks of `twine check`); dist/ was not changed"
+        return attrs.evolve(result, reason=reason, hint=UPLOAD_CHECK_HINT)
+    return attrs.evolve(result, hint=_old_release_hint(graph, result.stage))
 
 
 def _old_release_hint(graph: StageGraph, stage: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from pywrap.config.model import Project, Stage
+from pywrap.config.model import DOCS_STAGE, TEST_STAGE, Project, Stage
 from pywrap.errors import ConfigError
 from pywrap.execution.fetch import Bootstrap, Loader
 from pywrap.execution.nixlib import nix_system
@@ -125,6 +125,21 @@ class Plan(TypedDict):
     nixpkgs: NotRequired[dict[str, str]]
 
 
+#: Why a built-in stage may be absent: pyrel found nothing it needs, and how to declare it.
+BUILTIN_NOT_FOUND = {
+    TEST_STAGE: (
+        "; a test stage is planned for a tests/, test/ or testing/ tree, test modules (test_*.py) at the top "
+        "or in src/, or test requirements: for tests elsewhere (inside the package), declare "
+        "[tool.pyrel.stages.test] with run = ['python \"$pyrelTools/stage_tools.py\" test --tests PATH']"
+    ),
+    DOCS_STAGE: (
+        "; a docs stage is planned for a Sphinx conf.py in docs/, doc/, Doc/, docs/source/, doc/source/ or "
+        "documentation/, or an MkDocs mkdocs.yml at the top: for another directory, declare "
+        "[tool.pyrel.stages.docs] with sphinx-dir = DIR"
+    ),
+}
+
+
 def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
     """The wanted stages and the stages they read, inputs first; cycles are an error."""
     order: list[Stage] = []
@@ -145,7 +160,7 @@ def stage_order(project: Project, wanted: Iterable[str]) -> list[Stage]:
         except KeyError:
             raise ConfigError(
                 f"no stage named '{name}' in {project.config_file}",
-                hint=f"stages: {', '.join(project.stage_names)}",
+                hint=f"stages: {', '.join(project.stage_names)}" + BUILTIN_NOT_FOUND.get(name, ""),
             ) from None
         visiting.append(name)
         for dependency in stage.inputs:

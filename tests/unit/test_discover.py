@@ -286,6 +286,11 @@ def test_test_modules_at_the_top_make_the_test_stage_of_a_project_without_a_test
     assert project.stage("test").run == (
         'python "$pyrelTools/stage_tools.py" test --tests demo_test.py --tests test_demo.py',
     )
+    # typing_extensions: the module and its tests in src/.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "test_src.py").write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert project.stage("test").run[0].endswith("--tests demo_test.py --tests src/test_src.py --tests test_demo.py")
     # A test tree is the suite when there is one; the modules at the top are then not named.
     (tmp_path / "tests").mkdir()
     project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
@@ -531,3 +536,19 @@ def test_a_unittest_only_suite_gets_pytest_from_pyrel(tmp_path: Path) -> None:
     (tmp_path / "test-requirements.txt").write_text("mock\n")
     test = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {}).stage("test")
     assert (test.requires, test.requires_file) == (("attrs>=23", "pytest"), "test-requirements.txt")
+
+
+def test_a_suite_inside_the_package_is_said_at_lock_not_silently_left_out(tmp_path: Path) -> None:
+    from pywrap.cli.app import unplanned_tests
+
+    # toolz: its tests are toolz/tests, inside the package the wheel installs; no test stage is planned.
+    (tmp_path / "demo" / "tests").mkdir(parents=True)
+    (tmp_path / "demo" / "__init__.py").write_text("")
+    (tmp_path / "demo" / "tests" / "test_demo.py").write_text("")
+    project = build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})
+    assert "test" not in project.stage_names
+    [warning] = unplanned_tests(project)
+    assert warning.startswith("no test stage: the tests in demo/tests are inside the package")
+    assert "[tool.pyrel.stages.test]" in warning
+    (tmp_path / "tests").mkdir()  # a test tree: the stage is planned, nothing to say
+    assert unplanned_tests(build_project(tmp_path, tmp_path / "pyproject.toml", _project(), {})) == []

@@ -89,6 +89,11 @@ def test_stage_order_puts_inputs_first_and_rejects_cycles() -> None:
         stage_order(build_project(ROOT, PYPROJECT, FLIT, cyclic), ["a"])
     with pytest.raises(ConfigError, match="no stage named 'nope'"):
         stage_order(project, ["nope"])
+    # A built-in stage pyrel found nothing for: the hint says what it looks for, and how to declare it.
+    with pytest.raises(ConfigError) as missing:
+        stage_order(build_project(ROOT, PYPROJECT, FLIT, {}), ["test"])
+    assert "test modules (test_*.py) at the top or in src/" in (missing.value.hint or "")
+    assert "--tests PATH" in (missing.value.hint or "")
 
 
 def test_plan_is_data_for_the_nix_library() -> None:
