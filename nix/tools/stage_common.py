@@ -26,6 +26,12 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
     return subprocess.run(command, text=True, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
+def start(command: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    """:func:`run`, not waited for: the caller goes on while the command runs."""
+    print("+ " + " ".join(command), flush=True)
+    return subprocess.Popen(command, text=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:

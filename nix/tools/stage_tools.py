@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import sys
 
-from stage_common import fail, file_sha256, record_digest, run, unpack_sdist
+from stage_common import fail, file_sha256, record_digest, run, start, unpack_sdist
 
 TEST_DIRS = ("tests", "test", "testing")
 #: What the wheel stage writes beside the wheel, and the test stage beside its reports.
@@ -323,11 +323,8 @@ def test(arguments: argparse.Namespace) -> None:
         *arguments.pytest_args,
         *tests,
     ]
-    print("+ " + " ".join(command), flush=True)
     with open(os.path.join(out, "pytest.log"), "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command, cwd=run_dir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        process = start(command, cwd=run_dir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
         for line in process.stdout:
             sys.stdout.write(line)
@@ -563,8 +560,7 @@ def wheel(arguments: argparse.Namespace) -> None:
     built_dir = os.path.join(work, "built")
     frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pep517.py")
     command = [sys.executable, frontend, "wheel", built_dir]
-    print("+ " + " ".join(command), flush=True)
-    backend = subprocess.Popen(command, cwd=project_dir)
+    backend = start(command, cwd=project_dir)
     # While the backend builds in its own process, this one loads the checks and what they import
     # (packaging compiles its regular expressions on import, ~50 ms): on a second core, off the path.
     import wheel_checks
@@ -584,10 +580,10 @@ def wheel(arguments: argparse.Namespace) -> None:
         fail(
             f"{refused}:\n  "
             + "\n  ".join(problems)
-            + "\nThe metadata is what the build backend wrote: a newer release of the backend may write it as the "
-            'index requires. To build and test a release already on the index, set upload-check = "warn" in '
-            "[tool.pyrel.stages.wheel]: the problems are then recorded, and `pyrel verify --artifacts` refuses to "
-            "publish the wheel"
+            + "\nThe metadata is the build backend's, written from the project's configuration: fix the field or "
+            "the README there, or, for a field the backend writes wrongly, require a newer release of it. To build "
+            'and test a release already on the index, set upload-check = "warn" in [tool.pyrel.stages.wheel]: the '
+            "problems are then recorded, and `pyrel verify --artifacts` refuses to publish the wheel"
         )
     checks["upload-check"] = {
         "passed": not problems,

@@ -382,10 +382,11 @@ def _stage_packages(lock: Lock, stage: str) -> tuple[str, ...]:
 #: What the wheel stage's runner (nix/tools/stage_tools.py) says of a wheel an upload would refuse.
 UPLOAD_REFUSED = "would be refused on upload"
 UPLOAD_CHECK_HINT = (
-    "the wheel's metadata is what the build backend wrote: a newer release of the backend may write it as "
-    "the index requires (raise its bound in [build-system] requires, or move exclude-newer). To build and test "
-    'a release already on the index, set upload-check = "warn" in [tool.pyrel.stages.wheel]: the problems are '
-    "then recorded in wheel-checks.json, and `pyrel verify --artifacts` refuses to publish the wheel"
+    "the wheel's metadata is the build backend's, written from the project's configuration: fix the field or "
+    "the README named above there; a field the backend itself writes wrongly needs a newer release of it (raise "
+    "its bound in [build-system] requires, or move exclude-newer). To build and test a release already on the "
+    'index, set upload-check = "warn" in [tool.pyrel.stages.wheel]: the problems are then recorded in '
+    "wheel-checks.json, and `pyrel verify --artifacts` refuses to publish the wheel"
 )
 
 
